@@ -1,0 +1,1 @@
+"""Extractors: read a source (live model, model file, traced step) into the IR."""

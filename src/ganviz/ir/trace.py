@@ -1,0 +1,227 @@
+"""Plain-data record of one traced training step (format ``ganviz.trace/1``)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from .graph import Graph, Shape, shape_from_json
+
+__all__ = [
+    "TRACE_FORMAT",
+    "TraceModel",
+    "Source",
+    "Call",
+    "Loss",
+    "Update",
+    "OptimizerInfo",
+    "Trace",
+]
+
+TRACE_FORMAT = "ganviz.trace/1"
+
+
+def _shape_json(shape: Shape | None) -> list[int | None] | None:
+    return None if shape is None else [None if d is None else int(d) for d in shape]
+
+
+@dataclass(frozen=True)
+class TraceModel:
+    """A model that the step calls; ``graph`` is its architecture."""
+
+    name: str
+    class_name: str
+    params: int
+    trainable_params: int
+    graph: Graph
+    trainable: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "class_name": self.class_name,
+            "params": self.params,
+            "trainable_params": self.trainable_params,
+            "trainable": self.trainable,
+            "graph": self.graph.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> TraceModel:
+        return cls(
+            name=str(d["name"]),
+            class_name=str(d.get("class_name", "")),
+            params=int(d.get("params", 0)),
+            trainable_params=int(d.get("trainable_params", 0)),
+            graph=Graph.from_dict(d["graph"]),
+            trainable=bool(d.get("trainable", True)),
+        )
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where data enters the step: ``data`` (the real batch), ``noise`` or ``constant``."""
+
+    id: str
+    kind: str
+    name: str
+    shape: Shape | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "kind": self.kind, "name": self.name, "shape": _shape_json(self.shape)}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Source:
+        return cls(str(d["id"]), str(d["kind"]), str(d["name"]), shape_from_json(d.get("shape")))
+
+
+@dataclass(frozen=True)
+class Call:
+    """One call of a model; ``inputs`` are source or call ids its input derives from."""
+
+    id: str
+    model: str
+    inputs: tuple[str, ...] = ()
+    output_shape: Shape | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "model": self.model,
+            "inputs": list(self.inputs),
+            "output_shape": _shape_json(self.output_shape),
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Call:
+        return cls(str(d["id"]), str(d["model"]), tuple(d.get("inputs", [])), shape_from_json(d.get("output_shape")))
+
+
+@dataclass(frozen=True)
+class Loss:
+    """A differentiated scalar; ``inputs`` are the source or call ids it derives from."""
+
+    id: str
+    name: str
+    inputs: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "inputs": list(self.inputs)}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Loss:
+        return cls(str(d["id"]), str(d["name"]), tuple(d.get("inputs", [])))
+
+
+@dataclass(frozen=True)
+class Update:
+    """``optimizer`` applies the gradients of ``loss`` to ``variables`` of ``model``."""
+
+    loss: str
+    optimizer: str
+    model: str
+    variables: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"loss": self.loss, "optimizer": self.optimizer, "model": self.model, "variables": self.variables}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Update:
+        return cls(str(d["loss"]), str(d["optimizer"]), str(d["model"]), int(d.get("variables", 0)))
+
+
+@dataclass(frozen=True)
+class OptimizerInfo:
+    """An optimizer seen in the step: its name, class and learning rate (when a number)."""
+
+    name: str
+    class_name: str
+    learning_rate: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "class_name": self.class_name, "learning_rate": self.learning_rate}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> OptimizerInfo:
+        lr = d.get("learning_rate")
+        return cls(str(d["name"]), str(d.get("class_name", "")), None if lr is None else float(lr))
+
+
+@dataclass(frozen=True)
+class Trace:
+    """Everything one training step does: sources, model calls, losses and updates.
+
+    ``assumed`` is True when the system was not traced but drawn from the standard adversarial
+    loop (``plot_gan(generator=..., discriminator=...)``).
+    """
+
+    name: str = "step"
+    models: tuple[TraceModel, ...] = ()
+    sources: tuple[Source, ...] = ()
+    calls: tuple[Call, ...] = ()
+    losses: tuple[Loss, ...] = ()
+    updates: tuple[Update, ...] = ()
+    optimizers: tuple[OptimizerInfo, ...] = ()
+    assumed: bool = False
+    details: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    def model(self, name: str) -> TraceModel:
+        for m in self.models:
+            if m.name == name:
+                return m
+        raise KeyError(name)
+
+    def optimizer(self, name: str) -> OptimizerInfo | None:
+        for o in self.optimizers:
+            if o.name == name:
+                return o
+        return None
+
+    def updates_by_model(self) -> dict[str, list[str]]:
+        """``{model name: [optimizer names]}``: who updates whom, handy for tests."""
+        out: dict[str, list[str]] = {}
+        for u in self.updates:
+            out.setdefault(u.model, [])
+            if u.optimizer not in out[u.model]:
+                out[u.model].append(u.optimizer)
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "format": TRACE_FORMAT,
+            "name": self.name,
+            "assumed": self.assumed,
+            "models": [m.to_dict() for m in self.models],
+            "sources": [s.to_dict() for s in self.sources],
+            "calls": [c.to_dict() for c in self.calls],
+            "losses": [x.to_dict() for x in self.losses],
+            "updates": [u.to_dict() for u in self.updates],
+            "optimizers": [o.to_dict() for o in self.optimizers],
+        }
+        if self.details:
+            d["details"] = dict(self.details)
+        return d
+
+    def to_json(self, *, indent: int | None = 1) -> str:
+        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, allow_nan=False)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Trace:
+        if d.get("format") != TRACE_FORMAT:
+            raise ValueError(f"not a ganviz trace: format is {d.get('format')!r}, expected {TRACE_FORMAT!r}")
+        return cls(
+            name=str(d.get("name", "step")),
+            models=tuple(TraceModel.from_dict(m) for m in d.get("models", [])),
+            sources=tuple(Source.from_dict(s) for s in d.get("sources", [])),
+            calls=tuple(Call.from_dict(c) for c in d.get("calls", [])),
+            losses=tuple(Loss.from_dict(x) for x in d.get("losses", [])),
+            updates=tuple(Update.from_dict(u) for u in d.get("updates", [])),
+            optimizers=tuple(OptimizerInfo.from_dict(o) for o in d.get("optimizers", [])),
+            assumed=bool(d.get("assumed", False)),
+            details=dict(d.get("details", {})),
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> Trace:
+        return cls.from_dict(json.loads(text))

@@ -1,0 +1,1 @@
+"""Training wing: GAN model, data, monitors, metrics and reports (imports TensorFlow)."""
