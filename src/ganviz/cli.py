@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import GanvizError, TargetError
+from .errors import GanvizError, NotAModelError, TargetError
 
 __all__ = ["main", "build_parser"]
 
@@ -59,6 +59,11 @@ def _cmd_plot(args: argparse.Namespace) -> int:
             raise TargetError(f"model file {args.target!r} not found (check the path)")
     else:
         model = load_object(args.target)
+        if isinstance(model, (str, bytes, os.PathLike)):
+            raise NotAModelError(
+                f"{args.target!r} is a {type(model).__name__}, not a Keras model "
+                "(point at a model, or a zero-argument function that returns one)"
+            )
     diagram = plot_model(
         model,
         to_file=out,
@@ -139,13 +144,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from .train.report import write_report
-
     run_dir = Path(args.run_dir)
     if not run_dir.is_dir():
         raise TargetError(f"run folder {args.run_dir!r} not found (give the --out folder of `ganviz train`)")
     if not (run_dir / "metrics.jsonl").exists():
         raise TargetError(f"{args.run_dir!r} holds no metrics.jsonl: is it a `ganviz train` run folder?")
+    from .train.report import write_report
+
     path = write_report(run_dir)
     print(f"wrote {path}")
     return 0

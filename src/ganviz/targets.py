@@ -89,23 +89,26 @@ def load_object(target: str, *, call: bool = True) -> Any:
             public = sorted(n for n in dir(module) if not n.startswith("_"))[:20]
             raise TargetError(f"{where!r} has no attribute {name!r} (it has: {', '.join(public) or 'nothing public'})")
         obj = getattr(obj, part)
-    if call and _is_factory(obj):
-        try:
-            obj = obj()
-        except TypeError as exc:
+    if call and _is_plain_function(obj):
+        if not _is_factory(obj):
             raise TargetError(
-                f"{target!r} is a function that needs arguments ({exc}); point at a zero-argument function or an object"
-            ) from None
+                f"{target!r} is a function that needs arguments; point at a zero-argument function or an object"
+            )
+        obj = obj()
     return obj
 
 
 def _is_factory(obj: Any) -> bool:
     import inspect
 
-    if not (inspect.isfunction(obj) or inspect.ismethod(obj)):
-        return False
     try:
         params = inspect.signature(obj).parameters.values()
     except (TypeError, ValueError):
         return False
     return all(p.default is not p.empty or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params)
+
+
+def _is_plain_function(obj: Any) -> bool:
+    import inspect
+
+    return inspect.isfunction(obj) or inspect.ismethod(obj)
