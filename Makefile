@@ -32,6 +32,8 @@ test: $(STAMP) lint
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
+	$(BIN)/python -m pip install -q -e ".[train,dev,bench]"
+	bash benchmarks/debian_graphviz.sh
 	$(BIN)/python benchmarks/run_all.py
 
 clean:
