@@ -37,6 +37,8 @@ class TraceModel:
     trainable_params: int
     graph: Graph
     trainable: bool = True
+    input_shapes: tuple[Shape | None, ...] = ()
+    output_shapes: tuple[Shape | None, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -45,6 +47,8 @@ class TraceModel:
             "params": self.params,
             "trainable_params": self.trainable_params,
             "trainable": self.trainable,
+            "input_shapes": [_shape_json(s) for s in self.input_shapes],
+            "output_shapes": [_shape_json(s) for s in self.output_shapes],
             "graph": self.graph.to_dict(),
         }
 
@@ -57,6 +61,8 @@ class TraceModel:
             trainable_params=int(d.get("trainable_params", 0)),
             graph=Graph.from_dict(d["graph"]),
             trainable=bool(d.get("trainable", True)),
+            input_shapes=tuple(shape_from_json(s) for s in d.get("input_shapes", [])),
+            output_shapes=tuple(shape_from_json(s) for s in d.get("output_shapes", [])),
         )
 
 

@@ -179,7 +179,7 @@ class GAN(keras.Model):
         ctx = tf.distribute.get_replica_context()
         replica = tf.cast(ctx.replica_id_in_sync_group if ctx is not None else 0, tf.int64)
         seed = tf.stack([tf.constant(self.seed, tf.int64) + replica * 7919, step * (self.d_steps + 2) + k])
-        return tf.random.stateless_normal(tf.stack([batch, self.latent_dim]), seed=seed)
+        return tf.random.stateless_normal(tf.stack([batch, self.latent_dim]), seed=seed, alg="philox")
 
     def _d_losses(self, real_out: tf.Tensor, fake_out: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
         """Per-example discriminator loss and the D(x), D(G(z)) values to log."""
@@ -205,7 +205,9 @@ class GAN(keras.Model):
     def _gradient_penalty(self, real: tf.Tensor, fake: tf.Tensor, step: tf.Tensor) -> tf.Tensor:
         batch = tf.shape(real)[0]
         shape = tf.concat([[batch], tf.ones([tf.rank(real) - 1], tf.int32)], axis=0)
-        alpha = tf.random.stateless_uniform(shape, seed=tf.stack([tf.constant(self.seed + 1, tf.int64), step]))
+        alpha = tf.random.stateless_uniform(
+            shape, seed=tf.stack([tf.constant(self.seed + 1, tf.int64), step]), alg="philox"
+        )
         mixed = real + alpha * (fake - real)
         with tf.GradientTape() as tape:
             tape.watch(mixed)

@@ -1,0 +1,214 @@
+"""Turn a traced training step (``Trace``) into one system diagram (``Graph``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .graph import Graph, GraphBuilder
+from .trace import Trace, TraceModel
+
+__all__ = ["trace_to_graph", "optimizer_label"]
+
+
+def optimizer_label(name: str, class_name: str = "", learning_rate: float | None = None) -> str:
+    """The label of a gradient edge: the optimizer's name, class and learning rate.
+
+    >>> optimizer_label("d_optimizer", "Adam", 0.0002)
+    'd_optimizer: Adam lr=0.0002'
+    >>> optimizer_label("opt")
+    'opt'
+    """
+    extra = " ".join(p for p in (class_name, "" if learning_rate is None else f"lr={learning_rate:g}") if p)
+    return f"{name}: {extra}" if extra else name
+
+
+class _Anchors:
+    """Where edges attach to a model: its node, or the entry/exit layers of its open cluster."""
+
+    def __init__(self, entries: list[str], exits: list[str]) -> None:
+        self.entries = entries
+        self.exits = exits
+
+
+def _embed(b: GraphBuilder, m: TraceModel, details: dict[str, Any]) -> _Anchors:
+    """Add ``m``'s architecture as a cluster, with fresh deterministic ids; return its anchors."""
+    cluster = b.add_cluster(
+        m.name,
+        class_name=m.class_name,
+        params=m.params,
+        trainable_params=m.trainable_params,
+        trainable=m.trainable,
+        details={
+            **details,
+            "input_shapes": [list(s) if s is not None else None for s in m.input_shapes],
+            "output_shapes": [list(s) if s is not None else None for s in m.output_shapes],
+        },
+    )
+    sub = m.graph
+    depth: dict[str, int] = {}
+    parents = {c.id: c.parent for c in sub.clusters}
+
+    def depth_of(cid: str) -> int:
+        if cid not in depth:
+            parent = parents.get(cid)
+            depth[cid] = 0 if parent is None or parent not in parents else depth_of(parent) + 1
+        return depth[cid]
+
+    cmap: dict[str, str] = {}
+    for c in sorted(sub.clusters, key=lambda c: depth_of(c.id)):  # parents first; stable otherwise
+        fields = _fields(c)
+        fields.pop("id")
+        fields["parent"] = cmap.get(c.parent, cluster) if c.parent is not None else cluster
+        cmap[c.id] = b.add_cluster(fields.pop("name"), **fields)
+    nmap: dict[str, str] = {}
+    for n in sub.nodes:
+        fields = _fields(n)
+        fields.pop("id")
+        fields["parent"] = cluster if n.parent is None else cmap.get(n.parent, cluster)
+        nmap[n.id] = b.add_node(fields.pop("name"), **fields)
+    has_in = {e.target for e in sub.edges}
+    has_out = {e.source for e in sub.edges}
+    for e in sub.edges:
+        b.add_edge(nmap[e.source], nmap[e.target], e.kind, e.label)
+    entries = [nmap[n.id] for n in sub.nodes if n.kind == "input"] or [
+        nmap[n.id] for n in sub.nodes if n.id not in has_in
+    ]
+    exits = [nmap[n.id] for n in sub.nodes if n.id not in has_out and n.kind != "input"] or [nmap[sub.nodes[-1].id]]
+    return _Anchors(entries, exits)
+
+
+def _fields(obj: Any) -> dict[str, Any]:
+    return {k: getattr(obj, k) for k in obj.__dataclass_fields__}
+
+
+def trace_to_graph(trace: Trace, *, expand_nested: bool = False) -> Graph:
+    """One diagram of a training step: sources, each model once, losses, and gradient edges.
+
+    Sources with the same kind and name (the noise drawn in each iteration of a loop) become one
+    node; each model is one ``model`` node (or, with ``expand_nested=True``, its architecture as a
+    cluster); a model called N times from the same input gets one data edge labelled ``×N``; losses
+    with the same name are one node; a ``gradient`` edge goes from each loss to each model it
+    updates, labelled with the optimizer (``d_optimizer: Adam lr=0.0002``). Frozen models have
+    ``trainable=False``.
+
+    Args:
+        trace: the traced (or assumed) step.
+        expand_nested: draw each model's architecture as an open cluster instead of one box.
+
+    Returns:
+        The :class:`Graph`; ``details`` holds ``{"assumed": trace.assumed}``.
+
+    >>> from ganviz.ir.trace import Call, Loss, Source, Update
+    >>> t = Trace(
+    ...     models=(TraceModel("g", "Sequential", 10, 10, Graph("g")), TraceModel("d", "Sequential", 5, 5, Graph("d"))),
+    ...     sources=(Source("s0", "noise", "z"),),
+    ...     calls=(Call("c0", "g", ("s0",)), Call("c1", "d", ("c0",)), Call("c2", "d", ("c0",))),
+    ...     losses=(Loss("l0", "g_loss", ("c1",)),),
+    ...     updates=(Update("l0", "g_opt", "g", 2),),
+    ... )
+    >>> g = trace_to_graph(t)
+    >>> [(e.source, e.target, e.kind, e.label) for e in g.edges]
+    [('n0', 'n1', 'data', None), ('n1', 'n2', 'data', '×2'), ('n2', 'n3', 'data', None), ('n3', 'n1', 'gradient', 'g_opt')]
+    """
+    b = GraphBuilder(trace.name)
+    b.details = {"assumed": trace.assumed}
+
+    # Sources, merged by (kind, name).
+    src_key = {s.id: (s.kind, s.name) for s in trace.sources}
+    src_count: dict[tuple[str, str], int] = {}
+    for s in trace.sources:
+        src_count[src_key[s.id]] = src_count.get(src_key[s.id], 0) + 1
+    src_node: dict[tuple[str, str], str] = {}
+    for s in trace.sources:
+        key = src_key[s.id]
+        if key not in src_node:
+            n = src_count[key]
+            src_node[key] = b.add_node(
+                s.name,
+                kind=s.kind,
+                class_name=s.kind,
+                output_shapes=(s.shape,),
+                details={"count": n} if n > 1 else {},
+            )
+
+    # Models, once each.
+    call_model = {c.id: c.model for c in trace.calls}
+    calls_per_model: dict[str, int] = {}
+    for c in trace.calls:
+        calls_per_model[c.model] = calls_per_model.get(c.model, 0) + 1
+    updated_by: dict[str, list[str]] = trace.updates_by_model()
+    anchors: dict[str, _Anchors] = {}
+    for m in trace.models:
+        details: dict[str, Any] = {"calls": calls_per_model.get(m.name, 0), "updated_by": updated_by.get(m.name, [])}
+        if not m.trainable:
+            details["frozen"] = True
+        if expand_nested and m.graph.nodes:
+            anchors[m.name] = _embed(b, m, details)
+            continue
+        node = b.add_node(
+            m.name,
+            kind="model",
+            class_name=m.class_name,
+            input_shapes=m.input_shapes,
+            output_shapes=m.output_shapes,
+            params=m.params,
+            trainable_params=m.trainable_params,
+            trainable=m.trainable,
+            details=details,
+        )
+        anchors[m.name] = _Anchors([node], [node])
+    for c in trace.calls:  # a call of a model the trace does not describe still gets a box
+        if c.model not in anchors:
+            node = b.add_node(c.model, kind="model", details={"calls": calls_per_model[c.model]})
+            anchors[c.model] = _Anchors([node], [node])
+
+    def exits_of(ref: str) -> list[str]:
+        if ref in call_model:
+            return anchors[call_model[ref]].exits
+        if ref in src_key:
+            return [src_node[src_key[ref]]]
+        return []
+
+    # Data edges into models: one per distinct input, labelled with the number of calls.
+    pair_count: dict[tuple[str, str], int] = {}
+    first_ref: dict[tuple[str, str], str] = {}
+    for c in trace.calls:
+        origins = {}
+        for ref in c.inputs:
+            origin = call_model[ref] if ref in call_model else repr(src_key.get(ref, ref))
+            origins.setdefault(origin, ref)
+        for origin, ref in origins.items():
+            key = (origin, c.model)
+            pair_count[key] = pair_count.get(key, 0) + 1
+            first_ref.setdefault(key, ref)
+    for key, n in pair_count.items():
+        label = f"×{n}" if n > 1 else None
+        for src in exits_of(first_ref[key]):
+            for dst in anchors[key[1]].entries:
+                b.add_edge(src, dst, "data", label)
+
+    # Losses, merged by name, with edges from what they derive from.
+    loss_count: dict[str, int] = {}
+    for loss in trace.losses:
+        loss_count[loss.name] = loss_count.get(loss.name, 0) + 1
+    loss_node: dict[str, str] = {}
+    for loss in trace.losses:
+        if loss.name not in loss_node:
+            n = loss_count[loss.name]
+            loss_node[loss.name] = b.add_node(
+                loss.name, kind="loss", class_name="loss", details={"count": n} if n > 1 else {}
+            )
+    loss_of = {loss.id: loss_node[loss.name] for loss in trace.losses}
+    for loss in trace.losses:
+        for ref in loss.inputs:
+            for src in exits_of(ref):
+                b.add_edge(src, loss_of[loss.id], "data")
+
+    # Gradient edges: loss -> each model it updates, labelled with the optimizer.
+    for u in trace.updates:
+        if u.loss not in loss_of or u.model not in anchors:
+            continue
+        info = trace.optimizer(u.optimizer)
+        label = optimizer_label(u.optimizer, info.class_name, info.learning_rate) if info else u.optimizer
+        b.add_edge(loss_of[u.loss], anchors[u.model].exits[0], "gradient", label)
+    return b.build()

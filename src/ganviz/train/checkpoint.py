@@ -1,0 +1,134 @@
+"""Atomic training checkpoints: model and optimizer variables, step count, fixed noise, metadata."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._io import write_atomic
+
+__all__ = ["Checkpointer", "state_objects", "collect_state", "restore_state"]
+
+_NAME = re.compile(r"^ckpt_(\d{8})\.npz$")
+
+
+def state_objects(model: Any = None, **named: Any) -> dict[str, Any]:
+    """Choose what a checkpoint holds: a model's variables and its optimizers, or named objects.
+
+    For a model, optimizers are its ``d_optimizer`` / ``g_optimizer`` attributes (a GAN) or else
+    its ``optimizer``. ``named`` adds (or, for hand-written loops, replaces) entries: models or
+    optimizers by name; ``None`` values are skipped.
+    """
+    objects: dict[str, Any] = {}
+    if model is not None:
+        objects["model"] = model
+        names = [n for n in ("d_optimizer", "g_optimizer") if getattr(model, n, None) is not None]
+        for n in names or ["optimizer"]:
+            if getattr(model, n, None) is not None:
+                objects[n] = getattr(model, n)
+    objects.update({k: v for k, v in named.items() if v is not None})
+    return objects
+
+
+def _build_optimizer(name: str, opt: Any, objects: dict[str, Any]) -> None:
+    """Create an unbuilt optimizer's slots for the variables it is known to train."""
+    if getattr(opt, "built", True):
+        return
+    owner = objects.get("model")
+    target = {"d_optimizer": "discriminator", "g_optimizer": "generator"}.get(name)
+    sub = objects.get(target) if target else None
+    if sub is None and target and owner is not None:
+        sub = getattr(owner, target, None)
+    if sub is None:
+        sub = owner
+    if sub is not None:
+        opt.build(sub.trainable_variables)
+
+
+def collect_state(objects: dict[str, Any]) -> dict[str, list[np.ndarray]]:
+    """Read every variable of every object (models: ``variables``; optimizers: ``variables``)."""
+    return {name: [np.asarray(v.numpy()) for v in obj.variables] for name, obj in objects.items()}
+
+
+def restore_state(objects: dict[str, Any], state: dict[str, list[np.ndarray]]) -> None:
+    """Assign saved arrays to the objects' variables, building unbuilt optimizers first.
+
+    Raises:
+        ValueError: a saved group is missing, or its variable count or shapes differ.
+    """
+    for name, obj in objects.items():
+        if name not in state:
+            raise ValueError(f"checkpoint has no state for {name!r} (it holds {sorted(state)})")
+        if name != "model" and hasattr(obj, "apply_gradients"):
+            _build_optimizer(name, obj, objects)
+        variables, arrays = list(obj.variables), state[name]
+        if len(variables) != len(arrays):
+            raise ValueError(f"checkpoint holds {len(arrays)} variables for {name!r}, the object has {len(variables)}")
+        for var, arr in zip(variables, arrays):
+            if tuple(var.shape) != tuple(arr.shape):
+                raise ValueError(f"checkpoint shape {arr.shape} does not fit variable {var.path!r} {tuple(var.shape)}")
+            var.assign(arr)
+
+
+class Checkpointer:
+    """Write and find checkpoints ``ckpt_NNNNNNNN.npz`` in a folder, keeping the newest ``keep``.
+
+    Each file is written whole to a temporary name and renamed, so a crash leaves the previous
+    checkpoints intact and never a partial one.
+    """
+
+    def __init__(self, directory: str | os.PathLike[str], *, keep: int = 2) -> None:
+        self.directory = Path(directory)
+        self.keep = max(1, int(keep))
+
+    def paths(self) -> list[tuple[int, Path]]:
+        """All checkpoints as (step, path), oldest first."""
+        if not self.directory.is_dir():
+            return []
+        found = [(int(m.group(1)), p) for p in self.directory.iterdir() if (m := _NAME.match(p.name))]
+        return sorted(found)
+
+    def save(self, step: int, state: dict[str, list[np.ndarray]], *, extra: dict[str, np.ndarray], meta: dict) -> Path:
+        """Write one checkpoint for ``step`` and delete the oldest beyond ``keep``."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        arrays: dict[str, np.ndarray] = {f"extra/{k}": np.asarray(v) for k, v in extra.items()}
+        for group, values in state.items():
+            for i, arr in enumerate(values):
+                arrays[f"state/{group}/{i:05d}"] = arr
+        arrays["meta"] = np.array(json.dumps({**meta, "step": int(step), "groups": sorted(state)}))
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)
+        path = write_atomic(self.directory / f"ckpt_{int(step):08d}.npz", buf.getvalue())
+        for _, old in self.paths()[: -self.keep]:
+            old.unlink(missing_ok=True)
+        return path
+
+    def load(self, path: str | os.PathLike[str]) -> tuple[dict[str, list[np.ndarray]], dict[str, np.ndarray], dict]:
+        """Read a checkpoint: (state groups, extra arrays, metadata)."""
+        with np.load(path, allow_pickle=False) as z:
+            meta = json.loads(str(z["meta"]))
+            state: dict[str, list[np.ndarray]] = {g: [] for g in meta.get("groups", [])}
+            extra: dict[str, np.ndarray] = {}
+            for key in sorted(z.files):
+                if key.startswith("state/"):
+                    _, group, _ = key.split("/", 2)
+                    state.setdefault(group, []).append(z[key])
+                elif key.startswith("extra/"):
+                    extra[key[len("extra/") :]] = z[key]
+        return state, extra, meta
+
+    def load_latest(self) -> tuple[dict[str, list[np.ndarray]], dict[str, np.ndarray], dict] | None:
+        """Load the newest readable checkpoint, or ``None`` when there is none."""
+        for _, path in reversed(self.paths()):
+            try:
+                return self.load(path)
+            except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+                continue
+        return None

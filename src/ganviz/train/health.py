@@ -1,0 +1,187 @@
+"""Training health checks: non-finite losses, a discriminator that wins outright, collapsing diversity."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+__all__ = ["HealthEvent", "HealthChecker", "ProgressBar"]
+
+
+@dataclass(frozen=True)
+class HealthEvent:
+    """One event for ``events.jsonl`` and the log."""
+
+    step: int
+    kind: str
+    level: str
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-data form."""
+        return asdict(self)
+
+
+class HealthChecker:
+    """Watch logged values and sample diversity; return events when something goes wrong.
+
+    Args:
+        probabilities: Whether ``d_real`` / ``d_fake`` are probabilities (BCE-type losses);
+            ``None`` decides from the first values seen (both within [0, 1]).
+        dominance_threshold: D wins when D(x) > 1 - t and D(G(z)) < t.
+        dominance_patience: Consecutive checked steps of winning before a warning.
+        collapse_ratio: Warn when diversity falls below this fraction of its peak.
+        min_peak_diversity: Only judge collapse once diversity has reached this value.
+    """
+
+    def __init__(
+        self,
+        *,
+        probabilities: bool | None = None,
+        dominance_threshold: float = 0.05,
+        dominance_patience: int = 200,
+        collapse_ratio: float = 0.3,
+        min_peak_diversity: float = 0.05,
+    ) -> None:
+        self.probabilities = probabilities
+        self.dominance_threshold = dominance_threshold
+        self.dominance_patience = dominance_patience
+        self.collapse_ratio = collapse_ratio
+        self.min_peak_diversity = min_peak_diversity
+        self._winning = 0
+        self._warned_winning = False
+        self._peak = 0.0
+        self._collapsed = False
+
+    def check_logs(self, step: int, logs: dict[str, float]) -> list[HealthEvent]:
+        """Check one step's values; a ``nonfinite`` event means training must stop."""
+        bad = sorted(k for k, v in logs.items() if not math.isfinite(v))
+        if bad:
+            return [HealthEvent(step, "nonfinite", "error", f"non-finite {', '.join(bad)} at step {step}: training stopped")]
+        d_real, d_fake = logs.get("d_real"), logs.get("d_fake")
+        if d_real is None or d_fake is None:
+            return []
+        if self.probabilities is None:
+            self.probabilities = 0.0 <= d_real <= 1.0 and 0.0 <= d_fake <= 1.0
+        if not self.probabilities:
+            return []
+        t = self.dominance_threshold
+        if d_real > 1.0 - t and d_fake < t:
+            self._winning += 1
+            if self._winning >= self.dominance_patience and not self._warned_winning:
+                self._warned_winning = True
+                return [
+                    HealthEvent(
+                        step,
+                        "discriminator_wins",
+                        "warning",
+                        f"discriminator wins outright for {self._winning} steps (D(x) {d_real:.3f}, "
+                        f"D(G(z)) {d_fake:.3f}): the generator gets little gradient; try a lower D learning "
+                        "rate, label smoothing or another loss",
+                    )
+                ]
+        else:
+            self._winning = 0
+            self._warned_winning = False
+        return []
+
+    def check_diversity(self, step: int, value: float) -> list[HealthEvent]:
+        """Check the fixed-noise samples' diversity (mean per-pixel std across the batch)."""
+        self._peak = max(self._peak, value)
+        if self._peak < self.min_peak_diversity:
+            return []
+        if value < self.collapse_ratio * self._peak and not self._collapsed:
+            self._collapsed = True
+            return [
+                HealthEvent(
+                    step,
+                    "diversity_collapse",
+                    "warning",
+                    f"sample diversity fell to {value:.4f} from a peak of {self._peak:.4f}: possible mode collapse",
+                )
+            ]
+        if value >= 0.5 * self._peak:
+            self._collapsed = False
+        return []
+
+    def state(self) -> dict[str, Any]:
+        """Counters to keep in a checkpoint."""
+        return {"winning": self._winning, "peak": self._peak, "probabilities": self.probabilities}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Restore counters from :meth:`state`."""
+        self._winning = int(state.get("winning", 0))
+        self._peak = float(state.get("peak", 0.0))
+        if self.probabilities is None:
+            self.probabilities = state.get("probabilities")
+
+
+class ProgressBar:
+    """A one-line terminal progress bar with rate, ETA and live values, redrawn at most every ``interval`` s."""
+
+    def __init__(self, total: int | None, *, stream: Any = None, interval: float = 0.25, width: int = 24) -> None:
+        import sys
+        import time
+
+        self.total = total
+        self.stream = stream if stream is not None else sys.stderr
+        self.interval = interval
+        self.width = width
+        self._clock = time.monotonic
+        self._t0: float | None = None
+        self._s0 = 0
+        self._last = 0.0
+        self._tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self._last_decile = -1
+
+    def update(self, step: int, logs: dict[str, float], *, force: bool = False) -> None:
+        """Show progress at ``step`` (cheap when called more often than ``interval``)."""
+        now = self._clock()
+        if self._t0 is None:
+            self._t0, self._s0 = now, step
+            return
+        if not force and now - self._last < self.interval:
+            return
+        self._last = now
+        rate = (step - self._s0) / max(now - self._t0, 1e-9)
+        parts = [f"step {step}" + (f"/{self.total}" if self.total else "")]
+        if self.total:
+            frac = min(1.0, step / self.total)
+            if not self._tty and not force:
+                decile = int(frac * 10)
+                if decile == self._last_decile:
+                    return
+                self._last_decile = decile
+            filled = int(frac * self.width)
+            parts.append("[" + "#" * filled + "." * (self.width - filled) + f"] {frac * 100:3.0f}%")
+            eta = (self.total - step) / rate if rate > 0 else float("inf")
+            parts.append(f"ETA {_clock_text(eta)}")
+        parts.append(f"{rate:.1f} steps/s")
+        names = {"d_loss": "D loss", "g_loss": "G loss", "d_real": "D(x)", "d_fake": "D(G(z))"}
+        parts += [f"{label} {logs[k]:.3f}" for k, label in names.items() if k in logs]
+        line = "  ".join(parts)
+        self.stream.write(("\r" + line + "\x1b[K") if self._tty else line + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        """End the line."""
+        if self._tty:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _clock_text(seconds: float) -> str:
+    """Format seconds as H:MM:SS or M:SS.
+
+    >>> _clock_text(75)
+    '1:15'
+    >>> _clock_text(3725)
+    '1:02:05'
+    """
+    if not math.isfinite(seconds):
+        return "?"
+    s = int(seconds + 0.5)
+    h, rem = divmod(s, 3600)
+    m, sec = divmod(rem, 60)
+    return f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"

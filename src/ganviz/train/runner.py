@@ -1,0 +1,174 @@
+"""``train()``: the function behind ``ganviz train`` (data spec, seed models, GAN, Monitor, report)."""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import DataError
+
+__all__ = ["train", "TrainResult", "DEFAULTS"]
+
+# Tuned on the 2-core development machine: ~3000 steps of batch 64 take a few minutes and give
+# recognizable digits (see BENCHMARKS.md).
+DEFAULTS: dict[str, Any] = {
+    "steps": 3000,
+    "batch_size": 64,
+    "latent_dim": 100,
+    "learning_rate": 2e-4,
+    "quick_steps": 200,
+}
+_LOSS_SETTINGS = {  # loss -> (discriminator activation, d_steps, beta_2)
+    "bce": ("sigmoid", 1, 0.999),
+    "lsgan": ("sigmoid", 1, 0.999),
+    "hinge": (None, 1, 0.999),
+    "wgan-gp": (None, 3, 0.9),
+}
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What a run produced."""
+
+    out_dir: Path
+    steps: int
+    initial_step: int
+    stopped_on_nonfinite: bool
+    report: Path | None
+    events: list[dict[str, Any]]
+
+
+def train(
+    data: str = "digits",
+    steps: int | None = None,
+    out: str | os.PathLike[str] = "ganviz-run",
+    *,
+    resume: bool = False,
+    loss: str = "bce",
+    batch_size: int | None = None,
+    quick: bool = False,
+    latent_dim: int | None = None,
+    learning_rate: float | None = None,
+    d_steps: int | None = None,
+    seed: int = 0,
+    sample_every: int | None = None,
+    checkpoint_every: int | None = None,
+    jit_compile: bool | str = "auto",
+    progress: bool = True,
+    report: bool = True,
+    generator: Any = None,
+    discriminator: Any = None,
+) -> TrainResult:
+    """Train a GAN on a dataset and write a monitored run folder with a report.
+
+    Args:
+        data: ``"digits"`` (embedded), ``"mnist:PATH"`` or ``"folder:PATH"``.
+        steps: Total generator steps (default 3000; 200 with ``quick``).
+        out: Run folder.
+        resume: Continue from the newest checkpoint in ``out``.
+        loss: ``"bce"``, ``"lsgan"``, ``"hinge"`` or ``"wgan-gp"``.
+        batch_size: Batch size (default 64).
+        quick: A short smoke run (fewer steps, frequent samples).
+        latent_dim: Noise length (default 100).
+        learning_rate: Adam learning rate for both models (default 2e-4, beta_1 0.5).
+        d_steps: Discriminator updates per step (default 1; 3 for WGAN-GP).
+        seed: Seed of weights, noise, shuffling and the fixed sample noise.
+        sample_every: Grid interval in steps (default: 20 grids per run).
+        checkpoint_every: Checkpoint interval in steps (default: 5 per run).
+        jit_compile: Passed to ``GAN.compile`` (``"auto"``: XLA on GPUs only).
+        progress: Show the progress bar.
+        report: Write ``report.html`` at the end.
+        generator: Use this generator instead of the seed's (its output must be 28x28x1 unless
+            the data matches it).
+        discriminator: Use this discriminator instead of the seed's.
+
+    Returns:
+        A :class:`TrainResult`.
+
+    Raises:
+        DataError: the data spec or files are bad.
+    """
+    import keras
+
+    from . import data as data_mod
+    from .checkpoint import Checkpointer
+    from .gan import GAN, normalize_loss
+    from .models import seed_discriminator, seed_generator
+    from .monitor import Monitor
+
+    loss = normalize_loss(loss)
+    steps = int(steps if steps is not None else DEFAULTS["quick_steps"] if quick else DEFAULTS["steps"])
+    if steps < 1:
+        raise ValueError(f"steps must be >= 1, got {steps}")
+    batch_size = int(batch_size or DEFAULTS["batch_size"])
+    latent_dim = int(latent_dim or DEFAULTS["latent_dim"])
+    lr = float(learning_rate or DEFAULTS["learning_rate"])
+    d_activation, default_d_steps, beta_2 = _LOSS_SETTINGS[loss]
+    out_dir = Path(out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    images = data_mod.load(data, scale="tanh")
+    if images.shape[1:] != (28, 28, 1) and generator is None:
+        raise DataError(f"the seed models make 28x28x1 images but {data!r} holds {images.shape[1:]} images")
+    done = Checkpointer(out_dir / "checkpoints").paths()[-1][0] if resume and Checkpointer(out_dir / "checkpoints").paths() else 0
+    keras.utils.set_random_seed(seed)
+    gen = generator if generator is not None else seed_generator(latent_dim)
+    disc = discriminator if discriminator is not None else seed_discriminator(activation=d_activation)
+    gan = GAN(gen, disc, latent_dim=latent_dim, loss=loss, d_steps=d_steps or default_d_steps, seed=seed)
+    gan.compile(
+        d_optimizer=keras.optimizers.Adam(lr, beta_1=0.5, beta_2=beta_2),
+        g_optimizer=keras.optimizers.Adam(lr, beta_1=0.5, beta_2=beta_2),
+        jit_compile=jit_compile,
+    )
+    config = {
+        "data": data,
+        "images": len(images),
+        "steps": steps,
+        "loss": loss,
+        "batch_size": batch_size,
+        "latent_dim": latent_dim,
+        "learning_rate": lr,
+        "d_steps": gan.d_steps,
+        "seed": seed,
+        "generator": gen.name,
+        "discriminator": disc.name,
+    }
+    sample_every = sample_every or max(1, steps // 20)
+    monitor = Monitor(
+        out_dir,
+        every_n_steps=sample_every,
+        checkpoint_every=checkpoint_every or max(sample_every, steps // 5),
+        resume=resume,
+        max_steps=steps,
+        progress=progress,
+        seed=seed,
+        config=config,
+    )
+    remaining = max(0, steps - done)
+    if remaining:
+        dataset = data_mod.to_dataset(images, batch_size, seed=seed + done)
+        per_epoch = max(1, len(images) // batch_size)
+        gan.fit(
+            dataset,
+            steps_per_epoch=min(per_epoch, remaining),
+            epochs=math.ceil(remaining / min(per_epoch, remaining)),
+            verbose=0,
+            shuffle=False,
+            callbacks=[monitor],
+        )
+    report_path = None
+    if report:
+        from .report import write_report
+
+        report_path = write_report(out_dir, gan=gan)
+    return TrainResult(
+        out_dir=out_dir,
+        steps=monitor.global_step if remaining else done,
+        initial_step=monitor.initial_step if remaining else done,
+        stopped_on_nonfinite=monitor.stopped_on_nonfinite,
+        report=report_path,
+        events=list(monitor.events),
+    )
