@@ -20,6 +20,7 @@ __all__ = [
     "user_frames",
     "shape_of",
     "forward_name",
+    "is_graph_tensor",
 ]
 
 # A dependency only through these ops is on a tensor's shape, never on its values.
@@ -108,6 +109,11 @@ def constant_name(tensor: Any) -> str | None:
     return "constant"
 
 
+def is_graph_tensor(value: Any) -> bool:
+    """Whether ``value`` is a symbolic tensor of a traced graph."""
+    return hasattr(value, "op") and hasattr(value, "graph") and hasattr(value, "dtype")
+
+
 def shape_of(tensor: Any) -> tuple[int | None, ...] | None:
     """A traced tensor's static shape as a tuple (``None`` for unknown dimensions or rank)."""
     try:
@@ -120,6 +126,18 @@ def shape_of(tensor: Any) -> tuple[int | None, ...] | None:
 _WRAP_OPS = frozenset(
     {"Mul", "AddV2", "Add", "Sub", "RealDiv", "Cast", "Identity", "Reshape", "ExpandDims", "Squeeze", "StopGradient"}
 )
+
+
+def _scalar_constant(tensor: Any, depth: int = 3) -> bool:
+    """Whether ``tensor`` is a scalar computed from constants only (``maxval - minval``)."""
+    if tensor.shape.num_elements() != 1:
+        return False
+    op = tensor.op
+    if op.type == "Const":
+        return True
+    if depth == 0 or not op.inputs or is_random_op(op.type) or op.type in STOP_OPS or op.type == "Placeholder":
+        return False
+    return all(_scalar_constant(t, depth - 1) for t in op.inputs)
 
 
 def forward_name(tensor: Any, names: dict[str, str], steps: int = 4) -> str | None:
@@ -136,7 +154,7 @@ def forward_name(tensor: Any, names: dict[str, str], steps: int = 4) -> str | No
             return None
         op = consumers[0]
         others = [t for t in op.inputs if t.name != tensor.name]
-        if any(t.op.type != "Const" and _static_value(t) is None for t in others) or not op.outputs:
+        if not all(_scalar_constant(t) for t in others) or not op.outputs:
             return None
         tensor = op.outputs[0]
     return None

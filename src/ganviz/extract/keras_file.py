@@ -40,7 +40,7 @@ _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 _EXTENSIONS = (".h5", ".hdf5", ".keras")
 _STRING_RE = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
-_BRACKET_STEPS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")
+_ONE_BRACKET_KIND = bytes.maketrans(b"{}", b"[]")
 
 # Layers whose trailing own variables are not trainable (moving statistics), and layers whose
 # variables never are; every other layer's variables count as trainable while the layer is.
@@ -76,7 +76,9 @@ def _sniff(path: Path) -> str:
         )
     ext = path.suffix.lower()
     if ext not in _EXTENSIONS:
-        raise _fail(f"unknown model file extension {ext or '(none)'!r} for {path.name!r} (must be one of {list(_EXTENSIONS)})")
+        raise _fail(
+            f"unknown model file extension {ext or '(none)'!r} for {path.name!r} (must be one of {list(_EXTENSIONS)})"
+        )
     try:
         with path.open("rb") as fh:
             head = fh.read(2056)
@@ -93,28 +95,33 @@ def _sniff(path: Path) -> str:
 
 
 def _json_shape(raw: bytes) -> tuple[int, int]:
-    """Deepest bracket nesting and number of separators of JSON text (strings ignored), in bounded memory.
+    """The bracket nesting depth of JSON text and its number of separators (strings ignored).
+
+    Each pass deletes the innermost bracket pairs; a run of ``r`` opening brackets left after ``k``
+    passes proves a depth of at least ``r + k``, which stops hostile input early. Bytes operations
+    only: no recursion, and time bounded by the size of the text.
 
     >>> _json_shape(b'{"a": [1, {"b": "[[[,,"}]}')
     (3, 3)
     """
-    import numpy as np  # h5py needs numpy anyway; cumulative sums bound the cost of hostile input
-
     stripped = _STRING_RE.sub(b"", raw)
     items = stripped.count(b",") + stripped.count(b":")
-    brackets = stripped.translate(None, _NOT_BRACKETS).translate(_BRACKET_STEPS)
-    deepest = level = 0
-    for at in range(0, len(brackets), 2**20):
-        sums = np.frombuffer(brackets, dtype=np.int8, count=min(2**20, len(brackets) - at), offset=at).cumsum(dtype=np.int32)
-        deepest = max(deepest, level + int(sums.max()))
-        level += int(sums[-1])
-    return deepest, items
+    brackets = stripped.translate(None, _NOT_BRACKETS).translate(_ONE_BRACKET_KIND)
+    depth = 0
+    while brackets:
+        if b"[" * (MAX_JSON_DEPTH + 1 - depth) in brackets:
+            return MAX_JSON_DEPTH + 1, items
+        shorter = brackets.replace(b"[]", b"")
+        if len(shorter) == len(brackets):
+            break  # unbalanced: json.loads reports it
+        brackets, depth = shorter, depth + 1
+    return depth, items
 
 
 def _parse_json(raw: bytes, what: str, where: str) -> dict[str, Any]:
     depth, items = _json_shape(raw)
     if depth > MAX_JSON_DEPTH:
-        raise _fail(f"{what} in {where!r} nests {depth} levels deep (limit {MAX_JSON_DEPTH}): not a Keras model config")
+        raise _fail(f"{what} in {where!r} nests over {MAX_JSON_DEPTH} levels deep: not a Keras model config")
     if items > _MAX_JSON_ITEMS:
         raise _fail(f"{what} in {where!r} holds {items:,} values (limit {_MAX_JSON_ITEMS:,}): not a Keras model config")
     try:
@@ -139,7 +146,9 @@ def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int, where: 
         with zf.open(info) as fh:
             data = fh.read(limit + 1)
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError) as exc:
-        raise _fail(f"cannot read {info.filename} in {where!r}: {exc} (the archive is corrupt; re-save the model)") from None
+        raise _fail(
+            f"cannot read {info.filename} in {where!r}: {exc} (the archive is corrupt; re-save the model)"
+        ) from None
     if len(data) > limit:
         raise _fail(f"{info.filename} in {where!r} inflates past the {limit:,}-byte limit (hostile or corrupt archive)")
     return data
@@ -370,17 +379,23 @@ def _read_archive(path: Path) -> tuple[dict[str, Any], dict[str, Any], zipfile.Z
     try:
         zf = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError) as exc:
-        raise _fail(f"{where!r} is not a readable .keras archive ({exc}); the file is truncated or corrupt, re-save it") from None
+        raise _fail(
+            f"{where!r} is not a readable .keras archive ({exc}); the file is truncated or corrupt, re-save it"
+        ) from None
     with zf:
         infos = {info.filename: info for info in zf.infolist()}
         info = infos.get("config.json")
         if info is None:
-            raise _fail(f"{where!r} is a zip archive without config.json, so not a Keras model (save with model.save('m.keras'))")
+            raise _fail(
+                f"{where!r} is a zip archive without config.json, so not a Keras model (save with model.save('m.keras'))"
+            )
         config = _parse_json(_read_member(zf, info, MAX_CONFIG_BYTES, where), "config.json", where)
         metadata: dict[str, Any] = {}
         if "metadata.json" in infos:
             try:
-                metadata = _parse_json(_read_member(zf, infos["metadata.json"], _MAX_METADATA_BYTES, where), "metadata.json", where)
+                metadata = _parse_json(
+                    _read_member(zf, infos["metadata.json"], _MAX_METADATA_BYTES, where), "metadata.json", where
+                )
             except ModelFileError as exc:
                 warnings.append(str(exc))
     weights = infos.get("model.weights.h5")
@@ -428,7 +443,9 @@ def _read_legacy_h5(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     try:
         h5 = h5py.File(path, "r")
     except Exception as exc:  # noqa: BLE001 - h5py raises OSError and others for damaged files
-        raise _fail(f"{where!r} is not a readable HDF5 file ({type(exc).__name__}); it is truncated or corrupt, re-save it") from None
+        raise _fail(
+            f"{where!r} is not a readable HDF5 file ({type(exc).__name__}); it is truncated or corrupt, re-save it"
+        ) from None
     with h5:
         from h5py import h5a
 
@@ -665,7 +682,11 @@ def _infer_output(cls: str, cfg: dict[str, Any], inputs: Sequence[Shape | None])
             return (shape[0], *target)
     if cls == "Concatenate" and all(s is not None for s in inputs):
         axis = cfg.get("axis", -1)
-        if isinstance(axis, int) and len({len(s) for s in inputs if s is not None}) == 1 and -len(shape) <= axis < len(shape):
+        if (
+            isinstance(axis, int)
+            and len({len(s) for s in inputs if s is not None}) == 1
+            and -len(shape) <= axis < len(shape)
+        ):
             sizes = [s[axis] for s in inputs if s is not None]
             out = list(shape)
             out[axis] = None if None in sizes else sum(sizes)  # type: ignore[arg-type]
@@ -767,7 +788,9 @@ class _Reader:
             details={"config": _safe(cfg)},
         )
 
-    def _layer_node(self, entry: _Entry, chain: Chain, parent: str | None, frozen: bool, ins: Any, outs: Any) -> tuple[str, int, int]:
+    def _layer_node(
+        self, entry: _Entry, chain: Chain, parent: str | None, frozen: bool, ins: Any, outs: Any
+    ) -> tuple[str, int, int]:
         total, trainable_total, trainable = self._counts(entry, chain, frozen)
         activation = entry.config.get("activation")
         node = self.builder.add_node(
@@ -792,7 +815,9 @@ class _Reader:
         self._out_dtype: dict[Chain, str] = {}
         if root.kind != "model":  # a subclassed model: its file stores no layer graph to draw
             total = sum(t for t, _ in (self.params or {}).values()) if self.params else 0
-            self.builder.add_node(root.name, kind="model", class_name=root.class_name, params=total, trainable_params=total)
+            self.builder.add_node(
+                root.name, kind="model", class_name=root.class_name, params=total, trainable_params=total
+            )
             self.builder.details = {"class_name": root.class_name, "params": total, "trainable_params": total}
             return self.builder.build()
         iface = self._model(root, (), None, True, False, ())
@@ -839,7 +864,9 @@ class _Reader:
     def _sequential(self, m: _Entry, chain: Chain, parent: str | None, top: bool, frozen: bool, hint: tuple) -> _Iface:
         iface = _Iface()
         iface.consumers = [[]]
-        first = _shapes((m.raw.get("build_config") or {}).get("input_shape")) or _shapes(m.config.get("build_input_shape"))
+        first = _shapes((m.raw.get("build_config") or {}).get("input_shape")) or _shapes(
+            m.config.get("build_input_shape")
+        )
         if m.seq_input is not None:
             first = (_shape(m.seq_input.config.get("batch_shape", m.seq_input.config.get("batch_input_shape"))),)
         elif m.children and not first:
@@ -921,7 +948,10 @@ class _Reader:
                     nodes[child.name] = self._input_node(child)
         for child in m.children:
             sub_chain = (*chain, child.name)
-            recorded = tuple(seen[(child.name, 0, j)].shape if (child.name, 0, j) in seen else None for j in range(n_out.get(child.name, 0)))
+            recorded = tuple(
+                seen[(child.name, 0, j)].shape if (child.name, 0, j) in seen else None
+                for j in range(n_out.get(child.name, 0))
+            )
             first_call = child.calls[0] if child.calls else []
             ins = tuple(t.shape for t in first_call) if any(t.shape is not None for t in first_call) else ()
             ins = ins or _shapes((child.raw.get("build_config") or {}).get("input_shape"))

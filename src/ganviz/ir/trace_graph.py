@@ -173,7 +173,7 @@ def trace_to_graph(trace: Trace, *, expand_nested: bool = False) -> Graph:
     pair_count: dict[tuple[str, str], int] = {}
     first_ref: dict[tuple[str, str], str] = {}
     for c in trace.calls:
-        origins = {}
+        origins: dict[str, str] = {}
         for ref in c.inputs:
             origin = call_model[ref] if ref in call_model else repr(src_key.get(ref, ref))
             origins.setdefault(origin, ref)

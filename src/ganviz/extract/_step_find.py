@@ -1,0 +1,162 @@
+"""Find the models and optimizers a training step uses, and the example data to trace it with."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import sys
+import types
+from typing import Any
+
+from ..errors import TraceError
+from . import _tf_graph as tfg
+
+__all__ = ["keras_tf", "Found", "unwrap", "find_in_function", "model_names", "to_spec", "data_paths", "infer_data"]
+
+_AUTO_NAME = re.compile(r"^(sequential|functional|model)(_\d+)?$")
+_DATA_HINTS = ("disc", "critic", "encoder")
+
+
+def keras_tf() -> Any:
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        raise TraceError(
+            f"ganviz traces training steps with tf.function, but the Keras backend is "
+            f"{keras.backend.backend()!r}; set KERAS_BACKEND=tensorflow before importing keras"
+        )
+    return keras
+
+
+class Found:
+    """Models and optimizers found, by the name the user holds them under, plus what was searched."""
+
+    def __init__(self) -> None:
+        self.models: dict[int, tuple[str, Any]] = {}
+        self.optimizers: dict[int, tuple[str, Any]] = {}
+        self.searched: list[str] = []
+
+    def add(self, name: str, value: Any, depth: int = 0) -> None:
+        keras = sys.modules["keras"]
+        if isinstance(value, keras.Model):
+            self.models.setdefault(id(value), (name, value))
+        elif isinstance(value, keras.optimizers.Optimizer):
+            self.optimizers.setdefault(id(value), (name, value))
+        elif depth < 3 and isinstance(value, (list, tuple)):
+            for i, item in enumerate(value):
+                self.add(f"{name}[{i}]", item, depth + 1)
+        elif depth < 3 and isinstance(value, dict):
+            for key, item in value.items():
+                self.add(f"{name}[{key!r}]", item, depth + 1)
+
+    def add_attributes(self, obj: Any) -> None:
+        for name, value in list(getattr(obj, "__dict__", {}).items()):
+            if not name.startswith("_"):
+                self.searched.append(name)
+                self.add(name, value)
+
+
+def unwrap(fn: Any) -> Any:
+    """The Python function behind a ``tf.function`` (or the object itself)."""
+    return getattr(fn, "python_function", fn)
+
+
+def _code_names(code: types.CodeType) -> list[str]:
+    names = list(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names += [n for n in _code_names(const) if n not in names]
+    return names
+
+
+def find_in_function(fn: Any, found: Found) -> None:
+    fn = unwrap(fn)
+    owner = getattr(fn, "__self__", None)
+    if owner is not None:
+        found.add_attributes(owner)
+        fn = fn.__func__
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return
+    for name, cell in zip(code.co_freevars, fn.__closure__ or ()):
+        with contextlib.suppress(ValueError):
+            found.searched.append(name)
+            found.add(name, cell.cell_contents)
+    glb = getattr(fn, "__globals__", {})
+    for name in _code_names(code):
+        if name in glb:
+            found.searched.append(name)
+            found.add(name, glb[name])
+
+
+def model_names(found: Found) -> dict[int, str]:
+    """A unique display name per model: its Keras name, or the attribute name for an automatic one."""
+    out: dict[int, str] = {}
+    used: set[str] = set()
+    for key, (attr, model) in found.models.items():
+        name = model.name
+        if _AUTO_NAME.match(name) and attr.isidentifier():
+            name = attr
+        base, i = name, 1
+        while name in used:
+            name, i = f"{base}_{i}", i + 1
+        used.add(name)
+        out[key] = name
+    return out
+
+
+def to_spec(value: Any) -> Any:
+    """An example batch (or spec, or nested structure of them) as ``tf.TensorSpec`` s."""
+    import numpy as np
+    import tensorflow as tf
+
+    if isinstance(value, tf.TensorSpec):
+        return value
+    if hasattr(value, "element_spec"):  # a tf.data.Dataset
+        return value.element_spec
+    if isinstance(value, dict):
+        return {k: to_spec(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)) and not isinstance(value, np.ndarray):
+        return tuple(to_spec(v) for v in value)
+    if hasattr(value, "shape") and hasattr(value, "dtype"):
+        dtype = tf.as_dtype(value.dtype)
+        if dtype == tf.float64:
+            dtype = tf.float32
+        return tf.TensorSpec(tuple(value.shape), dtype)
+    if isinstance(value, (int, float, bool)):
+        return value  # a plain Python value is passed through as a constant argument
+    raise TraceError(
+        f"cannot use {type(value).__name__} as example data: pass a numpy array, a tensor, a tf.TensorSpec "
+        f"or a tuple/dict of them"
+    )
+
+
+def data_paths(structure: Any, prefix: str) -> list[tuple[str, Any]]:
+    if isinstance(structure, dict):
+        return [p for k, v in structure.items() for p in data_paths(v, f"{prefix}[{k!r}]")]
+    if isinstance(structure, (list, tuple)):
+        return [p for i, v in enumerate(structure) for p in data_paths(v, f"{prefix}[{i}]")]
+    return [(prefix, structure)] if tfg.is_graph_tensor(structure) else []
+
+
+def infer_data(found: Found) -> tuple[Any, str]:
+    import tensorflow as tf
+
+    candidates = sorted(
+        found.models.values(),
+        key=lambda am: next((i for i, h in enumerate(_DATA_HINTS) if h in (am[0] + am[1].name).lower()), 99),
+    )
+    for attr, model in candidates:
+        if not any(h in (attr + model.name).lower() for h in _DATA_HINTS):
+            continue
+        try:
+            inputs = model.inputs
+        except Exception:
+            inputs = None
+        if inputs and len(inputs) == 1:
+            shape = tuple(inputs[0].shape)
+            return tf.TensorSpec(shape, inputs[0].dtype), f"the input shape of {attr!r} {shape}"
+    raise TraceError(
+        "cannot tell the shape of the training data from the models: pass data=<an example batch, "
+        "a tf.TensorSpec, or a tuple of them for (images, labels)>"
+    )

@@ -1,0 +1,165 @@
+"""Record model calls, gradients and optimizer updates while a step is traced (nothing is applied)."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import types
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from . import _tf_graph as tfg
+
+__all__ = ["Recorder", "flat_tensors", "patched"]
+
+
+def flat_tensors(structure: Any) -> list[Any]:
+    import tensorflow as tf
+
+    out = []
+    for item in tf.nest.flatten(structure, expand_composites=False):
+        if isinstance(item, tf.IndexedSlices):
+            item = item.values
+        if tfg.is_graph_tensor(item):
+            out.append(item)
+    return out
+
+
+class Recorder:
+    """Collects model calls, gradients and optimizer applications of one trace."""
+
+    def __init__(self, model_names: dict[int, str], stop_code: types.CodeType) -> None:
+        self.model_names = model_names
+        self.stop_code = stop_code
+        self.recording = False
+        self.depth = 0
+        self.reset()
+
+    def reset(self) -> None:
+        self.calls: list[tuple[str, list[Any], list[Any]]] = []
+        self.call_ops: list[list[str]] = []
+        self.grads: list[tuple[list[Any], list[Any], list[str | None]]] = []
+        self.applies: list[tuple[Any, list[Any], list[Any]]] = []
+        self.names: dict[str, str] = {}
+        self.data: list[tuple[str, Any]] = []
+        self.result: Any = None
+
+    def capture_names(self, frame: types.FrameType | None) -> list[types.FrameType]:
+        frames = tfg.user_frames(frame, self.stop_code)
+        for f in frames:
+            for name, value in list(f.f_locals.items()):
+                if name.startswith("_") or name == "self" or not tfg.is_graph_tensor(value):
+                    continue
+                with contextlib.suppress(Exception):
+                    self.names.setdefault(value.name, name)
+        return frames
+
+    def on_call(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any], out: Any, ops: list[str]) -> None:
+        self.capture_names(sys._getframe(2))
+        self.calls.append((name, flat_tensors((args, kwargs)), flat_tensors(out)))
+        self.call_ops.append(ops)
+
+    def on_gradient(self, target: Any, result: Any) -> None:
+        import tensorflow as tf
+
+        frames = self.capture_names(sys._getframe(2))
+        targets = flat_tensors(target)
+        names: list[str | None] = []
+        for t in targets:
+            local = None
+            if frames:
+                local = next((k for k, v in frames[0].f_locals.items() if v is t and not k.startswith("_")), None)
+            names.append(local)
+        results = [r.values if isinstance(r, tf.IndexedSlices) else r for r in tf.nest.flatten(result)]
+        self.grads.append((targets, [r if tfg.is_graph_tensor(r) else None for r in results], names))
+
+    def on_apply(self, optimizer: Any, grads: list[Any], variables: list[Any] | None) -> None:
+        import tensorflow as tf
+
+        self.capture_names(sys._getframe(2))
+        if variables is None:
+            return
+        grads = [g.values if isinstance(g, tf.IndexedSlices) else g for g in grads]
+        self.applies.append((optimizer, grads, list(variables)))
+
+
+def _owner(cls: type, attr: str) -> type:
+    for klass in cls.__mro__:
+        if attr in klass.__dict__:
+            return klass
+    return cls
+
+
+@contextlib.contextmanager
+def patched(rec: Recorder, models: list[Any], optimizers: list[Any]) -> Iterator[None]:
+    """Temporarily wrap model ``__call__``, ``GradientTape.gradient`` and optimizer updates."""
+    import keras
+    import tensorflow as tf
+
+    saved: list[tuple[type, str, bool, Any]] = []
+
+    def patch(cls: type, attr: str, make: Callable[[Any], Any]) -> None:
+        if any(c is cls and a == attr for c, a, _, _ in saved):
+            return
+        saved.append((cls, attr, attr in cls.__dict__, cls.__dict__.get(attr)))
+        setattr(cls, attr, make(getattr(cls, attr)))
+
+    def wrap_call(orig: Any) -> Any:
+        def __call__(self: Any, *args: Any, **kwargs: Any) -> Any:
+            name = rec.model_names.get(id(self))
+            if name is None or not rec.recording or rec.depth:
+                return orig(self, *args, **kwargs)
+            graph = tf.compat.v1.get_default_graph()
+            before = len(graph.get_operations())
+            rec.depth += 1
+            try:
+                out = orig(self, *args, **kwargs)
+            finally:
+                rec.depth -= 1
+            rec.on_call(name, args, kwargs, out, [op.name for op in graph.get_operations()[before:]])
+            return out
+
+        return __call__
+
+    def wrap_gradient(orig: Any) -> Any:
+        def gradient(self: Any, target: Any, sources: Any, *args: Any, **kwargs: Any) -> Any:
+            result = orig(self, target, sources, *args, **kwargs)
+            if rec.recording:
+                rec.on_gradient(target, result)
+            return result
+
+        return gradient
+
+    def wrap_apply_gradients(orig: Any) -> Any:
+        def apply_gradients(self: Any, grads_and_vars: Any, *args: Any, **kwargs: Any) -> Any:
+            if not rec.recording:
+                return orig(self, grads_and_vars, *args, **kwargs)
+            pairs = list(grads_and_vars)
+            rec.on_apply(self, [g for g, _ in pairs], [v for _, v in pairs])
+            return self.iterations  # never update while tracing
+
+        return apply_gradients
+
+    def wrap_apply(orig: Any) -> Any:
+        def apply(self: Any, grads: Any, trainable_variables: Any = None, *args: Any, **kwargs: Any) -> Any:
+            if not rec.recording:
+                return orig(self, grads, trainable_variables, *args, **kwargs)
+            rec.on_apply(self, list(grads), None if trainable_variables is None else list(trainable_variables))
+            return None
+
+        return apply
+
+    try:
+        for model in models:
+            patch(_owner(type(model), "__call__"), "__call__", wrap_call)
+        patch(tf.GradientTape, "gradient", wrap_gradient)
+        for cls in {keras.optimizers.Optimizer, *(type(o) for o in optimizers)}:
+            patch(_owner(cls, "apply_gradients"), "apply_gradients", wrap_apply_gradients)
+            patch(_owner(cls, "apply"), "apply", wrap_apply)
+        yield
+    finally:
+        for cls, attr, had, old in reversed(saved):
+            if had:
+                setattr(cls, attr, old)
+            else:
+                delattr(cls, attr)
