@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from ganviz.errors import ModelFileError
+from ganviz.extract import keras_file
 from ganviz.extract.keras_file import MAX_CONFIG_BYTES, MAX_JSON_DEPTH, MAX_MODEL_DEPTH, file_to_graph
 from ganviz.ir import Graph
 
@@ -153,6 +154,7 @@ def test_file_matches_live_extractor(saved: dict[str, Any], name: str, fmt: str)
     assert got.details["file_format"] == fmt
 
 
+@pytest.mark.slow
 def test_resnet50_matches_live_with_every_shape(resnet: tuple[Any, Path]) -> None:
     model, path = resnet
     got = file_to_graph(path)
@@ -242,6 +244,16 @@ def test_subclassed_parts_drawn_with_their_class_names(tmp_path: Path) -> None:
     assert next(n for n in got.nodes if n.name == "block").params == 2 * (6 * 6 + 6)
 
 
+def test_subclassed_top_level_model_is_one_box(tmp_path: Path) -> None:
+    model = zoo.build_subclassed()
+    path = tmp_path / "sub.keras"
+    model.save(path)
+    got = file_to_graph(path)
+    assert [(n.name, n.kind, n.class_name) for n in got.nodes] == [("tiny_residual", "model", "TinyResidual")]
+    assert got.nodes[0].params == got.details["params"] == model.count_params() > 0
+    assert got.edges == ()
+
+
 def test_same_file_gives_identical_json(saved: dict[str, Any]) -> None:
     path = saved["nested"][1]["keras"]
     assert file_to_graph(path).to_json() == file_to_graph(str(path)).to_json()
@@ -259,9 +271,10 @@ for path in sys.argv[1:]:
     g = file_to_graph(path)
     out.append({"seconds": time.perf_counter() - start, "nodes": [n.to_dict() for n in g.nodes]})
 heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras", "tf_keras", "torch", "jax"))
+h5py_used = "h5py" in sys.modules
 status = open("/proc/self/status").read()  # VmHWM: peak RSS of this process only (ru_maxrss counts the parent)
 peak = int(re.search(r"VmHWM:\s+(\d+)", status).group(1)) / 1024 if "VmHWM" in status else 0
-print(json.dumps({"graphs": out, "heavy": heavy, "peak_mib": peak}))
+print(json.dumps({"graphs": out, "heavy": heavy, "peak_mib": peak, "h5py": h5py_used}))
 """
 
 
@@ -291,9 +304,11 @@ def test_lambda_code_is_never_run_and_tensorflow_never_imported(
     assert code.strip()[:20] not in json.dumps(result), "the bytecode itself is not passed on"
 
 
+@pytest.mark.slow
 def test_resnet50_read_is_fast_and_small(resnet: tuple[Any, Path]) -> None:
     result = _probe(resnet[1])
     assert result["heavy"] == []
+    assert result["h5py"] is False, "a .keras file in Keras's own layout needs neither h5py nor numpy"
     assert len(result["graphs"][0]["nodes"]) == 177
     assert result["peak_mib"] < 150
     assert result["graphs"][0]["seconds"] < 2.0  # about 0.1 s on an idle core; generous for shared CI
@@ -397,7 +412,7 @@ def test_size_lies_in_the_other_direction_are_caught(tmp_path: Path) -> None:
 def test_deeply_nested_json_is_refused_without_recursion_error(tmp_path: Path) -> None:
     deep = b'{"class_name": "Sequential", "config": ' + b"[" * 200_000 + b"]" * 200_000 + b"}"
     path = _zip(tmp_path / "deep.keras", {"config.json": deep}, zipfile.ZIP_DEFLATED)
-    _raises(path, "nests 200001 levels", str(MAX_JSON_DEPTH))
+    _raises(path, "nests over", str(MAX_JSON_DEPTH))
     many = b'{"a": [' + b"0," * 1_100_000 + b"0]}"
     _raises(_zip(tmp_path / "many.keras", {"config.json": many}, zipfile.ZIP_DEFLATED), "values")
 
@@ -493,3 +508,116 @@ def test_hand_written_sequential_without_input_layer(tmp_path: Path) -> None:
     assert [(n.name, n.kind) for n in got.nodes] == [("tiny_input", "input"), ("d", "layer")]
     assert got.node("n1").output_shapes == ((None, 1),)
     assert io.StringIO(got.to_json()).read().startswith("{")
+
+
+# --------------------------------------------------------------------------------------------
+# The built-in HDF5 reader (used for .keras weights) agrees with h5py and survives damage
+# --------------------------------------------------------------------------------------------
+def _weights_member(path: Path) -> tuple[bytes, int, int]:
+    with zipfile.ZipFile(path) as zf:
+        info = zf.getinfo("model.weights.h5")
+    data = path.read_bytes()
+    name_len, extra_len = struct.unpack("<HH", data[info.header_offset + 26 : info.header_offset + 30])
+    start = info.header_offset + 30 + name_len + extra_len
+    return data, start, info.compress_size
+
+
+@pytest.mark.parametrize("name", ["misc", "nested", "mobilenet"])
+def test_builtin_hdf5_reader_agrees_with_h5py(saved: dict[str, Any], name: str) -> None:
+    import h5py
+
+    data, start, size = _weights_member(saved[name][1]["keras"])
+    tiny = keras_file._TinyHDF5(io.BytesIO(data), start, size)
+    with h5py.File(io.BytesIO(data[start : start + size]), "r") as h5:
+        walk = keras_file._H5Walk(h5.id)
+        assert tiny.sizes == walk.sizes and tiny.groups == walk.groups
+    assert len(tiny.sizes) > 5
+
+
+def test_damaged_weights_never_crash(tmp_path: Path, saved: dict[str, Any]) -> None:
+    """Seeded byte flips in the weights member: a graph (maybe without counts) or a ModelFileError."""
+    import random
+
+    data, start, size = _weights_member(saved["misc"][1]["keras"])
+    rng = random.Random(5)
+    path = tmp_path / "flipped.keras"
+    outcomes = set()
+    for _ in range(60):
+        damaged = bytearray(data)
+        for _ in range(rng.randint(1, 8)):
+            damaged[start + rng.randrange(min(size, 4096))] = rng.randrange(256)
+        path.write_bytes(bytes(damaged))
+        began = time.perf_counter()
+        try:
+            got = file_to_graph(path)
+            outcomes.add("warned" if got.details.get("warnings") else "read")
+            assert [n.name for n in got.nodes][:2] == ["x", "drop"]
+        except ModelFileError:
+            outcomes.add("refused")
+        assert time.perf_counter() - began < 5
+    assert outcomes & {"read", "warned"}
+
+
+def test_builtin_reader_refuses_garbage() -> None:
+    for blob in (b"", b"\x89HDF\r\n\x1a\n" + b"\0" * 200, b"\x89HDF\r\n\x1a\n" + b"\xff" * 200):
+        with pytest.raises(keras_file._Unsupported):
+            keras_file._TinyHDF5(io.BytesIO(blob), 0, len(blob))
+
+
+def test_keras2_style_legacy_h5(tmp_path: Path) -> None:
+    """A hand-made tf.keras 2 file: list-form inbound nodes, batch_input_shape, ``:0`` weight names."""
+    import h5py
+    import numpy as np
+
+    config = {
+        "class_name": "Model",
+        "config": {
+            "name": "old",
+            "layers": [
+                {
+                    "class_name": "InputLayer",
+                    "name": "input_1",
+                    "config": {"batch_input_shape": [None, 3], "dtype": "float32", "name": "input_1"},
+                    "inbound_nodes": [],
+                },
+                {
+                    "class_name": "Dense",
+                    "name": "dense",
+                    "config": {"name": "dense", "units": 2, "activation": "relu", "trainable": True},
+                    "inbound_nodes": [[["input_1", 0, 0, {}]]],
+                },
+                {
+                    "class_name": "BatchNormalization",
+                    "name": "bn",
+                    "config": {"name": "bn", "trainable": True},
+                    "inbound_nodes": [[["dense", 0, 0, {}]]],
+                },
+            ],
+            "input_layers": [["input_1", 0, 0]],
+            "output_layers": [["bn", 0, 0]],
+        },
+    }
+    path = tmp_path / "old.h5"
+    with h5py.File(path, "w") as h5:
+        h5.attrs["model_config"] = json.dumps(config).encode()
+        h5.attrs["keras_version"] = b"2.4.0"
+        weights = h5.create_group("model_weights")
+        dense = weights.create_group("dense")
+        dense.attrs["weight_names"] = [b"dense/kernel:0", b"dense/bias:0"]
+        dense["dense/kernel:0"] = np.zeros((3, 2))
+        dense["dense/bias:0"] = np.zeros(2)
+        bn = weights.create_group("bn")
+        names = ["gamma", "beta", "moving_mean", "moving_variance"]
+        bn.attrs["weight_names"] = [f"bn/{n}:0".encode() for n in names]
+        for n in names:
+            bn[f"bn/{n}:0"] = np.zeros(2)
+    got = file_to_graph(path)
+    assert [(n.name, n.kind, n.params, n.trainable_params) for n in got.nodes] == [
+        ("input_1", "input", 0, 0),
+        ("dense", "layer", 8, 8),
+        ("bn", "layer", 8, 4),
+    ]
+    assert got.edge_names() == [("input_1", "dense"), ("dense", "bn")]
+    assert got.node("n0").output_shapes == ((None, 3),)
+    assert got.node("n1").activation == "relu" and got.node("n1").output_shapes == ((None, 2),)
+    assert got.details["keras_version"] == "2.4.0"

@@ -22,6 +22,8 @@ from ganviz.ir.trace_graph import trace_to_graph  # noqa: E402
 def _state(entry: gan_zoo.ZooEntry) -> dict[str, Any]:
     """Every weight and every piece of optimizer state, as numpy values."""
     out: dict[str, Any] = {}
+    if entry.kind == "gan":  # the GAN's own variables: sub-models, metrics, seed generators
+        out["system.variables"] = [np.array(v) for v in entry.system.variables]
     for role, model in entry.models.items():
         out[f"{role}.weights"] = [np.array(v) for v in model.variables]
     for role, opt in entry.optimizers.items():
@@ -269,6 +271,28 @@ def test_shape_only_dependency_is_not_data() -> None:
 
     trace = trace_step(step, np.zeros((2, 8, 8, 1), np.float32))
     assert _kinds(trace, trace.calls[0].inputs) == {"noise:z"}
+
+
+def test_python_if_on_a_tensor_falls_back_to_autograph() -> None:
+    generator, discriminator = gan_zoo.seed_models()
+
+    def step(z: Any) -> Any:
+        images = generator(z)
+        if tf.reduce_mean(images) > 0.5:  # a Python `if` on a tensor needs AutoGraph
+            images = images * 0.5
+        return discriminator(images)
+
+    trace = trace_step(step, np.zeros((2, 4), np.float32))
+    assert _kinds(trace, _calls(trace, "discriminator")[0].inputs) == {"generator"}
+
+
+def test_tf_function_step() -> None:
+    entry = gan_zoo.seed_step()
+    trace = trace_step(tf.function(entry.system), *entry.data)
+    assert trace.updates_by_model() == {
+        "discriminator": ["discriminator_optimizer"],
+        "generator": ["generator_optimizer"],
+    }
 
 
 # -- errors -------------------------------------------------------------------------------------------

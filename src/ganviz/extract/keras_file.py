@@ -19,7 +19,7 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from ..errors import ModelFileError
 from ..ir.graph import Graph, GraphBuilder, Shape
@@ -33,6 +33,7 @@ MAX_MODEL_DEPTH = 40  # models nested deeper than this are refused
 _MAX_METADATA_BYTES = 2**20
 _MAX_JSON_ITEMS = 1_000_000  # separators (values) in a config: bounds the memory json.loads needs
 _MAX_H5_OBJECTS = 200_000  # stop walking a weights file after this many objects
+_MAX_H5_READ_BYTES = 64 * 2**20  # the built-in HDF5 reader reads at most this much metadata
 _MAX_WEIGHTS_IN_MEMORY = 64 * 2**20  # a compressed weights member is inflated only up to this size
 _MAX_TENSOR_SEARCH_DEPTH = 16
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
@@ -67,9 +68,15 @@ def _fail(message: str) -> ModelFileError:
 # --------------------------------------------------------------------------------------------
 def _sniff(path: Path) -> str:
     """Return ``"keras"`` or ``"h5"`` after checking the path, its extension and its first bytes."""
-    if not path.exists():
-        raise _fail(f"model file not found: {str(path)!r} (check the path)")
-    if path.is_dir():
+    try:
+        is_dir = path.is_dir()
+        if not is_dir:
+            path.stat()
+    except FileNotFoundError:
+        raise _fail(f"model file not found: {str(path)!r} (check the path)") from None
+    except (OSError, ValueError) as exc:
+        raise _fail(f"cannot open {str(path)!r}: {exc} (check the path and its permissions)") from None
+    if is_dir:
         raise _fail(
             f"{str(path)!r} is a directory, not a model file (give a .keras or .h5 file; "
             "TensorFlow SavedModel folders are not supported)"
@@ -157,7 +164,7 @@ def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int, where: 
 class _Window(io.RawIOBase):
     """A read-only, seekable view of ``length`` bytes of an open file, starting at ``start``."""
 
-    def __init__(self, fh: BinaryIO, start: int, length: int) -> None:
+    def __init__(self, fh: Any, start: int, length: int) -> None:
         super().__init__()
         self._fh, self._start, self._length, self._pos = fh, start, length, 0
 
@@ -186,8 +193,8 @@ class _Window(io.RawIOBase):
         return got
 
 
-def _attr(loc: Any, obj_name: bytes, attr: bytes) -> Any:
-    """One small HDF5 attribute as a numpy value (None if absent, large or unreadable)."""
+def _attr(loc: Any, obj_name: bytes, attr: bytes, limit: int = 2**20) -> Any:
+    """One HDF5 attribute of at most ``limit`` stored bytes as a numpy value (None if absent, large or odd)."""
     import numpy as np
     from h5py import h5a
 
@@ -195,7 +202,7 @@ def _attr(loc: Any, obj_name: bytes, attr: bytes) -> Any:
         if not h5a.exists(loc, attr, obj_name=obj_name):
             return None
         handle = h5a.open(loc, attr, obj_name=obj_name)
-        if handle.get_storage_size() > 2**20:
+        if handle.get_storage_size() > limit:
             return None
         value = np.empty(handle.shape, dtype=handle.dtype)
         handle.read(value)
@@ -236,7 +243,150 @@ class _H5Walk:
         h5o.visit(loc, visit, info=True)
 
 
-def _keras_params(walk: _H5Walk, root: _Entry) -> Params:
+class _Unsupported(Exception):
+    """The weights file is not in the plain layout the built-in reader knows; h5py reads it instead."""
+
+
+class _TinyHDF5:
+    """Dataset sizes and group paths of an HDF5 file in h5py's default layout, read without h5py.
+
+    Handles superblock version 0, symbol-table groups (v1 B-trees and local heaps) and version-1
+    object headers, which is what Keras writes; anything else raises :class:`_Unsupported`. Every
+    address is checked against the file's length, every structure is visited once, and the
+    number of objects is capped, so a hostile file costs bounded time and memory.
+    """
+
+    loc = None  # no h5py handle: attributes (layer names) need the h5py reader
+
+    def __init__(self, fh: Any, start: int, length: int) -> None:
+        self._fh, self._start, self._length = fh, start, length
+        self.sizes: dict[str, int] = {}
+        self.groups: set[str] = set()
+        self.truncated = False
+        self._seen: set[int] = set()
+        self._budget = _MAX_H5_READ_BYTES
+        head = self._read(0, 96)
+        if head[:8] != _HDF5_MAGIC or head[8] != 0 or head[13] != 8 or head[14] != 8 or _u64(head, 24) != 0:
+            raise _Unsupported("superblock")
+        if struct.unpack_from("<I", head, 72)[0] != 1:  # root entry's cache type: B-tree and heap given
+            raise _Unsupported("root cache")
+        self._walk(_u64(head, 80), _u64(head, 88))
+
+    def _read(self, address: int, size: int) -> bytes:
+        self._budget -= size
+        if address < 0 or size < 0 or address + size > self._length or self._budget < 0:
+            raise _Unsupported("address out of range or too much to read")
+        self._fh.seek(self._start + address)
+        data = self._fh.read(size)
+        if len(data) != size:
+            raise _Unsupported("short read")
+        return data
+
+    def _once(self, address: int) -> None:
+        if address in self._seen:
+            raise _Unsupported("cycle")
+        self._seen.add(address)
+        if len(self._seen) > _MAX_H5_OBJECTS:
+            raise _Unsupported("too many objects")
+
+    def _walk(self, btree: int, heap: int) -> None:
+        stack = [("", btree, heap)]
+        while stack:
+            prefix, btree, heap = stack.pop()
+            names = self._heap(heap)
+            for entry in self._entries(btree):
+                offset = _u64(entry, 0)
+                end = names.find(b"\0", offset)
+                if end < 0:
+                    raise _Unsupported("name")
+                name = names[offset:end].decode("utf-8", "replace")
+                path = f"{prefix}/{name}" if prefix else name
+                if struct.unpack_from("<I", entry, 16)[0] == 1:
+                    self.groups.add(path)
+                    stack.append((path, _u64(entry, 24), _u64(entry, 32)))
+                    continue
+                found = self._object(_u64(entry, 8))
+                if isinstance(found, int):
+                    self.sizes[path] = found
+                elif found is not None:
+                    self.groups.add(path)
+                    stack.append((path, *found))
+
+    def _heap(self, address: int) -> bytes:
+        head = self._read(address, 32)
+        if head[:4] != b"HEAP" or head[4] != 0:
+            raise _Unsupported("local heap")
+        return self._read(_u64(head, 24), _u64(head, 8))
+
+    def _entries(self, btree: int) -> list[bytes]:
+        entries: list[bytes] = []
+        nodes = [btree]
+        while nodes:
+            address = nodes.pop()
+            self._once(address)
+            head = self._read(address, 24)
+            used = struct.unpack_from("<H", head, 6)[0]
+            if head[:4] != b"TREE" or head[4] != 0:
+                raise _Unsupported("B-tree")
+            body = self._read(address + 24, 8 + 16 * used)
+            children = [_u64(body, 16 * i + 8) for i in range(used)]
+            if head[5] > 0:
+                nodes.extend(children)
+                continue
+            for child in children:
+                self._once(child)
+                node = self._read(child, 8)
+                if node[:4] != b"SNOD" or node[4] != 1:
+                    raise _Unsupported("symbol table node")
+                count = struct.unpack_from("<H", node, 6)[0]
+                table = self._read(child + 8, 40 * count)
+                entries.extend(table[40 * i : 40 * i + 40] for i in range(count))
+                if len(entries) > _MAX_H5_OBJECTS:
+                    raise _Unsupported("too many entries")
+        return entries
+
+    def _object(self, address: int) -> int | tuple[int, int] | None:
+        """A dataset's number of elements, a group's (B-tree, heap), or None for anything else."""
+        self._once(address)
+        head = self._read(address, 16)
+        if head[0] != 1:
+            raise _Unsupported("object header")
+        chunks = [(address + 16, struct.unpack_from("<I", head, 8)[0])]
+        while chunks:
+            at, size = chunks.pop()
+            block = self._read(at, size)
+            pos = 0
+            while pos + 8 <= size:
+                kind, length = struct.unpack_from("<HH", block, pos)
+                data = block[pos + 8 : pos + 8 + length]
+                pos += 8 + length
+                if kind == 0x0001:  # dataspace
+                    return _dataspace_size(data)
+                if kind == 0x0011:  # symbol table: a group
+                    return _u64(data, 0), _u64(data, 8)
+                if kind == 0x0010:  # continuation
+                    self._once(_u64(data, 0))
+                    chunks.append((_u64(data, 0), _u64(data, 8)))
+        return None
+
+
+def _u64(data: bytes, offset: int) -> int:
+    if offset + 8 > len(data):
+        raise _Unsupported("short structure")
+    return int(struct.unpack_from("<Q", data, offset)[0])
+
+
+def _dataspace_size(data: bytes) -> int:
+    if len(data) < 8 or data[0] not in (1, 2):
+        raise _Unsupported("dataspace")
+    rank = data[1]
+    if data[0] == 2 and data[3] == 2:  # null dataspace
+        return 0
+    first = 8 if data[0] == 1 else 4
+    return math.prod(_u64(data, first + 8 * i) for i in range(rank))
+
+
+def _keras_params(walk: _H5Walk | _TinyHDF5, root: _Entry) -> Params:
     """Per-layer sizes from ``layers/<key>/vars/<i>`` groups of a ``.keras`` weights file."""
     totals: dict[str, int] = {}
     own: dict[str, list[tuple[int, int]]] = {}
@@ -253,13 +403,16 @@ def _keras_params(walk: _H5Walk, root: _Entry) -> Params:
         layers = f"{prefix}/layers/" if prefix else "layers/"
         keys = _snake_keys(model.children)
         if not all(f"{layers}{key}/vars" in walk.groups for key in keys.values()):
-            keys = {}  # saved by another Keras version or with custom classes: ask each group its name
+            if walk.loc is None:
+                raise _Unsupported("layer names needed")
+            named: dict[str, str] = {}  # custom classes or another Keras version: ask each group its layer
             for group in walk.groups:
-                key = group[len(layers) : -len("/vars")]
-                if group.startswith(layers) and group.endswith("/vars") and "/" not in key:
-                    name = _text(_item(_attr(walk.loc, group.encode(), b"name")))
-                    if name is not None:
-                        keys.setdefault(name, key)
+                group_key = group[len(layers) : -len("/vars")]
+                if group.startswith(layers) and group.endswith("/vars") and "/" not in group_key:
+                    layer_name = _text(_item(_attr(walk.loc, group.encode(), b"name")))
+                    if layer_name is not None:
+                        named.setdefault(layer_name, group_key)
+            keys = named or keys  # files without the names: the class-derived keys that exist
         for child in model.children:
             key = keys.get(child.name)
             if key is None:
@@ -271,6 +424,7 @@ def _keras_params(walk: _H5Walk, root: _Entry) -> Params:
                 collect(child, path, sub, depth + 1)
 
     collect(root, "", (), 0)
+    out[()] = (sum(size for path, size in walk.sizes.items() if not path.startswith(("optimizer/", "metrics/"))), [])
     return out
 
 
@@ -280,7 +434,7 @@ def _item(value: Any) -> Any:
 
 def _legacy_params(walk: _H5Walk, root: _Entry) -> Params:
     """Per-layer sizes from a legacy ``model_weights`` group (``<layer>/<weight name>`` datasets)."""
-    out: Params = {}
+    out: Params = {(): (sum(walk.sizes.values()), [])}
     for child in root.children:
         if child.name not in walk.groups or "/" in child.name:
             continue
@@ -419,7 +573,7 @@ def _archive_params(path: Path, info: zipfile.ZipInfo, root: _Entry, warnings: l
         except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError):
             warnings.append("model.weights.h5 is corrupt: parameter counts unknown")
             return None
-        return _weights_params(io.BytesIO(data), None, root, warnings)
+        return _member_params(io.BytesIO(data), 0, len(data), root, warnings)
     # Stored, as Keras writes it: HDF5 reads the member in place through a window on the archive.
     with path.open("rb") as fh:
         fh.seek(info.header_offset)
@@ -432,7 +586,15 @@ def _archive_params(path: Path, info: zipfile.ZipInfo, root: _Entry, warnings: l
         if start + info.compress_size > os.fstat(fh.fileno()).st_size:
             warnings.append("model.weights.h5 is truncated: parameter counts unknown")
             return None
-        return _weights_params(_Window(fh, start, info.compress_size), None, root, warnings)
+        return _member_params(fh, start, info.compress_size, root, warnings)
+
+
+def _member_params(fh: Any, start: int, length: int, root: _Entry, warnings: list[str]) -> Params | None:
+    """Parameter counts from an HDF5 file held in ``fh[start:start + length]``: built-in reader, else h5py."""
+    try:
+        return _keras_params(_TinyHDF5(fh, start, length), root)
+    except _Unsupported:
+        return _weights_params(_Window(fh, start, length), None, root, warnings)
 
 
 def _read_legacy_h5(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -457,7 +619,7 @@ def _read_legacy_h5(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
         size = h5a.open(h5.id, b"model_config").get_storage_size()
         if size > MAX_CONFIG_BYTES:
             raise _fail(f"model_config in {where!r} is {size:,} bytes, over the {MAX_CONFIG_BYTES:,}-byte limit")
-        raw = _item(_attr(h5.id, b".", b"model_config"))
+        raw = _item(_attr(h5.id, b".", b"model_config", MAX_CONFIG_BYTES))
         version = _text(_item(_attr(h5.id, b".", b"keras_version")))
     if isinstance(raw, str):
         raw = raw.encode("utf-8")
@@ -498,8 +660,9 @@ class _Entry:
 
 def _ref(value: Any) -> tuple[str, int, int] | None:
     if isinstance(value, (list, tuple)) and len(value) >= 3 and isinstance(value[0], str):
-        if isinstance(value[1], int) and isinstance(value[2], int):
-            return (value[0], value[1], value[2])
+        call, tensor = value[1], value[2]
+        if isinstance(call, int) and isinstance(tensor, int) and 0 <= call < 2**31 and 0 <= tensor < 1024:
+            return (value[0], call, tensor)
     return None
 
 
@@ -622,7 +785,7 @@ def _parse(raw: Any, depth: int, where: str) -> _Entry:
 # Shapes the file does not store: the outputs nobody consumes
 # --------------------------------------------------------------------------------------------
 def _ints(value: Any, rank: int) -> tuple[int, ...] | None:
-    if isinstance(value, int) and not isinstance(value, bool):
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
         return (value,) * rank
     if isinstance(value, list) and len(value) == rank and all(isinstance(v, int) and v > 0 for v in value):
         return tuple(value)
@@ -639,7 +802,7 @@ def _spatial(cls: str, rank: int, cfg: dict[str, Any], shape: Shape) -> Shape | 
     first = cfg.get("data_format") == "channels_first"
     dims = shape[2:] if first else shape[1:-1]
     same = cfg.get("padding") == "same"
-    out = []
+    out: list[int | None] = []
     for d, k, s, r in zip(dims, kernel, strides, dilation):
         if d is None:
             out.append(None)
@@ -700,6 +863,10 @@ def _infer_output(cls: str, cfg: dict[str, Any], inputs: Sequence[Shape | None])
 # --------------------------------------------------------------------------------------------
 # Tree -> Graph
 # --------------------------------------------------------------------------------------------
+def _nth(shapes: Sequence[Shape | None], index: int) -> Shape | None:
+    return shapes[index] if index < len(shapes) else None
+
+
 def _safe(value: Any, depth: int = 0) -> Any:
     """A small JSON-safe copy of a config value: deep, long or large parts are cut short."""
     if isinstance(value, dict):
@@ -814,11 +981,22 @@ class _Reader:
         self.builder = GraphBuilder(root.name)
         self._out_dtype: dict[Chain, str] = {}
         if root.kind != "model":  # a subclassed model: its file stores no layer graph to draw
-            total = sum(t for t, _ in (self.params or {}).values()) if self.params else 0
+            total = (self.params or {}).get((), (0, []))[0]
+            trainable = root.config.get("trainable", True) is not False
             self.builder.add_node(
-                root.name, kind="model", class_name=root.class_name, params=total, trainable_params=total
+                root.name,
+                kind="model",
+                class_name=root.class_name,
+                params=total,
+                trainable_params=total if trainable else 0,
+                trainable=trainable,
+                details={"note": "subclassed model: the file stores no layer graph", "config": _safe(root.config)},
             )
-            self.builder.details = {"class_name": root.class_name, "params": total, "trainable_params": total}
+            self.builder.details = {
+                "class_name": root.class_name,
+                "params": total,
+                "trainable_params": total if trainable else 0,
+            }
             return self.builder.build()
         iface = self._model(root, (), None, True, False, ())
         self.builder.details = {
@@ -953,8 +1131,9 @@ class _Reader:
                 for j in range(n_out.get(child.name, 0))
             )
             first_call = child.calls[0] if child.calls else []
-            ins = tuple(t.shape for t in first_call) if any(t.shape is not None for t in first_call) else ()
-            ins = ins or _shapes((child.raw.get("build_config") or {}).get("input_shape"))
+            ins = tuple(t.shape or _nth(out_shapes.get(t.ref[0], ()), t.ref[2]) for t in first_call)
+            if not any(s is not None for s in ins):  # Keras 2 configs record no tensor shapes
+                ins = _shapes((child.raw.get("build_config") or {}).get("input_shape")) or ins
             if child.kind == "input":
                 batch = _shape(child.config.get("batch_shape", child.config.get("batch_input_shape")))
                 out_shapes[child.name] = (batch,)
@@ -1038,7 +1217,7 @@ def file_to_graph(path: str | os.PathLike[str], *, expand_nested: bool = True, d
         graph = _Reader(params).read(root)
     except ModelFileError:
         raise
-    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, ArithmeticError) as exc:
         raise _fail(f"malformed model config in {p.name!r} ({type(exc).__name__}: {exc}); re-save the model") from None
     details = dict(graph.details)
     details["file_format"] = kind

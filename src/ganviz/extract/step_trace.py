@@ -52,6 +52,8 @@ def _message(exc: BaseException) -> str:
         line for line in lines if line and not line.startswith(("Exception encountered when calling", "Arguments"))
     ]
     text = " ".join(lines[:2])
+    if len(text) > 160 and ". " in text:
+        text = text.split(". ", 1)[0] + "."
     return text if len(text) <= 300 else text[:297] + "..."
 
 

@@ -32,12 +32,14 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
     >>> frechet_distance(np.zeros(2), np.eye(2), np.zeros(2), np.eye(2)) < 1e-6
     True
     """
+    import warnings
+
     from scipy import linalg
 
     diff = mu1 - mu2
-    covmean, _ = linalg.sqrtm(sigma1 @ sigma2, disp=False)
-    if not np.isfinite(covmean).all():
-        offset = np.eye(len(mu1)) * 1e-6
+    offset = np.eye(len(mu1)) * 1e-6  # keeps sqrtm defined for singular covariances (e.g. blank images)
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
         covmean = linalg.sqrtm((sigma1 + offset) @ (sigma2 + offset))
     value = diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2.0 * np.trace(np.real(covmean))
     return float(max(value, 0.0))

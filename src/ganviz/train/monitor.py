@@ -190,6 +190,8 @@ class Monitor(keras.callbacks.Callback):
 
     def step(self, step: int, logs: dict[str, Any] | None = None) -> bool:
         """Record training step ``step`` (1-based global count); return False when training must stop."""
+        if self._metrics_file is None:
+            raise RuntimeError("Monitor.step() called before start() or after end()")
         self.global_step = step
         values = _floats(logs)
         if step % self.log_every == 0:
