@@ -16,7 +16,9 @@ from ganviz.train import data
 MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
 if not MNIST.exists():  # the shared folder sits next to the checkout
     MNIST = Path("/work/shared/data/mnist")
-needs_mnist = pytest.mark.skipif(not (MNIST / "t10k-images-idx3-ubyte.gz").exists(), reason="MNIST test set not present")
+needs_mnist = pytest.mark.skipif(
+    not (MNIST / "t10k-images-idx3-ubyte.gz").exists(), reason="MNIST test set not present"
+)
 
 
 def _idx(arr: np.ndarray) -> bytes:

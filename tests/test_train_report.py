@@ -61,7 +61,11 @@ def test_runner_quick_run_and_report(tmp_path):
     result = train("digits", 12, run, batch_size=16, sample_every=4, checkpoint_every=8, progress=False, seed=1)
     assert result.steps == 12 and result.initial_step == 0 and not result.stopped_on_nonfinite
     assert [json.loads(x)["step"] for x in (run / "metrics.jsonl").read_text().splitlines()] == list(range(1, 13))
-    assert sorted(p.name for p in (run / "samples").iterdir()) == ["step_000004.png", "step_000008.png", "step_000012.png"]
+    assert sorted(p.name for p in (run / "samples").iterdir()) == [
+        "step_000004.png",
+        "step_000008.png",
+        "step_000012.png",
+    ]
     page = result.report.read_text(encoding="utf-8")
     parser = _Collect()
     parser.feed(page)

@@ -126,7 +126,31 @@ def _valid(fmt: str, data: bytes) -> str | None:
     return None if data.startswith(b"%PDF-") and b"%%EOF" in data[-1024:] else "not a complete PDF"
 
 
+_PREFIT_CHARS = 20_000  # DOT text longer than this may lay out too big for a raster: measure first
+MAX_RASTER_PIXELS = 60_000_000  # and keep a raster's area within this
+
+
+def _fitted_dpi(path: Path, dot: str, dpi: float | None, timeout: float) -> float | None:
+    """The dpi at which a big diagram's raster fits :data:`MAX_PIXELS` and :data:`MAX_RASTER_PIXELS`.
+
+    Rasterising a 1,000-layer chain at full size and then shrinking it costs seconds; laying it
+    out once as SVG (cheap) tells its size, so the raster can be drawn at the right dpi directly.
+    """
+    want = dpi or _dot_dpi(dot) or 96.0
+    if len(dot) < _PREFIT_CHARS:
+        return dpi
+    svg = _run(path, dot, "svg", 72.0, timeout)
+    match = re.search(rb'<svg[^>]*?\swidth="([0-9.]+)pt"[^>]*?\sheight="([0-9.]+)pt"', svg[:4096])
+    if not match:
+        return dpi
+    w_px, h_px = (float(v) / 72.0 * want for v in match.groups())
+    scale = min(1.0, MAX_PIXELS / max(w_px, h_px, 1.0), (MAX_RASTER_PIXELS / max(w_px * h_px, 1.0)) ** 0.5)
+    return dpi if scale >= 1.0 else max(1.0, want * scale * 0.995)
+
+
 def _run(path: Path, dot: str, fmt: str, dpi: float | None, timeout: float) -> bytes:
+    if fmt == "png":
+        dpi = _fitted_dpi(path, dot, dpi, timeout)
     args = [str(path), f"-T{fmt}"]
     if dpi is not None:
         args.append(f"-Gdpi={dpi:g}")

@@ -111,12 +111,16 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
     expected = int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
     body = raw[4 + 4 * ndim :]
     if len(body) != expected:
-        raise DataError(f"{str(p)!r} is truncated or corrupt: expected {expected} data bytes for shape {dims}, got {len(body)}")
+        raise DataError(
+            f"{str(p)!r} is truncated or corrupt: expected {expected} data bytes for shape {dims}, got {len(body)}"
+        )
     return np.frombuffer(body, dtype=dtype).reshape(dims)
 
 
 def _labels_for(images_file: Path) -> Path | None:
-    cand = images_file.with_name(images_file.name.replace("images-idx3", "labels-idx1").replace("images.idx3", "labels.idx1"))
+    cand = images_file.with_name(
+        images_file.name.replace("images-idx3", "labels-idx1").replace("images.idx3", "labels.idx1")
+    )
     return cand if cand != images_file and cand.exists() else None
 
 
@@ -124,7 +128,11 @@ def _mnist_npz(p: Path) -> tuple[np.ndarray, np.ndarray | None]:
     try:
         with np.load(p, allow_pickle=False) as z:
             keys = list(z.keys())
-            for xs, ys in ((("x_train", "x_test"), ("y_train", "y_test")), (("images",), ("labels",)), (("x",), ("y",))):
+            for xs, ys in (
+                (("x_train", "x_test"), ("y_train", "y_test")),
+                (("images",), ("labels",)),
+                (("x",), ("y",)),
+            ):
                 present = [k for k in xs if k in keys]
                 if present:
                     x = np.concatenate([z[k] for k in present])
@@ -185,9 +193,7 @@ def mnist(path: str | os.PathLike[str], *, scale: str = "tanh", return_labels: b
     return (images, labels) if return_labels else images
 
 
-def image_folder(
-    path: str | os.PathLike[str], size: int = 28, *, scale: str = "tanh", channels: int = 1
-) -> np.ndarray:
+def image_folder(path: str | os.PathLike[str], size: int = 28, *, scale: str = "tanh", channels: int = 1) -> np.ndarray:
     """Load every image under ``path`` (recursively), resized to ``size`` x ``size``.
 
     Args:
@@ -241,9 +247,7 @@ def load(spec: str, *, scale: str = "tanh", size: int = 28) -> np.ndarray:
     raise DataError(f"unknown data spec {spec!r} (must be 'digits', 'mnist:PATH' or 'folder:PATH')")
 
 
-def split(
-    x: np.ndarray, y: np.ndarray | None = None, *, test_fraction: float = 0.2, seed: int = 0
-) -> tuple[Any, Any]:
+def split(x: np.ndarray, y: np.ndarray | None = None, *, test_fraction: float = 0.2, seed: int = 0) -> tuple[Any, Any]:
     """Shuffle and split arrays into (train, test) parts with a fixed seed.
 
     Returns:

@@ -131,7 +131,9 @@ class GAN(keras.Model):
         self.from_logits = (not ends_with_sigmoid(discriminator)) if from_logits is None else bool(from_logits)
         self.seed = int(np.random.SeedSequence().entropy % (2**31)) if seed is None else int(seed)
         self.score_kind = (
-            "probability" if self.loss_name == "bce" or (self.loss_name == "lsgan" and not self.from_logits) else "score"
+            "probability"
+            if self.loss_name == "bce" or (self.loss_name == "lsgan" and not self.from_logits)
+            else "score"
         )
         self.noise_counter = self.add_weight(
             shape=(),

@@ -58,7 +58,9 @@ class HealthChecker:
         """Check one step's values; a ``nonfinite`` event means training must stop."""
         bad = sorted(k for k, v in logs.items() if not math.isfinite(v))
         if bad:
-            return [HealthEvent(step, "nonfinite", "error", f"non-finite {', '.join(bad)} at step {step}: training stopped")]
+            return [
+                HealthEvent(step, "nonfinite", "error", f"non-finite {', '.join(bad)} at step {step}: training stopped")
+            ]
         d_real, d_fake = logs.get("d_real"), logs.get("d_fake")
         if d_real is None or d_fake is None:
             return []

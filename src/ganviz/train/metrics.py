@@ -204,4 +204,3 @@ def sample_quality(generator: Any, *, data: str = "digits", n: int | None = None
         "real": scorer.real_score().to_dict(),
         "classifier_accuracy": scorer.test_accuracy,
     }
-

@@ -30,7 +30,9 @@ def seed_generator(latent_dim: int = 100, *, output_activation: str = "tanh", na
     from keras import layers
 
     if output_activation not in _OUTPUT_ACTIVATIONS:
-        raise ValueError(f"unknown output_activation {output_activation!r} (must be one of {list(_OUTPUT_ACTIVATIONS)})")
+        raise ValueError(
+            f"unknown output_activation {output_activation!r} (must be one of {list(_OUTPUT_ACTIVATIONS)})"
+        )
     return keras.Sequential(
         [
             keras.Input(shape=(latent_dim,), name="noise"),

@@ -258,7 +258,9 @@ class Monitor(keras.callbacks.Callback):
         state = collect_state(self._objects)
         if not all(np.isfinite(a).all() for arrs in state.values() for a in arrs if a.dtype.kind == "f"):
             self.stopped_on_nonfinite = True
-            self._emit([HealthEvent(step, "nonfinite", "error", f"non-finite weights at step {step}: training stopped")])
+            self._emit(
+                [HealthEvent(step, "nonfinite", "error", f"non-finite weights at step {step}: training stopped")]
+            )
             return False
         self._metrics_file.flush()
         os.fsync(self._metrics_file.fileno())

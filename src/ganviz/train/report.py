@@ -124,9 +124,7 @@ def write_report(run_dir: str | os.PathLike[str], *, gan: Any = None, title: str
             config = {}
     metrics = _read_jsonl(run / "metrics.jsonl")
     events = _read_jsonl(run / "events.jsonl")
-    samples = sorted(
-        (int(m.group(1)), p) for p in (run / "samples").glob("step_*.png") if (m := _SAMPLE.match(p.name))
-    )
+    samples = sorted((int(m.group(1)), p) for p in (run / "samples").glob("step_*.png") if (m := _SAMPLE.match(p.name)))
     name = title or run.resolve().name
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
@@ -154,7 +152,9 @@ def write_report(run_dir: str | os.PathLike[str], *, gan: Any = None, title: str
         if svg.exists():
             parts.append(_img(svg, caption, css="diagram"))
         elif key in errors:
-            parts.append(f"<p class='note'>The {html.escape(caption)} diagram could not be drawn: {html.escape(errors[key])}</p>")
+            parts.append(
+                f"<p class='note'>The {html.escape(caption)} diagram could not be drawn: {html.escape(errors[key])}</p>"
+            )
     if not (run / "diagrams").is_dir() or errors.get("diagrams"):
         parts.append(f"<p class='note'>Diagrams unavailable: {html.escape(errors.get('diagrams', 'not drawn'))}</p>")
     parts.append("</div><h2>Health events</h2>")

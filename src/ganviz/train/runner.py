@@ -113,7 +113,11 @@ def train(
     images = data_mod.load(data, scale="tanh")
     if images.shape[1:] != (28, 28, 1) and generator is None:
         raise DataError(f"the seed models make 28x28x1 images but {data!r} holds {images.shape[1:]} images")
-    done = Checkpointer(out_dir / "checkpoints").paths()[-1][0] if resume and Checkpointer(out_dir / "checkpoints").paths() else 0
+    done = (
+        Checkpointer(out_dir / "checkpoints").paths()[-1][0]
+        if resume and Checkpointer(out_dir / "checkpoints").paths()
+        else 0
+    )
     keras.utils.set_random_seed(seed)
     gen = generator if generator is not None else seed_generator(latent_dim)
     disc = discriminator if discriminator is not None else seed_discriminator(activation=d_activation)

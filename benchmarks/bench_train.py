@@ -1,0 +1,210 @@
+"""Training speed in one run: the seed's eager loop, the seed's loop in tf.function, ganviz.GAN.fit, and
+GAN.fit with the Monitor writing a grid every epoch; plus the sample quality reached after a fixed step budget.
+
+Usage: python benchmarks/bench_train.py [--steps 600] [--rounds 3] [--quality-steps 3000] [--device cpu|gpu|auto]
+Writes benchmarks/results/train.json and prints a markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+__all__ = ["main"]
+
+HERE = Path(__file__).resolve().parent
+MNIST = Path("/work/shared/data/mnist")
+
+
+def _args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--steps", type=int, default=600, help="timed steps per compiled variant and round")
+    p.add_argument("--eager-steps", type=int, default=60, help="timed steps of the eager loop per round")
+    p.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the best round counts")
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--data", default=f"mnist:{MNIST}" if MNIST.exists() else "digits")
+    p.add_argument("--quality-steps", type=int, default=3000, help="0 skips the sample-quality run")
+    p.add_argument("--device", choices=["auto", "cpu", "gpu"], default="auto")
+    p.add_argument("--out", type=Path, default=HERE / "results" / "train.json")
+    return p.parse_args(argv)
+
+
+class _Timer:
+    """Times fit() from the end of its first step to the end of its last (compile and teardown excluded)."""
+
+    def __init__(self) -> None:
+        import keras
+
+        class CB(keras.callbacks.Callback):
+            def on_train_begin(cb, logs: Any = None) -> None:  # noqa: N805
+                self.first = None
+                self.n = 0
+
+            def on_train_batch_end(cb, batch: int, logs: Any = None) -> None:  # noqa: N805
+                now = time.perf_counter()
+                if self.first is None:
+                    self.first = now
+                self.last, self.n = now, self.n + 1
+
+        self.callback = CB()
+        self.first: float | None = None
+        self.last = 0.0
+        self.n = 0
+
+    def rate(self) -> float:
+        return (self.n - 1) / (self.last - (self.first or self.last)) if self.n > 1 else float("nan")
+
+
+def _seed_step(generator: Any, discriminator: Any, latent_dim: int) -> Any:
+    """The seed's Example 3 step, fed real data."""
+    import keras
+    import tensorflow as tf
+
+    cross_entropy = keras.losses.BinaryCrossentropy()
+    g_opt = keras.optimizers.Adam(learning_rate=0.0002)
+    d_opt = keras.optimizers.Adam(learning_rate=0.0002)
+
+    def step(real: Any) -> Any:
+        batch = tf.shape(real)[0]
+        noise = tf.random.normal([batch, latent_dim])
+        generated = generator(noise)
+        real_labels, fake_labels = tf.ones((batch, 1)), tf.zeros((batch, 1))
+        with tf.GradientTape() as tape:
+            disc_loss = cross_entropy(real_labels, discriminator(real)) + cross_entropy(
+                fake_labels, discriminator(generated)
+            )
+        grads = tape.gradient(disc_loss, discriminator.trainable_variables)
+        d_opt.apply_gradients(zip(grads, discriminator.trainable_variables))
+        with tf.GradientTape() as tape:
+            gen_loss = cross_entropy(real_labels, discriminator(generator(noise)))
+        grads = tape.gradient(gen_loss, generator.trainable_variables)
+        g_opt.apply_gradients(zip(grads, generator.trainable_variables))
+        return disc_loss, gen_loss
+
+    return step
+
+
+def _loop_rate(step: Any, batches: Any, n: int) -> float:
+    it = iter(batches)
+    out = step(next(it))  # warm-up / trace
+    float(out[0])
+    t0 = time.perf_counter()
+    for _ in range(n):
+        out = step(next(it))
+    float(out[0])
+    return n / (time.perf_counter() - t0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark; return 0."""
+    args = _args(argv)
+    if args.device == "cpu":
+        os.environ["CUDA_VISIBLE_DEVICES"] = ""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+    import tensorflow as tf
+
+    from ganviz.train import data as data_mod
+    from ganviz.train.gan import GAN
+    from ganviz.train.metrics import sample_quality
+    from ganviz.train.models import seed_discriminator, seed_generator
+    from ganviz.train.monitor import Monitor
+
+    images = data_mod.load(args.data)
+    bs, latent = args.batch_size, 100
+    per_epoch = len(images) // bs
+    ds = data_mod.to_dataset(images, bs, seed=0)
+
+    def models(seed: int = 0) -> tuple[Any, Any]:
+        keras.utils.set_random_seed(seed)
+        return seed_generator(latent), seed_discriminator()
+
+    def fit_rate(jit: bool, monitor_dir: str | None) -> float:
+        gan = GAN(*models(), latent_dim=latent, seed=0)
+        gan.compile(jit_compile=jit)
+        gan.fit(ds, steps_per_epoch=20, epochs=1, verbose=0)  # trace and warm up
+        timer = _Timer()
+        cbs = [timer.callback]
+        if monitor_dir:
+            cbs.append(Monitor(monitor_dir, every_n_steps=None, every_n_epochs=1, checkpoint_every=None, progress=True))
+        epochs = max(1, round(args.steps / per_epoch))
+        gan.fit(ds, steps_per_epoch=per_epoch, epochs=epochs, verbose=0, callbacks=cbs)
+        return timer.rate()
+
+    variants: dict[str, Any] = {
+        "seed loop, eager": lambda: _loop_rate(_seed_step(*models(), latent), ds, args.eager_steps),
+        "seed loop, tf.function": lambda: _loop_rate(tf.function(_seed_step(*models(), latent)), ds, args.steps),
+        "seed loop, tf.function + XLA": lambda: _loop_rate(
+            tf.function(_seed_step(*models(), latent), jit_compile=True), ds, args.steps
+        ),
+        "ganviz.GAN.fit": lambda: fit_rate(False, None),
+        "ganviz.GAN.fit + Monitor (grid every epoch)": None,
+        "ganviz.GAN.fit, XLA": lambda: fit_rate(True, None),
+    }
+    rates: dict[str, list[float]] = {k: [] for k in variants}
+    with tempfile.TemporaryDirectory() as tmp:
+        variants["ganviz.GAN.fit + Monitor (grid every epoch)"] = lambda: fit_rate(False, tmp)
+        for r in range(args.rounds):
+            for name, fn in variants.items():
+                rates[name].append(fn())
+                print(f"round {r + 1}: {name}: {rates[name][-1]:.1f} steps/s", file=sys.stderr)
+    best = {k: max(v) for k, v in rates.items()}
+    eager = best["seed loop, eager"]
+    compiled = best["seed loop, tf.function"]
+    fit = best["ganviz.GAN.fit"]
+    mon = best["ganviz.GAN.fit + Monitor (grid every epoch)"]
+    result: dict[str, Any] = {
+        "device": tf.config.list_physical_devices("GPU") and "gpu" or "cpu",
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "data": args.data,
+        "batch_size": bs,
+        "steps_per_epoch": per_epoch,
+        "rounds": args.rounds,
+        "steps_per_s_best": best,
+        "steps_per_s_median": {k: statistics.median(v) for k, v in rates.items()},
+        "ratios": {
+            "GAN.fit / seed eager": fit / eager,
+            "GAN.fit / seed tf.function": fit / compiled,
+            "Monitor overhead": 1.0 - mon / fit,
+        },
+    }
+    if args.quality_steps:
+        gan = GAN(*models(0), latent_dim=latent, seed=0)
+        gan.compile()
+        digits = data_mod.digits()
+        t0 = time.perf_counter()
+        gan.fit(data_mod.to_dataset(digits, 64, seed=0), steps_per_epoch=args.quality_steps, epochs=1, verbose=0)
+        result["quality"] = {
+            "data": "digits",
+            "steps": args.quality_steps,
+            "batch_size": 64,
+            "train_seconds": time.perf_counter() - t0,
+            **sample_quality(gan.generator, data="digits"),
+        }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"\n{result['machine']}, {result['device']}, batch {bs}, data {args.data} (best of {args.rounds} rounds)\n")
+    print("| variant | steps/s | vs eager |\n|---|---:|---:|")
+    for k, v in best.items():
+        print(f"| {k} | {v:.1f} | {v / eager:.1f}x |")
+    print(f"\nMonitor overhead: {result['ratios']['Monitor overhead'] * 100:.1f}%")
+    if "quality" in result:
+        q = result["quality"]
+        print(f"\n| sample quality (digits, {q['steps']} steps) | FID | coverage | confidence |\n|---|---:|---:|---:|")
+        for k in ("generated", "real"):
+            print(f"| {k} | {q[k]['fid']:.2f} | {q[k]['coverage']:.2f} | {q[k]['confidence']:.3f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
