@@ -84,6 +84,9 @@ def node_title(node: Node, opts: LabelOptions) -> tuple[str, str]:
     return node.name, cls
 
 
+_KINDS_WITH_WEIGHTS = ("layer", "model")  # sources, losses and inputs have no trainable state to show
+
+
 def node_facts(node: Node, opts: LabelOptions) -> list[tuple[str, str]]:
     """The small ``(label, value)`` facts shown under a node's header, in a fixed order."""
     facts: list[tuple[str, str]] = []
@@ -91,7 +94,7 @@ def node_facts(node: Node, opts: LabelOptions) -> list[tuple[str, str]]:
         facts.append(("dtype", node.dtype))
     if opts.show_layer_activations and node.activation:
         facts.append(("activation", node.activation))
-    if opts.show_trainable:
+    if opts.show_trainable and node.kind in _KINDS_WITH_WEIGHTS:
         facts.append(("trainable", "yes" if node.trainable else "no"))
     if node.params:
         facts.append(("", _params_text(node.params, node.trainable_params)))

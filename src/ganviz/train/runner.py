@@ -12,10 +12,10 @@ from ..errors import DataError
 
 __all__ = ["train", "TrainResult", "DEFAULTS"]
 
-# Tuned on the 2-core development machine: ~3000 steps of batch 64 take a few minutes and give
+# Tuned on the 2-core development machine: 10000 steps of batch 64 take about 2-3 minutes and give
 # recognizable digits (see BENCHMARKS.md).
 DEFAULTS: dict[str, Any] = {
-    "steps": 3000,
+    "steps": 10000,
     "batch_size": 64,
     "latent_dim": 100,
     "learning_rate": 2e-4,
@@ -66,7 +66,7 @@ def train(
 
     Args:
         data: ``"digits"`` (embedded), ``"mnist:PATH"`` or ``"folder:PATH"``.
-        steps: Total generator steps (default 3000; 200 with ``quick``).
+        steps: Total generator steps (default 10000; 200 with ``quick``).
         out: Run folder.
         resume: Continue from the newest checkpoint in ``out``.
         loss: ``"bce"``, ``"lsgan"``, ``"hinge"`` or ``"wgan-gp"``.
