@@ -120,7 +120,12 @@ def main() -> int:
             row[tool] = res
             print(f"{case:20s} {tool:11s} {res}", flush=True)
         rows.append(row)
-    payload = {"when": time.strftime("%Y-%m-%d %H:%M:%S"), "machine": os.uname().machine, "cpus": os.cpu_count(), "rows": rows}
+    payload = {
+        "when": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "machine": os.uname().machine,
+        "cpus": os.cpu_count(),
+        "rows": rows,
+    }
     (RESULTS / "plot.json").write_text(json.dumps(payload, indent=1), encoding="utf-8")
     print()
     print(table(rows))

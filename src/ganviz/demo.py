@@ -28,7 +28,9 @@ def run_demo(out: Path, *, quick: bool = False, steps: int | None = None) -> dic
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise OutputPathError(f"cannot create demo folder {str(out)!r}: {exc.strerror} (choose another --out)") from None
+        raise OutputPathError(
+            f"cannot create demo folder {str(out)!r}: {exc.strerror} (choose another --out)"
+        ) from None
     t0 = time.perf_counter()
     _say("ganviz demo: building the seed's generator and discriminator ...")
     import keras
