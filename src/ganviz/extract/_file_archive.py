@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ModelFileError
-from ._file_config import MAX_CONFIG_BYTES, _Entry, _fail, _parse_json
-from ._file_h5lite import _TinyHDF5, _Unsupported
-from ._file_params import Params, _keras_params, _weights_params
+from ._file_config import MAX_CONFIG_BYTES, Entry, fail, parse_json
+from ._file_h5lite import TinyHDF5, Unsupported
+from ._file_params import Params, keras_params, weights_params
 
-__all__ = ["_archive_params", "_read_archive"]
+__all__ = ["archive_params", "read_archive"]
 
 _MAX_METADATA_BYTES = 2**20
 _MAX_WEIGHTS_IN_MEMORY = 64 * 2**20  # a compressed weights member is inflated only up to this size
@@ -24,7 +24,7 @@ _MAX_WEIGHTS_IN_MEMORY = 64 * 2**20  # a compressed weights member is inflated o
 def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int, where: str) -> bytes:
     """Read one archive member, refusing declared or actual sizes above ``limit`` bytes."""
     if info.file_size > limit:
-        raise _fail(
+        raise fail(
             f"{info.filename} in {where!r} declares {info.file_size:,} bytes, over the {limit:,}-byte limit "
             "(not a Keras model archive, or a hostile one)"
         )
@@ -32,11 +32,11 @@ def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int, where: 
         with zf.open(info) as fh:
             data = fh.read(limit + 1)
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError) as exc:
-        raise _fail(
+        raise fail(
             f"cannot read {info.filename} in {where!r}: {exc} (the archive is corrupt; re-save the model)"
         ) from None
     if len(data) > limit:
-        raise _fail(f"{info.filename} in {where!r} inflates past the {limit:,}-byte limit (hostile or corrupt archive)")
+        raise fail(f"{info.filename} in {where!r} inflates past the {limit:,}-byte limit (hostile or corrupt archive)")
     return data
 
 
@@ -72,28 +72,28 @@ class _Window(io.RawIOBase):
         return got
 
 
-def _read_archive(path: Path) -> tuple[dict[str, Any], dict[str, Any], zipfile.ZipInfo | None, list[str]]:
+def read_archive(path: Path) -> tuple[dict[str, Any], dict[str, Any], zipfile.ZipInfo | None, list[str]]:
     """Config, metadata, the weights member (or None) and warnings of a ``.keras`` zip archive."""
     where = path.name
     warnings: list[str] = []
     try:
         zf = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError) as exc:
-        raise _fail(
+        raise fail(
             f"{where!r} is not a readable .keras archive ({exc}); the file is truncated or corrupt, re-save it"
         ) from None
     with zf:
         infos = {info.filename: info for info in zf.infolist()}
         info = infos.get("config.json")
         if info is None:
-            raise _fail(
+            raise fail(
                 f"{where!r} is a zip archive without config.json, so not a Keras model (save with model.save('m.keras'))"
             )
-        config = _parse_json(_read_member(zf, info, MAX_CONFIG_BYTES, where), "config.json", where)
+        config = parse_json(_read_member(zf, info, MAX_CONFIG_BYTES, where), "config.json", where)
         metadata: dict[str, Any] = {}
         if "metadata.json" in infos:
             try:
-                metadata = _parse_json(
+                metadata = parse_json(
                     _read_member(zf, infos["metadata.json"], _MAX_METADATA_BYTES, where), "metadata.json", where
                 )
             except ModelFileError as exc:
@@ -104,7 +104,7 @@ def _read_archive(path: Path) -> tuple[dict[str, Any], dict[str, Any], zipfile.Z
     return config, metadata, weights, warnings
 
 
-def _archive_params(path: Path, info: zipfile.ZipInfo, root: _Entry, warnings: list[str]) -> Params | None:
+def archive_params(path: Path, info: zipfile.ZipInfo, root: Entry, warnings: list[str]) -> Params | None:
     """Parameter counts from the archive's ``model.weights.h5``, read in place when it is stored."""
     if info.flag_bits & 0x1:
         warnings.append("model.weights.h5 is encrypted: parameter counts unknown")
@@ -135,9 +135,9 @@ def _archive_params(path: Path, info: zipfile.ZipInfo, root: _Entry, warnings: l
         return _member_params(fh, start, info.compress_size, root, warnings)
 
 
-def _member_params(fh: Any, start: int, length: int, root: _Entry, warnings: list[str]) -> Params | None:
+def _member_params(fh: Any, start: int, length: int, root: Entry, warnings: list[str]) -> Params | None:
     """Parameter counts from an HDF5 file held in ``fh[start:start + length]``: built-in reader, else h5py."""
     try:
-        return _keras_params(_TinyHDF5(fh, start, length), root)
-    except _Unsupported:
-        return _weights_params(_Window(fh, start, length), None, root, warnings)
+        return keras_params(TinyHDF5(fh, start, length), root)
+    except Unsupported:
+        return weights_params(_Window(fh, start, length), None, root, warnings)

@@ -14,16 +14,16 @@ __all__ = [
     "MAX_CONFIG_BYTES",
     "MAX_JSON_DEPTH",
     "MAX_MODEL_DEPTH",
-    "_Entry",
-    "_Tensor",
-    "_dtype",
-    "_fail",
-    "_layer_details",
-    "_parse",
-    "_parse_json",
-    "_safe",
-    "_shape",
-    "_shapes",
+    "Entry",
+    "Tensor",
+    "fail",
+    "layer_details",
+    "parse_entry",
+    "parse_json",
+    "safe_config",
+    "to_dtype",
+    "to_shape",
+    "to_shapes",
 ]
 
 MAX_CONFIG_BYTES = 16 * 2**20  # a model config larger than this is refused
@@ -36,7 +36,8 @@ _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 _ONE_BRACKET_KIND = bytes.maketrans(b"{}", b"[]")
 
 
-def _fail(message: str) -> ModelFileError:
+def fail(message: str) -> ModelFileError:
+    """The one exception a bad model file raises (callers ``raise fail(...)``)."""
     return ModelFileError(message)
 
 
@@ -64,27 +65,27 @@ def _json_shape(raw: bytes) -> tuple[int, int]:
     return depth, items
 
 
-def _parse_json(raw: bytes, what: str, where: str) -> dict[str, Any]:
+def parse_json(raw: bytes, what: str, where: str) -> dict[str, Any]:
     depth, items = _json_shape(raw)
     if depth > MAX_JSON_DEPTH:
-        raise _fail(f"{what} in {where!r} nests over {MAX_JSON_DEPTH} levels deep: not a Keras model config")
+        raise fail(f"{what} in {where!r} nests over {MAX_JSON_DEPTH} levels deep: not a Keras model config")
     if items > _MAX_JSON_ITEMS:
-        raise _fail(f"{what} in {where!r} holds {items:,} values (limit {_MAX_JSON_ITEMS:,}): not a Keras model config")
+        raise fail(f"{what} in {where!r} holds {items:,} values (limit {_MAX_JSON_ITEMS:,}): not a Keras model config")
     try:
         value = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
-        raise _fail(f"{what} in {where!r} is not UTF-8 text (the file is corrupt; re-save the model)") from None
+        raise fail(f"{what} in {where!r} is not UTF-8 text (the file is corrupt; re-save the model)") from None
     except (ValueError, RecursionError) as exc:
-        raise _fail(f"{what} in {where!r} is not valid JSON ({str(exc).splitlines()[0]}); re-save the model") from None
+        raise fail(f"{what} in {where!r} is not valid JSON ({str(exc).splitlines()[0]}); re-save the model") from None
     if not isinstance(value, dict):
-        raise _fail(f"{what} in {where!r} holds a JSON {type(value).__name__}, not an object describing a model")
+        raise fail(f"{what} in {where!r} holds a JSON {type(value).__name__}, not an object describing a model")
     return value
 
 
 # --------------------------------------------------------------------------------------------
 # The model config as a tree
 # --------------------------------------------------------------------------------------------
-class _Tensor:
+class Tensor:
     """One tensor passed into a layer call: (producer layer, call index, output index) and its spec."""
 
     __slots__ = ("ref", "shape", "dtype")
@@ -93,7 +94,7 @@ class _Tensor:
         self.ref, self.shape, self.dtype = ref, shape, dtype
 
 
-class _Entry:
+class Entry:
     """One layer (or nested model) of a config; a model's ``children`` mirror ``model.layers``."""
 
     def __init__(self, name: str, class_name: str, config: dict[str, Any] | None = None, raw: Any = None) -> None:
@@ -102,10 +103,10 @@ class _Entry:
         self.config: dict[str, Any] = config or {}
         self.raw: dict[str, Any] = raw if isinstance(raw, dict) else {}
         self.kind = "input" if class_name == "InputLayer" else "layer"
-        self.children: list[_Entry] = []
-        self.calls: list[list[_Tensor]] = []
+        self.children: list[Entry] = []
+        self.calls: list[list[Tensor]] = []
         self.sequential = False
-        self.seq_input: _Entry | None = None
+        self.seq_input: Entry | None = None
         self.input_refs: list[tuple[str, int, int]] = []
         self.output_refs: list[tuple[str, int, int]] = []
 
@@ -129,30 +130,30 @@ def _refs(value: Any) -> list[tuple[str, int, int]]:
     return [r for r in (_ref(v) for v in value) if r is not None]
 
 
-def _shape(value: Any) -> Shape | None:
+def to_shape(value: Any) -> Shape | None:
     if isinstance(value, (list, tuple)) and len(value) <= 64:
         if all(d is None or (isinstance(d, int) and not isinstance(d, bool)) for d in value):
             return tuple(value)
     return None
 
 
-def _shapes(value: Any) -> tuple[Shape | None, ...]:
+def to_shapes(value: Any) -> tuple[Shape | None, ...]:
     """A build config's ``input_shape``: one shape, a list of shapes or a dict of them.
 
-    >>> _shapes([None, 4]), _shapes([[None, 4], [None, 2]]), _shapes(None)
+    >>> to_shapes([None, 4]), to_shapes([[None, 4], [None, 2]]), to_shapes(None)
     (((None, 4),), ((None, 4), (None, 2)), ())
     """
-    single = _shape(value)
+    single = to_shape(value)
     if single is not None:
         return (single,)
     if isinstance(value, dict):
         value = list(value.values())
     if isinstance(value, list) and len(value) <= 1024:
-        return tuple(_shape(v) for v in value)
+        return tuple(to_shape(v) for v in value)
     return ()
 
 
-def _dtype(value: Any) -> str | None:
+def to_dtype(value: Any) -> str | None:
     """The compute dtype of a config's ``dtype`` (a string or a serialized DTypePolicy)."""
     if isinstance(value, dict):
         value = (value.get("config") or {}).get("name") if isinstance(value.get("config"), dict) else None
@@ -161,7 +162,7 @@ def _dtype(value: Any) -> str | None:
     return value.split("_", 1)[1] if value.startswith("mixed_") else value
 
 
-def _find_tensors(value: Any, out: list[_Tensor], depth: int = 0) -> None:
+def _find_tensors(value: Any, out: list[Tensor], depth: int = 0) -> None:
     if depth > _MAX_TENSOR_SEARCH_DEPTH or len(out) > 10_000:
         return
     if isinstance(value, dict):
@@ -171,7 +172,7 @@ def _find_tensors(value: Any, out: list[_Tensor], depth: int = 0) -> None:
                 ref = _ref(spec.get("keras_history"))
                 if ref is not None:
                     dtype = spec.get("dtype")
-                    out.append(_Tensor(ref, _shape(spec.get("shape")), dtype if isinstance(dtype, str) else None))
+                    out.append(Tensor(ref, to_shape(spec.get("shape")), dtype if isinstance(dtype, str) else None))
             return
         for item in value.values():
             _find_tensors(item, out, depth + 1)
@@ -180,13 +181,13 @@ def _find_tensors(value: Any, out: list[_Tensor], depth: int = 0) -> None:
             _find_tensors(item, out, depth + 1)
 
 
-def _calls(inbound: Any) -> list[list[_Tensor]]:
+def _calls(inbound: Any) -> list[list[Tensor]]:
     """Inbound nodes in Keras 3 form (``{"args", "kwargs"}``) or Keras 2 form (``[[name, i, j, {}]]``)."""
-    calls: list[list[_Tensor]] = []
+    calls: list[list[Tensor]] = []
     if not isinstance(inbound, list):
         return calls
     for node in inbound:
-        tensors: list[_Tensor] = []
+        tensors: list[Tensor] = []
         if isinstance(node, dict):
             _find_tensors(node.get("args"), tensors)
             _find_tensors(node.get("kwargs"), tensors)
@@ -194,7 +195,7 @@ def _calls(inbound: Any) -> list[list[_Tensor]]:
             for item in node:
                 ref = _ref(item)
                 if ref is not None:
-                    tensors.append(_Tensor(ref, None, None))
+                    tensors.append(Tensor(ref, None, None))
         calls.append(tensors)
     return calls
 
@@ -205,22 +206,22 @@ def _is_model(class_name: str, config: dict[str, Any]) -> bool:
     return class_name in ("Sequential", "Functional", "Model") or "input_layers" in config
 
 
-def _parse(raw: Any, depth: int, where: str) -> _Entry:
+def parse_entry(raw: Any, depth: int, where: str) -> Entry:
     if not isinstance(raw, dict) or not isinstance(raw.get("class_name"), str):
-        raise _fail(f"malformed config in {where!r}: a layer entry has no 'class_name' (the file is corrupt)")
+        raise fail(f"malformed config in {where!r}: a layer entry has no 'class_name' (the file is corrupt)")
     config = raw.get("config")
     config = config if isinstance(config, dict) else {}
     name = raw.get("name") if isinstance(raw.get("name"), str) else config.get("name")
     if not isinstance(name, str):
-        raise _fail(f"malformed config in {where!r}: a {raw['class_name']} layer has no name (the file is corrupt)")
-    entry = _Entry(name, raw["class_name"], config, raw)
+        raise fail(f"malformed config in {where!r}: a {raw['class_name']} layer has no name (the file is corrupt)")
+    entry = Entry(name, raw["class_name"], config, raw)
     entry.calls = _calls(raw.get("inbound_nodes"))
     if not _is_model(entry.class_name, config):
         return entry
     if depth >= MAX_MODEL_DEPTH:
-        raise _fail(f"models in {where!r} nest more than {MAX_MODEL_DEPTH} levels deep: refusing a hostile config")
+        raise fail(f"models in {where!r} nest more than {MAX_MODEL_DEPTH} levels deep: refusing a hostile config")
     entry.kind = "model"
-    children = [_parse(item, depth + 1, where) for item in config["layers"]]
+    children = [parse_entry(item, depth + 1, where) for item in config["layers"]]
     entry.sequential = "input_layers" not in config
     if entry.sequential:
         if children and children[0].kind == "input":
@@ -236,7 +237,7 @@ def _parse(raw: Any, depth: int, where: str) -> _Entry:
 # --------------------------------------------------------------------------------------------
 # JSON-safe copies of configs for node details (Lambda code shown as such, never decoded)
 # --------------------------------------------------------------------------------------------
-def _safe(value: Any, depth: int = 0) -> Any:
+def safe_config(value: Any, depth: int = 0) -> Any:
     """A small JSON-safe copy of a config value: deep, long or large parts are cut short."""
     if isinstance(value, dict):
         if value.get("class_name") == "__lambda__":
@@ -245,14 +246,14 @@ def _safe(value: Any, depth: int = 0) -> Any:
         if depth >= 5:
             return "{...}"
         items = list(value.items())
-        out = {str(k): _safe(v, depth + 1) for k, v in items[:64]}
+        out = {str(k): safe_config(v, depth + 1) for k, v in items[:64]}
         if len(items) > 64:
             out["..."] = f"{len(items) - 64} more keys"
         return out
     if isinstance(value, list):
         if depth >= 5:
             return "[...]"
-        head = [_safe(v, depth + 1) for v in value[:32]]
+        head = [safe_config(v, depth + 1) for v in value[:32]]
         return head + [f"... {len(value) - 32} more"] if len(value) > 32 else head
     if isinstance(value, str):
         return value if len(value) <= 200 else value[:199] + "…"
@@ -266,7 +267,7 @@ def _code_note(code: Any) -> str:
     return f"<Python bytecode, {size} base64 characters: not executed>"
 
 
-def _layer_details(entry: _Entry) -> dict[str, Any]:
+def layer_details(entry: Entry) -> dict[str, Any]:
     config = dict(entry.config)
     details: dict[str, Any] = {}
     if entry.class_name == "Lambda":
@@ -277,5 +278,5 @@ def _layer_details(entry: _Entry) -> dict[str, Any]:
                 config[key] = [_code_note(value[0])]
             elif isinstance(value, str) and config.get(f"{key}_type") == "lambda":
                 config[key] = _code_note(value)
-    details["config"] = _safe(config)
+    details["config"] = safe_config(config)
     return details

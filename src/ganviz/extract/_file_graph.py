@@ -6,11 +6,11 @@ from dataclasses import replace
 from typing import Any
 
 from ..ir.graph import Graph, GraphBuilder, Shape
-from ._file_config import _dtype, _Entry, _layer_details, _safe, _shape, _shapes, _Tensor
-from ._file_params import _ALL_NON_TRAINABLE, _NON_TRAINABLE_TAIL, Chain, Params
-from ._file_shapes import _infer_output, _nth
+from ._file_config import Entry, Tensor, layer_details, safe_config, to_dtype, to_shape, to_shapes
+from ._file_params import ALL_NON_TRAINABLE, NON_TRAINABLE_TAIL, Chain, Params
+from ._file_shapes import infer_output, nth
 
-__all__ = ["_Reader"]
+__all__ = ["Reader"]
 
 
 class _Iface:
@@ -29,35 +29,37 @@ class _Iface:
 _INPUT = "\0input:"  # marks "the i-th input of the model being read" among producer lists
 
 
-class _Reader:
+class Reader:
+    """Builds the graph of one parsed model tree; ``params`` (per layer chain) gives parameter counts."""
+
     def __init__(self, params: Params | None) -> None:
         self.params = params
         self.builder = GraphBuilder("")
 
     # -- helpers ---------------------------------------------------------------------------
-    def _counts(self, entry: _Entry, chain: Chain, frozen: bool) -> tuple[int, int, bool]:
+    def _counts(self, entry: Entry, chain: Chain, frozen: bool) -> tuple[int, int, bool]:
         trainable = entry.config.get("trainable", True) is not False
         total, own = (self.params or {}).get(chain, (0, []))
-        if frozen or not trainable or entry.class_name in _ALL_NON_TRAINABLE:
+        if frozen or not trainable or entry.class_name in ALL_NON_TRAINABLE:
             return total, 0, trainable
-        tail = _NON_TRAINABLE_TAIL.get(entry.class_name, 0)
+        tail = NON_TRAINABLE_TAIL.get(entry.class_name, 0)
         return total, total - (sum(own[-tail:]) if tail else 0), trainable
 
-    def _input_node(self, entry: _Entry, name: str | None = None, shape: Any = None) -> str:
+    def _input_node(self, entry: Entry, name: str | None = None, shape: Any = None) -> str:
         cfg = entry.config
-        batch = _shape(cfg.get("batch_shape", cfg.get("batch_input_shape"))) if shape is None else shape
+        batch = to_shape(cfg.get("batch_shape", cfg.get("batch_input_shape"))) if shape is None else shape
         return self.builder.add_node(
             name or entry.name,
             kind="input",
             class_name="InputLayer",
             input_shapes=(batch,),
             output_shapes=(batch,),
-            dtype=_dtype(cfg.get("dtype")) or "float32",
-            details={"config": _safe(cfg)},
+            dtype=to_dtype(cfg.get("dtype")) or "float32",
+            details={"config": safe_config(cfg)},
         )
 
     def _layer_node(
-        self, entry: _Entry, chain: Chain, parent: str | None, frozen: bool, ins: Any, outs: Any
+        self, entry: Entry, chain: Chain, parent: str | None, frozen: bool, ins: Any, outs: Any
     ) -> tuple[str, int, int]:
         total, trainable_total, trainable = self._counts(entry, chain, frozen)
         activation = entry.config.get("activation")
@@ -68,17 +70,17 @@ class _Reader:
             parent=parent,
             input_shapes=tuple(ins),
             output_shapes=tuple(outs),
-            dtype=self._out_dtype.get(chain) or _dtype(entry.config.get("dtype")),
+            dtype=self._out_dtype.get(chain) or to_dtype(entry.config.get("dtype")),
             params=total,
             trainable_params=trainable_total,
             trainable=trainable,
             activation=activation if isinstance(activation, str) else None,
-            details=_layer_details(entry),
+            details=layer_details(entry),
         )
         return node, total, trainable_total
 
     # -- models ----------------------------------------------------------------------------
-    def read(self, root: _Entry) -> Graph:
+    def read(self, root: Entry) -> Graph:
         self.builder = GraphBuilder(root.name)
         self._out_dtype: dict[Chain, str] = {}
         if root.kind != "model":  # a subclassed model: its file stores no layer graph to draw
@@ -91,7 +93,10 @@ class _Reader:
                 params=total,
                 trainable_params=total if trainable else 0,
                 trainable=trainable,
-                details={"note": "subclassed model: the file stores no layer graph", "config": _safe(root.config)},
+                details={
+                    "note": "subclassed model: the file stores no layer graph",
+                    "config": safe_config(root.config),
+                },
             )
             self.builder.details = {
                 "class_name": root.class_name,
@@ -107,12 +112,12 @@ class _Reader:
         }
         return self.builder.build()
 
-    def _model(self, m: _Entry, chain: Chain, parent: str | None, top: bool, frozen: bool, hint: tuple) -> _Iface:
+    def _model(self, m: Entry, chain: Chain, parent: str | None, top: bool, frozen: bool, hint: tuple) -> _Iface:
         if m.sequential:
             return self._sequential(m, chain, parent, top, frozen, hint)
         return self._functional(m, chain, parent, top, frozen, hint)
 
-    def _nested(self, child: _Entry, chain: Chain, parent: str | None, frozen: bool, ins: Any, hint: tuple) -> _Iface:
+    def _nested(self, child: Entry, chain: Chain, parent: str | None, frozen: bool, ins: Any, hint: tuple) -> _Iface:
         trainable = child.config.get("trainable", True) is not False
         cluster = self.builder.add_cluster(child.name, class_name=child.class_name, parent=parent, trainable=trainable)
         iface = self._model(child, chain, cluster, False, frozen or not trainable, hint)
@@ -140,29 +145,29 @@ class _Reader:
                 for target in targets:
                     self.builder.add_edge(source, target)
 
-    def _sequential(self, m: _Entry, chain: Chain, parent: str | None, top: bool, frozen: bool, hint: tuple) -> _Iface:
+    def _sequential(self, m: Entry, chain: Chain, parent: str | None, top: bool, frozen: bool, hint: tuple) -> _Iface:
         iface = _Iface()
         iface.consumers = [[]]
-        first = _shapes((m.raw.get("build_config") or {}).get("input_shape")) or _shapes(
+        first = to_shapes((m.raw.get("build_config") or {}).get("input_shape")) or to_shapes(
             m.config.get("build_input_shape")
         )
         if m.seq_input is not None:
-            first = (_shape(m.seq_input.config.get("batch_shape", m.seq_input.config.get("batch_input_shape"))),)
+            first = (to_shape(m.seq_input.config.get("batch_shape", m.seq_input.config.get("batch_input_shape"))),)
         elif m.children and not first:
-            first = (_shape(m.children[0].config.get("batch_input_shape")),)
+            first = (to_shape(m.children[0].config.get("batch_input_shape")),)
         iface.in_shapes = first
         if top:
             name = m.seq_input.name if m.seq_input is not None else f"{m.name}_input"
-            prev = [self._input_node(m.seq_input or _Entry(name, "InputLayer"), name, first[0] if first else None)]
+            prev = [self._input_node(m.seq_input or Entry(name, "InputLayer"), name, first[0] if first else None)]
         else:
             prev = [f"{_INPUT}0"]
         shapes = first
         dtype = None
         for i, child in enumerate(m.children):
-            ins = _shapes((child.raw.get("build_config") or {}).get("input_shape")) or shapes
+            ins = to_shapes((child.raw.get("build_config") or {}).get("input_shape")) or shapes
             if i + 1 < len(m.children):
                 nxt = m.children[i + 1]
-                outs = _shapes((nxt.raw.get("build_config") or {}).get("input_shape"))
+                outs = to_shapes((nxt.raw.get("build_config") or {}).get("input_shape"))
             else:
                 outs = hint if any(s is not None for s in hint) else ()
             if child.kind == "model":
@@ -176,7 +181,7 @@ class _Reader:
                 dtype = sub.dtype
                 continue
             if not outs:
-                guess = _infer_output(child.class_name, child.config, ins)
+                guess = infer_output(child.class_name, child.config, ins)
                 outs = (guess,) if guess is not None else ()
             node, total, trainable_total = self._layer_node(child, (*chain, child.name), parent, frozen, ins, outs)
             iface.params += total
@@ -188,10 +193,10 @@ class _Reader:
         iface.dtype = dtype
         return iface
 
-    def _functional(self, m: _Entry, chain: Chain, parent: str | None, top: bool, frozen: bool, hint: tuple) -> _Iface:
+    def _functional(self, m: Entry, chain: Chain, parent: str | None, top: bool, frozen: bool, hint: tuple) -> _Iface:
         iface = _Iface()
         iface.consumers = [[] for _ in m.input_refs]
-        seen: dict[tuple[str, int, int], _Tensor] = {}
+        seen: dict[tuple[str, int, int], Tensor] = {}
         n_out: dict[str, int] = {}
         for child in m.children:
             for call in child.calls:
@@ -200,7 +205,7 @@ class _Reader:
         for j, ref in enumerate(m.output_refs):
             if ref not in seen or seen[ref].shape is None:
                 shape = hint[j] if j < len(hint) else None
-                seen[ref] = _Tensor(ref, shape, seen[ref].dtype if ref in seen else None)
+                seen[ref] = Tensor(ref, shape, seen[ref].dtype if ref in seen else None)
         for name, call_index, tensor_index in seen:
             if call_index == 0:
                 n_out[name] = max(n_out.get(name, 0), tensor_index + 1)
@@ -232,13 +237,13 @@ class _Reader:
                 for j in range(n_out.get(child.name, 0))
             )
             first_call = child.calls[0] if child.calls else []
-            ins = tuple(t.shape or _nth(out_shapes.get(t.ref[0], ()), t.ref[2]) for t in first_call)
+            ins = tuple(t.shape or nth(out_shapes.get(t.ref[0], ()), t.ref[2]) for t in first_call)
             if not any(s is not None for s in ins):  # Keras 2 configs record no tensor shapes
-                ins = _shapes((child.raw.get("build_config") or {}).get("input_shape")) or ins
+                ins = to_shapes((child.raw.get("build_config") or {}).get("input_shape")) or ins
             if child.kind == "input":
-                batch = _shape(child.config.get("batch_shape", child.config.get("batch_input_shape")))
+                batch = to_shape(child.config.get("batch_shape", child.config.get("batch_input_shape")))
                 out_shapes[child.name] = (batch,)
-                dtypes[child.name] = _dtype(child.config.get("dtype"))
+                dtypes[child.name] = to_dtype(child.config.get("dtype"))
                 continue
             if child.kind == "model":
                 sub = self._nested(child, sub_chain, parent, frozen, ins, recorded)
@@ -250,7 +255,7 @@ class _Reader:
             else:
                 outs = recorded
                 if len(outs) <= 1 and (not outs or outs[0] is None):
-                    guess = _infer_output(child.class_name, child.config, ins)
+                    guess = infer_output(child.class_name, child.config, ins)
                     outs = (guess,) if guess is not None else outs
                 first_out = seen.get((child.name, 0, 0))
                 if first_out is not None and first_out.dtype:

@@ -6,22 +6,22 @@ import math
 import struct
 from typing import Any
 
-__all__ = ["_HDF5_MAGIC", "_MAX_H5_OBJECTS", "_TinyHDF5", "_Unsupported"]
+__all__ = ["HDF5_MAGIC", "MAX_H5_OBJECTS", "TinyHDF5", "Unsupported"]
 
-_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
-_MAX_H5_OBJECTS = 200_000  # stop walking a weights file after this many objects
+HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+MAX_H5_OBJECTS = 200_000  # stop walking a weights file after this many objects
 _MAX_H5_READ_BYTES = 64 * 2**20  # the built-in HDF5 reader reads at most this much metadata
 
 
-class _Unsupported(Exception):
+class Unsupported(Exception):
     """The weights file is not in the plain layout the built-in reader knows; h5py reads it instead."""
 
 
-class _TinyHDF5:
+class TinyHDF5:
     """Dataset sizes and group paths of an HDF5 file in h5py's default layout, read without h5py.
 
     Handles superblock version 0, symbol-table groups (v1 B-trees and local heaps) and version-1
-    object headers, which is what Keras writes; anything else raises :class:`_Unsupported`. Every
+    object headers, which is what Keras writes; anything else raises :class:`Unsupported`. Every
     address is checked against the file's length, every structure is visited once, and the
     number of objects is capped, so a hostile file costs bounded time and memory.
     """
@@ -36,28 +36,28 @@ class _TinyHDF5:
         self._seen: set[int] = set()
         self._budget = _MAX_H5_READ_BYTES
         head = self._read(0, 96)
-        if head[:8] != _HDF5_MAGIC or head[8] != 0 or head[13] != 8 or head[14] != 8 or _u64(head, 24) != 0:
-            raise _Unsupported("superblock")
+        if head[:8] != HDF5_MAGIC or head[8] != 0 or head[13] != 8 or head[14] != 8 or _u64(head, 24) != 0:
+            raise Unsupported("superblock")
         if struct.unpack_from("<I", head, 72)[0] != 1:  # root entry's cache type: B-tree and heap given
-            raise _Unsupported("root cache")
+            raise Unsupported("root cache")
         self._walk(_u64(head, 80), _u64(head, 88))
 
     def _read(self, address: int, size: int) -> bytes:
         self._budget -= size
         if address < 0 or size < 0 or address + size > self._length or self._budget < 0:
-            raise _Unsupported("address out of range or too much to read")
+            raise Unsupported("address out of range or too much to read")
         self._fh.seek(self._start + address)
         data = self._fh.read(size)
         if len(data) != size:
-            raise _Unsupported("short read")
+            raise Unsupported("short read")
         return data
 
     def _once(self, address: int) -> None:
         if address in self._seen:
-            raise _Unsupported("cycle")
+            raise Unsupported("cycle")
         self._seen.add(address)
-        if len(self._seen) > _MAX_H5_OBJECTS:
-            raise _Unsupported("too many objects")
+        if len(self._seen) > MAX_H5_OBJECTS:
+            raise Unsupported("too many objects")
 
     def _walk(self, btree: int, heap: int) -> None:
         stack = [("", btree, heap)]
@@ -68,7 +68,7 @@ class _TinyHDF5:
                 offset = _u64(entry, 0)
                 end = names.find(b"\0", offset)
                 if end < 0:
-                    raise _Unsupported("name")
+                    raise Unsupported("name")
                 name = names[offset:end].decode("utf-8", "replace")
                 path = f"{prefix}/{name}" if prefix else name
                 if struct.unpack_from("<I", entry, 16)[0] == 1:
@@ -85,7 +85,7 @@ class _TinyHDF5:
     def _heap(self, address: int) -> bytes:
         head = self._read(address, 32)
         if head[:4] != b"HEAP" or head[4] != 0:
-            raise _Unsupported("local heap")
+            raise Unsupported("local heap")
         return self._read(_u64(head, 24), _u64(head, 8))
 
     def _entries(self, btree: int) -> list[bytes]:
@@ -97,7 +97,7 @@ class _TinyHDF5:
             head = self._read(address, 24)
             used = struct.unpack_from("<H", head, 6)[0]
             if head[:4] != b"TREE" or head[4] != 0:
-                raise _Unsupported("B-tree")
+                raise Unsupported("B-tree")
             body = self._read(address + 24, 8 + 16 * used)
             children = [_u64(body, 16 * i + 8) for i in range(used)]
             if head[5] > 0:
@@ -107,12 +107,12 @@ class _TinyHDF5:
                 self._once(child)
                 node = self._read(child, 8)
                 if node[:4] != b"SNOD" or node[4] != 1:
-                    raise _Unsupported("symbol table node")
+                    raise Unsupported("symbol table node")
                 count = struct.unpack_from("<H", node, 6)[0]
                 table = self._read(child + 8, 40 * count)
                 entries.extend(table[40 * i : 40 * i + 40] for i in range(count))
-                if len(entries) > _MAX_H5_OBJECTS:
-                    raise _Unsupported("too many entries")
+                if len(entries) > MAX_H5_OBJECTS:
+                    raise Unsupported("too many entries")
         return entries
 
     def _object(self, address: int) -> int | tuple[int, int] | None:
@@ -120,7 +120,7 @@ class _TinyHDF5:
         self._once(address)
         head = self._read(address, 16)
         if head[0] != 1:
-            raise _Unsupported("object header")
+            raise Unsupported("object header")
         chunks = [(address + 16, struct.unpack_from("<I", head, 8)[0])]
         while chunks:
             at, size = chunks.pop()
@@ -142,13 +142,13 @@ class _TinyHDF5:
 
 def _u64(data: bytes, offset: int) -> int:
     if offset + 8 > len(data):
-        raise _Unsupported("short structure")
+        raise Unsupported("short structure")
     return int(struct.unpack_from("<Q", data, offset)[0])
 
 
 def _dataspace_size(data: bytes) -> int:
     if len(data) < 8 or data[0] not in (1, 2):
-        raise _Unsupported("dataspace")
+        raise Unsupported("dataspace")
     rank = data[1]
     if data[0] == 2 and data[3] == 2:  # null dataspace
         return 0

@@ -6,13 +6,13 @@ import math
 from pathlib import Path
 from typing import Any
 
-from ._file_config import MAX_CONFIG_BYTES, _fail, _parse_json
-from ._file_h5lite import _MAX_H5_OBJECTS
+from ._file_config import MAX_CONFIG_BYTES, fail, parse_json
+from ._file_h5lite import MAX_H5_OBJECTS
 
-__all__ = ["_H5Walk", "_attr", "_item", "_read_legacy_h5", "_text"]
+__all__ = ["H5Walk", "as_text", "read_attr", "read_legacy_h5", "scalar"]
 
 
-def _attr(loc: Any, obj_name: bytes, attr: bytes, limit: int = 2**20) -> Any:
+def read_attr(loc: Any, obj_name: bytes, attr: bytes, limit: int = 2**20) -> Any:
     """One HDF5 attribute of at most ``limit`` stored bytes as a numpy value (None if absent, large or odd)."""
     import numpy as np
     from h5py import h5a
@@ -30,13 +30,13 @@ def _attr(loc: Any, obj_name: bytes, attr: bytes, limit: int = 2**20) -> Any:
     return value
 
 
-def _text(value: Any) -> str | None:
+def as_text(value: Any) -> str | None:
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     return value if isinstance(value, str) else None
 
 
-class _H5Walk:
+class H5Walk:
     """Dataset sizes and group paths below one HDF5 group, found by following hard links only."""
 
     def __init__(self, loc: Any) -> None:
@@ -49,7 +49,7 @@ class _H5Walk:
         dataset_type = h5o.TYPE_DATASET
 
         def visit(name: bytes, info: Any) -> int | None:
-            if len(self.sizes) + len(self.groups) >= _MAX_H5_OBJECTS:
+            if len(self.sizes) + len(self.groups) >= MAX_H5_OBJECTS:
                 self.truncated = True
                 return 1
             path = name.decode("utf-8", "replace")
@@ -62,11 +62,11 @@ class _H5Walk:
         h5o.visit(loc, visit, info=True)
 
 
-def _item(value: Any) -> Any:
+def scalar(value: Any) -> Any:
     return value[()] if value is not None and getattr(value, "ndim", 1) == 0 else None
 
 
-def _read_legacy_h5(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+def read_legacy_h5(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     """Config and metadata of a legacy ``.h5`` model file (its ``model_config`` attribute)."""
     import h5py
 
@@ -74,25 +74,25 @@ def _read_legacy_h5(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     try:
         h5 = h5py.File(path, "r")
     except Exception as exc:  # noqa: BLE001 - h5py raises OSError and others for damaged files
-        raise _fail(
+        raise fail(
             f"{where!r} is not a readable HDF5 file ({type(exc).__name__}); it is truncated or corrupt, re-save it"
         ) from None
     with h5:
         from h5py import h5a
 
         if not h5a.exists(h5.id, b"model_config"):
-            raise _fail(
+            raise fail(
                 f"{where!r} is an HDF5 file without a model (no 'model_config'; a weights-only file?): "
                 "save the whole model with model.save('m.keras')"
             )
         size = h5a.open(h5.id, b"model_config").get_storage_size()
         if size > MAX_CONFIG_BYTES:
-            raise _fail(f"model_config in {where!r} is {size:,} bytes, over the {MAX_CONFIG_BYTES:,}-byte limit")
-        raw = _item(_attr(h5.id, b".", b"model_config", MAX_CONFIG_BYTES))
-        version = _text(_item(_attr(h5.id, b".", b"keras_version")))
+            raise fail(f"model_config in {where!r} is {size:,} bytes, over the {MAX_CONFIG_BYTES:,}-byte limit")
+        raw = scalar(read_attr(h5.id, b".", b"model_config", MAX_CONFIG_BYTES))
+        version = as_text(scalar(read_attr(h5.id, b".", b"keras_version")))
     if isinstance(raw, str):
         raw = raw.encode("utf-8")
     if not isinstance(raw, bytes):
-        raise _fail(f"model_config in {where!r} is not text (the file is corrupt or not a Keras model; re-save it)")
-    config = _parse_json(raw, "model_config", where)
+        raise fail(f"model_config in {where!r} is not text (the file is corrupt or not a Keras model; re-save it)")
+    config = parse_json(raw, "model_config", where)
     return config, {"keras_version": version} if version else {}

@@ -6,22 +6,22 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from ._file_config import MAX_MODEL_DEPTH, _Entry
-from ._file_h5lite import _MAX_H5_OBJECTS, _TinyHDF5, _Unsupported
-from ._file_h5py import _attr, _H5Walk, _item, _text
+from ._file_config import MAX_MODEL_DEPTH, Entry
+from ._file_h5lite import MAX_H5_OBJECTS, TinyHDF5, Unsupported
+from ._file_h5py import H5Walk, as_text, read_attr, scalar
 
-__all__ = ["Chain", "Params", "_ALL_NON_TRAINABLE", "_NON_TRAINABLE_TAIL", "_keras_params", "_weights_params"]
+__all__ = ["Chain", "Params", "ALL_NON_TRAINABLE", "NON_TRAINABLE_TAIL", "keras_params", "weights_params"]
 
 # Layers whose trailing own variables are not trainable (moving statistics), and layers whose
 # variables never are; every other layer's variables count as trainable while the layer is.
-_NON_TRAINABLE_TAIL = {"BatchNormalization": 2, "SyncBatchNormalization": 2}
-_ALL_NON_TRAINABLE = frozenset({"Normalization", "Discretization", "TextVectorization", "IntegerLookup"})
+NON_TRAINABLE_TAIL = {"BatchNormalization": 2, "SyncBatchNormalization": 2}
+ALL_NON_TRAINABLE = frozenset({"Normalization", "Discretization", "TextVectorization", "IntegerLookup"})
 
 Chain = tuple[str, ...]
 Params = dict[Chain, tuple[int, list[int]]]
 
 
-def _keras_params(walk: _H5Walk | _TinyHDF5, root: _Entry) -> Params:
+def keras_params(walk: H5Walk | TinyHDF5, root: Entry) -> Params:
     """Per-layer sizes from ``layers/<key>/vars/<i>`` groups of a ``.keras`` weights file."""
     totals: dict[str, int] = {}
     own: dict[str, list[tuple[int, int]]] = {}
@@ -34,17 +34,17 @@ def _keras_params(walk: _H5Walk | _TinyHDF5, root: _Entry) -> Params:
             own.setdefault("/".join(parts[:-2]), []).append((int(parts[-1]), size))
     out: Params = {}
 
-    def collect(model: _Entry, prefix: str, chain: Chain, depth: int) -> None:
+    def collect(model: Entry, prefix: str, chain: Chain, depth: int) -> None:
         layers = f"{prefix}/layers/" if prefix else "layers/"
         keys = _snake_keys(model.children)
         if not all(f"{layers}{key}/vars" in walk.groups for key in keys.values()):
             if walk.loc is None:
-                raise _Unsupported("layer names needed")
+                raise Unsupported("layer names needed")
             named: dict[str, str] = {}  # custom classes or another Keras version: ask each group its layer
             for group in walk.groups:
                 group_key = group[len(layers) : -len("/vars")]
                 if group.startswith(layers) and group.endswith("/vars") and "/" not in group_key:
-                    layer_name = _text(_item(_attr(walk.loc, group.encode(), b"name")))
+                    layer_name = as_text(scalar(read_attr(walk.loc, group.encode(), b"name")))
                     if layer_name is not None:
                         named.setdefault(layer_name, group_key)
             keys = named or keys  # files without the names: the class-derived keys that exist
@@ -63,16 +63,16 @@ def _keras_params(walk: _H5Walk | _TinyHDF5, root: _Entry) -> Params:
     return out
 
 
-def _legacy_params(walk: _H5Walk, root: _Entry) -> Params:
+def _legacy_params(walk: H5Walk, root: Entry) -> Params:
     """Per-layer sizes from a legacy ``model_weights`` group (``<layer>/<weight name>`` datasets)."""
     out: Params = {(): (sum(walk.sizes.values()), [])}
     for child in root.children:
         if child.name not in walk.groups or "/" in child.name:
             continue
-        names = _attr(walk.loc, child.name.encode(), b"weight_names")
+        names = read_attr(walk.loc, child.name.encode(), b"weight_names")
         if names is None or names.ndim != 1 or names.size > 100_000:
             continue
-        wnames = [n for n in (_text(v) for v in names.tolist()) if n is not None]
+        wnames = [n for n in (as_text(v) for v in names.tolist()) if n is not None]
         sizes = [walk.sizes.get(f"{child.name}/{n}", 0) for n in wnames]
         out[(child.name,)] = (sum(sizes), sizes)
         if child.kind != "model":
@@ -86,7 +86,7 @@ def _legacy_params(walk: _H5Walk, root: _Entry) -> Params:
     return out
 
 
-def _leaves(model: _Entry, chain: Chain = (), out: dict[str, list[Chain]] | None = None) -> dict[str, list[Chain]]:
+def _leaves(model: Entry, chain: Chain = (), out: dict[str, list[Chain]] | None = None) -> dict[str, list[Chain]]:
     """Every non-model layer below ``model``, by name, with its chain of names inside ``model``."""
     out = {} if out is None else out
     for child in model.children:
@@ -113,10 +113,10 @@ def _match_chain(leaves: dict[str, list[Chain]], parts: Sequence[str]) -> Chain:
     return ()
 
 
-def _snake_keys(children: Sequence[_Entry]) -> dict[str, str]:
+def _snake_keys(children: Sequence[Entry]) -> dict[str, str]:
     """The weight-group keys Keras derives from class names (``dense``, ``dense_1`` ...).
 
-    >>> _snake_keys([_Entry("a", "Dense"), _Entry("b", "BatchNormalization"), _Entry("c", "Dense")])
+    >>> _snake_keys([Entry("a", "Dense"), Entry("b", "BatchNormalization"), Entry("c", "Dense")])
     {'a': 'dense', 'b': 'batch_normalization', 'c': 'dense_1'}
     """
     used: dict[str, int] = {}
@@ -134,7 +134,7 @@ def _snake_keys(children: Sequence[_Entry]) -> dict[str, str]:
     return keys
 
 
-def _weights_params(source: Any, group: str | None, root: _Entry, warnings: list[str]) -> Params | None:
+def weights_params(source: Any, group: str | None, root: Entry, warnings: list[str]) -> Params | None:
     """Open an HDF5 file (path or file object) and count each layer's parameters from its shapes."""
     import h5py
 
@@ -148,10 +148,10 @@ def _weights_params(source: Any, group: str | None, root: _Entry, warnings: list
                     warnings.append(f"no '{group}' group in the file: parameter counts unknown")
                     return None
                 loc = h5g.open(h5.id, group.encode())
-            walk = _H5Walk(loc)
+            walk = H5Walk(loc)
             if walk.truncated:
-                warnings.append(f"weights file holds over {_MAX_H5_OBJECTS:,} objects: parameter counts incomplete")
-            return _keras_params(walk, root) if group is None else _legacy_params(walk, root)
+                warnings.append(f"weights file holds over {MAX_H5_OBJECTS:,} objects: parameter counts incomplete")
+            return keras_params(walk, root) if group is None else _legacy_params(walk, root)
     except Exception as exc:  # noqa: BLE001 - any failure inside HDF5 only costs the parameter counts
         warnings.append(f"weights unreadable ({type(exc).__name__}): parameter counts unknown")
         return None

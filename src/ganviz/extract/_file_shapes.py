@@ -8,9 +8,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..ir.graph import Shape
-from ._file_config import _shape
+from ._file_config import to_shape
 
-__all__ = ["_infer_output", "_nth"]
+__all__ = ["infer_output", "nth"]
 
 _SAME_SHAPE = frozenset(
     "Activation ReLU LeakyReLU PReLU ELU Softmax ThresholdedReLU BatchNormalization SyncBatchNormalization "
@@ -53,12 +53,12 @@ def _spatial(cls: str, rank: int, cfg: dict[str, Any], shape: Shape) -> Shape | 
     return (shape[0], channels, *out) if first else (shape[0], *out, channels)
 
 
-def _infer_output(cls: str, cfg: dict[str, Any], inputs: Sequence[Shape | None]) -> Shape | None:
+def infer_output(cls: str, cfg: dict[str, Any], inputs: Sequence[Shape | None]) -> Shape | None:
     """A best-effort output shape for common layers (used where no consumer recorded one).
 
-    >>> _infer_output("Dense", {"units": 3}, [(None, 8)])
+    >>> infer_output("Dense", {"units": 3}, [(None, 8)])
     (None, 3)
-    >>> _infer_output("Conv2D", {"filters": 4, "kernel_size": [3, 3], "strides": [2, 2], "padding": "same"}, [(None, 9, 9, 1)])
+    >>> infer_output("Conv2D", {"filters": 4, "kernel_size": [3, 3], "strides": [2, 2], "padding": "same"}, [(None, 9, 9, 1)])
     (None, 5, 5, 4)
     """
     shape = inputs[0] if inputs else None
@@ -77,7 +77,7 @@ def _infer_output(cls: str, cfg: dict[str, Any], inputs: Sequence[Shape | None])
             return tuple(d if i in (0, axis) else 1 for i, d in enumerate(shape))
         return (shape[0], shape[axis])
     if cls == "Reshape" and isinstance(cfg.get("target_shape"), list):
-        target = _shape(cfg["target_shape"])
+        target = to_shape(cfg["target_shape"])
         if target is not None and -1 not in target:
             return (shape[0], *target)
     if cls == "Concatenate" and all(s is not None for s in inputs):
@@ -97,5 +97,5 @@ def _infer_output(cls: str, cfg: dict[str, Any], inputs: Sequence[Shape | None])
     return None
 
 
-def _nth(shapes: Sequence[Shape | None], index: int) -> Shape | None:
+def nth(shapes: Sequence[Shape | None], index: int) -> Shape | None:
     return shapes[index] if index < len(shapes) else None

@@ -1,31 +1,41 @@
-"""Read a Keras ``.keras`` archive or legacy ``.h5`` file into the graph IR, safely and without TensorFlow.
-
-Only the model configuration (JSON) and the *shapes* of the weight datasets are read: no weight data,
-no TensorFlow or Keras import, nothing unpickled, unmarshalled, evaluated or extracted to disk. A
-``Lambda`` layer's bytecode stays an opaque string. Hostile files (oversized or deeply nested
-configs, truncated archives, HDF5 files without a model) raise one :class:`ModelFileError` each.
-"""
+"""Read a Keras ``.keras`` archive or legacy ``.h5`` file into the graph IR, safely and without TensorFlow."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
+from ..errors import ModelFileError
 from ..ir.graph import Graph
 from ..ir.transforms import collapse_to_depth
-from ._file_archive import _archive_params, _read_archive
-from ._file_config import MAX_CONFIG_BYTES, MAX_JSON_DEPTH, MAX_MODEL_DEPTH, ModelFileError, _fail, _parse
-from ._file_graph import _Reader
-from ._file_h5lite import _HDF5_MAGIC, _TinyHDF5, _Unsupported
-from ._file_h5py import _H5Walk, _read_legacy_h5
-from ._file_params import _weights_params
+from ._file_archive import archive_params, read_archive
+from ._file_config import MAX_CONFIG_BYTES, MAX_JSON_DEPTH, MAX_MODEL_DEPTH, fail, parse_entry
+from ._file_graph import Reader
+from ._file_h5lite import HDF5_MAGIC
+from ._file_h5lite import TinyHDF5 as _TinyHDF5  # noqa: F401 - the built-in HDF5 reader, for its tests
+from ._file_h5lite import Unsupported as _Unsupported  # noqa: F401
+from ._file_h5py import H5Walk as _H5Walk  # noqa: F401 - the h5py walk the tests compare it with
+from ._file_h5py import read_legacy_h5
+from ._file_params import weights_params
 
 __all__ = ["file_to_graph", "MAX_CONFIG_BYTES", "MAX_JSON_DEPTH", "MAX_MODEL_DEPTH"]
 
+# Only the model configuration (JSON) and the *shapes* of the weight datasets are read: no weight data,
+# no TensorFlow or Keras import, nothing unpickled, unmarshalled, evaluated or extracted to disk. A
+# ``Lambda`` layer's bytecode stays an opaque string. Hostile files (oversized or deeply nested
+# configs, truncated archives, HDF5 files without a model) raise one ModelFileError each.
+#
+# This module checks the file and wires the steps together; each step lives in its own module:
+#   _file_archive  the .keras zip container: members read with size caps, weights read in place
+#   _file_h5py     legacy .h5 configs and HDF5 attributes through h5py (imported only when needed)
+#   _file_h5lite   a bounded standard-library HDF5 reader for weight shapes (no h5py for .keras files)
+#   _file_config   bounded JSON parsing, the config as a tree of layers, JSON-safe config copies
+#   _file_params   weight shapes -> parameter counts per layer
+#   _file_shapes   output shapes the file does not record
+#   _file_graph    the layer tree -> Graph, shaped like the live extractor's
+
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 _EXTENSIONS = (".h5", ".hdf5", ".keras")
-# The built-in HDF5 reader and the h5py walk, for the tests that compare them.
-_INTERNALS = (_TinyHDF5, _H5Walk, _Unsupported)
 
 
 def _sniff(path: Path) -> str:
@@ -35,32 +45,32 @@ def _sniff(path: Path) -> str:
         if not is_dir:
             path.stat()
     except FileNotFoundError:
-        raise _fail(f"model file not found: {str(path)!r} (check the path)") from None
+        raise fail(f"model file not found: {str(path)!r} (check the path)") from None
     except (OSError, ValueError) as exc:
-        raise _fail(f"cannot open {str(path)!r}: {exc} (check the path and its permissions)") from None
+        raise fail(f"cannot open {str(path)!r}: {exc} (check the path and its permissions)") from None
     if is_dir:
-        raise _fail(
+        raise fail(
             f"{str(path)!r} is a directory, not a model file (give a .keras or .h5 file; "
             "TensorFlow SavedModel folders are not supported)"
         )
     ext = path.suffix.lower()
     if ext not in _EXTENSIONS:
-        raise _fail(
+        raise fail(
             f"unknown model file extension {ext or '(none)'!r} for {path.name!r} (must be one of {list(_EXTENSIONS)})"
         )
     try:
         with path.open("rb") as fh:
             head = fh.read(2056)
     except OSError as exc:
-        raise _fail(f"cannot read {str(path)!r}: {exc.strerror or exc} (check its permissions)") from None
+        raise fail(f"cannot read {str(path)!r}: {exc.strerror or exc} (check its permissions)") from None
     if not head:
-        raise _fail(f"{path.name!r} is empty (re-save the model with model.save())")
+        raise fail(f"{path.name!r} is empty (re-save the model with model.save())")
     if head[:4] in _ZIP_MAGIC:
         return "keras"
-    if any(head[at : at + 8] == _HDF5_MAGIC for at in (0, 512, 1024, 2048)):
+    if any(head[at : at + 8] == HDF5_MAGIC for at in (0, 512, 1024, 2048)):
         return "h5"
     kind = "a zip archive (.keras)" if ext == ".keras" else "an HDF5 file (.h5)"
-    raise _fail(f"{path.name!r} is not {kind}: the file is corrupt, truncated or of another kind (re-save the model)")
+    raise fail(f"{path.name!r} is not {kind}: the file is corrupt, truncated or of another kind (re-save the model)")
 
 
 def file_to_graph(path: str | os.PathLike[str], *, expand_nested: bool = True, depth: int | None = None) -> Graph:
@@ -86,20 +96,20 @@ def file_to_graph(path: str | os.PathLike[str], *, expand_nested: bool = True, d
     kind = _sniff(p)
     warnings: list[str] = []
     if kind == "keras":
-        config, metadata, weights, warnings = _read_archive(p)
+        config, metadata, weights, warnings = read_archive(p)
     else:
-        config, metadata = _read_legacy_h5(p)
+        config, metadata = read_legacy_h5(p)
     try:
-        root = _parse(config, 0, p.name)
+        root = parse_entry(config, 0, p.name)
         if kind == "h5":
-            params = _weights_params(p, "model_weights", root, warnings)
+            params = weights_params(p, "model_weights", root, warnings)
         else:
-            params = _archive_params(p, weights, root, warnings) if weights is not None else None
-        graph = _Reader(params).read(root)
+            params = archive_params(p, weights, root, warnings) if weights is not None else None
+        graph = Reader(params).read(root)
     except ModelFileError:
         raise
     except (KeyError, TypeError, ValueError, AttributeError, IndexError, ArithmeticError) as exc:
-        raise _fail(f"malformed model config in {p.name!r} ({type(exc).__name__}: {exc}); re-save the model") from None
+        raise fail(f"malformed model config in {p.name!r} ({type(exc).__name__}: {exc}); re-save the model") from None
     details = dict(graph.details)
     details["file_format"] = kind
     if isinstance(metadata.get("keras_version"), str):
