@@ -302,6 +302,7 @@ def test_hostile_names_run_nothing(open_page: Any) -> None:
     for name in HOSTILE:
         assert name in texts  # drawn as text
     assert p.page.title() == HOSTILE[1]
+    p.page.click("#gv-fit")  # the long chain starts zoomed in at its top; show it all to click every box
     for i, name in enumerate(HOSTILE):
         node = next(n for n in g.nodes if n.name == name)
         p.page.click(f"#gv-stage g.node#{node.id}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -26,6 +27,7 @@ _EXTENSIONS = {
     ".htm": "html",
 }
 FORMATS = ("dot", "html", "json", "mmd", "pdf", "png", "svg")
+_RENDERED = frozenset(_EXTENSIONS.values())
 
 _DOT_OPTIONS = (
     "show_shapes",
@@ -86,27 +88,44 @@ class Diagram:
             page = self.path.read_text(encoding="utf-8")
             from html import escape
 
-            frame = f'<iframe srcdoc="{escape(page, quote=True)}" style="width:100%;height:600px;border:0"></iframe>'
+            # Sandboxed: the page's script runs, but in its own origin, away from the notebook.
+            frame = (
+                f'<iframe srcdoc="{escape(page, quote=True)}" sandbox="allow-scripts" '
+                'style="width:100%;height:600px;border:1px solid #e2e8f0"></iframe>'
+            )
             return {"text/html": frame, "text/plain": repr(self)}
         if self.format == "png" and self.path is not None and self.path.exists():
             return {"image/png": self.path.read_bytes(), "text/plain": repr(self)}
         return {"image/svg+xml": self._svg(), "text/plain": repr(self)}
 
 
+ASSUMED_CAPTION = "Assumed: the standard adversarial loop (not traced from a train_step)"
+
+
 def _graph_of(obj: Graph | Trace, *, expand_nested: bool) -> Graph:
     if isinstance(obj, Trace):
         from .ir.trace_graph import trace_to_graph
 
-        return trace_to_graph(obj, expand_nested=expand_nested)
+        return _label_assumed(trace_to_graph(obj, expand_nested=expand_nested))
     return obj
+
+
+def _label_assumed(graph: Graph) -> Graph:
+    """An assumed (not traced) GAN loop says so above the drawing."""
+    if graph.details.get("assumed") and not graph.details.get("caption"):
+        return dataclasses.replace(graph, details={**graph.details, "caption": ASSUMED_CAPTION})
+    return graph
 
 
 def _dot_opts(opts: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in opts.items() if k in _DOT_OPTIONS}
 
 
-def _views(full: Graph, dot_opts: Mapping[str, Any], start_depth: int | None) -> dict[str, str]:
-    """SVG of the graph at every depth, in order; the requested depth first."""
+def _views(full: Graph, dot_opts: Mapping[str, Any], start_depth: int | None) -> tuple[dict[str, str], str]:
+    """SVG of the graph at every depth (shallowest first, then all levels open) and the label to start on.
+
+    Layer names are always drawn: the page is where people look layers up by name.
+    """
     from .render.backend import render_dot
     from .render.dot import graph_to_dot
 
@@ -114,13 +133,16 @@ def _views(full: Graph, dot_opts: Mapping[str, Any], start_depth: int | None) ->
     depths: list[int | None] = [*range(levels), None] if levels else [None]
     if start_depth is not None and start_depth >= levels:
         start_depth = None
-    order = [start_depth] + [d for d in depths if d != start_depth]
     views: dict[str, str] = {}
-    for d in order:
-        label = "all levels" if d is None else f"depth {d}"
-        dot = graph_to_dot(collapse_to_depth(full, d), **{**dot_opts, "dpi": None})
-        views[label] = render_dot(dot, "svg").decode("utf-8")
-    return views
+    opts = {**dot_opts, "dpi": None, "show_layer_names": True}
+    for d in depths:
+        dot = graph_to_dot(collapse_to_depth(full, d), **opts)
+        views[_view_label(d)] = render_dot(dot, "svg").decode("utf-8")
+    return views, _view_label(start_depth)
+
+
+def _view_label(depth: int | None) -> str:
+    return "all levels" if depth is None else f"depth {depth}"
 
 
 def render_bytes(
@@ -128,16 +150,31 @@ def render_bytes(
 ) -> bytes:
     """Render a Graph (or a Trace) to the bytes of ``fmt``; ``depth`` collapses nested models.
 
-    For ``html`` the page holds one view per depth, starting at ``depth``.
+    For ``html`` the page holds one view per depth (every model's architecture, for a Trace too),
+    starting at ``depth`` (for a Trace: all open with ``expand_nested=True``, else closed).
+
+    Raises:
+        UnknownFormatError: ``fmt`` is not one of :data:`FORMATS`.
+        TypeError: an option that is not a ``graph_to_dot`` option or ``expand_nested``.
     """
+    fmt = "mermaid" if fmt == "mmd" else fmt
+    if fmt not in _RENDERED:
+        raise UnknownFormatError(f"unknown format {fmt!r} (must be one of {list(FORMATS)})")
+    unknown = sorted(set(opts) - {*_DOT_OPTIONS, "expand_nested"})
+    if unknown:
+        raise TypeError(f"unknown option(s) {unknown} (must be among {sorted({*_DOT_OPTIONS, 'expand_nested'})})")
     if fmt == "json" and isinstance(obj, Trace):
         return obj.to_json().encode("utf-8")
-    graph = _graph_of(obj, expand_nested=bool(opts.pop("expand_nested", False)))
+    expand = bool(opts.pop("expand_nested", False))
     dot_opts = _dot_opts(opts)
     if fmt == "html":
         from .render.html import graph_to_html
 
-        return graph_to_html(graph, views=_views(graph, dot_opts, depth), title=title).encode("utf-8")
+        graph = _graph_of(obj, expand_nested=True)
+        start = depth if depth is not None or not isinstance(obj, Trace) else (None if expand else 0)
+        views, initial = _views(graph, dot_opts, start)
+        return graph_to_html(graph, views=views, title=title, initial_view=initial).encode("utf-8")
+    graph = _graph_of(obj, expand_nested=expand)
     shown = collapse_to_depth(graph, depth)
     if fmt == "json":
         return shown.to_json().encode("utf-8")
@@ -150,11 +187,9 @@ def render_bytes(
     dot = graph_to_dot(shown, **dot_opts)
     if fmt == "dot":
         return dot.encode("utf-8")
-    if fmt in ("svg", "png", "pdf"):
-        from .render.backend import render_dot
+    from .render.backend import render_dot
 
-        return render_dot(dot, fmt, dpi=dot_opts.get("dpi"))
-    raise UnknownFormatError(f"unknown format {fmt!r} (must be one of {list(FORMATS)})")
+    return render_dot(dot, fmt, dpi=dot_opts.get("dpi"))
 
 
 def render(obj: Graph | Trace, to_file: str | os.PathLike[str], *, depth: int | None = None, **opts: Any) -> Path:
@@ -285,9 +320,11 @@ def plot_gan(
     check_writable(to_file)
     if gan_or_trace is None:
         if generator is None or discriminator is None:
+            missing = [n for n, m in (("generator", generator), ("discriminator", discriminator)) if m is None]
+            got = "neither" if len(missing) == 2 else f"no {missing[0]}="
             raise NotAModelError(
-                "plot_gan needs a GAN model or a Trace, or both generator= and discriminator= "
-                "(got neither); e.g. plot_gan(gan) or plot_gan(generator=g, discriminator=d)"
+                f"plot_gan needs a GAN model or a Trace, or both generator= and discriminator= (got {got}); "
+                "e.g. plot_gan(gan) or plot_gan(generator=g, discriminator=d)"
             )
         from .extract.step_trace import assumed_gan_trace
 
@@ -301,7 +338,7 @@ def plot_gan(
     from .ir.trace_graph import trace_to_graph
 
     # The interactive page gets every model's architecture and a depth switch to open them.
-    graph = trace_to_graph(trace, expand_nested=expand_nested or fmt == "html")
+    graph = _label_assumed(trace_to_graph(trace, expand_nested=expand_nested or fmt == "html"))
     opts = dict(
         show_shapes=show_shapes,
         show_layer_names=True,

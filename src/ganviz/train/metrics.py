@@ -66,6 +66,12 @@ class QualityScore:
         return asdict(self)
 
 
+def _batched(model: Any, x: np.ndarray, size: int = 512) -> np.ndarray:
+    """Call a model on ``x`` in batches (no ``predict`` function to trace)."""
+    parts = [np.asarray(model(x[i : i + size], training=False)) for i in range(0, len(x), size)]
+    return np.concatenate(parts) if parts else np.zeros((0,))
+
+
 def _build_classifier(n_classes: int, side: int) -> Any:
     import keras
     from keras import layers
@@ -129,7 +135,7 @@ class DigitScorer:
                 self._save()
         import keras
 
-        self._features = keras.Model(self.model.inputs, self.model.get_layer("features").output)
+        self._features = keras.Model(self.model.inputs[0], self.model.get_layer("features").output)
         f = self.features(self.x_train, unit=True)
         self.mu, self.sigma = f.mean(axis=0), np.cov(f, rowvar=False)
         self.test_accuracy = float((self.predict(self.x_test, unit=True).argmax(1) == self.y_test).mean())
@@ -155,12 +161,12 @@ class DigitScorer:
     def features(self, images: np.ndarray, *, unit: bool = False) -> np.ndarray:
         """Penultimate-layer features of images (in the scorer's ``scale`` unless ``unit``)."""
         x = images if unit else self._unit(images)
-        return np.asarray(self._features.predict(x, batch_size=256, verbose=0), dtype=np.float64)
+        return _batched(self._features, x).astype(np.float64)
 
     def predict(self, images: np.ndarray, *, unit: bool = False) -> np.ndarray:
         """Class probabilities."""
         x = images if unit else self._unit(images)
-        return np.asarray(self.model.predict(x, batch_size=256, verbose=0))
+        return _batched(self.model, x)
 
     def score(self, images: np.ndarray, *, unit: bool = False) -> QualityScore:
         """Fréchet distance to the training features, class coverage and confidence of ``images``."""
@@ -198,7 +204,7 @@ def sample_quality(generator: Any, *, data: str = "digits", n: int | None = None
     n = n or len(scorer.x_test)
     latent = int(generator.inputs[0].shape[-1])
     z = np.random.default_rng(seed).standard_normal((n, latent)).astype("float32")
-    fake = np.asarray(generator.predict(z, batch_size=256, verbose=0))
+    fake = _batched(generator, z)
     return {
         "generated": scorer.score(fake).to_dict(),
         "real": scorer.real_score().to_dict(),

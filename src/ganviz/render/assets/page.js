@@ -11,8 +11,11 @@
   };
   var LEGEND_NODE = {
     input: "Input", layer: "Layer", model: "Nested model (closed)", output: "Output", data: "Real data",
-    noise: "Noise", constant: "Constant / labels", op: "Op", loss: "Loss", optimizer: "Optimizer"
+    noise: "Noise", constant: "Constant / labels", op: "Op", loss: "Loss", optimizer: "Optimizer",
+    frozen: "Frozen (not trained)"
   };
+  // Kinds that hold no weights of their own: no parameter rows in their details.
+  var NO_WEIGHTS = { data: 1, noise: 1, constant: 1, op: 1, loss: 1, optimizer: 1 };
   var LEGEND_EDGE = { data: "Data flow", gradient: "Gradients (loss \u2192 model it trains)", update: "Optimizer update" };
   var SHAPES = "polygon, ellipse, path, polyline, rect";
 
@@ -138,17 +141,20 @@
     T.y = b.y + b.h / 2 - H() / k / 2;
     apply();
   }
+  // Below READABLE the 9-11 pt labels of the drawing are too small to read; such a drawing starts
+  // at its first end, at a scale between READ_AT and 1.
+  var READABLE = 0.6, READ_AT = 0.8;
   function fit(readable) {
-    // Whole drawing in view; with readable, a very long one starts at its top (or left) end at a
-    // scale where the boxes can be read, instead of as a hairline.
+    // Whole drawing in view; with readable, one too long for that starts at its top (or left)
+    // end at a scale where the labels can be read, instead of as a blur.
     if (!current) return;
     var b = current.base;
     fitBox(b, 1.25);
-    if (readable && T.k < 0.15) {
+    if (readable && T.k < READABLE) {
       var tall = b.h / H() >= b.w / W();
-      T.k = Math.min(1, (tall ? W() / b.w : H() / b.h) * 0.94);
-      T.x = tall ? b.x + b.w / 2 - W() / T.k / 2 : b.x;
-      T.y = tall ? b.y : b.y + b.h / 2 - H() / T.k / 2;
+      T.k = Math.max(READ_AT, Math.min(1, (tall ? W() / b.w : H() / b.h) * 0.94));
+      T.x = tall ? b.x + b.w / 2 - W() / T.k / 2 : b.x - 8 / T.k;
+      T.y = tall ? b.y - 8 / T.k : b.y + b.h / 2 - H() / T.k / 2;
       apply();
     }
     lastSize = [W(), H()];
@@ -301,9 +307,11 @@
     if (d.class_name) box.appendChild(el("div", "gv-class", d.class_name));
     var layers = DATA.nodes.filter(function (n) { return n.kind === "layer"; }).length;
     var rows = [
+      ["Drawn from", d.assumed === true ? "assumed standard GAN loop (not traced)"
+        : d.assumed === false ? "traced training step" : null],
       ["Boxes", fmtInt(DATA.nodes.length)],
       ["Layers", layers ? fmtInt(layers) : null],
-      ["Nested models", DATA.clusters.length ? fmtInt(DATA.clusters.length) : null],
+      [d.assumed != null ? "Models" : "Nested models", DATA.clusters.length ? fmtInt(DATA.clusters.length) : null],
       ["Parameters", d.params != null ? fmtInt(d.params) : null],
       ["Trainable", d.trainable_params != null ? fmtInt(d.trainable_params) : null]
     ];
@@ -351,7 +359,9 @@
       ["Non-trainable", x.params != null && x.trainable_params != null ? fmtInt(x.params - x.trainable_params) : null],
       ["Trainable", x.trainable === false ? "no (frozen)" : "yes"]
     ];
-    box.appendChild(section("Properties", table(rows)));
+    if (x.type !== "cluster" && NO_WEIGHTS[x.kind]) rows = rows.slice(0, 4);
+    var props = table(rows);
+    if (props.rows.length) box.appendChild(section("Properties", props));
 
     var extra = Object.keys(det).filter(function (k) {
       return ["config", "input_shapes", "output_shapes", "dtype"].indexOf(k) < 0;
@@ -376,14 +386,37 @@
         return { id: c, label: y ? y.name : c, sub: y && y.class_name ? y.class_name : null };
       }))));
     }
-    var from = [], to = [];
+    var from = [], to = [], trains = [], trainedBy = [];
     DATA.edges.forEach(function (e) {
-      var sub = (e[2] !== "data" ? e[2] : "") + (e[3] ? (e[2] !== "data" ? ": " : "") + e[3] : "");
-      if (e[1] === id && info.has(e[0])) from.push({ id: e[0], sub: sub || null });
-      if (e[0] === id && info.has(e[1])) to.push({ id: e[1], sub: sub || null });
+      if (!info.has(e[0]) || !info.has(e[1])) return;
+      if (LEARNS[e[2]]) {
+        // A gradient or update edge ends on a layer inside the model it trains: name the model.
+        var m = outerModel(e[1]);
+        var sub = LEARNS[e[2]] + (e[3] ? ": " + e[3] : "");
+        if (e[0] === id) trains.push({ id: m, sub: sub });
+        if (m === id || e[1] === id) trainedBy.push({ id: e[0], sub: sub });
+        return;
+      }
+      var label = e[3] || null;
+      if (e[1] === id) from.push({ id: e[0], sub: label });
+      if (e[0] === id) to.push({ id: e[1], sub: label });
     });
     if (from.length) box.appendChild(section("Inputs from", linkList(from)));
     if (to.length) box.appendChild(section("Outputs to", linkList(to)));
+    if (trains.length) box.appendChild(section("Trains", linkList(trains)));
+    if (trainedBy.length) box.appendChild(section("Trained by", linkList(trainedBy)));
+  }
+  var LEARNS = { gradient: "gradients", update: "update" };
+  function outerModel(id) {
+    // The outermost nested model holding id (the model a GAN trace's gradient goes to), else id.
+    var cur = id, top = id, guard = 0;
+    while (cur != null && guard++ < 1000) {
+      var y = info.get(cur);
+      if (!y) break;
+      if (y.type === "cluster" || y.kind === "model") top = cur;
+      cur = y.parent;
+    }
+    return top;
   }
 
   // ---- search -------------------------------------------------------------------------------
@@ -431,12 +464,14 @@
   });
 
   // ---- legend (swatches copied from the drawing, so they always match it) ---------------------
-  function swatch(shape, isEdge) {
+  function swatch(shape, isEdge, outline) {
+    // outline: the shape that draws the border, when it is not the one holding the colour.
     var s = document.createElementNS(SVGNS, "svg");
     s.setAttribute("width", "26");
     s.setAttribute("height", "14");
-    var fill = shape ? shape.getAttribute("fill") : null, stroke = shape ? shape.getAttribute("stroke") : null;
-    var dash = shape ? shape.getAttribute("stroke-dasharray") : null;
+    var line = outline || shape;
+    var fill = shape ? shape.getAttribute("fill") : null, stroke = line ? line.getAttribute("stroke") : null;
+    var dash = line ? line.getAttribute("stroke-dasharray") : null;
     var e;
     if (isEdge) {
       e = document.createElementNS(SVGNS, "line");
@@ -469,6 +504,13 @@
     }
     return shapes[0] || null;
   }
+  function outlineShape(g) {
+    var shapes = g.querySelectorAll(SHAPES);
+    for (var i = 0; i < shapes.length; i++) {
+      if ((shapes[i].getAttribute("stroke") || "none").toLowerCase() !== "none") return shapes[i];
+    }
+    return null;
+  }
   function legend() {
     var box = $("gv-legend");
     box.textContent = "";
@@ -479,9 +521,10 @@
       var x = info.get(id);
       var isCluster = g.classList.contains("cluster");
       var k = isCluster ? "cluster" : x ? (x.type === "cluster" ? "model" : x.kind) : null;
+      if (!isCluster && x && x.trainable === false && k === "layer") k = "frozen";
       if (!k || seen.has(k) || (!isCluster && !LEGEND_NODE[k])) return;
       seen.add(k);
-      rows.push([swatch(mainShape(g), false), isCluster ? "Nested model (open)" : LEGEND_NODE[k]]);
+      rows.push([swatch(mainShape(g), false, outlineShape(g)), isCluster ? "Nested model (open)" : LEGEND_NODE[k]]);
     });
     var eseen = new Set();
     current.edges.forEach(function (e) {
