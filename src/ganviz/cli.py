@@ -31,6 +31,16 @@ def _pos_int(text: str) -> int:
     return value
 
 
+def _pos_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
 def _shape(text: str) -> tuple[int, ...]:
     try:
         dims = tuple(int(p) for p in text.replace("x", ",").split(",") if p.strip())
@@ -134,6 +144,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         seed=args.seed,
         sample_every=args.sample_every,
         checkpoint_every=args.checkpoint_every,
+        learning_rate=args.lr,
+        quick=args.quick,
     )
     print(f"run folder: {Path(args.out).resolve()}")
     if result is not None:
@@ -207,13 +219,15 @@ def build_parser() -> argparse.ArgumentParser:
         "train", help="train a GAN with monitors", description="Train the seed's GAN (or a loss variant) with monitors."
     )
     st.add_argument("--data", default="digits", help="digits (embedded, default) | mnist:PATH | folder:PATH")
-    st.add_argument("--steps", type=_pos_int, default=2000, help="training steps (default 2000)")
+    st.add_argument("--steps", type=_pos_int, default=None, help="training steps (default 6000)")
     st.add_argument("--out", default="ganviz_run", help="run folder (default ganviz_run)")
     st.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
     st.add_argument(
         "--loss", choices=["bce", "lsgan", "hinge", "wgan-gp"], default="bce", help="GAN loss (default bce)"
     )
-    st.add_argument("--batch-size", type=_pos_int, default=64, help="batch size (default 64)")
+    st.add_argument("--batch-size", type=_pos_int, default=None, help="batch size (default 128)")
+    st.add_argument("--lr", type=_pos_float, default=None, help="Adam learning rate of both models (default 2e-4)")
+    st.add_argument("--quick", action="store_true", help="a short smoke run")
     st.add_argument("--seed", type=_nonneg_int, default=0, help="random seed (default 0)")
     st.add_argument("--sample-every", type=_pos_int, default=None, help="steps between sample grids")
     st.add_argument("--checkpoint-every", type=_pos_int, default=None, help="steps between checkpoints")
