@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,6 +14,10 @@ from ganviz.ir import Graph, GraphBuilder, collapse_to_depth, max_depth
 from ganviz.render.html import graph_to_html
 
 pytestmark = pytest.mark.browser
+
+# The page marks itself drawn on <html>. Waited for with a selector: a polled string predicate
+# (wait_for_function) is evaluated with eval(), which the page's Content-Security-Policy blocks.
+DRAWN = "html[data-gv-ready='1']"
 
 HOSTILE = [
     "<img src=x onerror=window.__pwned=1;alert(1)>",
@@ -135,30 +137,6 @@ def depth_views(graph: Graph) -> dict[str, str]:
 # -- the browser ----------------------------------------------------------------------------------
 
 
-def find_chromium() -> str | None:
-    """The system Chromium: ``$GANVIZ_CHROMIUM``, else ``chromium`` / ``chromium-browser`` on PATH."""
-    env = os.environ.get("GANVIZ_CHROMIUM")
-    if env:
-        return env if Path(env).exists() else None
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    sync_api = pytest.importorskip("playwright.sync_api", reason="the Playwright Python client is not installed")
-    exe = find_chromium()
-    if exe is None:
-        pytest.skip("no system Chromium found (install Debian's `chromium` or set GANVIZ_CHROMIUM)")
-    with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=exe, args=["--no-sandbox", "--disable-gpu"])
-        yield b
-        b.close()
-
-
 class Opened:
     """A page opened from a file, with what it logged and requested."""
 
@@ -178,7 +156,7 @@ class Opened:
         self.page.on("dialog", on_dialog)
         self.url = path.as_uri()
         self.page.goto(self.url)
-        self.page.wait_for_function("window.ganviz && window.ganviz.drawnAt !== null", timeout=10_000)
+        self.page.wait_for_selector(DRAWN, state="attached", timeout=10_000)
 
     def visible_names(self) -> list[str]:
         return self.page.eval_on_selector_all("#gv-stage svg g.node text", "els => els.map(e => e.textContent)")

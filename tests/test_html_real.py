@@ -18,7 +18,7 @@ import gan_zoo  # noqa: E402
 import zoo  # noqa: E402
 from ganviz.api import plot_gan, plot_model  # noqa: E402
 from ganviz.ir import Graph  # noqa: E402
-from test_html_browser import Opened, browser  # noqa: E402,F401  (browser: the session's Chromium fixture)
+from test_html_browser import DRAWN, Opened  # noqa: E402
 
 pytestmark = pytest.mark.browser
 
@@ -83,7 +83,7 @@ def hostile_html(out: Path) -> Path:
 
 
 @pytest.fixture
-def opened(browser: Any) -> Iterator[Any]:  # noqa: F811
+def opened(browser: Any) -> Iterator[Any]:
     pages: list[Opened] = []
 
     def _open(path: Path) -> Opened:
@@ -279,7 +279,7 @@ def test_hostile_layer_names_run_nothing(opened: Any, hostile_html: Path) -> Non
 # -- notebook display: the Diagram's iframe works in a browser -------------------------------------------
 
 
-def test_notebook_iframe_draws_the_page(browser: Any, seed_html: tuple[Path, keras.Model], out: Path) -> None:  # noqa: F811
+def test_notebook_iframe_draws_the_page(browser: Any, seed_html: tuple[Path, keras.Model], out: Path) -> None:
     from ganviz.api import Diagram
 
     path, _ = seed_html
@@ -292,7 +292,7 @@ def test_notebook_iframe_draws_the_page(browser: Any, seed_html: tuple[Path, ker
     try:
         page.goto(host.as_uri())
         frame = page.frames[1]
-        frame.wait_for_function("window.ganviz && window.ganviz.drawnAt !== null", timeout=10_000)
+        frame.wait_for_selector(DRAWN, state="attached", timeout=10_000)
         assert frame.locator("#gv-stage svg g.node").count() == 13
         # Sandboxed: the page runs, but cannot reach the notebook around it.
         assert frame.evaluate(

@@ -51,6 +51,15 @@
     if (typeof v === "string") return v;
     if (typeof v === "boolean") return v ? "True" : "False";
     if (typeof v === "number") return String(v);
+    if (typeof v === "object" && !Array.isArray(v) && typeof v.class_name === "string" && "config" in v) {
+      // A serialized Keras object ({"module", "class_name", "config", ...}): GlorotUniform(seed=None).
+      var c = v.config;
+      if (!c || typeof c !== "object" || Array.isArray(c)) return v.class_name;
+      var parts = Object.keys(c).filter(function (k) { return c[k] != null; }).map(function (k) {
+        return k + "=" + fmtValue(c[k]);
+      });
+      return v.class_name + "(" + parts.join(", ") + ")";
+    }
     return JSON.stringify(v);
   }
   function kindOf(x) { return x.type === "cluster" ? "cluster" : (KIND_LABEL[x.kind] ? x.kind : "other"); }
@@ -101,6 +110,15 @@
     if (top) top.remove();
     svg.querySelectorAll("g.node[id], g.cluster[id]").forEach(function (g) {
       v.els.set(g.id, g);
+      // The box's border (its first stroked shape) carries the selection and search highlight, not
+      // every cell of a table-shaped box.
+      var shapes = g.querySelectorAll(SHAPES);
+      for (var i = 0; i < shapes.length; i++) {
+        if ((shapes[i].getAttribute("stroke") || "none").toLowerCase() !== "none") {
+          shapes[i].classList.add("gv-outline");
+          break;
+        }
+      }
       var x = info.get(g.id);
       var t = g.querySelector("title");
       if (t && x) t.textContent = x.path.join(" \u203a ") + (x.class_name ? " (" + x.class_name + ")" : "");
@@ -532,6 +550,7 @@
       eseen.add(e.kind);
       rows.push([swatch(e.g.querySelector("path"), true), LEGEND_EDGE[e.kind]]);
     });
+    box.parentNode.classList.toggle("gv-long", rows.length > 5);
     if (rows.length < 2) return;
     box.appendChild(el("div", "gv-legend-title", "Legend"));
     rows.forEach(function (r) {
