@@ -247,7 +247,8 @@ def test_cyclegan_trace_page(opened: Any, cyclegan_html: tuple[Path, gan_zoo.Zoo
     p.page.click("#gv-details button:has-text('Open model')")  # expanding shows its architecture
     assert p.page.evaluate("window.ganviz.currentView()") == "all levels"
     names = set(p.visible_names())
-    assert {"generator_G_img", "conv2d", "conv2d_1", "generator_F_img", "conv2d_2", "conv2d_3"} <= names
+    inner = {layer.name for key in ("generator_G", "generator_F") for layer in entry.models[key].layers}
+    assert len(inner) >= 4 and inner <= names  # Keras numbers layer names per process: ask the models
     assert p.page.locator(f"#gv-stage g.cluster#{node_id(p, 'generator_G')}").count() == 1
     assert "Nested model (open)" in p.page.locator("#gv-details").text_content()
     assert p.page.locator("#gv-stage g.edge.gv-e-gradient").count() == 4
