@@ -21,7 +21,7 @@ from typing import Any
 __all__ = ["main"]
 
 HERE = Path(__file__).resolve().parent
-MNIST = Path("/work/shared/data/mnist")
+MNIST = HERE.parents[1] / "shared" / "data" / "mnist"  # ../shared beside the checkout
 
 
 def _args(argv: list[str] | None) -> argparse.Namespace:
