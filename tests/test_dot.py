@@ -241,10 +241,23 @@ def test_a_thousand_layers_render_to_svg() -> None:
     g = big_graph(1000)
     svg = render_dot(graph_to_dot(g, show_shapes=True, show_layer_names=True), "svg")
     groups = _svg_groups(svg)
-    assert sum(1 for g_ in groups.values() if "node" in (g_.get("class") or "").split()) == 1000
+    classes = [(g_.get("class") or "").split() for g_ in groups.values()]
+    assert sum(1 for c in classes if "node" in c and "cluster-label" not in c) == 1000
+    assert sum(1 for c in classes if "cluster-label" in c) == sum(1 for c in classes if "cluster" in c)
 
 
 def test_merged_trace_elements_show_their_count() -> None:
     g = Graph("t", nodes=(Node("s0", "noise", kind="noise", details={"count": 3}), Node("s1", "x", kind="data")))
     dot = graph_to_dot(g)
     assert "×3" in _node_line(dot, "s0") and "×" not in _node_line(dot, "s1")
+
+
+def test_cluster_labels_are_nodes_above_the_first_layer() -> None:
+    """A nested model's label is a node of its own, tied above its first layer, so edges route around it."""
+    g = nested_model_graph()
+    dot = graph_to_dot(g, show_shapes=True)
+    for c in g.clusters:
+        assert re.search(rf'"{c.id}::label" \[id="{c.id}::label", class="cluster-label"', dot), c.id
+        assert re.search(rf'"{c.id}::label" -> "[^"]+" \[style=invis\];', dot), c.id
+    # the cluster itself carries no label text any more
+    assert not re.search(r"subgraph [^{]+\{\s*\n\s*id=[^\n]*\n\s*class=[^\n]*\n\s*label=<", dot)

@@ -159,7 +159,9 @@ class Opened:
         self.page.wait_for_selector(DRAWN, state="attached", timeout=10_000)
 
     def visible_names(self) -> list[str]:
-        return self.page.eval_on_selector_all("#gv-stage svg g.node text", "els => els.map(e => e.textContent)")
+        return self.page.eval_on_selector_all(
+            "#gv-stage svg g.node:not(.cluster-label) text", "els => els.map(e => e.textContent)"
+        )
 
     def close(self) -> None:
         self.page.close()
@@ -190,7 +192,7 @@ def test_draws_every_layer_without_errors_or_network(open_page: Any) -> None:
     texts = " ".join(p.visible_names())
     for n in g.nodes:
         assert n.name in texts
-    assert p.page.locator("#gv-stage svg g.node").count() == len(g.nodes)
+    assert p.page.locator("#gv-stage svg g.node:not(.cluster-label)").count() == len(g.nodes)
     assert p.page.locator("#gv-stage svg g.cluster").count() == 2
     assert p.errors == []
     assert p.requests == [p.url]  # nothing else was fetched
@@ -298,7 +300,7 @@ def test_hostile_names_run_nothing(open_page: Any) -> None:
 def test_many_layers_draw_quickly(open_page: Any) -> None:
     g = chain_graph(300)
     p = open_page(g, {"all levels": render_svg(g)})
-    assert p.page.locator("#gv-stage svg g.node").count() == 301
+    assert p.page.locator("#gv-stage svg g.node:not(.cluster-label)").count() == 301
     assert p.page.evaluate("window.ganviz.drawnAt") < 5000
     p.page.fill("#gv-search", "dense_299")
     p.page.press("#gv-search", "Enter")

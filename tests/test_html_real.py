@@ -135,7 +135,7 @@ def test_seed_gan_every_layer_and_details(opened: Any, seed_html: tuple[Path, ke
     expected = layer_names(model)
     assert {"gan_input", "generator", "discriminator", "dense", "leaky_re_lu_1", "flatten", "reshape"} <= expected
     assert expected - {"generator", "discriminator"} <= names  # layer names are drawn (shown on every page)
-    assert p.page.locator("#gv-stage svg g.node").count() == 13
+    assert p.page.locator("#gv-stage svg g.node:not(.cluster-label)").count() == 13
     assert p.page.locator("#gv-stage svg g.cluster").count() == 2
 
     # A tall diagram starts readable (at its top), not shrunk to a blur.
@@ -177,7 +177,7 @@ def test_seed_gan_search_and_depth(opened: Any, seed_html: tuple[Path, keras.Mod
     names = set(p.visible_names())
     assert not inner & names
     assert {"gan_input", "generator", "discriminator"} <= names
-    assert p.page.locator("#gv-stage svg g.node").count() == 3
+    assert p.page.locator("#gv-stage svg g.node:not(.cluster-label)").count() == 3
     p.page.fill("#gv-search", "flatten")  # a hidden layer marks the closed model holding it
     assert p.page.locator(f"#gv-stage g.node#{node_id(p, 'discriminator')}.gv-hit-in").count() == 1
     show(p, "all levels")
@@ -193,7 +193,7 @@ def test_resnet_nested_draws_searches_and_switches_depth(opened: Any, resnet_htm
     p = opened(path)
     data = page_data(p)
     assert len(data["nodes"]) > 170 and [c["name"] for c in data["clusters"]] == ["resnet50"]
-    assert p.page.locator("#gv-stage svg g.node").count() == len(data["nodes"])
+    assert p.page.locator("#gv-stage svg g.node:not(.cluster-label)").count() == len(data["nodes"])
     names = set(p.visible_names())
     assert {"image", "head", "conv1_conv", "conv2_block1_1_conv", "conv5_block3_out"} <= names
     assert layer_names(model) - {"resnet50"} <= names
@@ -209,7 +209,7 @@ def test_resnet_nested_draws_searches_and_switches_depth(opened: Any, resnet_htm
 
     show(p, "depth 0")
     assert {"image", "resnet50", "head"} <= set(p.visible_names())
-    assert p.page.locator("#gv-stage svg g.node").count() == 3
+    assert p.page.locator("#gv-stage svg g.node:not(.cluster-label)").count() == 3
     assert "conv1_conv" not in p.visible_names()
     assert p.page.locator("#gv-stage g.node.gv-hit-in").count() == 1  # the search now marks resnet50
     p.page.dblclick(f"#gv-stage g.node#{node_id(p, 'resnet50')}")  # double click opens it
@@ -294,7 +294,7 @@ def test_notebook_iframe_draws_the_page(browser: Any, seed_html: tuple[Path, ker
         page.goto(host.as_uri())
         frame = page.frames[1]
         frame.wait_for_selector(DRAWN, state="attached", timeout=10_000)
-        assert frame.locator("#gv-stage svg g.node").count() == 13
+        assert frame.locator("#gv-stage svg g.node:not(.cluster-label)").count() == 13
         # Sandboxed: the page runs, but cannot reach the notebook around it.
         assert frame.evaluate(
             "(() => { try { return parent.document.title; } catch (e) { return 'blocked'; } })()"

@@ -326,8 +326,7 @@ class _DotWriter:
         attrs = [
             ("id", dot_string(cluster.id)),
             ("class", dot_string(classes)),
-            ("label", _cluster_label(cluster, self.opts)),
-            ("labeljust", '"l"'),
+            ("label", '""'),
             ("style", f'"{look.style}"'),
             ("fillcolor", f'"{look.fill}"'),
             ("color", f'"{look.border}"'),
@@ -339,8 +338,26 @@ class _DotWriter:
             self.lines.append(
                 f'{inner}{dot_string(name)} [shape=plain, label=<<FONT POINT-SIZE="9" COLOR="#777777">(empty)</FONT>>];'
             )
+        # The label is a node of its own, one rank above the cluster's first layer, so edges that
+        # enter the cluster are routed around the text instead of over it.
+        header = self.header(cluster)
+        self.lines.append(
+            f'{inner}{dot_string(header)} [id={dot_string(header)}, class="cluster-label", shape=plain, '
+            f"label={_cluster_label(cluster, self.opts)}];"
+        )
         self.write_children(cluster.id, depth + 1, inner)
         self.lines.append(f"{indent}}}")
+
+    @staticmethod
+    def header(cluster: Cluster) -> str:
+        return f"{cluster.id}::label"
+
+    def header_edges(self) -> list[str]:
+        """Invisible edges that keep each cluster's label node above its first layer."""
+        return [
+            f"{dot_string(self.header(c))} -> {dot_string(self.anchor_of(c.id))} [style=invis];"
+            for c in self.graph.clusters
+        ]
 
     def _has_nodes(self, cluster_id: str) -> bool:
         if self.nodes_in.get(cluster_id):
@@ -465,6 +482,7 @@ def graph_to_dot(
         + ";"
     )
     writer.write_children(None, 0, "  ")
+    lines.extend("  " + stmt for stmt in writer.header_edges())
     for i, edge in enumerate(graph.edges):
         lines.append("  " + writer.edge_stmt(i, edge, cluster_ids))
     lines.append("}")

@@ -78,7 +78,7 @@
     if (scans.has(tplIndex)) return scans.get(tplIndex);
     var frag = $("gv-svg-" + tplIndex).content;
     var s = { nodes: new Set(), clusters: new Set() };
-    frag.querySelectorAll("g.node[id]").forEach(function (g) { s.nodes.add(g.id); });
+    frag.querySelectorAll("g.node[id]:not(.cluster-label)").forEach(function (g) { s.nodes.add(g.id); });
     frag.querySelectorAll("g.cluster[id]").forEach(function (g) { s.clusters.add(g.id); });
     scans.set(tplIndex, s);
     return s;
@@ -108,7 +108,7 @@
     var v = { svg: svg, base: base, els: new Map(), edges: [], s: s0 };
     var top = svg.querySelector("g.graph > title");
     if (top) top.remove();
-    svg.querySelectorAll("g.node[id], g.cluster[id]").forEach(function (g) {
+    svg.querySelectorAll("g.node[id]:not(.cluster-label), g.cluster[id]").forEach(function (g) {
       v.els.set(g.id, g);
       // The box's border (its first stroked shape) carries the selection and search highlight, not
       // every cell of a table-shaped box.
@@ -593,7 +593,13 @@
   function target(e) {
     var t = e.target;
     if (!t || !t.closest) return null;
-    return t.closest("g.node[id]") || t.closest("g.cluster[id]");
+    // A nested model's label is drawn as a node of its own ("<cluster id>::label"): it stands for the model.
+    var h = t.closest("g.node.cluster-label[id]");
+    if (h && h.ownerSVGElement) {
+      var c = h.ownerSVGElement.querySelector('g.cluster[id="' + CSS.escape(h.id.replace(/::label$/, "")) + '"]');
+      if (c) return c;
+    }
+    return t.closest("g.node[id]:not(.cluster-label)") || t.closest("g.cluster[id]");
   }
   stage.addEventListener("click", function (e) {
     if (dragged) { dragged = false; return; }
