@@ -257,3 +257,16 @@ def test_resume_after_sigkill_has_no_lost_or_duplicated_steps(tmp_path):
     assert samples == sorted(set(list(range(25, total + 1, 25)) + [total]))
     with Image.open(run / "progress.gif") as gif:
         assert gif.n_frames == len(samples)
+
+
+def test_fit_with_steps_per_execution_counts_every_step(tmp_path):
+    """compile(steps_per_execution=4): Keras reports every 4th batch; the Monitor still counts all steps."""
+    keras.utils.set_random_seed(0)
+    gan = GAN(seed_generator(16), seed_discriminator(), latent_dim=16, seed=0)
+    gan.compile(steps_per_execution=4)
+    mon = Monitor(tmp_path, every_n_steps=5, checkpoint_every=6, progress=False)
+    gan.fit(_x(96), batch_size=8, epochs=1, verbose=0, callbacks=[mon])  # 12 steps, 3 calls
+    assert [r["step"] for r in _metrics(tmp_path)] == [4, 8, 12]
+    samples = sorted(p.name for p in (tmp_path / "samples").iterdir())
+    assert samples == ["step_000008.png", "step_000012.png"]  # multiples of 5 were crossed at 8 and 12
+    assert mon.global_step == 12 and int(gan.noise_counter.numpy()) == 12

@@ -120,6 +120,7 @@ class Monitor(keras.callbacks.Callback):
         self._bar: ProgressBar | None = None
         self._last_ckpt = -1
         self._last_grid = -1
+        self._epoch_batch = -1
 
     # ----- Keras callback hooks -------------------------------------------------------------
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:  # noqa: D102
@@ -130,9 +131,13 @@ class Monitor(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:  # noqa: D102
         self.epoch = epoch
+        self._epoch_batch = -1
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:  # noqa: D102
-        if not self.step(self.global_step + 1, logs):
+        # With compile(steps_per_execution=N) Keras reports every N-th batch: count the steps it ran.
+        done = max(1, batch - self._epoch_batch)
+        self._epoch_batch = batch
+        if not self.step(self.global_step + done, logs):
             self.model.stop_training = True
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:  # noqa: D102
@@ -192,9 +197,9 @@ class Monitor(keras.callbacks.Callback):
         """Record training step ``step`` (1-based global count); return False when training must stop."""
         if self._metrics_file is None:
             raise RuntimeError("Monitor.step() called before start() or after end()")
-        self.global_step = step
+        prev, self.global_step = self.global_step, step
         values = _floats(logs)
-        if step % self.log_every == 0:
+        if _crossed(prev, step, self.log_every):
             record = {"step": step, **values}
             self._metrics_file.write(json.dumps(record) + "\n")
             self._records.append(record)
@@ -206,9 +211,9 @@ class Monitor(keras.callbacks.Callback):
                 return False
         if self._bar is not None:
             self._bar.update(step, values)
-        if self.every_n_steps and step % self.every_n_steps == 0:
+        if self.every_n_steps and _crossed(prev, step, self.every_n_steps):
             self.write_grid(step)
-        if self.checkpoint_every and step % self.checkpoint_every == 0:
+        if self.checkpoint_every and _crossed(prev, step, self.checkpoint_every):
             if not self.save_checkpoint(step):
                 return False
             self.write_summaries()
@@ -326,3 +331,12 @@ class Monitor(keras.callbacks.Callback):
         info = {"total_steps": total_steps, "grid": list(self.grid), "seed": self.seed, **self.config}
         info.setdefault("models", {k: type(v).__name__ for k, v in self._objects.items()})
         write_atomic(self.out_dir / "config.json", json.dumps(info, indent=2, default=str))
+
+
+def _crossed(prev: int, step: int, every: int) -> bool:
+    """Whether a multiple of ``every`` lies in ``(prev, step]``: steps may advance several at a time.
+
+    >>> _crossed(7, 8, 4), _crossed(5, 7, 4), _crossed(6, 9, 4)
+    (True, False, True)
+    """
+    return step // every > prev // every
