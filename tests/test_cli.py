@@ -146,3 +146,36 @@ def test_existing_output_survives_a_failed_plot(model_py: Path, tmp_path: Path) 
     out.write_text("precious", encoding="utf-8")
     assert main(["plot", f"{model_py}:not_a_model", "-o", str(out)]) == 2
     assert out.read_text(encoding="utf-8") == "precious"
+
+
+GAN_FILE = Path(__file__).parent / "fixtures" / "cli_gan.py"
+
+
+def test_gan_traces_a_subclassed_gan_from_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "system.json"
+    assert main(["gan", f"{GAN_FILE}:build", "-o", str(out)]) == 0
+    from ganviz.ir import Trace
+
+    trace = Trace.from_json(out.read_text(encoding="utf-8"))
+    assert trace.updates_by_model() == {"discriminator": ["d_optimizer"], "generator": ["g_optimizer"]}
+    svg = tmp_path / "system.svg"
+    assert main(["gan", str(out), "-o", str(svg)]) == 0  # a saved trace draws again without TensorFlow work
+    assert "d_loss" in svg.read_text(encoding="utf-8")
+
+
+def test_gan_classic_pair_is_drawn_as_assumed(tmp_path: Path) -> None:
+    out = tmp_path / "classic.svg"
+    assert main(["gan", f"{GAN_FILE}:classic", "-o", str(out)]) == 0
+    assert "Assumed" in out.read_text(encoding="utf-8")
+
+
+def test_gan_untraceable_step_names_the_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["gan", f"{GAN_FILE}:build_bad", "-o", str(tmp_path / "bad.png")]) == 2
+    line = _err_line(capsys)
+    assert "cli_gan.py:" in line and ".numpy()" in line
+
+
+def test_plot_of_a_gan_suggests_the_gan_command(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert main(["plot", f"{GAN_FILE}:build", "-o", str(tmp_path / "g.png")]) == 2
+    line = _err_line(capsys)
+    assert "ganviz gan" in line and "--input-shape" in line

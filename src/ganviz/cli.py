@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import GanvizError, NotAModelError, TargetError
+from .errors import GanvizError, ModelNotBuiltError, NotAModelError, TargetError
 
 __all__ = ["main", "build_parser"]
 
@@ -74,7 +74,24 @@ def _cmd_plot(args: argparse.Namespace) -> int:
                 f"{args.target!r} is a {type(model).__name__}, not a Keras model "
                 "(point at a model, or a zero-argument function that returns one)"
             )
-    diagram = plot_model(
+    try:
+        diagram = _plot(plot_model, model, out, args)
+    except ModelNotBuiltError as exc:
+        hint = "pass --input-shape, e.g. --input-shape 28,28,1"
+        if _has_custom_train_step(model):
+            hint = f"it has its own train_step: draw the whole system with `ganviz gan {args.target}`, or {hint}"
+        raise ModelNotBuiltError(f"{str(exc).split(';')[0]}; {hint}") from None
+    print(f"wrote {diagram.path}")
+    return 0
+
+
+def _has_custom_train_step(model: Any) -> bool:
+    step = getattr(type(model), "train_step", None)
+    return step is not None and getattr(step, "__module__", "").split(".")[0] not in ("keras", "ganviz")
+
+
+def _plot(plot_model: Any, model: Any, out: str, args: argparse.Namespace) -> Any:
+    return plot_model(
         model,
         to_file=out,
         show_shapes=args.show_shapes,
@@ -88,8 +105,6 @@ def _cmd_plot(args: argparse.Namespace) -> int:
         depth=args.depth,
         input_shape=args.input_shape,
     )
-    print(f"wrote {diagram.path}")
-    return 0
 
 
 # -- gan --------------------------------------------------------------------------------------
