@@ -1,0 +1,240 @@
+"""Layer graph or trace -> nodes, clusters and edges; part of the one live-Keras-model extractor."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..ir.graph import Graph, GraphBuilder
+from ._keras_facts import Site, config_of, dtype, param_counts, shape
+from ._keras_trace import Call, trace, with_batch
+
+__all__ = ["Extractor"]
+
+_SHAPE_ONLY_OPS = frozenset({"Shape", "ShapeN", "Size", "Rank", "VariableShape"})
+
+Sources = tuple[str, ...]  # ids of the nodes that produce one tensor
+
+
+def _merge(groups: Any) -> Sources:
+    """Concatenate source tuples, keeping the first occurrence of each id."""
+    return tuple(dict.fromkeys(s for group in groups for s in group))
+
+
+class Extractor:
+    """One conversion: emits nodes/clusters in layer order, then wires edges call by call."""
+
+    def __init__(self, keras: Any) -> None:
+        from keras.src.models.functional import Functional
+
+        self.keras = keras
+        self.functional_cls = Functional
+        self.input_layer_cls = keras.layers.InputLayer
+        self.builder: GraphBuilder
+        self.layer_ids: dict[int, str] = {}  # id(layer) -> node or cluster id (never output)
+        self.kept: list[Any] = []  # keeps layers alive so their id() stays unique
+        self.cluster_layers: set[int] = set()
+        self.traces: dict[int, Call | None] = {}
+
+    # -- classification ---------------------------------------------------------------
+    def graph_of(self, layer: Any) -> Any:
+        """The Functional graph behind a functional or built Sequential model, else None."""
+        if isinstance(layer, self.functional_cls):
+            return layer
+        if isinstance(layer, self.keras.Sequential):
+            return layer._functional
+        return None
+
+    def trace(self, layer: Any, node: Any, input_shape: Any, *, required: bool) -> Call | None:
+        """Trace ``layer`` once (memoised per layer); see :func:`._keras_trace.trace`."""
+        return trace(self.keras, layer, node, input_shape, required=required, cache=self.traces, kept=self.kept)
+
+    # -- entry point ------------------------------------------------------------------
+    def run(self, model: Any, input_shape: Any) -> Graph:
+        """Convert ``model``: functional graphs are read, anything else is traced."""
+        self.builder = GraphBuilder(model.name)
+        if isinstance(model, self.keras.Sequential) and model._functional is None and input_shape is not None:
+            model.build(with_batch(input_shape))
+        fn = self.graph_of(model)
+        if fn is not None:
+            self.run_functional(fn)
+        else:
+            self.run_traced(model, input_shape)
+        params, trainable = param_counts(model)
+        self.builder.details.update(class_name=type(model).__name__, params=params, trainable_params=trainable)
+        return self.builder.build()
+
+    def run_functional(self, fn: Any) -> None:
+        first = self.first_sites(fn)
+        for layer in fn.layers:
+            if isinstance(layer, self.input_layer_cls):
+                site = first[id(layer)]
+                fields = site.fields()
+                fields["input_shapes"] = fields["output_shapes"]
+                self.add_node(layer, None, site, kind="input", class_name="InputLayer", **fields)
+        self.emit_functional(fn, None)
+        self.wire_functional(fn, [(self.layer_ids[id(t._keras_history[0])],) for t in fn.inputs])
+
+    def run_traced(self, model: Any, input_shape: Any) -> None:
+        root = self.trace(model, None, input_shape, required=True)
+        assert root is not None
+        count = len(root.inputs)
+        sources: list[Sources] = []
+        for i, tensor in enumerate(root.inputs):
+            tensor_shape = shape(tensor.shape)
+            name = f"{model.name}_input" if count == 1 else f"{model.name}_input_{i}"
+            fields = {"input_shapes": (tensor_shape,), "output_shapes": (tensor_shape,), "dtype": dtype(tensor)}
+            sources.append((self.builder.add_node(name, kind="input", class_name="InputLayer", **fields),))
+        if root.children:
+            self.emit_calls(root, None)
+            self.wire_calls(root, sources)
+        else:  # a plain layer: one node
+            node = self.add_node(model, None, Site(tuple(root.inputs), tuple(root.outputs)))
+            for src in _merge(sources):
+                self.builder.add_edge(src, node)
+
+    # -- node emission ----------------------------------------------------------------
+    def add_node(self, layer: Any, parent: str | None, site: Site | None, **fields: Any) -> str:
+        if site is not None and "input_shapes" not in fields:
+            fields.update(site.fields())
+        fields.setdefault("kind", "layer")
+        fields.setdefault("class_name", type(layer).__name__)
+        params, trainable = param_counts(layer)
+        config = config_of(layer)
+        activation = config.get("activation") if isinstance(config, dict) else None
+        node_id = self.builder.add_node(
+            str(layer.name),
+            parent=parent,
+            params=params,
+            trainable_params=trainable,
+            trainable=bool(layer.trainable),
+            activation=activation if isinstance(activation, str) else None,
+            details={"config": config} if config else {},
+            **fields,
+        )
+        self.layer_ids[id(layer)] = node_id
+        self.kept.append(layer)
+        return node_id
+
+    def add_cluster(self, model: Any, parent: str | None, site: Site | None) -> str:
+        params, trainable = param_counts(model)
+        details: dict[str, Any] = {}
+        if site is not None:
+            f = site.fields()
+            details = {
+                "input_shapes": [None if s is None else list(s) for s in f["input_shapes"]],
+                "output_shapes": [None if s is None else list(s) for s in f["output_shapes"]],
+                "dtype": f["dtype"],
+            }
+        cluster_id = self.builder.add_cluster(
+            str(model.name),
+            class_name=type(model).__name__,
+            parent=parent,
+            params=params,
+            trainable_params=trainable,
+            trainable=bool(model.trainable),
+            details=details,
+        )
+        self.layer_ids[id(model)] = cluster_id
+        self.cluster_layers.add(id(model))
+        self.kept.append(model)
+        return cluster_id
+
+    def first_sites(self, fn: Any) -> dict[int, Site]:
+        """Each operation's first call in a Functional graph, in topological order."""
+        sites: dict[int, Site] = {}
+        for depth in sorted(fn._nodes_by_depth, reverse=True):
+            for node in fn._nodes_by_depth[depth]:
+                op = node.operation
+                if op is not None and id(op) not in sites:
+                    sites[id(op)] = Site(tuple(node.input_tensors), tuple(node.outputs))
+        return sites
+
+    def emit_functional(self, fn: Any, parent: str | None) -> None:
+        sites = self.first_sites(fn)
+        nodes_of = {id(n.operation): n for d in fn._nodes_by_depth.values() for n in d if n.operation is not None}
+        for layer in fn.layers:
+            if isinstance(layer, self.input_layer_cls) or id(layer) in self.layer_ids:
+                continue
+            site = sites.get(id(layer))
+            inner = self.graph_of(layer)
+            if inner is not None:
+                cluster = self.add_cluster(layer, parent, site)
+                self.emit_functional(inner, cluster)
+                continue
+            if isinstance(layer, self.keras.Model):
+                root = self.trace(layer, nodes_of.get(id(layer)), None, required=False)
+                if root is not None and root.children:
+                    cluster = self.add_cluster(layer, parent, site)
+                    self.emit_calls(root, cluster)
+                    continue
+            self.add_node(layer, parent, site)
+
+    def emit_calls(self, call: Call, parent: str | None) -> None:
+        for child in call.children:
+            layer = child.layer
+            if id(layer) in self.layer_ids:
+                continue
+            site = Site(tuple(child.inputs), tuple(child.outputs))
+            if isinstance(layer, self.keras.Model) and child.children:
+                cluster = self.add_cluster(layer, parent, site)
+                self.emit_calls(child, cluster)
+            else:
+                self.add_node(layer, parent, site)
+
+    # -- wiring -----------------------------------------------------------------------
+    def apply(
+        self, op: Any, ins: list[Sources], n_out: int, call: Call | None = None, node: Any = None
+    ) -> list[Sources]:
+        """Add the edges of one call of ``op`` fed by ``ins``; return the sources of its outputs."""
+        target = self.layer_ids.get(id(op))
+        if target is None:  # an ordinary op (keras.ops.add ...): outputs come from all its inputs
+            return [_merge(ins)] * n_out
+        if id(op) in self.cluster_layers:  # an open nested model
+            if call is not None and call.children:
+                return self.wire_calls(call, ins)
+            inner = self.graph_of(op)
+            if inner is not None:
+                return self.wire_functional(inner, ins)
+            root = self.trace(op, node, None, required=False)
+            if root is not None:
+                return self.wire_calls(root, ins)
+        for src in _merge(ins):
+            self.builder.add_edge(src, target)
+        return [(target,)] * n_out
+
+    def wire_functional(self, fn: Any, in_sources: list[Sources]) -> list[Sources]:
+        tensors: dict[int, Sources] = {id(x): s for x, s in zip(fn.inputs, in_sources)}
+        for depth in sorted(fn._nodes_by_depth, reverse=True):
+            for node in fn._nodes_by_depth[depth]:
+                if node.operation is None or node.is_input:
+                    continue
+                ins = [tensors.get(id(t), ()) for t in node.input_tensors]
+                outs = self.apply(node.operation, ins, len(node.outputs), node=node)
+                for t, s in zip(node.outputs, outs):
+                    tensors[id(t)] = s
+        return [tensors.get(id(t), ()) for t in fn.outputs]
+
+    def wire_calls(self, call: Call, in_sources: list[Sources]) -> list[Sources]:
+        known: dict[str, Sources] = {t.name: s for t, s in zip(call.inputs, in_sources)}
+        memo: dict[str, Sources] = {}
+
+        def walk(tensor: Any) -> Sources:
+            name = tensor.name
+            if name in known:
+                return known[name]
+            if name in memo:
+                return memo[name]
+            memo[name] = ()  # guards against cycles
+            op = tensor.op
+            if op.type in _SHAPE_ONLY_OPS:
+                return ()
+            result = _merge(walk(t) for t in op.inputs if t.dtype.name != "resource")
+            memo[name] = result
+            return result
+
+        for child in call.children:
+            ins = [walk(t) for t in child.inputs]
+            outs = self.apply(child.layer, ins, len(child.outputs), call=child)
+            for t, s in zip(child.outputs, outs):
+                known[t.name] = s
+        return [walk(t) for t in call.outputs]
