@@ -6,7 +6,7 @@ from typing import Any
 
 __all__ = ["build", "CASES"]
 
-CASES = ("seed_generator", "seed_discriminator", "nested_gan", "resnet50", "resnet50_nested", "deep_1000")
+CASES = ("seed_generator", "seed_discriminator", "nested_gan", "resnet50", "resnet50_nested", "deep_1000", "odd_names")
 
 
 def build(case: str) -> Any:
@@ -38,4 +38,9 @@ def build(case: str) -> Any:
         for i in range(n):
             x = keras.layers.Dense(16, activation="relu", name=f"dense_{i}")(x)
         return keras.Model(inp, x, name=f"deep_{n}")
+    if case == "odd_names":  # legal Keras layer names that break DOT quoting
+        x = inp = keras.Input(shape=(8,), name="x")
+        for name in ['a"b<c>&{d}|e', "line\nbreak", "emoji 🎨", "back\\slash"]:
+            x = keras.layers.Dense(8, name=name)(x)
+        return keras.Model(inp, x, name="odd_names")
     raise ValueError(f"unknown benchmark case {case!r} (must be one of {list(CASES)})")

@@ -24,7 +24,7 @@ WORK = HERE / "_work"
 RESULTS = HERE / "results"
 GV_ROOT = WORK / "graphviz-debian" / "root"
 
-CASES = ["seed_generator", "seed_discriminator", "nested_gan", "resnet50", "resnet50_nested", "deep_1000"]
+CASES = ["seed_generator", "seed_discriminator", "nested_gan", "resnet50", "resnet50_nested", "deep_1000", "odd_names"]
 
 CHILD = r"""
 import json, os, resource, sys, threading, time
