@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..ir.graph import Cluster, Graph, Node
 from . import styles
-from .dot import RANKDIRS, LabelOptions, check_graph, cluster_facts, format_shape, node_facts, node_title
+from .labels import LabelOptions, check_options, cluster_facts, format_shape, node_facts, node_title
 from .quoting import mermaid_text, safe_id
 
 __all__ = ["graph_to_mermaid"]
@@ -69,9 +69,7 @@ def graph_to_mermaid(
       class n0 input
       class n1 layer
     """
-    if rankdir not in RANKDIRS:
-        raise ValueError(f"unknown rankdir {rankdir!r} (must be one of {list(RANKDIRS)})")
-    check_graph(graph)
+    check_options(graph, rankdir=rankdir)  # dpi means nothing to Mermaid: not checked
     opts = LabelOptions(show_shapes, show_dtype, show_layer_names, show_layer_activations, show_trainable)
     nodes_in: dict[str | None, list[Node]] = {}
     clusters_in: dict[str | None, list[Cluster]] = {}

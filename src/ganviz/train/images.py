@@ -12,7 +12,7 @@ import numpy as np
 
 from .._io import write_atomic
 
-__all__ = ["to_uint8", "make_grid", "grid_size", "save_png", "save_gif", "diversity", "plot_curves"]
+__all__ = ["to_uint8", "output_range", "make_grid", "grid_size", "save_png", "save_gif", "diversity", "plot_curves"]
 
 _BORDER = 48  # grey between cells
 
@@ -41,6 +41,25 @@ def to_uint8(samples: Any, value_range: tuple[float, float] | None = None) -> np
     lo, hi = value_range if value_range is not None else (float(x.min()), float(x.max()))
     span = hi - lo if hi > lo else 1.0
     return np.clip((x - lo) / span * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
+def output_range(generator: Any) -> tuple[float, float] | None:
+    """The range a generator's last activation gives (tanh: -1..1, sigmoid: 0..1), or ``None`` if unknown.
+
+    >>> import types
+    >>> tanh = types.SimpleNamespace(activation=np.tanh)
+    >>> output_range(types.SimpleNamespace(layers=[tanh])), output_range(object())
+    ((-1.0, 1.0), None)
+    """
+    for layer in reversed(getattr(generator, "layers", [])):
+        name = str(getattr(getattr(layer, "activation", None), "__name__", "")).lower()
+        if "tanh" in name:
+            return (-1.0, 1.0)
+        if "sigmoid" in name:
+            return (0.0, 1.0)
+        if name and name != "linear":
+            return None
+    return None
 
 
 def grid_size(rows: int, cols: int, height: int, width: int, *, pad: int = 2, zoom: int = 2) -> tuple[int, int]:

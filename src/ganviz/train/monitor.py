@@ -4,24 +4,21 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
-import re
 from pathlib import Path
 from typing import Any
 
 import keras
 import numpy as np
 
-from .._io import write_atomic
 from .checkpoint import Checkpointer, collect_state, restore_state, state_objects
 from .health import HealthChecker, HealthEvent, ProgressBar
-from .images import diversity, make_grid, plot_curves, save_gif, save_png, to_uint8
+from .images import diversity, make_grid, output_range, plot_curves, save_gif, save_png, to_uint8
+from .run_files import append_jsonl, clear_run, rewind_run, write_config
 
 __all__ = ["Monitor", "latent_shape"]
 
 log = logging.getLogger("ganviz.train")
-_SAMPLE = re.compile(r"^step_(\d{6,})\.png$")
 
 
 def latent_shape(generator: Any, model: Any = None) -> tuple[int, ...]:
@@ -33,18 +30,6 @@ def latent_shape(generator: Any, model: Any = None) -> tuple[int, ...]:
     if inputs:
         return tuple(int(d) for d in inputs[0].shape[1:])
     raise ValueError("cannot tell the generator's noise shape: set model.latent_dim or give the generator an Input")
-
-
-def _value_range(generator: Any) -> tuple[float, float] | None:
-    for layer in reversed(getattr(generator, "layers", [])):
-        name = str(getattr(getattr(layer, "activation", None), "__name__", "")).lower()
-        if "tanh" in name:
-            return (-1.0, 1.0)
-        if "sigmoid" in name:
-            return (0.0, 1.0)
-        if name and name != "linear":
-            return None
-    return None
 
 
 def _floats(logs: dict[str, Any] | None) -> dict[str, float]:
@@ -172,7 +157,7 @@ class Monitor(keras.callbacks.Callback):
         if getattr(model, "score_kind", None):
             self.health.probabilities = model.score_kind == "probability"
         if self.value_range is None:
-            self.value_range = _value_range(self._generator)
+            self.value_range = output_range(self._generator)
         for sub in ("samples", "checkpoints"):
             (self.out_dir / sub).mkdir(parents=True, exist_ok=True)
         rows, cols = self.grid
@@ -182,7 +167,7 @@ class Monitor(keras.callbacks.Callback):
         if loaded is not None:
             self._resume_from(*loaded)
         else:
-            self._fresh_start()
+            clear_run(self.out_dir, (p for _, p in self.checkpointer.paths()))
         self.initial_step = self.global_step
         self._metrics_file = open(self.out_dir / "metrics.jsonl", "a", encoding="utf-8")  # noqa: SIM115
         if self.max_steps is not None:
@@ -280,16 +265,7 @@ class Monitor(keras.callbacks.Callback):
             record = event.to_dict()
             self.events.append(record)
             log.warning("%s", event.message) if event.level != "info" else log.info("%s", event.message)
-            with open(self.out_dir / "events.jsonl", "a", encoding="utf-8") as f:
-                f.write(json.dumps(record) + "\n")
-
-    def _fresh_start(self) -> None:
-        for name in ("metrics.jsonl", "events.jsonl", "progress.gif", "curves.png"):
-            (self.out_dir / name).unlink(missing_ok=True)
-        for p in (self.out_dir / "samples").glob("step_*.png"):
-            p.unlink()
-        for _, p in self.checkpointer.paths():
-            p.unlink()
+            append_jsonl(self.out_dir / "events.jsonl", record)
 
     def _resume_from(self, state: dict, extra: dict, meta: dict) -> None:
         restore_state(self._objects, state)
@@ -298,39 +274,14 @@ class Monitor(keras.callbacks.Callback):
         self.epoch = int(meta.get("epoch", 0))
         self.fixed_noise = extra["fixed_noise"].astype("float32")
         self.health.load_state(meta.get("health", {}))
-        self._records = self._truncate_jsonl(self.out_dir / "metrics.jsonl", step)
-        self.events = self._truncate_jsonl(self.out_dir / "events.jsonl", step)
-        from PIL import Image
-
-        for p in sorted((self.out_dir / "samples").iterdir()):
-            m = _SAMPLE.match(p.name)
-            if m and int(m.group(1)) > step:
-                p.unlink()
-            elif m:
-                with Image.open(p) as img:
-                    self._frames.append(np.asarray(img))
+        self._records, self.events, frames = rewind_run(self.out_dir, step)
+        self._frames.extend(frames)
         self._emit([HealthEvent(step, "resumed", "info", f"resumed from the checkpoint at step {step}")])
-
-    @staticmethod
-    def _truncate_jsonl(path: Path, step: int) -> list[dict[str, Any]]:
-        """Keep the complete lines with ``step <= step`` (drops work done after the checkpoint)."""
-        if not path.exists():
-            return []
-        kept: list[dict[str, Any]] = []
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(rec, dict) and int(rec.get("step", math.inf)) <= step:
-                kept.append(rec)
-        write_atomic(path, "".join(json.dumps(r) + "\n" for r in kept))
-        return kept
 
     def _write_config(self, total_steps: int | None) -> None:
         info = {"total_steps": total_steps, "grid": list(self.grid), "seed": self.seed, **self.config}
         info.setdefault("models", {k: type(v).__name__ for k, v in self._objects.items()})
-        write_atomic(self.out_dir / "config.json", json.dumps(info, indent=2, default=str))
+        write_config(self.out_dir, info)
 
 
 def _crossed(prev: int, step: int, every: int) -> bool:
