@@ -66,6 +66,9 @@ def run_demo(out: Path, *, quick: bool = False, steps: int | None = None) -> dic
         expand_nested=True,
         show_trainable=True,
     ).path  # type: ignore[assignment]
+    made["interactive nested D(G(z)) page"] = plot_model(
+        combined, to_file=out / "gan_nested.html", show_shapes=True, show_layer_names=True, show_trainable=True
+    ).path  # type: ignore[assignment]
     discriminator.trainable = True
 
     # The model-file reader: save the generator and draw it back without TensorFlow.
@@ -85,9 +88,6 @@ def run_demo(out: Path, *, quick: bool = False, steps: int | None = None) -> dic
     made["whole-GAN system diagram"] = plot_gan(gan, to_file=out / "gan_system.png").path  # type: ignore[assignment]
     made["whole-GAN, expanded"] = plot_gan(gan, to_file=out / "gan_system_expanded.png", expand_nested=True).path  # type: ignore[assignment]
     made["interactive GAN page"] = plot_gan(gan, to_file=out / "gan_system.html").path  # type: ignore[assignment]
-    made["interactive nested D(G(z)) page"] = plot_model(
-        combined, to_file=out / "gan_nested.html", show_shapes=True, show_layer_names=True, show_trainable=True
-    ).path  # type: ignore[assignment]
 
     # Training with eyes open on the embedded digits.
     from .train.runner import train
