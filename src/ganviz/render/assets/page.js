@@ -539,7 +539,7 @@
       var x = info.get(id);
       var isCluster = g.classList.contains("cluster");
       var k = isCluster ? "cluster" : x ? (x.type === "cluster" ? "model" : x.kind) : null;
-      if (!isCluster && x && x.trainable === false && k === "layer") k = "frozen";
+      if (!isCluster && x && x.trainable === false && (k === "layer" || k === "model")) k = "frozen";
       if (!k || seen.has(k) || (!isCluster && !LEGEND_NODE[k])) return;
       seen.add(k);
       rows.push([swatch(mainShape(g), false, outlineShape(g)), isCluster ? "Nested model (open)" : LEGEND_NODE[k]]);
