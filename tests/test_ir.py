@@ -115,6 +115,15 @@ def test_collapse_rejects_negative_depth() -> None:
         collapse_to_depth(nested_graph(), -1)
 
 
+@pytest.mark.parametrize("bad", [-1, "1", 1.5, True])
+def test_collapse_checks_depth_even_without_clusters(bad: object) -> None:
+    flat = GraphBuilder("flat")
+    flat.add_node("x", kind="input")
+    for graph in (flat.build(), nested_graph()):
+        with pytest.raises(ValueError, match="depth must be None or an integer >= 0"):
+            collapse_to_depth(graph, bad)  # type: ignore[arg-type]
+
+
 def test_max_depth() -> None:
     assert max_depth(nested_graph()) == 2
     assert max_depth(GraphBuilder("flat").build()) == 0

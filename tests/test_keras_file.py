@@ -189,6 +189,13 @@ def test_depth_and_expand_nested_match_live(saved: dict[str, Any], fmt: str, dep
         assert [n.kind for n in collapsed.nodes] == ["input", "model", "layer"]
 
 
+@pytest.mark.parametrize("bad", [-1, 1.5, "1", True])
+def test_bad_depth_is_rejected_even_for_a_flat_model(saved: dict[str, Any], bad: Any) -> None:
+    _, paths = saved["shared_layers"]  # no nested model, so nothing would be collapsed
+    with pytest.raises(ValueError, match="depth must be None or an integer >= 0"):
+        file_to_graph(paths["keras"], depth=bad)
+
+
 def test_shared_layer_is_one_node_with_two_edges(saved: dict[str, Any]) -> None:
     got = file_to_graph(saved["shared_layers"][1]["keras"])
     assert [n.name for n in got.nodes].count("shared") == 1

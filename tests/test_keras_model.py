@@ -253,6 +253,23 @@ def test_subclassed_model_traced_through_ops() -> None:
     assert g.details == {"class_name": "TinyResidual", "params": model.count_params(), "trainable_params": 97}
 
 
+def test_long_chain_of_ops_between_layers_does_not_hit_the_recursion_limit() -> None:
+    class LongChain(keras.Model):
+        def __init__(self) -> None:
+            super().__init__(name="long_chain")
+            self.first = keras.layers.Dense(4, name="first")
+            self.last = keras.layers.Dense(2, name="last")
+
+        def call(self, x: Any) -> Any:
+            x = self.first(x)
+            for _ in range(sys.getrecursionlimit()):  # ops only: the walk back spans all of them
+                x = x * 1.0001
+            return self.last(x)
+
+    g = model_to_graph(LongChain(), input_shape=(3,))
+    assert g.edge_names() == [("long_chain_input", "first"), ("first", "last")]
+
+
 def test_subclassed_inside_functional_is_a_cluster_and_custom_layer_a_node() -> None:
     model = zoo.build_subclassed_in_functional()
     g = model_to_graph(model)
@@ -328,6 +345,22 @@ def test_unbuilt_sequential_needs_input_shape() -> None:
     g = model_to_graph(model, input_shape=(4,))
     assert [n.kind for n in g.nodes] == ["input", "layer"]
     assert g.nodes[1].input_shapes == ((None, 4),) and g.details["params"] == 15
+
+
+def test_sequential_that_cannot_be_built_gives_a_ganviz_error() -> None:
+    with pytest.raises(
+        ModelNotBuiltError, match=r"cannot build Sequential 'empty' with input_shape=\(3,\): .*no layers"
+    ):
+        model_to_graph(keras.Sequential(name="empty"), input_shape=(3,))
+    conv = keras.Sequential([keras.layers.Conv2D(2, 3, name="conv")], name="needs_images")
+    with pytest.raises(ModelNotBuiltError, match=r"cannot build Sequential 'needs_images' with input_shape=\(5,\)"):
+        model_to_graph(conv, input_shape=(5,))
+
+
+def test_bad_input_shape_names_the_whole_value() -> None:
+    model = keras.Sequential([keras.layers.Dense(1)], name="bad_shape")
+    with pytest.raises(ValueError, match=r"input_shape must be a tuple of ints .*got \(None, 'x'\)"):
+        model_to_graph(model, input_shape=(None, "x"))
 
 
 @pytest.mark.parametrize(

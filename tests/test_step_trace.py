@@ -383,6 +383,14 @@ def test_assumed_gan_trace_with_frozen_combined_model() -> None:
     assert by_name["discriminator"].trainable is False and by_name["discriminator"].details["frozen"]
 
 
+def test_assumed_gan_trace_refuses_a_missing_model() -> None:
+    generator, discriminator = gan_zoo.seed_models()
+    with pytest.raises(TraceError, match="generator must be a keras.Model, got NoneType"):
+        assumed_gan_trace(generator=None, discriminator=discriminator)
+    with pytest.raises(TraceError, match="discriminator must be a keras.Model, got NoneType"):
+        assumed_gan_trace(generator=generator, discriminator=None)
+
+
 # -- the system diagram ---------------------------------------------------------------------------------
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from ..ir.graph import Graph, GraphBuilder, Shape
+from ..ir.graph import Graph, GraphBuilder, Shape, shape_to_json
 from ._file_config import Entry, Tensor, layer_details, safe_config, to_dtype, to_shape, to_shapes
 from ._file_params import ALL_NON_TRAINABLE, NON_TRAINABLE_TAIL, Chain, Params
 from ._file_shapes import infer_output, nth
@@ -29,6 +29,16 @@ class _Iface:
 _INPUT = "\0input:"  # marks "the i-th input of the model being read" among producer lists
 
 
+def _batch_shape(entry: Entry) -> Shape | None:
+    """An ``InputLayer``'s shape with its batch dimension (Keras 3 or Keras 2 key)."""
+    return to_shape(entry.config.get("batch_shape", entry.config.get("batch_input_shape")))
+
+
+def _build_shapes(entry: Entry) -> tuple[Shape | None, ...]:
+    """The input shapes a layer's ``build_config`` records (``()`` when it records none)."""
+    return to_shapes((entry.raw.get("build_config") or {}).get("input_shape"))
+
+
 class Reader:
     """Builds the graph of one parsed model tree; ``params`` (per layer chain) gives parameter counts."""
 
@@ -47,7 +57,7 @@ class Reader:
 
     def _input_node(self, entry: Entry, name: str | None = None, shape: Any = None) -> str:
         cfg = entry.config
-        batch = to_shape(cfg.get("batch_shape", cfg.get("batch_input_shape"))) if shape is None else shape
+        batch = _batch_shape(entry) if shape is None else shape
         return self.builder.add_node(
             name or entry.name,
             kind="input",
@@ -59,7 +69,14 @@ class Reader:
         )
 
     def _layer_node(
-        self, entry: Entry, chain: Chain, parent: str | None, frozen: bool, ins: Any, outs: Any
+        self,
+        entry: Entry,
+        chain: Chain,
+        parent: str | None,
+        frozen: bool,
+        ins: Any,
+        outs: Any,
+        dtype: str | None = None,
     ) -> tuple[str, int, int]:
         total, trainable_total, trainable = self._counts(entry, chain, frozen)
         activation = entry.config.get("activation")
@@ -70,7 +87,7 @@ class Reader:
             parent=parent,
             input_shapes=tuple(ins),
             output_shapes=tuple(outs),
-            dtype=self._out_dtype.get(chain) or to_dtype(entry.config.get("dtype")),
+            dtype=dtype or to_dtype(entry.config.get("dtype")),
             params=total,
             trainable_params=trainable_total,
             trainable=trainable,
@@ -82,7 +99,6 @@ class Reader:
     # -- models ----------------------------------------------------------------------------
     def read(self, root: Entry) -> Graph:
         self.builder = GraphBuilder(root.name)
-        self._out_dtype: dict[Chain, str] = {}
         if root.kind != "model":  # a subclassed model: its file stores no layer graph to draw
             total = (self.params or {}).get((), (0, []))[0]
             trainable = root.config.get("trainable", True) is not False
@@ -129,8 +145,8 @@ class Reader:
             params=iface.params,
             trainable_params=iface.trainable_params,
             details={
-                "input_shapes": [list(s) if s is not None else None for s in iface.in_shapes],
-                "output_shapes": [list(s) if s is not None else None for s in iface.out_shapes],
+                "input_shapes": [shape_to_json(s) for s in iface.in_shapes],
+                "output_shapes": [shape_to_json(s) for s in iface.out_shapes],
                 "dtype": iface.dtype,
             },
         )
@@ -148,11 +164,9 @@ class Reader:
     def _sequential(self, m: Entry, chain: Chain, parent: str | None, top: bool, frozen: bool, hint: tuple) -> _Iface:
         iface = _Iface()
         iface.consumers = [[]]
-        first = to_shapes((m.raw.get("build_config") or {}).get("input_shape")) or to_shapes(
-            m.config.get("build_input_shape")
-        )
+        first = _build_shapes(m) or to_shapes(m.config.get("build_input_shape"))
         if m.seq_input is not None:
-            first = (to_shape(m.seq_input.config.get("batch_shape", m.seq_input.config.get("batch_input_shape"))),)
+            first = (_batch_shape(m.seq_input),)
         elif m.children and not first:
             first = (to_shape(m.children[0].config.get("batch_input_shape")),)
         iface.in_shapes = first
@@ -164,10 +178,9 @@ class Reader:
         shapes = first
         dtype = None
         for i, child in enumerate(m.children):
-            ins = to_shapes((child.raw.get("build_config") or {}).get("input_shape")) or shapes
+            ins = _build_shapes(child) or shapes
             if i + 1 < len(m.children):
-                nxt = m.children[i + 1]
-                outs = to_shapes((nxt.raw.get("build_config") or {}).get("input_shape"))
+                outs = _build_shapes(m.children[i + 1])
             else:
                 outs = hint if any(s is not None for s in hint) else ()
             if child.kind == "model":
@@ -239,10 +252,9 @@ class Reader:
             first_call = child.calls[0] if child.calls else []
             ins = tuple(t.shape or nth(out_shapes.get(t.ref[0], ()), t.ref[2]) for t in first_call)
             if not any(s is not None for s in ins):  # Keras 2 configs record no tensor shapes
-                ins = to_shapes((child.raw.get("build_config") or {}).get("input_shape")) or ins
+                ins = _build_shapes(child) or ins
             if child.kind == "input":
-                batch = to_shape(child.config.get("batch_shape", child.config.get("batch_input_shape")))
-                out_shapes[child.name] = (batch,)
+                out_shapes[child.name] = (_batch_shape(child),)
                 dtypes[child.name] = to_dtype(child.config.get("dtype"))
                 continue
             if child.kind == "model":
@@ -258,9 +270,8 @@ class Reader:
                     guess = infer_output(child.class_name, child.config, ins)
                     outs = (guess,) if guess is not None else outs
                 first_out = seen.get((child.name, 0, 0))
-                if first_out is not None and first_out.dtype:
-                    self._out_dtype[sub_chain] = first_out.dtype
-                node, total, trainable_total = self._layer_node(child, sub_chain, parent, frozen, ins, outs)
+                out_dtype = first_out.dtype if first_out is not None else None
+                node, total, trainable_total = self._layer_node(child, sub_chain, parent, frozen, ins, outs, out_dtype)
                 nodes[child.name] = node
                 iface.params += total
                 iface.trainable_params += trainable_total

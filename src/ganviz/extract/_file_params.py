@@ -41,7 +41,7 @@ def keras_params(walk: H5Walk | TinyHDF5, root: Entry) -> Params:
             if walk.loc is None:
                 raise Unsupported("layer names needed")
             named: dict[str, str] = {}  # custom classes or another Keras version: ask each group its layer
-            for group in walk.groups:
+            for group in sorted(walk.groups):  # a set: sorted, so a repeated name always maps the same way
                 group_key = group[len(layers) : -len("/vars")]
                 if group.startswith(layers) and group.endswith("/vars") and "/" not in group_key:
                     layer_name = as_text(scalar(read_attr(walk.loc, group.encode(), b"name")))

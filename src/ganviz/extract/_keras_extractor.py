@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..ir.graph import Graph, GraphBuilder
+from ..errors import ModelNotBuiltError
+from ..ir.graph import Graph, GraphBuilder, shape_to_json
 from ._keras_facts import Site, config_of, dtype, param_counts, shape
 from ._keras_trace import Call, trace, with_batch
+from ._tf_graph import SHAPE_OPS
 
 __all__ = ["Extractor"]
-
-_SHAPE_ONLY_OPS = frozenset({"Shape", "ShapeN", "Size", "Rank", "VariableShape"})
 
 Sources = tuple[str, ...]  # ids of the nodes that produce one tensor
 
@@ -18,6 +18,11 @@ Sources = tuple[str, ...]  # ids of the nodes that produce one tensor
 def _merge(groups: Any) -> Sources:
     """Concatenate source tuples, keeping the first occurrence of each id."""
     return tuple(dict.fromkeys(s for group in groups for s in group))
+
+
+def _site(node: Any) -> Site:
+    """The tensors of one call (a Keras ``Node``) of a layer in a Functional graph."""
+    return Site(tuple(node.input_tensors), tuple(node.outputs))
 
 
 class Extractor:
@@ -53,7 +58,14 @@ class Extractor:
         """Convert ``model``: functional graphs are read, anything else is traced."""
         self.builder = GraphBuilder(model.name)
         if isinstance(model, self.keras.Sequential) and model._functional is None and input_shape is not None:
-            model.build(with_batch(input_shape))
+            shapes = with_batch(input_shape)
+            try:
+                model.build(shapes)
+            except Exception as exc:  # no layers, or a shape the layers cannot take
+                reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                raise ModelNotBuiltError(
+                    f"cannot build {type(model).__name__} {model.name!r} with input_shape={input_shape!r}: {reason}"
+                ) from exc
         fn = self.graph_of(model)
         if fn is not None:
             self.run_functional(fn)
@@ -64,14 +76,14 @@ class Extractor:
         return self.builder.build()
 
     def run_functional(self, fn: Any) -> None:
-        first = self.first_sites(fn)
+        first = self.first_nodes(fn)
         for layer in fn.layers:
             if isinstance(layer, self.input_layer_cls):
-                site = first[id(layer)]
+                site = _site(first[id(layer)])
                 fields = site.fields()
                 fields["input_shapes"] = fields["output_shapes"]
                 self.add_node(layer, None, site, kind="input", class_name="InputLayer", **fields)
-        self.emit_functional(fn, None)
+        self.emit_functional(fn, None, first)
         self.wire_functional(fn, [(self.layer_ids[id(t._keras_history[0])],) for t in fn.inputs])
 
     def run_traced(self, model: Any, input_shape: Any) -> None:
@@ -121,8 +133,8 @@ class Extractor:
         if site is not None:
             f = site.fields()
             details = {
-                "input_shapes": [None if s is None else list(s) for s in f["input_shapes"]],
-                "output_shapes": [None if s is None else list(s) for s in f["output_shapes"]],
+                "input_shapes": [shape_to_json(s) for s in f["input_shapes"]],
+                "output_shapes": [shape_to_json(s) for s in f["output_shapes"]],
                 "dtype": f["dtype"],
             }
         cluster_id = self.builder.add_cluster(
@@ -139,30 +151,29 @@ class Extractor:
         self.kept.append(model)
         return cluster_id
 
-    def first_sites(self, fn: Any) -> dict[int, Site]:
-        """Each operation's first call in a Functional graph, in topological order."""
-        sites: dict[int, Site] = {}
+    def first_nodes(self, fn: Any) -> dict[int, Any]:
+        """Each operation's first call (its Keras ``Node``) in a Functional graph, in topological order."""
+        first: dict[int, Any] = {}
         for depth in sorted(fn._nodes_by_depth, reverse=True):
             for node in fn._nodes_by_depth[depth]:
-                op = node.operation
-                if op is not None and id(op) not in sites:
-                    sites[id(op)] = Site(tuple(node.input_tensors), tuple(node.outputs))
-        return sites
+                if node.operation is not None:
+                    first.setdefault(id(node.operation), node)
+        return first
 
-    def emit_functional(self, fn: Any, parent: str | None) -> None:
-        sites = self.first_sites(fn)
-        nodes_of = {id(n.operation): n for d in fn._nodes_by_depth.values() for n in d if n.operation is not None}
+    def emit_functional(self, fn: Any, parent: str | None, first: dict[int, Any] | None = None) -> None:
+        first = self.first_nodes(fn) if first is None else first
         for layer in fn.layers:
             if isinstance(layer, self.input_layer_cls) or id(layer) in self.layer_ids:
                 continue
-            site = sites.get(id(layer))
+            node = first.get(id(layer))
+            site = None if node is None else _site(node)
             inner = self.graph_of(layer)
             if inner is not None:
                 cluster = self.add_cluster(layer, parent, site)
                 self.emit_functional(inner, cluster)
                 continue
             if isinstance(layer, self.keras.Model):
-                root = self.trace(layer, nodes_of.get(id(layer)), None, required=False)
+                root = self.trace(layer, node, None, required=False)
                 if root is not None and root.children:
                     cluster = self.add_cluster(layer, parent, site)
                     self.emit_calls(root, cluster)
@@ -218,19 +229,25 @@ class Extractor:
         known: dict[str, Sources] = {t.name: s for t, s in zip(call.inputs, in_sources)}
         memo: dict[str, Sources] = {}
 
+        def value(tensor: Any) -> Sources:
+            return known[tensor.name] if tensor.name in known else memo.get(tensor.name, ())
+
+        def data_inputs(tensor: Any) -> list[Any]:
+            return [t for t in tensor.op.inputs if t.dtype.name != "resource"]
+
         def walk(tensor: Any) -> Sources:
-            name = tensor.name
-            if name in known:
-                return known[name]
-            if name in memo:
-                return memo[name]
-            memo[name] = ()  # guards against cycles
-            op = tensor.op
-            if op.type in _SHAPE_ONLY_OPS:
-                return ()
-            result = _merge(walk(t) for t in op.inputs if t.dtype.name != "resource")
-            memo[name] = result
-            return result
+            """The layer nodes ``tensor`` derives from, through ordinary ops (iterative: op chains can be long)."""
+            stack: list[tuple[Any, bool]] = [(tensor, False)]
+            while stack:
+                t, inputs_done = stack.pop()
+                if inputs_done:  # every input is resolved in ``memo``/``known`` by now
+                    memo[t.name] = _merge(value(x) for x in data_inputs(t))
+                elif t.name not in known and t.name not in memo:
+                    memo[t.name] = ()  # a shape-only op, and a guard against cycles
+                    if t.op.type not in SHAPE_OPS:
+                        stack.append((t, True))
+                        stack.extend((x, False) for x in reversed(data_inputs(t)))
+            return value(tensor)
 
         for child in call.children:
             ins = [walk(t) for t in child.inputs]

@@ -124,17 +124,18 @@ def _is_shape(value: Any) -> bool:
     return isinstance(value, (list, tuple)) and all(d is None or isinstance(d, int) for d in value)
 
 
-def _map_shapes(fn: Any, value: Any) -> Any:
+def _map_shapes(fn: Any, value: Any, whole: Any = None) -> Any:
     """Apply ``fn`` to every shape in ``value`` (a shape, or a list/tuple/dict of them)."""
+    whole = value if whole is None else whole
     if isinstance(value, int):
         value = (value,)
     if _is_shape(value):
         return fn(tuple(value))
     if isinstance(value, dict):
-        return {k: _map_shapes(fn, v) for k, v in value.items()}
+        return {k: _map_shapes(fn, v, whole) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_map_shapes(fn, v) for v in value]
-    raise ValueError(f"input_shape must be a tuple of ints (or a list/dict of them), got {value!r}")
+        return [_map_shapes(fn, v, whole) for v in value]
+    raise ValueError(f"input_shape must be a tuple of ints (or a list/dict of them), got {whole!r}")
 
 
 def with_batch(input_shape: Any) -> Any:

@@ -7,17 +7,11 @@ from typing import Any
 from ..ir.graph import Graph
 from ..ir.trace import Call, Loss, OptimizerInfo, Source, Trace, TraceModel, Update
 from . import _tf_graph as tfg
+from ._keras_facts import param_counts
 from ._step_find import Found
 from ._step_record import Recorder
 
 __all__ = ["build_trace", "trace_model", "learning_rate"]
-
-
-def _num(shape: Any) -> int:
-    n = 1
-    for d in shape:
-        n *= int(d)
-    return n
 
 
 def _shapes(tensors: Any) -> tuple[tuple[int | None, ...] | None, ...]:
@@ -36,11 +30,7 @@ def _model_graph(model: Any, name: str) -> Graph:
 
 
 def trace_model(model: Any, name: str, first_call: tuple[str, list[Any], list[Any]] | None) -> TraceModel:
-    try:
-        params = int(model.count_params())
-    except Exception:
-        params = 0
-    trainable = sum(_num(v.shape) for v in model.trainable_weights)
+    params, trainable = param_counts(model)
     try:
         ins: tuple[Any, ...] = tuple(tuple(t.shape) for t in model.inputs)
         outs: tuple[Any, ...] = tuple(tuple(t.shape) for t in model.outputs)
@@ -192,8 +182,9 @@ def build_trace(rec: Recorder, found: Found, names: dict[int, str], trace_name: 
         first.setdefault(call[0], call)
     by_name = {names[k]: m for k, (_, m) in found.models.items()}
     order_models = list(first) + [u.model for u in updates if u.model not in first]
-    trace_models = tuple(trace_model(by_name[n], n, first.get(n)) for n in dict.fromkeys(order_models))
-    unused = [n for n in by_name if n not in dict.fromkeys(order_models)]
+    used = dict.fromkeys(order_models)
+    trace_models = tuple(trace_model(by_name[n], n, first.get(n)) for n in used)
+    unused = [n for n in by_name if n not in used]
     return Trace(
         name=trace_name,
         models=trace_models,

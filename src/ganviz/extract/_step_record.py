@@ -28,9 +28,9 @@ def flat_tensors(structure: Any) -> list[Any]:
 class Recorder:
     """Collects model calls, gradients and optimizer applications of one trace."""
 
-    def __init__(self, model_names: dict[int, str], stop_code: types.CodeType) -> None:
+    def __init__(self, model_names: dict[int, str]) -> None:
         self.model_names = model_names
-        self.stop_code = stop_code
+        self.stop_code: types.CodeType | None = None  # the traced entry function's code, set when tracing
         self.recording = False
         self.depth = 0
         self.reset()
@@ -153,7 +153,7 @@ def patched(rec: Recorder, models: list[Any], optimizers: list[Any]) -> Iterator
         for model in models:
             patch(_owner(type(model), "__call__"), "__call__", wrap_call)
         patch(tf.GradientTape, "gradient", wrap_gradient)
-        for cls in {keras.optimizers.Optimizer, *(type(o) for o in optimizers)}:
+        for cls in dict.fromkeys([keras.optimizers.Optimizer, *(type(o) for o in optimizers)]):  # ordered
             patch(_owner(cls, "apply_gradients"), "apply_gradients", wrap_apply_gradients)
             patch(_owner(cls, "apply"), "apply", wrap_apply)
         yield

@@ -261,7 +261,7 @@ def is_library_file(filename: str) -> bool:
     return path.startswith(_library_dirs())
 
 
-def user_frames(start: types.FrameType | None, stop_code: types.CodeType) -> list[types.FrameType]:
+def user_frames(start: types.FrameType | None, stop_code: types.CodeType | None) -> list[types.FrameType]:
     """The user's frames between ``start`` (innermost) and the frame running ``stop_code``."""
     out: list[types.FrameType] = []
     frame = start

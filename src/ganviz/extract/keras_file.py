@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..errors import ModelFileError
 from ..ir.graph import Graph
-from ..ir.transforms import collapse_to_depth
+from ..ir.transforms import check_depth, collapse_to_depth
 from ._file_archive import archive_params, read_archive
 from ._file_config import MAX_CONFIG_BYTES, MAX_JSON_DEPTH, MAX_MODEL_DEPTH, fail, parse_entry
 from ._file_graph import Reader
@@ -91,7 +91,9 @@ def file_to_graph(path: str | os.PathLike[str], *, expand_nested: bool = True, d
 
     Raises:
         ModelFileError: the file is missing, of an unknown kind, corrupt, hostile or holds no model.
+        ValueError: ``depth`` is not None or an integer >= 0.
     """
+    check_depth(depth)  # before reading the file
     p = Path(os.fspath(path))
     kind = _sniff(p)
     warnings: list[str] = []

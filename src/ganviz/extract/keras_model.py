@@ -6,7 +6,7 @@ from typing import Any
 
 from ..errors import NotAModelError
 from ..ir.graph import Graph
-from ..ir.transforms import collapse_to_depth
+from ..ir.transforms import check_depth, collapse_to_depth
 from ._keras_extractor import Extractor
 
 __all__ = ["model_to_graph"]
@@ -34,12 +34,12 @@ def model_to_graph(
     Raises:
         NotAModelError: ``model`` is not a Keras model or layer.
         ModelNotBuiltError: the model was never built and ``input_shape`` was not given.
+        ValueError: ``depth`` is not None or an integer >= 0.
     """
     keras = _keras_or_none()
     if keras is None or not isinstance(model, keras.layers.Layer):
         raise NotAModelError(f"expected a keras.Model or keras.layers.Layer, got {type(model).__name__}")
-    if depth is not None and (isinstance(depth, bool) or not isinstance(depth, int) or depth < 0):
-        raise ValueError(f"depth must be None or an integer >= 0, got {depth!r}")
+    check_depth(depth)  # before the (possibly slow) extraction
     graph = Extractor(keras).run(model, input_shape)
     if depth is None and not expand_nested:
         depth = 0

@@ -107,7 +107,7 @@ def _trace(
         )
     specs = tuple(to_spec(a) for a in args)
     names = model_names(found)
-    rec = Recorder(names, _run_trace.__code__)
+    rec = Recorder(names)
     models = [m for _, m in found.models.values()]
     opts = [o for _, o in found.optimizers.values()]
     with patched(rec, models, opts):
@@ -218,29 +218,23 @@ def assumed_gan_trace(*, generator: Any, discriminator: Any, combined: Any = Non
     """
     keras = keras_tf()
     for role, m in (("generator", generator), ("discriminator", discriminator), ("combined", combined)):
-        if m is not None and not isinstance(m, keras.Model):
+        if (m is not None or role != "combined") and not isinstance(m, keras.Model):
             raise TraceError(f"{role} must be a keras.Model, got {type(m).__name__}")
 
-    def shapes(model: Any, which: str) -> tuple[Any, ...]:
-        try:
-            return tuple(tuple(t.shape) for t in getattr(model, which))
-        except Exception:
-            return ()
-
-    g_in, d_in = shapes(generator, "inputs"), shapes(discriminator, "inputs")
-    g_out, d_out = shapes(generator, "outputs"), shapes(discriminator, "outputs")
+    gname, dname = generator.name, discriminator.name
+    models = [trace_model(generator, gname, None), trace_model(discriminator, dname, None)]
+    g_in, g_out = models[0].input_shapes, models[0].output_shapes
+    d_in, d_out = models[1].input_shapes, models[1].output_shapes
     sources = (
         Source("src0", "noise", "noise", g_in[0] if g_in else None),
         Source("src1", "data", "real_images", d_in[0] if d_in else None),
         Source("src2", "constant", "labels", d_out[0] if d_out else None),
     )
-    gname, dname = generator.name, discriminator.name
     calls = [
         Call("call0", gname, ("src0",), g_out[0] if g_out else None),
         Call("call1", dname, ("call0",), d_out[0] if d_out else None),
         Call("call2", dname, ("src1",), d_out[0] if d_out else None),
     ]
-    models = [trace_model(generator, gname, None), trace_model(discriminator, dname, None)]
     optimizers: list[OptimizerInfo] = []
 
     def opt_info(model: Any, default: str) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +18,7 @@ __all__ = [
     "Graph",
     "GraphBuilder",
     "shape_from_json",
+    "shape_to_json",
 ]
 
 GRAPH_FORMAT = "ganviz.graph/1"
@@ -27,7 +28,14 @@ EDGE_KINDS = ("data", "gradient", "update")
 Shape = tuple  # a tuple of int | None (None = unknown dimension)
 
 
-def _shape_to_json(shape: Shape | None) -> list[int | None] | None:
+def shape_to_json(shape: Shape | None) -> list[int | None] | None:
+    """Turn a shape tuple into its JSON form (a list with ``null`` for unknown dimensions).
+
+    >>> shape_to_json((None, 28, 28, 1))
+    [None, 28, 28, 1]
+    >>> shape_to_json(None) is None
+    True
+    """
     return None if shape is None else [None if d is None else int(d) for d in shape]
 
 
@@ -71,8 +79,8 @@ class Node:
             "kind": self.kind,
             "class_name": self.class_name,
             "parent": self.parent,
-            "input_shapes": [_shape_to_json(s) for s in self.input_shapes],
-            "output_shapes": [_shape_to_json(s) for s in self.output_shapes],
+            "input_shapes": [shape_to_json(s) for s in self.input_shapes],
+            "output_shapes": [shape_to_json(s) for s in self.output_shapes],
             "dtype": self.dtype,
             "params": self.params,
             "trainable_params": self.trainable_params,
@@ -284,14 +292,3 @@ class GraphBuilder:
 
     def build(self) -> Graph:
         return Graph(self.name, tuple(self.nodes), tuple(self.clusters), tuple(self.edges), dict(self.details))
-
-
-def iter_descendant_clusters(graph: Graph, cluster_id: str) -> Iterable[str]:
-    """Yield ids of every cluster nested (at any depth) inside ``cluster_id``."""
-    stack = [cluster_id]
-    while stack:
-        cur = stack.pop()
-        for c in graph.clusters:
-            if c.parent == cur:
-                yield c.id
-                stack.append(c.id)

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .graph import Graph, Shape, shape_from_json
+from .graph import Graph, Shape, shape_from_json, shape_to_json
 
 __all__ = [
     "TRACE_FORMAT",
@@ -21,10 +21,6 @@ __all__ = [
 ]
 
 TRACE_FORMAT = "ganviz.trace/1"
-
-
-def _shape_json(shape: Shape | None) -> list[int | None] | None:
-    return None if shape is None else [None if d is None else int(d) for d in shape]
 
 
 @dataclass(frozen=True)
@@ -47,8 +43,8 @@ class TraceModel:
             "params": self.params,
             "trainable_params": self.trainable_params,
             "trainable": self.trainable,
-            "input_shapes": [_shape_json(s) for s in self.input_shapes],
-            "output_shapes": [_shape_json(s) for s in self.output_shapes],
+            "input_shapes": [shape_to_json(s) for s in self.input_shapes],
+            "output_shapes": [shape_to_json(s) for s in self.output_shapes],
             "graph": self.graph.to_dict(),
         }
 
@@ -76,7 +72,7 @@ class Source:
     shape: Shape | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "kind": self.kind, "name": self.name, "shape": _shape_json(self.shape)}
+        return {"id": self.id, "kind": self.kind, "name": self.name, "shape": shape_to_json(self.shape)}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Source:
@@ -97,7 +93,7 @@ class Call:
             "id": self.id,
             "model": self.model,
             "inputs": list(self.inputs),
-            "output_shape": _shape_json(self.output_shape),
+            "output_shape": shape_to_json(self.output_shape),
         }
 
     @classmethod

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .graph import Graph, GraphBuilder
+from .graph import Graph, GraphBuilder, shape_to_json
 from .trace import Trace, TraceModel
+from .transforms import cluster_depths
 
 __all__ = ["trace_to_graph", "optimizer_label"]
 
@@ -40,22 +41,14 @@ def _embed(b: GraphBuilder, m: TraceModel, details: dict[str, Any]) -> _Anchors:
         trainable=m.trainable,
         details={
             **details,
-            "input_shapes": [list(s) if s is not None else None for s in m.input_shapes],
-            "output_shapes": [list(s) if s is not None else None for s in m.output_shapes],
+            "input_shapes": [shape_to_json(s) for s in m.input_shapes],
+            "output_shapes": [shape_to_json(s) for s in m.output_shapes],
         },
     )
     sub = m.graph
-    depth: dict[str, int] = {}
-    parents = {c.id: c.parent for c in sub.clusters}
-
-    def depth_of(cid: str) -> int:
-        if cid not in depth:
-            parent = parents.get(cid)
-            depth[cid] = 0 if parent is None or parent not in parents else depth_of(parent) + 1
-        return depth[cid]
-
+    depth = cluster_depths(sub)
     cmap: dict[str, str] = {}
-    for c in sorted(sub.clusters, key=lambda c: depth_of(c.id)):  # parents first; stable otherwise
+    for c in sorted(sub.clusters, key=lambda c: depth[c.id]):  # parents first; stable otherwise
         fields = _fields(c)
         fields.pop("id")
         fields["parent"] = cmap.get(c.parent, cluster) if c.parent is not None else cluster

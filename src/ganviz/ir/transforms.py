@@ -4,18 +4,35 @@ from __future__ import annotations
 
 from .graph import Cluster, Edge, Graph, Node
 
-__all__ = ["collapse_to_depth", "cluster_depths", "max_depth"]
+__all__ = ["check_depth", "collapse_to_depth", "cluster_depths", "max_depth"]
+
+
+def check_depth(depth: object) -> None:
+    """Raise ``ValueError`` unless ``depth`` is ``None`` or an integer >= 0 (``bool`` is refused).
+
+    >>> check_depth(None), check_depth(2)
+    (None, None)
+    >>> check_depth(-1)
+    Traceback (most recent call last):
+    ...
+    ValueError: depth must be None or an integer >= 0, got -1
+    """
+    if depth is not None and (isinstance(depth, bool) or not isinstance(depth, int) or depth < 0):
+        raise ValueError(f"depth must be None or an integer >= 0, got {depth!r}")
 
 
 def cluster_depths(graph: Graph) -> dict[str, int]:
-    """Depth of each cluster: 0 for a top-level nested model, 1 inside it, and so on."""
+    """Depth of each cluster: 0 for a top-level nested model, 1 inside it, and so on.
+
+    A cluster whose parent is not in the graph counts as top-level.
+    """
     by_id = {c.id: c for c in graph.clusters}
     depths: dict[str, int] = {}
 
     def depth_of(cid: str) -> int:
         if cid not in depths:
             parent = by_id[cid].parent
-            depths[cid] = 0 if parent is None else depth_of(parent) + 1
+            depths[cid] = 0 if parent is None or parent not in by_id else depth_of(parent) + 1
         return depths[cid]
 
     for c in graph.clusters:
@@ -67,17 +84,16 @@ def collapse_to_depth(graph: Graph, depth: int | None) -> Graph:
     >>> [(n.id, n.name, n.kind) for n in out.nodes], out.edge_names()
     ([('n0', 'z', 'input'), ('c0', 'generator', 'model')], [('z', 'generator')])
     """
+    check_depth(depth)
     if depth is None or not graph.clusters:
         return graph
-    if depth < 0:
-        raise ValueError(f"depth must be None or >= 0, got {depth}")
     depths = cluster_depths(graph)
     by_id = {c.id: c for c in graph.clusters}
 
     # For each cluster, the outermost collapsed ancestor (itself included), or None if open.
     def collapsed_root(cid: str | None) -> str | None:
         root = None
-        while cid is not None:
+        while cid in by_id:
             if depths[cid] >= depth:
                 root = cid
             cid = by_id[cid].parent
