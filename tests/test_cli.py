@@ -179,3 +179,30 @@ def test_plot_of_a_gan_suggests_the_gan_command(capsys: pytest.CaptureFixture[st
     assert main(["plot", f"{GAN_FILE}:build", "-o", str(tmp_path / "g.png")]) == 2
     line = _err_line(capsys)
     assert "ganviz gan" in line and "--input-shape" in line
+
+
+def test_train_out_that_is_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "taken"
+    out.write_text("x", encoding="utf-8")
+    assert main(["train", "--steps", "1", "--out", str(out)]) == 2
+    assert "cannot create run folder" in _err_line(capsys)
+
+
+def test_gan_batch_size_defaults_to_8() -> None:
+    from ganviz.cli import build_parser
+
+    assert build_parser().parse_args(["gan", "m.py:g"]).batch_size == 8
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [("def broken(:\n", "SyntaxError"), ("import no_such_module_for_ganviz\n", "no_such_module_for_ganviz")],
+)
+def test_plot_target_file_that_cannot_be_imported(
+    source: str, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.py"
+    bad.write_text(source, encoding="utf-8")
+    assert main(["plot", f"{bad}:build", "-o", str(tmp_path / "m.svg")]) == 2
+    line = _err_line(capsys)
+    assert "cannot import" in line and message in line

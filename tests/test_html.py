@@ -140,6 +140,15 @@ def test_hostile_names_never_appear_as_markup() -> None:
     assert f"<title>{HOSTILE[1].replace('<', '&lt;').replace('>', '&gt;')}</title>" in page
 
 
+def test_lone_surrogates_in_names_and_title_still_make_a_utf8_page() -> None:
+    # A layer name read from a model file's JSON may hold a lone surrogate; the page must still encode.
+    names = ["a\ud800b", "\udcff"]
+    page = page_of(names, title="t\udfff")
+    page.encode("utf-8")
+    assert [n["name"] for n in data_block(page)["nodes"]][1:] == names
+    assert "<title>t\\udfff</title>" in page
+
+
 def test_json_for_script_escapes_breakouts() -> None:
     text = json_for_script({"a": "</script><!-- & \u2028", "inf": float("inf"), "t": (1, None), 3: {1, 2}})
     assert "<" not in text and ">" not in text and "&" not in text and "\u2028" not in text

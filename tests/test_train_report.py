@@ -97,3 +97,16 @@ def test_report_notes_failed_diagrams(tmp_path):
 
     page = write_report(tmp_path, gan=Broken()).read_text()
     assert page.count("could not be drawn") == 3
+
+
+def test_resume_skips_an_unreadable_newest_checkpoint(tmp_path):
+    # The Monitor resumes from the newest *readable* checkpoint; train() must count steps from it too.
+    run = tmp_path / "run"
+    first = train("digits", 8, run, batch_size=16, checkpoint_every=4, progress=False, report=False, seed=1)
+    assert first.steps == 8
+    newest = run / "checkpoints" / "ckpt_00000008.npz"
+    newest.write_bytes(b"not a zip")
+    again = train("digits", 8, run, resume=True, batch_size=16, progress=False, report=False, seed=1)
+    assert again.initial_step == 4 and again.steps == 8
+    assert [json.loads(x)["step"] for x in (run / "metrics.jsonl").read_text().splitlines()] == list(range(1, 9))
+    assert newest.read_bytes()[:2] == b"PK"  # rewritten as a real checkpoint

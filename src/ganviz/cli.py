@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ._io import check_writable
 from .errors import GanvizError, ModelNotBuiltError, NotAModelError, TargetError
 
 __all__ = ["main", "build_parser"]
@@ -62,7 +63,8 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     from .targets import is_model_file, load_object
 
     out = args.output or _default_out(args.target, ".png")
-    format_for(out)  # fail fast on an unknown extension, before any import or load
+    format_for(out)  # fail fast on an unknown extension or unwritable path, before any import or load
+    check_writable(out)
     if is_model_file(args.target):
         model: Any = args.target
         if not Path(args.target).is_file():
@@ -115,6 +117,7 @@ def _cmd_gan(args: argparse.Namespace) -> int:
 
     out = args.output or _default_out(args.target, "_system.png")
     format_for(out)
+    check_writable(out)
     if args.target.endswith(".json"):
         path = Path(args.target)
         if not path.is_file():
@@ -163,10 +166,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         quick=args.quick,
     )
     print(f"run folder: {Path(args.out).resolve()}")
-    if result is not None:
-        report = Path(args.out) / "report.html"
-        if report.exists():
-            print(f"report:     {report.resolve()}")
+    if result.report is not None:
+        print(f"report:     {result.report.resolve()}")
     return 0
 
 
@@ -227,7 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     sg.add_argument("--expand-nested", action="store_true", help="draw each model's architecture inside its box")
     sg.add_argument("--rankdir", choices=["TB", "LR", "BT", "RL"], default="TB", help="layout direction")
     sg.add_argument("--data-shape", type=_shape, help="shape of one real example, e.g. 28,28,1 (if not found)")
-    sg.add_argument("--batch-size", type=_pos_int, default=None, help=argparse.SUPPRESS)
+    sg.add_argument("--batch-size", type=_pos_int, default=8, help=argparse.SUPPRESS)
     sg.set_defaults(func=_cmd_gan)
 
     st = sub.add_parser(
@@ -280,8 +281,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
         return int(exc.code) if isinstance(exc.code, int) else 2
-    if getattr(args, "command", None) == "gan" and getattr(args, "batch_size", None) is None:
-        args.batch_size = 8
     try:
         return int(args.func(args) or 0)
     except GanvizError as exc:

@@ -84,9 +84,12 @@ def run_demo(out: Path, *, quick: bool = False, steps: int | None = None) -> dic
         d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
         g_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
     )
-    made["whole-GAN system diagram"] = plot_gan(gan, to_file=out / "gan_system.png").path  # type: ignore[assignment]
-    made["whole-GAN, expanded"] = plot_gan(gan, to_file=out / "gan_system_expanded.png", expand_nested=True).path  # type: ignore[assignment]
-    made["interactive GAN page"] = plot_gan(gan, to_file=out / "gan_system.html").path  # type: ignore[assignment]
+    from .extract.step_trace import trace_gan
+
+    trace = trace_gan(gan)  # traced once, drawn three ways
+    made["whole-GAN system diagram"] = plot_gan(trace, to_file=out / "gan_system.png").path  # type: ignore[assignment]
+    made["whole-GAN, expanded"] = plot_gan(trace, to_file=out / "gan_system_expanded.png", expand_nested=True).path  # type: ignore[assignment]
+    made["interactive GAN page"] = plot_gan(trace, to_file=out / "gan_system.html").path  # type: ignore[assignment]
 
     # Training with eyes open on the embedded digits.
     from .train.runner import train

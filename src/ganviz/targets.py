@@ -60,8 +60,14 @@ def _load_module(where: str) -> Any:
         try:
             spec.loader.exec_module(module)
         except SystemExit as exc:
+            sys.modules.pop(name, None)
             raise TargetError(
                 f"importing {where!r} called sys.exit({exc.code}); guard its script code with `if __name__ == '__main__':`"
+            ) from None
+        except (SyntaxError, ImportError) as exc:
+            sys.modules.pop(name, None)
+            raise TargetError(
+                f"cannot import {where!r}: {type(exc).__name__}: {exc} (fix the file, then retry)"
             ) from None
         finally:
             if added:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import RenderBackendError, UnknownFormatError
+from .labels import check_dpi
 
 __all__ = ["FORMATS", "ENGINES", "MAX_PIXELS", "available_engines", "engine_path", "render_dot"]
 
@@ -220,8 +221,7 @@ def render_dot(
     fmt = fmt.lower().lstrip(".")
     if fmt not in FORMATS:
         raise UnknownFormatError(f"unknown render format {fmt!r} (must be one of {list(FORMATS)})")
-    if dpi is not None and (isinstance(dpi, bool) or not isinstance(dpi, (int, float)) or not 1 <= dpi <= 2400):
-        raise ValueError(f"dpi must be a number between 1 and 2400 or None, got {dpi!r}")
+    check_dpi(dpi)
     # SVG is drawn at its natural size (1 unit = 1 pt) whatever dpi the DOT asks rasters for.
     use_dpi = (72 if _dot_dpi(dot) is not None else None) if fmt == "svg" else dpi
     names = list(ENGINES) if engine is None else [engine]

@@ -10,11 +10,11 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from functools import cache
-from html import escape
 from importlib import resources
 from typing import Any
 
 from ..ir.graph import Graph
+from .quoting import html_attr, html_text
 
 __all__ = ["graph_to_html", "svg_inline_safe"]
 
@@ -38,6 +38,7 @@ _BAD_VALUE = re.compile(r"(javascript|vbscript|livescript)\s*:|expression\s*\(|u
 _CONTROL = re.compile(r"[\x00-\x20\x7f]+")
 # Characters XML 1.0 forbids: a layer name holding one must not make the whole page fail.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 # -- SVG sanitising -----------------------------------------------------------------------------
@@ -181,7 +182,9 @@ def json_for_script(value: Any) -> str:
         ("\u2029", "\\u2029"),
     ):
         text = text.replace(raw, esc)
-    return text
+    # A lone surrogate (a layer name read from a file's JSON can hold one) cannot be written as
+    # UTF-8: keep it as a JSON escape, which reads back as the same string.
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def _page_data(graph: Graph, title: str, views: list[dict[str, Any]]) -> dict[str, Any]:
@@ -279,11 +282,11 @@ def graph_to_html(
     )
     view_buttons = "".join(
         f'<button type="button" class="gv-view" role="radio" aria-checked="false" data-view="{i}">'
-        f"{escape(e['label'])}</button>"
+        f"{html_text(e['label'])}</button>"
         for i, e in enumerate(entries)
     )
     tpls = "\n".join(f'<template id="gv-svg-{i}">{svg}</template>' for svg, i in templates.items())
-    t = escape(page_title)
+    t = html_text(page_title)
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -296,7 +299,7 @@ def graph_to_html(
 </head>
 <body>
 <header class="gv-bar">
-<h1 class="gv-title" title="{t}">{t}</h1>
+<h1 class="gv-title" title="{html_attr(page_title)}">{t}</h1>
 <div class="gv-views{"" if len(entries) > 1 else " gv-hidden"}" role="radiogroup" aria-label="View">
 <span class="gv-views-label">Nested models</span>{view_buttons}</div>
 <div class="gv-search"><input id="gv-search" type="search" placeholder="Find a layer by name or class" \

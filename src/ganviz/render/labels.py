@@ -12,6 +12,7 @@ __all__ = [
     "RANKDIRS",
     "LabelOptions",
     "check_options",
+    "check_dpi",
     "check_graph",
     "format_shape",
     "format_shapes",
@@ -151,9 +152,20 @@ def check_options(graph: Graph, *, rankdir: str, dpi: object = None) -> None:
     """
     if rankdir not in RANKDIRS:
         raise ValueError(f"unknown rankdir {rankdir!r} (must be one of {list(RANKDIRS)})")
+    check_dpi(dpi)
+    check_graph(graph)
+
+
+def check_dpi(dpi: object) -> None:
+    """Raise ``ValueError`` unless ``dpi`` is ``None`` or a number in [1, 2400].
+
+    >>> check_dpi(True)
+    Traceback (most recent call last):
+    ...
+    ValueError: dpi must be a number between 1 and 2400 or None, got True
+    """
     if dpi is not None and (isinstance(dpi, bool) or not isinstance(dpi, (int, float)) or not 1 <= dpi <= 2400):
         raise ValueError(f"dpi must be a number between 1 and 2400 or None, got {dpi!r}")
-    check_graph(graph)
 
 
 def check_graph(graph: Graph) -> None:

@@ -151,9 +151,9 @@ class Monitor(keras.callbacks.Callback):
         self._generator = generator if generator is not None else getattr(model, "generator", None)
         if self._generator is None:
             raise ValueError("Monitor needs a generator: a model with a .generator attribute, or generator=...")
-        named = {"generator": generator, "discriminator": discriminator, "d_optimizer": d_optimizer}
-        named["g_optimizer"] = g_optimizer
-        self._objects = state_objects(model, **named) if model is not None else state_objects(None, **named)
+        self._objects = state_objects(
+            model, generator=generator, discriminator=discriminator, d_optimizer=d_optimizer, g_optimizer=g_optimizer
+        )
         if getattr(model, "score_kind", None):
             self.health.probabilities = model.score_kind == "probability"
         if self.value_range is None:

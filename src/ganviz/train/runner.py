@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import DataError
+from ..errors import DataError, OutputPathError
 
 __all__ = ["train", "TrainResult", "DEFAULTS"]
 
@@ -108,17 +108,14 @@ def train(
     latent_dim = int(latent_dim or DEFAULTS["latent_dim"])
     lr = float(learning_rate or DEFAULTS["learning_rate"])
     d_activation, default_d_steps, beta_2 = _LOSS_SETTINGS[loss]
-    out_dir = Path(out)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = _run_folder(out)
 
     images = data_mod.load(data, scale="tanh")
     if images.shape[1:] != (28, 28, 1) and generator is None:
         raise DataError(f"the seed models make 28x28x1 images but {data!r} holds {images.shape[1:]} images")
-    done = (
-        Checkpointer(out_dir / "checkpoints").paths()[-1][0]
-        if resume and Checkpointer(out_dir / "checkpoints").paths()
-        else 0
-    )
+    # The checkpoint the Monitor will resume from: the newest *readable* one (it skips broken files).
+    latest = Checkpointer(out_dir / "checkpoints").load_latest() if resume else None
+    done = int(latest[2]["step"]) if latest is not None else 0
     keras.utils.set_random_seed(seed)
     gen = generator if generator is not None else seed_generator(latent_dim)
     disc = discriminator if discriminator is not None else seed_discriminator(activation=d_activation)
@@ -177,3 +174,14 @@ def train(
         report=report_path,
         events=list(monitor.events),
     )
+
+
+def _run_folder(out: str | os.PathLike[str]) -> Path:
+    """Create the run folder, or say in one line why it cannot be."""
+    out_dir = Path(out)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        reason = "it is a file" if out_dir.exists() else (exc.strerror or str(exc))
+        raise OutputPathError(f"cannot create run folder {str(out_dir)!r}: {reason} (choose another --out)") from None
+    return out_dir
