@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 
 from ganviz.errors import ModelFileError
-from ganviz.extract import keras_file
 from ganviz.extract.keras_file import MAX_CONFIG_BYTES, MAX_JSON_DEPTH, MAX_MODEL_DEPTH, file_to_graph
+from ganviz.extract.keras_file.hdf5 import TinyHDF5, Unsupported
+from ganviz.extract.keras_file.legacy_h5 import H5Walk
 from ganviz.ir import Graph
 
 keras = pytest.importorskip("keras")
@@ -534,9 +535,9 @@ def test_builtin_hdf5_reader_agrees_with_h5py(saved: dict[str, Any], name: str) 
     import h5py
 
     data, start, size = _weights_member(saved[name][1]["keras"])
-    tiny = keras_file._TinyHDF5(io.BytesIO(data), start, size)
+    tiny = TinyHDF5(io.BytesIO(data), start, size)
     with h5py.File(io.BytesIO(data[start : start + size]), "r") as h5:
-        walk = keras_file._H5Walk(h5.id)
+        walk = H5Walk(h5.id)
         assert tiny.sizes == walk.sizes and tiny.groups == walk.groups
     assert len(tiny.sizes) > 5
 
@@ -567,8 +568,8 @@ def test_damaged_weights_never_crash(tmp_path: Path, saved: dict[str, Any]) -> N
 
 def test_builtin_reader_refuses_garbage() -> None:
     for blob in (b"", b"\x89HDF\r\n\x1a\n" + b"\0" * 200, b"\x89HDF\r\n\x1a\n" + b"\xff" * 200):
-        with pytest.raises(keras_file._Unsupported):
-            keras_file._TinyHDF5(io.BytesIO(blob), 0, len(blob))
+        with pytest.raises(Unsupported):
+            TinyHDF5(io.BytesIO(blob), 0, len(blob))
 
 
 def test_keras2_style_legacy_h5(tmp_path: Path) -> None:

@@ -6,8 +6,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-from ._file_config import MAX_CONFIG_BYTES, fail, parse_json
-from ._file_h5lite import MAX_H5_OBJECTS
+from .config import MAX_CONFIG_BYTES, fail, parse_json
+from .hdf5 import MAX_H5_OBJECTS
 
 __all__ = ["H5Walk", "as_text", "read_attr", "read_legacy_h5", "scalar"]
 

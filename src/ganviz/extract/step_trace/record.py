@@ -8,7 +8,7 @@ import types
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from . import _tf_graph as tfg
+from .. import tf_graph as tfg
 
 __all__ = ["Recorder", "flat_tensors", "patched"]
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..ir.graph import Graph
-from ..ir.trace import Call, Loss, OptimizerInfo, Source, Trace, TraceModel, Update
-from . import _tf_graph as tfg
-from ._keras_facts import param_counts
-from ._step_find import Found
-from ._step_record import Recorder
+from ...ir.graph import Graph
+from ...ir.trace import Call, Loss, OptimizerInfo, Source, Trace, TraceModel, Update
+from .. import tf_graph as tfg
+from ..keras_model.facts import param_counts
+from .find import Found
+from .record import Recorder
 
 __all__ = ["build_trace", "trace_model", "learning_rate"]
 
@@ -20,7 +20,7 @@ def _shapes(tensors: Any) -> tuple[tuple[int | None, ...] | None, ...]:
 
 def _model_graph(model: Any, name: str) -> Graph:
     try:
-        from .keras_model import model_to_graph
+        from ..keras_model import model_to_graph
     except ImportError:
         return Graph(name=name, details={"class_name": type(model).__name__})
     try:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import ModelNotBuiltError
-from ..ir.graph import Graph, GraphBuilder, shape_to_json
-from ._keras_facts import Site, config_of, dtype, param_counts, shape
-from ._keras_trace import Call, trace, with_batch
-from ._tf_graph import SHAPE_OPS
+from ...errors import ModelNotBuiltError
+from ...ir.graph import Graph, GraphBuilder, shape_to_json
+from ..tf_graph import SHAPE_OPS
+from .calls import Call, trace, with_batch
+from .facts import Site, config_of, dtype, param_counts, shape
 
 __all__ = ["Extractor"]
 

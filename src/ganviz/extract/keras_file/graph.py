@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from ..ir.graph import Graph, GraphBuilder, Shape, shape_to_json
-from ._file_config import Entry, Tensor, layer_details, safe_config, to_dtype, to_shape, to_shapes
-from ._file_params import ALL_NON_TRAINABLE, NON_TRAINABLE_TAIL, Chain, Params
-from ._file_shapes import infer_output, nth
+from ...ir.graph import Graph, GraphBuilder, Shape, shape_to_json
+from .config import Entry, Tensor, layer_details, safe_config, to_dtype, to_shape, to_shapes
+from .params import ALL_NON_TRAINABLE, NON_TRAINABLE_TAIL, Chain, Params
+from .shapes import infer_output, nth
 
 __all__ = ["Reader"]
 

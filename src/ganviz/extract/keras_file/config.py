@@ -7,8 +7,8 @@ import math
 import re
 from typing import Any
 
-from ..errors import ModelFileError
-from ..ir.graph import Shape
+from ...errors import ModelFileError
+from ...ir.graph import Shape
 
 __all__ = [
     "MAX_CONFIG_BYTES",

@@ -9,12 +9,12 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import TraceError
-from ..ir.trace import Call, Loss, OptimizerInfo, Source, Trace, Update
-from . import _tf_graph as tfg
-from ._step_build import build_trace, learning_rate, trace_model
-from ._step_find import Found, data_paths, find_in_function, infer_data, keras_tf, model_names, to_spec, unwrap
-from ._step_record import Recorder, patched
+from ...errors import TraceError
+from ...ir.trace import Call, Loss, OptimizerInfo, Source, Trace, Update
+from .. import tf_graph as tfg
+from .build import build_trace, learning_rate, trace_model
+from .find import Found, data_paths, find_in_function, infer_data, keras_tf, model_names, to_spec, unwrap
+from .record import Recorder, patched
 
 __all__ = ["trace_gan", "trace_step", "assumed_gan_trace"]
 

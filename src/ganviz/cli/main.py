@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ._io import check_writable
-from .errors import GanvizError, ModelNotBuiltError, NotAModelError, TargetError
+from .._io import check_writable
+from ..errors import GanvizError, ModelNotBuiltError, NotAModelError, TargetError
 
 __all__ = ["main", "build_parser"]
 
@@ -59,7 +59,7 @@ def _default_out(target: str, suffix: str) -> str:
 
 # -- plot -------------------------------------------------------------------------------------
 def _cmd_plot(args: argparse.Namespace) -> int:
-    from .api import format_for, plot_model
+    from ..api import format_for, plot_model
     from .targets import is_model_file, load_object
 
     out = args.output or _default_out(args.target, ".png")
@@ -111,8 +111,8 @@ def _plot(plot_model: Any, model: Any, out: str, args: argparse.Namespace) -> An
 
 # -- gan --------------------------------------------------------------------------------------
 def _cmd_gan(args: argparse.Namespace) -> int:
-    from .api import format_for, plot_gan
-    from .ir import Trace
+    from ..api import format_for, plot_gan
+    from ..ir import Trace
     from .targets import load_object
 
     out = args.output or _default_out(args.target, "_system.png")
@@ -150,7 +150,7 @@ def _cmd_gan(args: argparse.Namespace) -> int:
 
 # -- train / report ---------------------------------------------------------------------------
 def _cmd_train(args: argparse.Namespace) -> int:
-    from .train.runner import train
+    from ..train.runner import train
 
     result = train(
         data=args.data,
@@ -177,7 +177,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
         raise TargetError(f"run folder {args.run_dir!r} not found (give the --out folder of `ganviz train`)")
     if not (run_dir / "metrics.jsonl").exists():
         raise TargetError(f"{args.run_dir!r} holds no metrics.jsonl: is it a `ganviz train` run folder?")
-    from .train.report import write_report
+    from ..train.report import write_report
 
     path = write_report(run_dir)
     print(f"wrote {path}")
@@ -268,7 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _version() -> str:
-    from . import __version__
+    from .. import __version__
 
     return __version__
 

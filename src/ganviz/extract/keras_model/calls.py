@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import GanvizError, ModelNotBuiltError, NotAModelError
-from ._keras_facts import shape
+from ...errors import GanvizError, ModelNotBuiltError, NotAModelError
+from .facts import shape
 
 __all__ = ["Call", "trace", "with_batch"]
 

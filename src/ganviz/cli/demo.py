@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from .errors import OutputPathError
+from ..errors import OutputPathError
 
 __all__ = ["run_demo", "DEMO_STEPS", "QUICK_STEPS"]
 
@@ -35,9 +35,9 @@ def run_demo(out: Path, *, quick: bool = False, steps: int | None = None) -> dic
     _say("ganviz demo: building the seed's generator and discriminator ...")
     import keras
 
-    from .api import plot_gan, plot_model
-    from .train.gan import GAN
-    from .train.models import seed_discriminator, seed_generator
+    from ..api import plot_gan, plot_model
+    from ..train.gan import GAN
+    from ..train.models import seed_discriminator, seed_generator
 
     keras.utils.set_random_seed(0)
     latent_dim = 100
@@ -84,7 +84,7 @@ def run_demo(out: Path, *, quick: bool = False, steps: int | None = None) -> dic
         d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
         g_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
     )
-    from .extract.step_trace import trace_gan
+    from ..extract.step_trace import trace_gan
 
     trace = trace_gan(gan)  # traced once, drawn three ways
     made["whole-GAN system diagram"] = plot_gan(trace, to_file=out / "gan_system.png").path  # type: ignore[assignment]
@@ -92,7 +92,7 @@ def run_demo(out: Path, *, quick: bool = False, steps: int | None = None) -> dic
     made["interactive GAN page"] = plot_gan(trace, to_file=out / "gan_system.html").path  # type: ignore[assignment]
 
     # Training with eyes open on the embedded digits.
-    from .train.runner import train
+    from ..train.runner import train
 
     n_steps = steps if steps is not None else (QUICK_STEPS if quick else DEMO_STEPS)
     run_dir = out / "run"

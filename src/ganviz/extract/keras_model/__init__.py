@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import NotAModelError
-from ..ir.graph import Graph
-from ..ir.transforms import check_depth, collapse_to_depth
-from ._keras_extractor import Extractor
+from ...errors import NotAModelError
+from ...ir.graph import Graph
+from ...ir.transforms import check_depth, collapse_to_depth
+from .extractor import Extractor
 
 __all__ = ["model_to_graph"]
 

@@ -6,9 +6,9 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from ._file_config import MAX_MODEL_DEPTH, Entry
-from ._file_h5lite import MAX_H5_OBJECTS, TinyHDF5, Unsupported
-from ._file_h5py import H5Walk, as_text, read_attr, scalar
+from .config import MAX_MODEL_DEPTH, Entry
+from .hdf5 import MAX_H5_OBJECTS, TinyHDF5, Unsupported
+from .legacy_h5 import H5Walk, as_text, read_attr, scalar
 
 __all__ = ["Chain", "Params", "ALL_NON_TRAINABLE", "NON_TRAINABLE_TAIL", "keras_params", "weights_params"]
 

@@ -7,8 +7,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from ..ir.graph import Shape
-from ._file_config import to_shape
+from ...ir.graph import Shape
+from .config import to_shape
 
 __all__ = ["infer_output", "nth"]
 

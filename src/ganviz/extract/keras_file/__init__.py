@@ -5,18 +5,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..errors import ModelFileError
-from ..ir.graph import Graph
-from ..ir.transforms import check_depth, collapse_to_depth
-from ._file_archive import archive_params, read_archive
-from ._file_config import MAX_CONFIG_BYTES, MAX_JSON_DEPTH, MAX_MODEL_DEPTH, fail, parse_entry
-from ._file_graph import Reader
-from ._file_h5lite import HDF5_MAGIC
-from ._file_h5lite import TinyHDF5 as _TinyHDF5  # noqa: F401 - the built-in HDF5 reader, for its tests
-from ._file_h5lite import Unsupported as _Unsupported  # noqa: F401
-from ._file_h5py import H5Walk as _H5Walk  # noqa: F401 - the h5py walk the tests compare it with
-from ._file_h5py import read_legacy_h5
-from ._file_params import weights_params
+from ...errors import ModelFileError
+from ...ir.graph import Graph
+from ...ir.transforms import check_depth, collapse_to_depth
+from .archive import archive_params, read_archive
+from .config import MAX_CONFIG_BYTES, MAX_JSON_DEPTH, MAX_MODEL_DEPTH, fail, parse_entry
+from .graph import Reader
+from .hdf5 import HDF5_MAGIC
+from .legacy_h5 import read_legacy_h5
+from .params import weights_params
 
 __all__ = ["file_to_graph", "MAX_CONFIG_BYTES", "MAX_JSON_DEPTH", "MAX_MODEL_DEPTH"]
 
@@ -26,13 +23,13 @@ __all__ = ["file_to_graph", "MAX_CONFIG_BYTES", "MAX_JSON_DEPTH", "MAX_MODEL_DEP
 # configs, truncated archives, HDF5 files without a model) raise one ModelFileError each.
 #
 # This module checks the file and wires the steps together; each step lives in its own module:
-#   _file_archive  the .keras zip container: members read with size caps, weights read in place
-#   _file_h5py     legacy .h5 configs and HDF5 attributes through h5py (imported only when needed)
-#   _file_h5lite   a bounded standard-library HDF5 reader for weight shapes (no h5py for .keras files)
-#   _file_config   bounded JSON parsing, the config as a tree of layers, JSON-safe config copies
-#   _file_params   weight shapes -> parameter counts per layer
-#   _file_shapes   output shapes the file does not record
-#   _file_graph    the layer tree -> Graph, shaped like the live extractor's
+#   archive    the .keras zip container: members read with size caps, weights read in place
+#   legacy_h5  legacy .h5 configs and HDF5 attributes through h5py (imported only when needed)
+#   hdf5       a bounded standard-library HDF5 reader for weight shapes (no h5py for .keras files)
+#   config     bounded JSON parsing, the config as a tree of layers, JSON-safe config copies
+#   params     weight shapes -> parameter counts per layer
+#   shapes     output shapes the file does not record
+#   graph      the layer tree -> Graph, shaped like the live extractor's
 
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 _EXTENSIONS = (".h5", ".hdf5", ".keras")

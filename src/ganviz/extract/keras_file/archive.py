@@ -10,10 +10,10 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-from ..errors import ModelFileError
-from ._file_config import MAX_CONFIG_BYTES, Entry, fail, parse_json
-from ._file_h5lite import TinyHDF5, Unsupported
-from ._file_params import Params, keras_params, weights_params
+from ...errors import ModelFileError
+from .config import MAX_CONFIG_BYTES, Entry, fail, parse_json
+from .hdf5 import TinyHDF5, Unsupported
+from .params import Params, keras_params, weights_params
 
 __all__ = ["archive_params", "read_archive"]
 

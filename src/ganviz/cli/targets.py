@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .errors import TargetError
+from ..errors import TargetError
 
 __all__ = ["MODEL_FILE_SUFFIXES", "is_model_file", "split_target", "load_object"]
 

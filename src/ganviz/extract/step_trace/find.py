@@ -8,8 +8,8 @@ import sys
 import types
 from typing import Any
 
-from ..errors import TraceError
-from . import _tf_graph as tfg
+from ...errors import TraceError
+from .. import tf_graph as tfg
 
 __all__ = ["keras_tf", "Found", "unwrap", "find_in_function", "model_names", "to_spec", "data_paths", "infer_data"]
 
