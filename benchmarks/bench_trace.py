@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "tests"))  # the GAN zoo the tests use
+sys.path.insert(0, str(HERE.parent / "tests"))  # the GAN zoo the tests use (tests/fixtures)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 SYSTEMS = ("dcgan", "cyclegan", "wgan_gp")
@@ -39,7 +39,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=5)
     args = ap.parse_args()
-    import gan_zoo
+    from fixtures import gan_zoo
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -16,10 +16,11 @@ pytest.importorskip("keras")
 
 import keras  # noqa: E402
 
-import zoo  # noqa: E402
-from ganviz.api import Diagram, plot_gan, plot_model, render, render_bytes  # noqa: E402
+from fixtures import zoo  # noqa: E402
+from ganviz.api import Diagram, plot_gan, plot_model, render  # noqa: E402
 from ganviz.errors import GanvizError, NotAModelError, OutputPathError, UnknownFormatError  # noqa: E402
 from ganviz.ir import Graph, Trace  # noqa: E402
+from ganviz.render.formats import render_bytes  # noqa: E402
 
 SVG_NS = "{http://www.w3.org/2000/svg}"
 
@@ -286,7 +287,7 @@ def test_plot_gan_assumed_loop_is_labelled(seed_models: tuple[keras.Model, keras
 
 
 def test_plot_gan_traced_is_not_labelled_assumed(tmp_path: Path) -> None:
-    import gan_zoo
+    from fixtures import gan_zoo
 
     entry = gan_zoo.dcgan()
     diagram = plot_gan(entry.system, to_file=tmp_path / "dcgan.svg", data=entry.data)

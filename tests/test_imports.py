@@ -70,3 +70,43 @@ def test_public_names_resolve_lazily() -> None:
         assert name in dir(ganviz)
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         _ = ganviz.nope  # type: ignore[attr-defined]
+
+
+def _absolute(path: Path, module: str, level: int) -> str:
+    """The absolute dotted name of an import in ``path`` (relative imports resolved)."""
+    if not level:
+        return module
+    package = list(path.relative_to(SRC.parent).with_suffix("").parts)[:-1]
+    base = package[: len(package) - (level - 1)]
+    return ".".join([*base, module] if module else base)
+
+
+@pytest.mark.parametrize("path", _files("extract/keras_file"), ids=lambda p: p.name)
+def test_the_file_reader_stands_alone(path: Path) -> None:
+    for module, level in _imports(path):
+        name = _absolute(path, module, level)
+        top = name.split(".")[0]
+        assert top not in {"tensorflow", "keras", "tf_keras", "jax", "torch"}, f"{path.name} imports {name!r}"
+        if top == "ganviz":
+            allowed = ("ganviz.errors", "ganviz.ir", "ganviz.extract.keras_file", "ganviz.extract.sanitize")
+            assert name.startswith(allowed), f"{path.name} imports {name!r}"
+
+
+def test_the_file_reader_imports_with_tensorflow_and_keras_blocked() -> None:
+    code = (
+        "import sys\n"
+        "for m in ('tensorflow', 'keras', 'tf_keras', 'jax', 'torch'): sys.modules[m] = None\n"
+        "from ganviz.extract.keras_file import file_to_graph\n"
+        "print('ok')"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip() == "ok", out.stderr
+
+
+@pytest.mark.parametrize("sub", ["ir", "render", "extract"])
+def test_nothing_below_the_front_door_imports_it(sub: str) -> None:
+    for path in _files(sub):
+        for module, level in _imports(path):
+            name = _absolute(path, module, level)
+            for upper in ("ganviz.api", "ganviz.cli", "ganviz.train", "ganviz.diagram"):
+                assert not (name == upper or name.startswith(upper + ".")), f"{path} imports {name!r}"

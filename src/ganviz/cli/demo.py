@@ -98,17 +98,20 @@ def run_demo(out: Path, *, quick: bool = False, steps: int | None = None) -> dic
     run_dir = out / "run"
     _say(f"ganviz demo: training on the embedded digits for {n_steps} steps (monitor in {run_dir}) ...")
     train(data="digits", steps=n_steps, out=str(run_dir), quick=quick)
-    for name, rel in [
-        ("sample grids", "samples"),
-        ("progress GIF", "progress.gif"),
-        ("loss and D(x)/D(G(z)) curves", "curves.png"),
-        ("metrics", "metrics.jsonl"),
-        ("health events", "events.jsonl"),
-        ("checkpoints", "checkpoints"),
-        ("training report", "report.html"),
+    from ..train.run_folder import RunFolder
+
+    run = RunFolder(run_dir)
+    for name, path in [
+        ("sample grids", run.samples),
+        ("progress GIF", run.gif),
+        ("loss and D(x)/D(G(z)) curves", run.curves),
+        ("metrics", run.metrics),
+        ("health events", run.events),
+        ("checkpoints", run.checkpoints),
+        ("training report", run.report),
     ]:
-        if (run_dir / rel).exists():
-            made[name] = run_dir / rel
+        if path.exists():
+            made[name] = path
     _say(f"\nganviz demo: done in {time.perf_counter() - t0:.0f} s. What it made:")
     width = max(len(k) for k in made)
     for name, path in made.items():

@@ -175,7 +175,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
     run_dir = Path(args.run_dir)
     if not run_dir.is_dir():
         raise TargetError(f"run folder {args.run_dir!r} not found (give the --out folder of `ganviz train`)")
-    if not (run_dir / "metrics.jsonl").exists():
+    from ..train.run_folder import RunFolder
+
+    if not RunFolder(run_dir).is_run():
         raise TargetError(f"{args.run_dir!r} holds no metrics.jsonl: is it a `ganviz train` run folder?")
     from ..train.report import write_report
 

@@ -2,7 +2,7 @@
 
 from .graph import GRAPH_FORMAT, Cluster, Edge, Graph, GraphBuilder, Node
 from .trace import TRACE_FORMAT, Call, Loss, OptimizerInfo, Source, Trace, TraceModel, Update
-from .transforms import collapse_to_depth, max_depth
+from .transforms import collapse_to_depth, max_depth, view
 
 __all__ = [
     "GRAPH_FORMAT",
@@ -21,4 +21,5 @@ __all__ = [
     "OptimizerInfo",
     "collapse_to_depth",
     "max_depth",
+    "view",
 ]

@@ -8,7 +8,9 @@ from .graph import Graph, GraphBuilder, shape_to_json
 from .trace import Trace, TraceModel
 from .transforms import cluster_depths
 
-__all__ = ["trace_to_graph", "optimizer_label"]
+__all__ = ["ASSUMED_CAPTION", "trace_to_graph", "optimizer_label"]
+
+ASSUMED_CAPTION = "Assumed: the standard adversarial loop (not traced from a train_step)"
 
 
 def optimizer_label(name: str, class_name: str = "", learning_rate: float | None = None) -> str:
@@ -89,7 +91,8 @@ def trace_to_graph(trace: Trace, *, expand_nested: bool = False) -> Graph:
         expand_nested: draw each model's architecture as an open cluster instead of one box.
 
     Returns:
-        The :class:`Graph`; ``details`` holds ``{"assumed": trace.assumed}``.
+        The :class:`Graph`; ``details`` holds ``{"assumed": trace.assumed}`` and, for an assumed
+        loop, the caption :data:`ASSUMED_CAPTION` that renderers draw above the diagram.
 
     >>> from ganviz.ir.trace import Call, Loss, Source, Update
     >>> t = Trace(
@@ -104,7 +107,7 @@ def trace_to_graph(trace: Trace, *, expand_nested: bool = False) -> Graph:
     [('n0', 'n1', 'data', None), ('n1', 'n2', 'data', '×2'), ('n2', 'n3', 'data', None), ('n3', 'n1', 'gradient', 'g_opt')]
     """
     b = GraphBuilder(trace.name)
-    b.details = {"assumed": trace.assumed}
+    b.details = {"assumed": trace.assumed, **({"caption": ASSUMED_CAPTION} if trace.assumed else {})}
 
     # Sources, merged by (kind, name).
     src_key = {s.id: (s.kind, s.name) for s in trace.sources}

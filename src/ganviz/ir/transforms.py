@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .graph import Cluster, Edge, Graph, Node
 
-__all__ = ["check_depth", "collapse_to_depth", "cluster_depths", "max_depth"]
+__all__ = ["check_depth", "collapse_to_depth", "cluster_depths", "depth_for", "max_depth", "view"]
 
 
 def check_depth(depth: object) -> None:
@@ -130,3 +130,26 @@ def collapse_to_depth(graph: Graph, depth: int | None) -> Graph:
             seen.add(key)
             edges.append(Edge(s, t, e.kind, e.label))
     return Graph(graph.name, tuple(nodes), clusters, tuple(edges), dict(graph.details))
+
+
+def depth_for(*, expand_nested: bool, depth: int | None) -> int | None:
+    """The nesting depth to draw: ``depth`` when given, else all levels or none (``expand_nested``).
+
+    >>> depth_for(expand_nested=False, depth=None), depth_for(expand_nested=True, depth=None)
+    (0, None)
+    >>> depth_for(expand_nested=False, depth=2)
+    2
+    """
+    check_depth(depth)
+    if depth is not None:
+        return depth
+    return None if expand_nested else 0
+
+
+def view(graph: Graph, *, expand_nested: bool = True, depth: int | None = None) -> Graph:
+    """The graph as drawn: nested models open down to the depth that the two options name.
+
+    This is the one place the drawing depth is applied; extractors build every level and the
+    renderers draw what they get.
+    """
+    return collapse_to_depth(graph, depth_for(expand_nested=expand_nested, depth=depth))

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import RenderBackendError, UnknownFormatError
-from .labels import check_dpi
+from .options import check_dpi
 
 __all__ = ["FORMATS", "ENGINES", "MAX_PIXELS", "available_engines", "engine_path", "render_dot"]
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from ..ir.graph import Cluster, Edge, Graph, Node
 from . import styles
 from .dot_labels import caption_label, cluster_label, shape_label, table_label
-from .labels import LabelOptions, check_options
+from .labels import check_graph
+from .options import DrawOptions
 from .quoting import dot_string
 
 __all__ = ["graph_to_dot"]
@@ -17,7 +19,7 @@ def _attrs(pairs: Sequence[tuple[str, str]]) -> str:
     return "[" + ", ".join(f"{k}={v}" for k, v in pairs) + "]"
 
 
-def _node_stmt(node: Node, opts: LabelOptions) -> str:
+def _node_stmt(node: Node, opts: DrawOptions) -> str:
     style = styles.node_style(node.kind)
     classes = node.kind + ("" if node.trainable else " frozen")
     attrs: list[tuple[str, str]] = [("id", dot_string(node.id)), ("class", dot_string(classes))]
@@ -37,7 +39,7 @@ def _node_stmt(node: Node, opts: LabelOptions) -> str:
 
 
 class _DotWriter:
-    def __init__(self, graph: Graph, opts: LabelOptions) -> None:
+    def __init__(self, graph: Graph, opts: DrawOptions) -> None:
         self.graph = graph
         self.opts = opts
         self.lines: list[str] = []
@@ -142,18 +144,14 @@ class _DotWriter:
 
 def graph_to_dot(
     graph: Graph,
-    *,
-    show_shapes: bool = False,
-    show_dtype: bool = False,
-    show_layer_names: bool = False,
-    rankdir: str = "TB",
-    show_layer_activations: bool = False,
-    show_trainable: bool = False,
-    dpi: int | float | None = None,
+    options: DrawOptions | None = None,
+    /,
+    **opts: Any,
 ) -> str:
     """Render ``graph`` as Graphviz DOT text (deterministic: same graph, same bytes).
 
-    Options have the names and meanings of ``keras.utils.plot_model``. Every node is a DOT
+    Options come as a :class:`~ganviz.render.options.DrawOptions` or as its fields by keyword;
+    they have the names and meanings of ``keras.utils.plot_model``. Every node is a DOT
     node named by its IR id; nested models are ``subgraph cluster_<id>`` blocks; each node and
     cluster carries ``id="<ir id>"`` so the ``<g id>`` of the SVG maps back to the IR. Frozen
     layers and models are grey with a dashed border and a ``FROZEN`` badge. A string
@@ -161,15 +159,12 @@ def graph_to_dot(
 
     Args:
         graph: the diagram to draw.
-        show_shapes: show input and output shapes of every layer.
-        show_dtype: show the output dtype.
-        show_layer_names: show layer names (layers otherwise show their class, as in Keras).
-        rankdir: ``"TB"`` (top to bottom), ``"BT"``, ``"LR"`` or ``"RL"``.
-        show_layer_activations: show the activation of layers that have one.
-        show_trainable: show whether each layer and nested model is trainable.
-        dpi: resolution written into the graph (used for PNG/PDF), or ``None``.
+        options: the drawing options (defaults when omitted).
+        **opts: single :class:`DrawOptions` fields (``show_shapes``, ``rankdir``, ``dpi`` ...)
+            that override ``options``.
 
     Raises:
+        TypeError: an option name that is not a :class:`DrawOptions` field.
         ValueError: an unknown ``rankdir``, a bad ``dpi`` or an inconsistent graph.
 
     >>> from ganviz.ir import GraphBuilder
@@ -178,13 +173,13 @@ def graph_to_dot(
     >>> print(graph_to_dot(b.build()).splitlines()[-2])
       "n0" -> "n1" [id="edge-0", class="data"];
     """
-    check_options(graph, rankdir=rankdir, dpi=dpi)
-    opts = LabelOptions(show_shapes, show_dtype, show_layer_names, show_layer_activations, show_trainable)
-    writer = _DotWriter(graph, opts)
+    draw = DrawOptions.of(options, **opts)
+    check_graph(graph)
+    writer = _DotWriter(graph, draw)
     cluster_ids = {c.id for c in graph.clusters}
     compound = any(e.source in cluster_ids or e.target in cluster_ids for e in graph.edges)
     gattrs = [
-        ("rankdir", rankdir),
+        ("rankdir", draw.rankdir),
         ("fontname", dot_string(styles.FONT)),
         ("fontsize", str(styles.FONT_SIZE)),
         ("bgcolor", '"white"'),
@@ -194,8 +189,8 @@ def graph_to_dot(
     ]
     if compound:
         gattrs.append(("compound", "true"))
-    if dpi is not None:
-        gattrs.append(("dpi", f"{dpi:g}"))
+    if draw.dpi is not None:
+        gattrs.append(("dpi", f"{draw.dpi:g}"))
     caption = graph.details.get("caption")
     if isinstance(caption, str) and caption:
         gattrs += [("label", caption_label(caption)), ("labelloc", "t"), ("labeljust", "l")]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from ..ir.graph import Cluster, Node
 from . import styles
-from .labels import LabelOptions, cluster_facts, format_shapes, node_facts, node_shapes, node_title
+from .labels import cluster_facts, format_shapes, node_facts, node_shapes, node_title
+from .options import DrawOptions
 from .quoting import DotHtml, dot_html
 
 __all__ = ["table_label", "shape_label", "cluster_label", "caption_label"]
@@ -41,7 +42,7 @@ def _badge() -> str:
     )
 
 
-def table_label(node: Node, opts: LabelOptions) -> str:
+def table_label(node: Node, opts: DrawOptions) -> str:
     """A table-shaped node (layers, inputs, models): title row, shape columns, facts; a badge when frozen."""
     style = styles.node_style(node.kind)
     frozen = not node.trainable
@@ -83,7 +84,7 @@ def table_label(node: Node, opts: LabelOptions) -> str:
     )
 
 
-def shape_label(node: Node, opts: LabelOptions) -> str:
+def shape_label(node: Node, opts: DrawOptions) -> str:
     """The text inside a shaped node (trace sources, losses, optimizers): bold title, small facts."""
     name, cls = node_title(node, opts)
     lines = [str(_font(_lines(name or cls), bold=True))]
@@ -98,7 +99,7 @@ def shape_label(node: Node, opts: LabelOptions) -> str:
     return "<" + "<BR/>".join(lines) + ">"
 
 
-def cluster_label(cluster: Cluster, opts: LabelOptions) -> str:
+def cluster_label(cluster: Cluster, opts: DrawOptions) -> str:
     """A nested model's header: title (and a badge when frozen) over its parameter facts."""
     title = _title_html(cluster.name, cluster.class_name if cluster.class_name != cluster.name else "")
     badge = _badge() if not cluster.trainable else ""

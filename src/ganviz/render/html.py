@@ -14,9 +14,11 @@ from importlib import resources
 from typing import Any
 
 from ..ir.graph import Graph
+from ..ir.transforms import collapse_to_depth, max_depth
+from .options import DrawOptions
 from .quoting import html_attr, html_text
 
-__all__ = ["graph_to_html", "svg_inline_safe"]
+__all__ = ["graph_to_page", "depth_views", "graph_to_html", "svg_inline_safe"]
 
 SVG_NS = "http://www.w3.org/2000/svg"
 XLINK_NS = "http://www.w3.org/1999/xlink"
@@ -215,7 +217,8 @@ def _page_data(graph: Graph, title: str, views: list[dict[str, Any]]) -> dict[st
 
 
 @cache
-def _asset(name: str) -> str:
+def asset(name: str) -> str:
+    """The text of ``render/assets/<name>``, checked safe to inline in a page (the page and the report share them)."""
     text = resources.files("ganviz.render").joinpath("assets", name).read_text(encoding="utf-8")
     if "</" in text or "<!--" in text:
         raise RuntimeError(f"asset {name} must not contain '</' or '<!--' (it is inlined in the page)")
@@ -275,7 +278,7 @@ def graph_to_html(
         entries.append({"label": label, "svg": templates.setdefault(clean, len(templates))})
     data = _page_data(graph, page_title, entries)
     data["initial"] = initial
-    css, js = _asset("page.css"), _asset("page.js")
+    css, js = asset("page.css"), asset("page.js")
     csp = (
         f"default-src 'none'; script-src {_sha256(js)}; style-src {_sha256(css)}; img-src data:; "
         "base-uri 'none'; form-action 'none'"
@@ -327,3 +330,33 @@ class="gv-count" aria-live="polite"></span></div>
 </body>
 </html>
 """
+
+
+def _view_label(depth: int | None) -> str:
+    return "all levels" if depth is None else f"depth {depth}"
+
+
+def depth_views(full: Graph, options: DrawOptions) -> dict[str, str]:
+    """SVG of ``full`` at every depth, shallowest first, then all levels open.
+
+    Layer names are always drawn: the page is where people look layers up by name.
+    """
+    from .backend import render_dot
+    from .dot import graph_to_dot
+
+    levels = max_depth(full)
+    depths: list[int | None] = [*range(levels), None] if levels else [None]
+    opts = options.replace(dpi=None, show_layer_names=True)
+    return {
+        _view_label(d): render_dot(graph_to_dot(collapse_to_depth(full, d), opts), "svg").decode("utf-8")
+        for d in depths
+    }
+
+
+def graph_to_page(
+    full: Graph, options: DrawOptions | None = None, *, start_depth: int | None = None, title: str | None = None
+) -> str:
+    """The interactive page of ``full`` with a view per depth, starting at ``start_depth``."""
+    views = depth_views(full, options or DrawOptions())
+    start = start_depth if start_depth is not None and start_depth < max_depth(full) else None
+    return graph_to_html(full, views=views, title=title, initial_view=_view_label(start))

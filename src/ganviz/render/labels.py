@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from ..ir.graph import Cluster, Graph, Node, Shape
 from . import styles
+from .options import DrawOptions
 
 __all__ = [
-    "RANKDIRS",
-    "LabelOptions",
-    "check_options",
-    "check_dpi",
     "check_graph",
     "format_shape",
     "format_shapes",
@@ -23,20 +19,8 @@ __all__ = [
     "cluster_facts",
 ]
 
-RANKDIRS = ("TB", "BT", "LR", "RL")
 _TABLE_KINDS_WITH_NAME = ("input", "model", "output")
 _KINDS_WITH_WEIGHTS = ("layer", "model")  # sources, losses and inputs have no trainable state to show
-
-
-@dataclass(frozen=True)
-class LabelOptions:
-    """What a box shows; the names and meanings are those of ``keras.utils.plot_model``."""
-
-    show_shapes: bool = False
-    show_dtype: bool = False
-    show_layer_names: bool = False
-    show_layer_activations: bool = False
-    show_trainable: bool = False
 
 
 def format_shape(shape: Shape | None) -> str:
@@ -72,7 +56,7 @@ def _params_text(params: int, trainable_params: int) -> str:
     return text
 
 
-def node_title(node: Node, opts: LabelOptions) -> tuple[str, str]:
+def node_title(node: Node, opts: DrawOptions) -> tuple[str, str]:
     """``(name, class)`` for the header of a node; either may be empty.
 
     Layers follow Keras: the class name only, unless ``show_layer_names``. Inputs, outputs,
@@ -85,7 +69,7 @@ def node_title(node: Node, opts: LabelOptions) -> tuple[str, str]:
     return node.name, cls
 
 
-def node_facts(node: Node, opts: LabelOptions) -> list[tuple[str, str]]:
+def node_facts(node: Node, opts: DrawOptions) -> list[tuple[str, str]]:
     """The small ``(label, value)`` facts shown under a node's header, in a fixed order."""
     facts: list[tuple[str, str]] = []
     if opts.show_dtype and node.dtype:
@@ -112,7 +96,7 @@ def node_shapes(node: Node) -> list[tuple[str, str]]:
     return cols or [("Shape", "?")]
 
 
-def cluster_facts(cluster: Cluster, opts: LabelOptions, *, arrow: str = "->") -> list[str]:
+def cluster_facts(cluster: Cluster, opts: DrawOptions, *, arrow: str = "->") -> list[str]:
     """Lines under a cluster's title: parameter counts, then shapes and dtype when asked."""
     lines = [_params_text(cluster.params, cluster.trainable_params)]
     det = cluster.details
@@ -136,36 +120,6 @@ def _as_shape(value: object) -> Shape | None:
 
 
 # -- validation -----------------------------------------------------------------------------
-
-
-def check_options(graph: Graph, *, rankdir: str, dpi: object = None) -> None:
-    """The checks every renderer makes before drawing: ``rankdir``, ``dpi`` and the graph itself.
-
-    Raises:
-        ValueError: an unknown ``rankdir``, a ``dpi`` that is not a number in [1, 2400] (``None``
-            means no dpi) or an inconsistent graph (see :func:`check_graph`).
-
-    >>> check_options(Graph("g"), rankdir="XY")
-    Traceback (most recent call last):
-    ...
-    ValueError: unknown rankdir 'XY' (must be one of ['TB', 'BT', 'LR', 'RL'])
-    """
-    if rankdir not in RANKDIRS:
-        raise ValueError(f"unknown rankdir {rankdir!r} (must be one of {list(RANKDIRS)})")
-    check_dpi(dpi)
-    check_graph(graph)
-
-
-def check_dpi(dpi: object) -> None:
-    """Raise ``ValueError`` unless ``dpi`` is ``None`` or a number in [1, 2400].
-
-    >>> check_dpi(True)
-    Traceback (most recent call last):
-    ...
-    ValueError: dpi must be a number between 1 and 2400 or None, got True
-    """
-    if dpi is not None and (isinstance(dpi, bool) or not isinstance(dpi, (int, float)) or not 1 <= dpi <= 2400):
-        raise ValueError(f"dpi must be a number between 1 and 2400 or None, got {dpi!r}")
 
 
 def check_graph(graph: Graph) -> None:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..ir.graph import Cluster, Graph, Node
 from . import styles
-from .labels import LabelOptions, check_options, cluster_facts, format_shape, node_facts, node_title
+from .labels import check_graph, cluster_facts, format_shape, node_facts, node_title
+from .options import DrawOptions
 from .quoting import mermaid_text, safe_id
 
 __all__ = ["graph_to_mermaid"]
 
 
-def _node_text(node: Node, opts: LabelOptions) -> str:
+def _node_text(node: Node, opts: DrawOptions) -> str:
     name, cls = node_title(node, opts)
     lines = [f"{name} ({cls})" if name and cls else name or cls]
     if not node.trainable:
@@ -26,7 +29,7 @@ def _node_text(node: Node, opts: LabelOptions) -> str:
     return "\n".join(lines)
 
 
-def _cluster_text(cluster: Cluster, opts: LabelOptions) -> str:
+def _cluster_text(cluster: Cluster, opts: DrawOptions) -> str:
     cls = cluster.class_name if cluster.class_name and cluster.class_name != cluster.name else ""
     title = f"{cluster.name} ({cls})" if cls else cluster.name
     if not cluster.trainable:
@@ -40,14 +43,9 @@ def _style_key(kind: str) -> str:
 
 def graph_to_mermaid(
     graph: Graph,
-    *,
-    show_shapes: bool = False,
-    show_dtype: bool = False,
-    show_layer_names: bool = False,
-    rankdir: str = "TB",
-    show_layer_activations: bool = False,
-    show_trainable: bool = False,
-    dpi: int | float | None = None,
+    options: DrawOptions | None = None,
+    /,
+    **opts: Any,
 ) -> str:
     """Render ``graph`` as a Mermaid flowchart (deterministic; ``dpi`` is accepted and ignored).
 
@@ -69,8 +67,8 @@ def graph_to_mermaid(
       class n0 input
       class n1 layer
     """
-    check_options(graph, rankdir=rankdir)  # dpi means nothing to Mermaid: not checked
-    opts = LabelOptions(show_shapes, show_dtype, show_layer_names, show_layer_activations, show_trainable)
+    draw = DrawOptions.of(options, **opts)  # dpi means nothing to Mermaid
+    check_graph(graph)
     nodes_in: dict[str | None, list[Node]] = {}
     clusters_in: dict[str | None, list[Cluster]] = {}
     for n in graph.nodes:
@@ -78,16 +76,16 @@ def graph_to_mermaid(
     for c in graph.clusters:
         clusters_in.setdefault(c.parent, []).append(c)
 
-    lines = [f"flowchart {rankdir}"]
+    lines = [f"flowchart {draw.rankdir}"]
     cluster_styles: list[str] = []
 
     def write(parent: str | None, depth: int, indent: str) -> None:
         for node in nodes_in.get(parent, []):
             open_, close = styles.node_style(node.kind).mermaid
-            lines.append(f'{indent}{safe_id(node.id)}{open_}"{mermaid_text(_node_text(node, opts))}"{close}')
+            lines.append(f'{indent}{safe_id(node.id)}{open_}"{mermaid_text(_node_text(node, draw))}"{close}')
         for cluster in clusters_in.get(parent, []):
             cid = safe_id(cluster.id)
-            lines.append(f'{indent}subgraph {cid} ["{mermaid_text(_cluster_text(cluster, opts))}"]')
+            lines.append(f'{indent}subgraph {cid} ["{mermaid_text(_cluster_text(cluster, draw))}"]')
             write(cluster.id, depth + 1, indent + "  ")
             lines.append(f"{indent}end")
             look = styles.FROZEN_CLUSTER if not cluster.trainable else styles.CLUSTER_FILLS[depth % 2]

@@ -14,7 +14,7 @@ import numpy as np
 from .checkpoint import Checkpointer, collect_state, restore_state, state_objects
 from .health import HealthChecker, HealthEvent, ProgressBar
 from .images import diversity, make_grid, output_range, plot_curves, save_gif, save_png, to_uint8
-from .run_files import append_jsonl, clear_run, rewind_run, write_config
+from .run_folder import RunFolder, append_jsonl, clear_run, rewind_run, write_config
 
 __all__ = ["Monitor", "latent_shape"]
 
@@ -90,7 +90,8 @@ class Monitor(keras.callbacks.Callback):
         self.seed, self.checkpoint_every, self.resume = seed, checkpoint_every, resume
         self.log_every, self.max_steps, self.progress = max(1, log_every), max_steps, progress
         self.value_range, self.config = value_range, dict(config or {})
-        self.checkpointer = Checkpointer(self.out_dir / "checkpoints", keep=keep_checkpoints)
+        self.run = RunFolder(self.out_dir)
+        self.checkpointer = Checkpointer(self.run.checkpoints, keep=keep_checkpoints)
         self.health = HealthChecker(dominance_patience=dominance_patience)
         self.global_step = self.initial_step = 0
         self.epoch = 0
@@ -158,8 +159,8 @@ class Monitor(keras.callbacks.Callback):
             self.health.probabilities = model.score_kind == "probability"
         if self.value_range is None:
             self.value_range = output_range(self._generator)
-        for sub in ("samples", "checkpoints"):
-            (self.out_dir / sub).mkdir(parents=True, exist_ok=True)
+        for folder in (self.run.samples, self.run.checkpoints):
+            folder.mkdir(parents=True, exist_ok=True)
         rows, cols = self.grid
         rng = np.random.default_rng(self.seed)
         self.fixed_noise = rng.standard_normal((rows * cols, *latent_shape(self._generator, model))).astype("float32")
@@ -169,7 +170,7 @@ class Monitor(keras.callbacks.Callback):
         else:
             clear_run(self.out_dir, (p for _, p in self.checkpointer.paths()))
         self.initial_step = self.global_step
-        self._metrics_file = open(self.out_dir / "metrics.jsonl", "a", encoding="utf-8")  # noqa: SIM115
+        self._metrics_file = open(self.run.metrics, "a", encoding="utf-8")  # noqa: SIM115
         if self.max_steps is not None:
             total_steps = min(total_steps or self.max_steps, self.max_steps - self.initial_step) + self.initial_step
         elif total_steps is not None:
@@ -230,7 +231,7 @@ class Monitor(keras.callbacks.Callback):
         """Write ``samples/step_NNNNNN.png`` from the fixed noise and check sample diversity."""
         images = self.generate()
         grid = make_grid(images, self.grid)
-        path = save_png(self.out_dir / "samples" / f"step_{step:06d}.png", grid)
+        path = save_png(self.run.sample(step), grid)
         self._frames.append(grid)
         self._last_grid = step
         self._emit(self.health.check_diversity(step, diversity(images)))
@@ -240,8 +241,8 @@ class Monitor(keras.callbacks.Callback):
         """Flush metrics and redraw ``curves.png`` and ``progress.gif``."""
         if self._metrics_file is not None:
             self._metrics_file.flush()
-        plot_curves(self._records, self.out_dir / "curves.png")
-        save_gif(self.out_dir / "progress.gif", self._frames)
+        plot_curves(self._records, self.run.curves)
+        save_gif(self.run.gif, self._frames)
 
     def save_checkpoint(self, step: int) -> bool:
         """Write a checkpoint unless the weights went non-finite (then stop, keeping the last good one)."""
@@ -265,7 +266,7 @@ class Monitor(keras.callbacks.Callback):
             record = event.to_dict()
             self.events.append(record)
             log.warning("%s", event.message) if event.level != "info" else log.info("%s", event.message)
-            append_jsonl(self.out_dir / "events.jsonl", record)
+            append_jsonl(self.run.events, record)
 
     def _resume_from(self, state: dict, extra: dict, meta: dict) -> None:
         restore_state(self._objects, state)

@@ -3,28 +3,18 @@
 from __future__ import annotations
 
 import base64
-import html
 import json
 import os
-import re
 from pathlib import Path
 from typing import Any
 
 from .._io import write_atomic
+from ..render.html import asset
+from ..render.quoting import html_attr, html_text
+from .run_folder import RunFolder
 
 __all__ = ["write_report", "render_diagrams"]
 
-_SAMPLE = re.compile(r"^step_(\d+)\.png$")
-_CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1100px;color:#222;padding:0 1rem}
-h1{font-size:1.6rem}h2{font-size:1.2rem;border-bottom:1px solid #ddd;padding-bottom:.2rem;margin-top:2rem}
-table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:.25rem .6rem;text-align:left;font-size:.9rem}
-.row{display:flex;flex-wrap:wrap;gap:1.5rem;align-items:flex-start}figure{margin:0}
-figcaption{font-size:.85rem;color:#555}img{image-rendering:pixelated;max-width:100%}
-.diagram img{image-rendering:auto;max-height:520px;border:1px solid #eee}
-.note{color:#8a5a00;background:#fff6e0;padding:.4rem .6rem;border-radius:4px}
-.warning{color:#8a5a00}.error{color:#b00020;font-weight:bold}.info{color:#555}
-"""
 _MIME = {".png": "image/png", ".gif": "image/gif", ".svg": "image/svg+xml"}
 
 
@@ -34,24 +24,11 @@ def _data_uri(path: Path) -> str:
 
 
 def _img(path: Path, caption: str, *, css: str = "") -> str:
-    cls = f' class="{html.escape(css)}"' if css else ""
+    cls = f' class="{html_attr(css)}"' if css else ""
     return (
-        f'<figure{cls}><img src="{_data_uri(path)}" alt="{html.escape(caption)}">'
-        f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+        f'<figure{cls}><img src="{_data_uri(path)}" alt="{html_attr(caption)}">'
+        f"<figcaption>{html_text(caption)}</figcaption></figure>"
     )
-
-
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    if path.exists():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(rec, dict):
-                out.append(rec)
-    return out
 
 
 def render_diagrams(run_dir: str | os.PathLike[str], gan: Any) -> dict[str, str]:
@@ -59,7 +36,7 @@ def render_diagrams(run_dir: str | os.PathLike[str], gan: Any) -> dict[str, str]
 
     Each drawing that fails is skipped; returns ``{name: error message}`` for those.
     """
-    folder = Path(run_dir) / "diagrams"
+    folder = RunFolder(Path(run_dir)).diagrams
     folder.mkdir(parents=True, exist_ok=True)
     errors: dict[str, str] = {}
     try:
@@ -83,7 +60,7 @@ def render_diagrams(run_dir: str | os.PathLike[str], gan: Any) -> dict[str, str]
 
 def _config_table(config: dict[str, Any]) -> str:
     rows = "".join(
-        f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(json.dumps(v) if not isinstance(v, str) else v)}</td></tr>"
+        f"<tr><th>{html_text(str(k))}</th><td>{html_text(json.dumps(v) if not isinstance(v, str) else v)}</td></tr>"
         for k, v in config.items()
     )
     return f"<table>{rows}</table>" if rows else "<p>No configuration recorded.</p>"
@@ -94,7 +71,7 @@ def _summary(metrics: list[dict[str, Any]]) -> str:
         return "<p>No metrics recorded.</p>"
     last = metrics[-1]
     keys = [k for k in ("d_loss", "g_loss", "d_real", "d_fake") if k in last]
-    cells = "".join(f"<tr><th>{html.escape(k)}</th><td>{float(last[k]):.4f}</td></tr>" for k in keys)
+    cells = "".join(f"<tr><th>{html_text(k)}</th><td>{float(last[k]):.4f}</td></tr>" for k in keys)
     return f"<p>{len(metrics)} logged steps; last step {int(last.get('step', 0))}.</p><table>{cells}</table>"
 
 
@@ -109,27 +86,22 @@ def write_report(run_dir: str | os.PathLike[str], *, gan: Any = None, title: str
     Returns:
         The report's path.
     """
-    run = Path(run_dir)
-    errors = render_diagrams(run, gan) if gan is not None else {}
-    if gan is None and (run / "diagrams" / "errors.json").exists():
+    folder = RunFolder(Path(run_dir))
+    errors = render_diagrams(folder.root, gan) if gan is not None else {}
+    if gan is None and (folder.diagrams / "errors.json").exists():
         try:
-            errors = json.loads((run / "diagrams" / "errors.json").read_text(encoding="utf-8"))
+            errors = json.loads((folder.diagrams / "errors.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
             errors = {}
-    config: dict[str, Any] = {}
-    if (run / "config.json").exists():
-        try:
-            config = json.loads((run / "config.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            config = {}
-    metrics = _read_jsonl(run / "metrics.jsonl")
-    events = _read_jsonl(run / "events.jsonl")
-    samples = sorted((int(m.group(1)), p) for p in (run / "samples").glob("step_*.png") if (m := _SAMPLE.match(p.name)))
-    name = title or run.resolve().name
+    config = folder.read_config()
+    metrics = folder.read_metrics()
+    events = folder.read_events()
+    samples = folder.sample_grids()
+    name = title or folder.root.resolve().name
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
-        f"<title>{html.escape(name)} · ganviz run</title><style>{_CSS}</style></head><body>",
-        f"<h1>Training run: {html.escape(name)}</h1>",
+        f"<title>{html_text(name)} · ganviz run</title><style>{asset('report.css')}</style></head><body>",
+        f"<h1>Training run: {html_text(name)}</h1>",
         "<h2>Configuration</h2>",
         _config_table(config),
         "<h2>Progress</h2>",
@@ -141,33 +113,33 @@ def write_report(run_dir: str | os.PathLike[str], *, gan: Any = None, title: str
         parts.append(_img(latest, f"samples at step {step} (fixed noise)"))
     else:
         parts.append("<p class='note'>No sample grids yet.</p>")
-    if (run / "progress.gif").exists():
-        parts.append(_img(run / "progress.gif", f"progress over {len(samples)} grids"))
+    if folder.gif.exists():
+        parts.append(_img(folder.gif, f"progress over {len(samples)} grids"))
     parts.append("</div>")
-    if (run / "curves.png").exists():
-        parts.append(_img(run / "curves.png", "losses and discriminator outputs"))
+    if folder.curves.exists():
+        parts.append(_img(folder.curves, "losses and discriminator outputs"))
     parts.append("<h2>Architecture and system</h2><div class='row'>")
     for key, caption in (("system", "GAN system"), ("generator", "generator"), ("discriminator", "discriminator")):
-        svg = run / "diagrams" / f"{key}.svg"
+        svg = folder.diagrams / f"{key}.svg"
         if svg.exists():
             parts.append(_img(svg, caption, css="diagram"))
         elif key in errors:
             parts.append(
-                f"<p class='note'>The {html.escape(caption)} diagram could not be drawn: {html.escape(errors[key])}</p>"
+                f"<p class='note'>The {html_text(caption)} diagram could not be drawn: {html_text(errors[key])}</p>"
             )
-    if not (run / "diagrams").is_dir() or errors.get("diagrams"):
-        parts.append(f"<p class='note'>Diagrams unavailable: {html.escape(errors.get('diagrams', 'not drawn'))}</p>")
+    if not folder.diagrams.is_dir() or errors.get("diagrams"):
+        parts.append(f"<p class='note'>Diagrams unavailable: {html_text(errors.get('diagrams', 'not drawn'))}</p>")
     parts.append("</div><h2>Health events</h2>")
     if events:
         parts.append("<table><tr><th>step</th><th>kind</th><th>message</th></tr>")
         for e in events:
-            level = html.escape(str(e.get("level", "info")))
+            level = html_attr(str(e.get("level", "info")))
             parts.append(
-                f"<tr class='{level}'><td>{html.escape(str(e.get('step', '')))}</td>"
-                f"<td>{html.escape(str(e.get('kind', '')))}</td><td>{html.escape(str(e.get('message', '')))}</td></tr>"
+                f"<tr class='{level}'><td>{html_text(str(e.get('step', '')))}</td>"
+                f"<td>{html_text(str(e.get('kind', '')))}</td><td>{html_text(str(e.get('message', '')))}</td></tr>"
             )
         parts.append("</table>")
     else:
         parts.append("<p>No health events: training looked healthy.</p>")
     parts.append("</body></html>\n")
-    return write_atomic(run / "report.html", "".join(parts))
+    return write_atomic(folder.report, "".join(parts))

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DataError, OutputPathError
+from .run_folder import RunFolder
 
 __all__ = ["train", "TrainResult", "DEFAULTS"]
 
@@ -114,7 +115,7 @@ def train(
     if images.shape[1:] != (28, 28, 1) and generator is None:
         raise DataError(f"the seed models make 28x28x1 images but {data!r} holds {images.shape[1:]} images")
     # The checkpoint the Monitor will resume from: the newest *readable* one (it skips broken files).
-    latest = Checkpointer(out_dir / "checkpoints").load_latest() if resume else None
+    latest = Checkpointer(RunFolder(out_dir).checkpoints).load_latest() if resume else None
     done = int(latest[2]["step"]) if latest is not None else 0
     keras.utils.set_random_seed(seed)
     gen = generator if generator is not None else seed_generator(latent_dim)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ...errors import ModelFileError
 from ...ir.graph import Graph
-from ...ir.transforms import check_depth, collapse_to_depth
+from ...ir.transforms import check_depth, view
 from .archive import archive_params, read_archive
 from .config import MAX_CONFIG_BYTES, MAX_JSON_DEPTH, MAX_MODEL_DEPTH, fail, parse_entry
 from .graph import Reader
@@ -116,6 +116,4 @@ def file_to_graph(path: str | os.PathLike[str], *, expand_nested: bool = True, d
     if warnings:
         details["warnings"] = warnings
     graph = Graph(graph.name, graph.nodes, graph.clusters, graph.edges, details)
-    if depth is None and not expand_nested:
-        depth = 0
-    return collapse_to_depth(graph, depth)
+    return view(graph, expand_nested=expand_nested, depth=depth)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import math
 import re
 from typing import Any
 
 from ...errors import ModelFileError
 from ...ir.graph import Shape
+from ..sanitize import code_note, json_safe
 
 __all__ = [
     "MAX_CONFIG_BYTES",
@@ -20,7 +20,6 @@ __all__ = [
     "layer_details",
     "parse_entry",
     "parse_json",
-    "safe_config",
     "to_dtype",
     "to_shape",
     "to_shapes",
@@ -237,36 +236,6 @@ def parse_entry(raw: Any, depth: int, where: str) -> Entry:
 # --------------------------------------------------------------------------------------------
 # JSON-safe copies of configs for node details (Lambda code shown as such, never decoded)
 # --------------------------------------------------------------------------------------------
-def safe_config(value: Any, depth: int = 0) -> Any:
-    """A small JSON-safe copy of a config value: deep, long or large parts are cut short."""
-    if isinstance(value, dict):
-        if value.get("class_name") == "__lambda__":
-            code = (value.get("config") or {}).get("code") if isinstance(value.get("config"), dict) else None
-            return {"class_name": "__lambda__", "code": _code_note(code)}
-        if depth >= 5:
-            return "{...}"
-        items = list(value.items())
-        out = {str(k): safe_config(v, depth + 1) for k, v in items[:64]}
-        if len(items) > 64:
-            out["..."] = f"{len(items) - 64} more keys"
-        return out
-    if isinstance(value, list):
-        if depth >= 5:
-            return "[...]"
-        head = [safe_config(v, depth + 1) for v in value[:32]]
-        return head + [f"... {len(value) - 32} more"] if len(value) > 32 else head
-    if isinstance(value, str):
-        return value if len(value) <= 200 else value[:199] + "…"
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    return value
-
-
-def _code_note(code: Any) -> str:
-    size = len(code) if isinstance(code, str) else 0
-    return f"<Python bytecode, {size} base64 characters: not executed>"
-
-
 def layer_details(entry: Entry) -> dict[str, Any]:
     config = dict(entry.config)
     details: dict[str, Any] = {}
@@ -275,8 +244,8 @@ def layer_details(entry: Entry) -> dict[str, Any]:
         for key in ("function", "output_shape", "mask"):
             value = config.get(key)
             if isinstance(value, list) and value and isinstance(value[0], str):  # Keras 2: [code, defaults, closure]
-                config[key] = [_code_note(value[0])]
+                config[key] = [code_note(value[0])]
             elif isinstance(value, str) and config.get(f"{key}_type") == "lambda":
-                config[key] = _code_note(value)
-    details["config"] = safe_config(config)
+                config[key] = code_note(value)
+    details["config"] = json_safe(config)
     return details

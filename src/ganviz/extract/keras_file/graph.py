@@ -6,7 +6,8 @@ from dataclasses import replace
 from typing import Any
 
 from ...ir.graph import Graph, GraphBuilder, Shape, shape_to_json
-from .config import Entry, Tensor, layer_details, safe_config, to_dtype, to_shape, to_shapes
+from ..sanitize import json_safe
+from .config import Entry, Tensor, layer_details, to_dtype, to_shape, to_shapes
 from .params import ALL_NON_TRAINABLE, NON_TRAINABLE_TAIL, Chain, Params
 from .shapes import infer_output, nth
 
@@ -65,7 +66,7 @@ class Reader:
             input_shapes=(batch,),
             output_shapes=(batch,),
             dtype=to_dtype(cfg.get("dtype")) or "float32",
-            details={"config": safe_config(cfg)},
+            details={"config": json_safe(cfg)},
         )
 
     def _layer_node(
@@ -111,7 +112,7 @@ class Reader:
                 trainable=trainable,
                 details={
                     "note": "subclassed model: the file stores no layer graph",
-                    "config": safe_config(root.config),
+                    "config": json_safe(root.config),
                 },
             )
             self.builder.details = {

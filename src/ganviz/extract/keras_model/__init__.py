@@ -1,4 +1,4 @@
-"""Live Keras 3 model -> Graph; with the extract/_keras_* modules, the only code touching Keras private attributes."""
+"""Live Keras 3 model -> Graph; this package is the only code touching Keras private attributes."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 from ...errors import NotAModelError
 from ...ir.graph import Graph
-from ...ir.transforms import check_depth, collapse_to_depth
+from ...ir.transforms import check_depth, view
 from .extractor import Extractor
 
 __all__ = ["model_to_graph"]
@@ -41,9 +41,7 @@ def model_to_graph(
         raise NotAModelError(f"expected a keras.Model or keras.layers.Layer, got {type(model).__name__}")
     check_depth(depth)  # before the (possibly slow) extraction
     graph = Extractor(keras).run(model, input_shape)
-    if depth is None and not expand_nested:
-        depth = 0
-    return collapse_to_depth(graph, depth)
+    return view(graph, expand_nested=expand_nested, depth=depth)
 
 
 def _keras_or_none() -> Any:

@@ -1,4 +1,4 @@
-"""Subclassed-model tracing (sub-layer calls in a tf.function); part of the one live-Keras-model extractor."""
+"""Recording a subclassed layer's sub-layer calls (one symbolic call); part of the live-Keras-model extractor."""
 
 from __future__ import annotations
 
@@ -8,29 +8,29 @@ from typing import Any
 from ...errors import GanvizError, ModelNotBuiltError, NotAModelError
 from .facts import shape
 
-__all__ = ["Call", "trace", "with_batch"]
+__all__ = ["LayerCall", "record_calls", "with_batch"]
 
 
 @dataclass(eq=False)
-class Call:
+class LayerCall:
     """One recorded ``Layer.__call__`` during a trace: its tensors and the calls made inside it."""
 
     layer: Any
     inputs: list[Any]
     outputs: list[Any] = field(default_factory=list)
-    children: list[Call] = field(default_factory=list)
+    children: list[LayerCall] = field(default_factory=list)
 
 
-def trace(
+def record_calls(
     keras: Any,
     layer: Any,
     node: Any,
     input_shape: Any,
     *,
     required: bool,
-    cache: dict[int, Call | None],
+    cache: dict[int, LayerCall | None],
     kept: list[Any],
-) -> Call | None:
+) -> LayerCall | None:
     """Call ``layer`` once inside a ``tf.function`` and record every sub-layer call.
 
     Results (``None`` for a failed optional trace) are memoised in ``cache`` by ``id(layer)``;
@@ -63,7 +63,7 @@ def trace(
     try:
         if not layer.built or not all(sub.built for sub in layer._flatten_layers()):
             _record(keras, tf, layer, args, kwargs)  # first call builds; its records are discarded
-        root: Call | None = _record(keras, tf, layer, args, kwargs)
+        root: LayerCall | None = _record(keras, tf, layer, args, kwargs)
     except (ModelNotBuiltError, NotAModelError):
         raise
     except Exception as exc:
@@ -75,7 +75,7 @@ def trace(
     return root
 
 
-def _record(keras: Any, tf: Any, layer: Any, args: list[Any], kwargs: dict[str, Any]) -> Call:
+def _record(keras: Any, tf: Any, layer: Any, args: list[Any], kwargs: dict[str, Any]) -> LayerCall:
     """Trace ``layer(*args, **kwargs)`` in a tf.function with ``Layer.__call__`` hooked.
 
     The hook is installed on the class for the duration of one trace (not thread-safe) and
@@ -84,14 +84,14 @@ def _record(keras: Any, tf: Any, layer: Any, args: list[Any], kwargs: dict[str, 
     """
     layer_cls = keras.layers.Layer
     original = layer_cls.__call__
-    stack: list[Call] = []
-    roots: list[Call] = []
+    stack: list[LayerCall] = []
+    roots: list[LayerCall] = []
 
     def tensors(value: Any) -> list[Any]:
         return [t for t in tf.nest.flatten(value, expand_composites=True) if isinstance(t, tf.Tensor)]
 
     def hooked(self: Any, *a: Any, **k: Any) -> Any:
-        call = Call(self, tensors((a, k)))
+        call = LayerCall(self, tensors((a, k)))
         parent = stack[-1] if stack else None
         stack.append(call)
         try:

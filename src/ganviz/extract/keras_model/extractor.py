@@ -7,7 +7,7 @@ from typing import Any
 from ...errors import ModelNotBuiltError
 from ...ir.graph import Graph, GraphBuilder, shape_to_json
 from ..tf_graph import SHAPE_OPS
-from .calls import Call, trace, with_batch
+from .calls import LayerCall, record_calls, with_batch
 from .facts import Site, config_of, dtype, param_counts, shape
 
 __all__ = ["Extractor"]
@@ -38,7 +38,7 @@ class Extractor:
         self.layer_ids: dict[int, str] = {}  # id(layer) -> node or cluster id (never output)
         self.kept: list[Any] = []  # keeps layers alive so their id() stays unique
         self.cluster_layers: set[int] = set()
-        self.traces: dict[int, Call | None] = {}
+        self.recorded: dict[int, LayerCall | None] = {}
 
     # -- classification ---------------------------------------------------------------
     def graph_of(self, layer: Any) -> Any:
@@ -49,9 +49,11 @@ class Extractor:
             return layer._functional
         return None
 
-    def trace(self, layer: Any, node: Any, input_shape: Any, *, required: bool) -> Call | None:
-        """Trace ``layer`` once (memoised per layer); see :func:`._keras_trace.trace`."""
-        return trace(self.keras, layer, node, input_shape, required=required, cache=self.traces, kept=self.kept)
+    def record(self, layer: Any, node: Any, input_shape: Any, *, required: bool) -> LayerCall | None:
+        """Record ``layer``'s sub-layer calls once (memoised per layer); see :func:`.calls.record_calls`."""
+        return record_calls(
+            self.keras, layer, node, input_shape, required=required, cache=self.recorded, kept=self.kept
+        )
 
     # -- entry point ------------------------------------------------------------------
     def run(self, model: Any, input_shape: Any) -> Graph:
@@ -87,7 +89,7 @@ class Extractor:
         self.wire_functional(fn, [(self.layer_ids[id(t._keras_history[0])],) for t in fn.inputs])
 
     def run_traced(self, model: Any, input_shape: Any) -> None:
-        root = self.trace(model, None, input_shape, required=True)
+        root = self.record(model, None, input_shape, required=True)
         assert root is not None
         count = len(root.inputs)
         sources: list[Sources] = []
@@ -173,14 +175,14 @@ class Extractor:
                 self.emit_functional(inner, cluster)
                 continue
             if isinstance(layer, self.keras.Model):
-                root = self.trace(layer, node, None, required=False)
+                root = self.record(layer, node, None, required=False)
                 if root is not None and root.children:
                     cluster = self.add_cluster(layer, parent, site)
                     self.emit_calls(root, cluster)
                     continue
             self.add_node(layer, parent, site)
 
-    def emit_calls(self, call: Call, parent: str | None) -> None:
+    def emit_calls(self, call: LayerCall, parent: str | None) -> None:
         for child in call.children:
             layer = child.layer
             if id(layer) in self.layer_ids:
@@ -194,7 +196,7 @@ class Extractor:
 
     # -- wiring -----------------------------------------------------------------------
     def apply(
-        self, op: Any, ins: list[Sources], n_out: int, call: Call | None = None, node: Any = None
+        self, op: Any, ins: list[Sources], n_out: int, call: LayerCall | None = None, node: Any = None
     ) -> list[Sources]:
         """Add the edges of one call of ``op`` fed by ``ins``; return the sources of its outputs."""
         target = self.layer_ids.get(id(op))
@@ -206,7 +208,7 @@ class Extractor:
             inner = self.graph_of(op)
             if inner is not None:
                 return self.wire_functional(inner, ins)
-            root = self.trace(op, node, None, required=False)
+            root = self.record(op, node, None, required=False)
             if root is not None:
                 return self.wire_calls(root, ins)
         for src in _merge(ins):
@@ -225,7 +227,7 @@ class Extractor:
                     tensors[id(t)] = s
         return [tensors.get(id(t), ()) for t in fn.outputs]
 
-    def wire_calls(self, call: Call, in_sources: list[Sources]) -> list[Sources]:
+    def wire_calls(self, call: LayerCall, in_sources: list[Sources]) -> list[Sources]:
         known: dict[str, Sources] = {t.name: s for t, s in zip(call.inputs, in_sources)}
         memo: dict[str, Sources] = {}
 

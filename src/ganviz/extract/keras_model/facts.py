@@ -6,11 +6,9 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["shape", "dtype", "json_safe", "param_counts", "config_of", "Site"]
+from ..sanitize import json_safe
 
-_MAX_STR = 200
-_MAX_ITEMS = 32
-_MAX_DEPTH = 6
+__all__ = ["shape", "dtype", "param_counts", "config_of", "Site"]
 
 
 def shape(value: Any) -> tuple[int | None, ...] | None:
@@ -29,38 +27,6 @@ def dtype(tensor: Any) -> str | None:
     if value is None:
         return None
     return str(getattr(value, "name", value))
-
-
-def json_safe(value: Any, level: int = 0) -> Any:
-    """A JSON-safe, deterministic copy of a config value, with long strings and lists cut short.
-
-    >>> json_safe({"units": 4, "shape": (None, 3), "x": float("nan"), 1: "a" * 300})["shape"]
-    [None, 3]
-    >>> len(json_safe("a" * 300))
-    201
-    """
-    if value is None or isinstance(value, (bool, int)):
-        return value
-    if isinstance(value, str):
-        return value if len(value) <= _MAX_STR else value[:_MAX_STR] + "…"
-    if isinstance(value, float):
-        return value if math.isfinite(value) else str(value)
-    if hasattr(value, "item") and getattr(value, "ndim", None) == 0:  # numpy scalar
-        return json_safe(value.item(), level)
-    if level >= _MAX_DEPTH:
-        return "…"
-    if isinstance(value, dict):
-        items = list(value.items())
-        out = {str(k): json_safe(v, level + 1) for k, v in items[:_MAX_ITEMS]}
-        if len(items) > _MAX_ITEMS:
-            out["…"] = f"{len(items) - _MAX_ITEMS} more"
-        return out
-    if isinstance(value, (list, tuple)):
-        out_list = [json_safe(v, level + 1) for v in value[:_MAX_ITEMS]]
-        if len(value) > _MAX_ITEMS:
-            out_list.append(f"… {len(value) - _MAX_ITEMS} more")
-        return out_list
-    return f"<{type(value).__name__}>"
 
 
 def _weights_size(weights: Any) -> int:

@@ -11,11 +11,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from fixtures.render_samples import big_graph, gan_system_graph, nested_model_graph
 from ganviz.ir import Cluster, Edge, Graph, GraphBuilder, Node, collapse_to_depth
 from ganviz.render.backend import available_engines, render_dot
 from ganviz.render.dot import graph_to_dot
 from ganviz.render.quoting import clean_text
-from render_samples import big_graph, gan_system_graph, nested_model_graph
 
 GOLDEN = Path(__file__).parent / "golden"
 SVG = "{http://www.w3.org/2000/svg}"
@@ -31,7 +31,7 @@ CASES = {
 
 
 def check_golden(name: str, text: str) -> None:
-    """Compare ``text`` with ``tests/golden/<name>``; ``GANVIZ_UPDATE_GOLDEN=1`` rewrites it."""
+    """Compare ``text`` with ``tests/render/golden/<name>``; ``GANVIZ_UPDATE_GOLDEN=1`` rewrites it."""
     path = GOLDEN / name
     if os.environ.get("GANVIZ_UPDATE_GOLDEN") == "1":
         path.parent.mkdir(exist_ok=True)

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from fixtures.render_samples import gan_system_graph
 from ganviz.errors import RenderBackendError, UnknownFormatError
 from ganviz.render import backend
 from ganviz.render.backend import ENGINES, available_engines, engine_path, render_dot
 from ganviz.render.dot import graph_to_dot
-from render_samples import gan_system_graph
 
 posix_only = pytest.mark.skipif(os.name == "nt", reason="fake engines are shell scripts")
 DOT = graph_to_dot(gan_system_graph(), show_shapes=True)

@@ -148,7 +148,7 @@ def test_existing_output_survives_a_failed_plot(model_py: Path, tmp_path: Path) 
     assert out.read_text(encoding="utf-8") == "precious"
 
 
-GAN_FILE = Path(__file__).parent / "fixtures" / "cli_gan.py"
+GAN_FILE = Path(__file__).resolve().parents[1] / "fixtures" / "cli_gan.py"
 
 
 def test_gan_traces_a_subclassed_gan_from_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -7,12 +7,12 @@ import re
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from test_dot import FULL, check_golden
 
+from fixtures.render_samples import gan_system_graph, nested_model_graph
 from ganviz.ir import Cluster, Edge, Graph, Node, collapse_to_depth
 from ganviz.render.mermaid import graph_to_mermaid
 from ganviz.render.quoting import clean_text
-from render_samples import gan_system_graph, nested_model_graph
-from test_dot import FULL, check_golden
 
 CASES = {
     "nested_default.mmd": (nested_model_graph, {}),

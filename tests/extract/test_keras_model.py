@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from typing import Any
 
 import keras
 import numpy as np
 import pytest
 
-import zoo
+from fixtures import zoo
 from ganviz.errors import GanvizError, ModelNotBuiltError, NotAModelError
 from ganviz.extract.keras_model import model_to_graph
 from ganviz.ir import Graph
@@ -392,9 +391,7 @@ def test_mobilenet_residual_adds_have_two_inputs() -> None:
 
 
 def test_resnet50_nested_in_functional(resnet_nested: keras.Model) -> None:
-    start = time.perf_counter()
     g = model_to_graph(resnet_nested)
-    elapsed = time.perf_counter() - start
     (cluster,) = g.clusters
     base = resnet_nested.get_layer("resnet50")
     assert (cluster.name, cluster.params) == ("resnet50", base.count_params())
@@ -403,27 +400,21 @@ def test_resnet50_nested_in_functional(resnet_nested: keras.Model) -> None:
     assert edges[0] == ("image", "resnet50 > conv1_pad")
     assert ("resnet50 > avg_pool", "head") in edges
     assert g.details["params"] == resnet_nested.count_params() == sum(n.params for n in g.nodes)
-    assert elapsed < 2.0  # ~0.02 s on an idle core; generous for a shared machine
 
 
-def test_resnet50_top_level_converts_fast() -> None:
+def test_resnet50_top_level_converts() -> None:
+    # Speed is measured in benchmarks/bench_plot.py, as a ratio against Keras in the same run.
     model = zoo.build_resnet50(size=32)
-    start = time.perf_counter()
     g = model_to_graph(model)
-    elapsed = time.perf_counter() - start
     assert len(g.nodes) == 177 and len(g.edges) == 192
-    assert elapsed < 2.0
 
 
 @pytest.mark.slow
-def test_thousand_layers_convert_fast() -> None:
+def test_thousand_layers_convert() -> None:
     model = zoo.build_deep(1000)
-    start = time.perf_counter()
     g = model_to_graph(model)
-    elapsed = time.perf_counter() - start
     assert len(g.nodes) == 1001 and len(g.edges) == 1000
     assert g.edge_names()[-1] == ("dense_998", "dense_999")
-    assert elapsed < 2.0
 
 
 def test_importing_the_extractor_does_not_import_tensorflow() -> None:

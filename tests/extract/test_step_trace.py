@@ -12,7 +12,7 @@ keras = pytest.importorskip("keras")
 tf = pytest.importorskip("tensorflow")
 np = pytest.importorskip("numpy")
 
-import gan_zoo  # noqa: E402
+from fixtures import gan_zoo  # noqa: E402
 from ganviz.errors import TraceError  # noqa: E402
 from ganviz.extract.step_trace import assumed_gan_trace, trace_gan, trace_step  # noqa: E402
 from ganviz.ir import Graph, Trace  # noqa: E402

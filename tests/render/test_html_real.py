@@ -13,12 +13,14 @@ pytest.importorskip("keras")
 
 import keras  # noqa: E402
 from keras import layers  # noqa: E402
+from test_html_browser import DRAWN, Opened  # noqa: E402
 
-import gan_zoo  # noqa: E402
-import zoo  # noqa: E402
+from fixtures import (
+    gan_zoo,  # noqa: E402
+    zoo,  # noqa: E402
+)
 from ganviz.api import plot_gan, plot_model  # noqa: E402
 from ganviz.ir import Graph  # noqa: E402
-from test_html_browser import DRAWN, Opened  # noqa: E402
 
 pytestmark = pytest.mark.browser
 

@@ -1,0 +1,166 @@
+"""``RunFolder``: the one place that names and reads the files of a training run's folder."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._io import write_atomic
+
+__all__ = ["RunFolder", "clear_run", "rewind_run", "read_jsonl", "truncate_jsonl", "append_jsonl", "write_config"]
+
+_SAMPLE = re.compile(r"^step_(\d{6,})\.png$")
+
+
+class _Entry:
+    """A file or folder of the run folder, by name: ``RunFolder(root).metrics == root / "metrics.jsonl"``."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, folder: RunFolder, owner: type | None = None) -> Path:
+        return folder.root / self.name
+
+
+@dataclass(frozen=True)
+class RunFolder:
+    """The layout of a run folder, and reading it back; every module names these files through it.
+
+    >>> run = RunFolder(Path("run"))
+    >>> run.metrics.as_posix(), run.sample(12).as_posix()
+    ('run/metrics.jsonl', 'run/samples/step_000012.png')
+    """
+
+    root: Path
+
+    metrics = _Entry("metrics.jsonl")  # one JSON object a line: step, losses, D(x), D(G(z)) ...
+    events = _Entry("events.jsonl")  # health warnings and the Monitor's own notes
+    config = _Entry("config.json")
+    curves = _Entry("curves.png")
+    gif = _Entry("progress.gif")
+    report = _Entry("report.html")
+    samples = _Entry("samples")  # step_NNNNNN.png grids
+    checkpoints = _Entry("checkpoints")
+    diagrams = _Entry("diagrams")
+
+    def sample(self, step: int) -> Path:
+        """The grid drawn at ``step``."""
+        return self.samples / f"step_{step:06d}.png"
+
+    def sample_grids(self) -> list[tuple[int, Path]]:
+        """``(step, path)`` of every sample grid, oldest first."""
+        if not self.samples.is_dir():
+            return []
+        found = ((_SAMPLE.match(p.name), p) for p in self.samples.iterdir())
+        return sorted((int(m.group(1)), p) for m, p in found if m)
+
+    def is_run(self) -> bool:
+        """Whether a Monitor has written here (its metrics file exists)."""
+        return self.metrics.is_file()
+
+    def read_metrics(self) -> list[dict[str, Any]]:
+        return read_jsonl(self.metrics)
+
+    def read_events(self) -> list[dict[str, Any]]:
+        return read_jsonl(self.events)
+
+    def read_config(self) -> dict[str, Any]:
+        """``config.json`` as a dict; ``{}`` when it is missing or unreadable."""
+        try:
+            value = json.loads(self.config.read_text(encoding="utf-8", errors="replace"))
+        except (OSError, ValueError):
+            return {}
+        return value if isinstance(value, dict) else {}
+
+    def run_files(self) -> tuple[Path, ...]:
+        """The files a fresh run replaces (samples and checkpoints are folders of their own)."""
+        return (self.metrics, self.events, self.gif, self.curves)
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """The JSON objects of ``path``, one a line; broken lines (a kill mid-write) and bad bytes skipped."""
+    out: list[dict[str, Any]] = []
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return out
+    for line in text.splitlines():
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(rec, dict):
+            out.append(rec)
+    return out
+
+
+def clear_run(out_dir: Path, checkpoints: Iterable[Path]) -> None:
+    """Delete what an earlier run left in ``out_dir``: metrics, events, GIF, curves, grids, ``checkpoints``."""
+    run = RunFolder(out_dir)
+    for path in run.run_files():
+        path.unlink(missing_ok=True)
+    for _, p in run.sample_grids():
+        p.unlink()
+    for p in checkpoints:
+        p.unlink()
+
+
+def rewind_run(out_dir: Path, step: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[np.ndarray]]:
+    """Cut a run folder back to the checkpoint at ``step`` (work done after it is dropped).
+
+    Returns:
+        The metric records and health events kept, and the sample grids kept (oldest first), as
+        the GIF's frames.
+    """
+    run = RunFolder(out_dir)
+    records = truncate_jsonl(run.metrics, step)
+    events = truncate_jsonl(run.events, step)
+    from PIL import Image
+
+    frames: list[np.ndarray] = []
+    for at, p in run.sample_grids():
+        if at > step:
+            p.unlink()
+        else:
+            with Image.open(p) as img:
+                frames.append(np.asarray(img))
+    return records, events, frames
+
+
+def truncate_jsonl(path: Path, step: int) -> list[dict[str, Any]]:
+    """Keep the complete lines with ``step <= step`` (drops work done after the checkpoint).
+
+    >>> import tempfile
+    >>> p = Path(tempfile.mkdtemp()) / "m.jsonl"
+    >>> _ = p.write_text('{"step": 1}\\n{"step": 3}\\n{"step": 2, "los')
+    >>> truncate_jsonl(p, 2), p.read_text()
+    ([{'step': 1}], '{"step": 1}\\n')
+    """
+    if not path.exists():
+        return []
+    kept = [r for r in read_jsonl(path) if _step_of(r) <= step]
+    write_atomic(path, "".join(json.dumps(r) + "\n" for r in kept))
+    return kept
+
+
+def _step_of(record: dict[str, Any]) -> float:
+    value = record.get("step", math.inf)
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else math.inf
+
+
+def append_jsonl(path: Path, record: dict[str, Any]) -> None:
+    """Append ``record`` to ``path`` as one JSON line."""
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(json.dumps(record) + "\n")
+
+
+def write_config(out_dir: Path, info: dict[str, Any]) -> None:
+    """Write ``config.json`` (atomically; values JSON cannot hold are written as text)."""
+    write_atomic(RunFolder(out_dir).config, json.dumps(info, indent=2, default=str))
