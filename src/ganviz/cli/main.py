@@ -152,6 +152,12 @@ def _cmd_gan(args: argparse.Namespace) -> int:
 def _cmd_train(args: argparse.Namespace) -> int:
     from ..train.runner import train
 
+    user_model = None
+    if args.model:
+        from ..train.user_model import check_user_model
+        from .targets import load_object
+
+        user_model = check_user_model(load_object(args.model), repr(args.model))
     result = train(
         data=args.data,
         steps=args.steps,
@@ -164,6 +170,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         checkpoint_every=args.checkpoint_every,
         learning_rate=args.lr,
         quick=args.quick,
+        model=user_model,
+        tensorboard=args.tensorboard,
     )
     print(f"run folder: {Path(args.out).resolve()}")
     if result.report is not None:
@@ -249,6 +257,8 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--seed", type=_nonneg_int, default=0, help="random seed (default 0)")
     st.add_argument("--sample-every", type=_pos_int, default=None, help="steps between sample grids")
     st.add_argument("--checkpoint-every", type=_pos_int, default=None, help="steps between checkpoints")
+    st.add_argument("--model", metavar="FILE.py:NAME", help="train your own compiled GAN (NAME: a model or make_gan())")
+    st.add_argument("--tensorboard", action="store_true", help="also write TensorBoard events to OUT/tensorboard")
     st.set_defaults(func=_cmd_train)
 
     sr = sub.add_parser(

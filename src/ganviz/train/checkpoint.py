@@ -22,34 +22,47 @@ _NAME = re.compile(r"^ckpt_(\d{8})\.npz$")
 def state_objects(model: Any = None, **named: Any) -> dict[str, Any]:
     """Choose what a checkpoint holds: a model's variables and its optimizers, or named objects.
 
-    For a model, optimizers are its ``d_optimizer`` / ``g_optimizer`` attributes (a GAN) or else
-    its ``optimizer``. ``named`` adds (or, for hand-written loops, replaces) entries: models or
+    For a model, optimizers are its optimizer attributes (``d_optimizer``, ``gen_G_optimizer``,
+    ``generator_optimizer`` ...), or else its ``optimizer``. ``named`` adds (or, for hand-written loops, replaces) entries: models or
     optimizers by name; ``None`` values are skipped.
     """
     objects: dict[str, Any] = {}
     if model is not None:
+        from .step_counter import optimizers_of
+
         objects["model"] = model
-        names = [n for n in ("d_optimizer", "g_optimizer") if getattr(model, n, None) is not None]
-        for n in names or ["optimizer"]:
-            if getattr(model, n, None) is not None:
-                objects[n] = getattr(model, n)
+        objects.update(optimizers_of(model))
     objects.update({k: v for k, v in named.items() if v is not None})
     return objects
 
 
-def _build_optimizer(name: str, opt: Any, objects: dict[str, Any]) -> None:
-    """Create an unbuilt optimizer's slots for the variables it is known to train."""
+def _build_optimizer(name: str, opt: Any, objects: dict[str, Any], saved: int) -> None:
+    """Create an unbuilt optimizer's slots for the model it trains: the one whose variables give ``saved`` slots.
+
+    Candidates: the model its name points at (``g_optimizer`` -> ``generator``, ``gen_G_optimizer``
+    -> ``gen_G``), then every model held by the owner; a throw-away copy of the optimizer is built
+    on each to count the variables it would create.
+    """
     if getattr(opt, "built", True):
         return
+    import keras
+
     owner = objects.get("model")
-    target = {"d_optimizer": "discriminator", "g_optimizer": "generator"}.get(name)
-    sub = objects.get(target) if target else None
-    if sub is None and target and owner is not None:
-        sub = getattr(owner, target, None)
-    if sub is None:
-        sub = owner
-    if sub is not None:
-        opt.build(sub.trainable_variables)
+    target = {"d_optimizer": "discriminator", "g_optimizer": "generator"}.get(name, name.replace("_optimizer", ""))
+    subs = [objects.get(target), getattr(owner, target, None) if owner is not None else None]
+    if owner is not None:
+        subs += [v for v in vars(owner).values() if isinstance(v, keras.Model)] + [owner]
+    subs += [v for v in objects.values() if isinstance(v, keras.Model)]
+    tried: set[int] = set()
+    for sub in subs:
+        if sub is None or id(sub) in tried:
+            continue
+        tried.add(id(sub))
+        probe = type(opt).from_config(opt.get_config())
+        probe.build(sub.trainable_variables)
+        if len(probe.variables) == saved:
+            opt.build(sub.trainable_variables)
+            return
 
 
 def collect_state(objects: dict[str, Any]) -> dict[str, list[np.ndarray]]:
@@ -67,7 +80,7 @@ def restore_state(objects: dict[str, Any], state: dict[str, list[np.ndarray]]) -
         if name not in state:
             raise ValueError(f"checkpoint has no state for {name!r} (it holds {sorted(state)})")
         if name != "model" and hasattr(obj, "apply_gradients"):
-            _build_optimizer(name, obj, objects)
+            _build_optimizer(name, obj, objects, len(state[name]))
         variables, arrays = list(obj.variables), state[name]
         if len(variables) != len(arrays):
             raise ValueError(f"checkpoint holds {len(arrays)} variables for {name!r}, the object has {len(variables)}")

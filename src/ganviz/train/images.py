@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from .._io import write_atomic
+from .curves import plot_curves
 
 __all__ = ["to_uint8", "output_range", "make_grid", "grid_size", "save_png", "save_gif", "diversity", "plot_curves"]
 
@@ -119,47 +120,3 @@ def diversity(images: np.ndarray) -> float:
     """
     x = images.astype(np.float32) / 255.0
     return float(x.std(axis=0).mean())
-
-
-def plot_curves(records: Sequence[dict[str, float]], path: str | os.PathLike[str]) -> Path | None:
-    """Draw losses and D(x)/D(G(z)) over steps into a PNG with matplotlib (Agg); ``None`` if no records."""
-    if not records:
-        return None
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    steps = np.array([r["step"] for r in records], dtype=np.float64)
-
-    def series(key: str) -> np.ndarray | None:
-        if not any(key in r for r in records):
-            return None
-        return np.array([r.get(key, np.nan) for r in records], dtype=np.float64)
-
-    fig = Figure(figsize=(9, 3.6), dpi=100)
-    FigureCanvasAgg(fig)
-    ax1, ax2 = fig.subplots(1, 2)
-    for ax, keys, title in (
-        (ax1, (("d_loss", "D loss"), ("g_loss", "G loss")), "losses"),
-        (ax2, (("d_real", "D(x)"), ("d_fake", "D(G(z))")), "discriminator outputs"),
-    ):
-        drawn = False
-        for key, label in keys:
-            ys = series(key)
-            if ys is not None:
-                ax.plot(steps, ys, lw=0.8, alpha=0.35)
-                if len(ys) >= 20:
-                    k = max(5, len(ys) // 50)
-                    smooth = np.convolve(np.nan_to_num(ys), np.ones(k) / k, mode="valid")
-                    ax.plot(steps[k - 1 :], smooth, lw=1.6, label=f"{label} (avg {k})", color=ax.lines[-1].get_color())
-                else:
-                    ax.lines[-1].set_label(label)
-                drawn = True
-        ax.set_title(title)
-        ax.set_xlabel("step")
-        if drawn:
-            ax.legend(loc="best", fontsize=8)
-        ax.grid(alpha=0.3)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    return write_atomic(path, buf.getvalue())

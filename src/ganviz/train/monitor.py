@@ -5,16 +5,27 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import keras
 import numpy as np
 
-from .checkpoint import Checkpointer, collect_state, restore_state, state_objects
-from .health import HealthChecker, HealthEvent, ProgressBar
-from .images import diversity, make_grid, output_range, plot_curves, save_gif, save_png, to_uint8
-from .run_folder import RunFolder, append_jsonl, clear_run, rewind_run, write_config
+from .._io import write_atomic
+from . import fit_context
+from .checkpoint import Checkpointer, state_objects
+from .health import HealthChecker, ProgressBar
+from .images import diversity
+from .monitor_events import MonitorEvents
+from .monitor_notes import health_notes, running_mean_keys
+from .monitor_state import MonitorState
+from .notebook import in_notebook
+from .outputs import RunOutputs, draw_system
+from .run_folder import RunFolder, clear_run
+from .samplers import Sampler
+from .sampling import choose_sampler
+from .step_counter import StepCounter, optimizers_of
 
 __all__ = ["Monitor", "latent_shape"]
 
@@ -22,14 +33,10 @@ log = logging.getLogger("ganviz.train")
 
 
 def latent_shape(generator: Any, model: Any = None) -> tuple[int, ...]:
-    """The noise shape a generator takes: ``model.latent_dim`` if set, else the generator's input shape."""
-    dim = getattr(model, "latent_dim", None) or getattr(generator, "latent_dim", None)
-    if dim:
-        return tuple(dim) if isinstance(dim, (tuple, list)) else (int(dim),)
-    inputs = getattr(generator, "inputs", None)
-    if inputs:
-        return tuple(int(d) for d in inputs[0].shape[1:])
-    raise ValueError("cannot tell the generator's noise shape: set model.latent_dim or give the generator an Input")
+    """The noise shape a generator takes: its input shape if known, else ``model.latent_dim``."""
+    from .sampling import _noise_shape
+
+    return _noise_shape(model, generator)
 
 
 def _floats(logs: dict[str, Any] | None) -> dict[str, float]:
@@ -42,27 +49,37 @@ def _floats(logs: dict[str, Any] | None) -> dict[str, float]:
     return out
 
 
-class Monitor(keras.callbacks.Callback):
-    """Watch GAN training: sample grids, GIF, metrics, curves, health events, checkpoints, progress bar.
+class Monitor(MonitorEvents, MonitorState, keras.callbacks.Callback):
+    """Watch GAN training: sample grids, GIF, metrics, curves, health events, checkpoints, progress.
 
-    Works as a callback for ``ganviz.GAN`` and any ``keras.Model`` with a ``generator`` attribute,
-    and in hand-written loops through :meth:`start`, :meth:`step` and :meth:`end`.
+    Works as a callback for ``ganviz.GAN`` and any ``keras.Model`` GAN (``generator``,
+    ``gen_G``/``gen_F`` ... attributes), and in hand-written loops through :meth:`start`,
+    :meth:`step` and :meth:`end`. Nothing about drawing, sampling, curves, TensorBoard or the
+    notebook view ever stops training: a failure is recorded in ``events.jsonl`` and the run goes
+    on. Non-finite losses or weights do stop it (the last good checkpoint is kept).
 
     Args:
         out_dir: Run folder (created).
-        every_n_steps: Sample-grid interval in steps (``None``: off).
+        every_n_steps: Sample-grid interval in steps (``None``: off). A resumed run keeps its interval.
         every_n_epochs: Sample-grid interval in epochs (``None``: off).
-        grid: (rows, cols) of the sample grid; the fixed noise batch has rows * cols vectors.
+        grid: (rows, cols) of the sample grid.
         seed: Seed of the fixed noise.
         checkpoint_every: Checkpoint (and curves/GIF refresh) interval in steps (``None``: only at the end).
         keep_checkpoints: How many checkpoints to keep.
         resume: Continue from the newest checkpoint in ``out_dir/checkpoints``.
         log_every: Write a ``metrics.jsonl`` line every this many steps.
         max_steps: Stop training after this global step.
-        progress: Show a progress bar on stderr.
+        progress: Show one progress bar on stderr (Keras's own bar in ``fit`` is turned off).
         value_range: Generator output range for drawing; ``None`` detects tanh/sigmoid.
         dominance_patience: Steps of an outright-winning discriminator before a warning.
         config: Run configuration stored with checkpoints and shown in the report.
+        generator: The model to sample from (default: found on the trained model).
+        sample_inputs: Fixed generator inputs (input images for an image-to-image generator).
+        sample_fn: A zero-argument function returning images to draw (overrides the rest).
+        tensorboard: Also write scalars, grids and the system diagram to ``out_dir/tensorboard``.
+        display: Show the latest grid and curves inline in a notebook (``"auto"``: when in Jupyter).
+        diagrams: Trace the GAN at the start and draw its system diagram for the report.
+        running_means: Keys that the model logs as running means (``None``: detect Keras metrics).
     """
 
     def __init__(
@@ -82,48 +99,71 @@ class Monitor(keras.callbacks.Callback):
         value_range: tuple[float, float] | None = None,
         dominance_patience: int = 200,
         config: dict[str, Any] | None = None,
+        generator: Any = None,
+        sample_inputs: Any = None,
+        sample_fn: Callable[[], Any] | None = None,
+        tensorboard: bool = False,
+        display: bool | str = "auto",
+        diagrams: bool = True,
+        running_means: bool | list[str] | None = None,
     ) -> None:
         super().__init__()
         self.out_dir = Path(out_dir)
+        self.run = RunFolder(self.out_dir)
         self.every_n_steps, self.every_n_epochs = every_n_steps, every_n_epochs
         self.grid = (int(grid[0]), int(grid[1]))
         self.seed, self.checkpoint_every, self.resume = seed, checkpoint_every, resume
         self.log_every, self.max_steps, self.progress = max(1, log_every), max_steps, progress
         self.value_range, self.config = value_range, dict(config or {})
-        self.run = RunFolder(self.out_dir)
+        self.sample_generator, self.sample_inputs, self.sample_fn = generator, sample_inputs, sample_fn
+        self.tensorboard, self.display, self.diagrams = tensorboard, display, diagrams
+        self.running_means_option = running_means
         self.checkpointer = Checkpointer(self.run.checkpoints, keep=keep_checkpoints)
         self.health = HealthChecker(dominance_patience=dominance_patience)
         self.global_step = self.initial_step = 0
+        self.total_steps: int | None = None
         self.epoch = 0
         self.stopped_on_nonfinite = False
         self.events: list[dict[str, Any]] = []
-        self.fixed_noise: np.ndarray | None = None
+        self.sampler: Sampler | None = None
+        self.counter = StepCounter({})
+        self.running_means: set[str] = set()
         self._records: list[dict[str, float]] = []
-        self._frames: list[np.ndarray] = []
         self._objects: dict[str, Any] = {}
-        self._generator: Any = None
+        self._model: Any = None
+        self._outputs: RunOutputs | None = None
         self._metrics_file: Any = None
         self._bar: ProgressBar | None = None
-        self._last_ckpt = -1
-        self._last_grid = -1
-        self._epoch_batch = -1
+        self._last_ckpt = self._last_grid = -1
+        self._batches = 0
+        self._failures: dict[str, int] = {}
+        self._fit: dict[str, Any] | None = None
+
+    @property
+    def fixed_noise(self) -> np.ndarray | None:
+        """The fixed noise the grids are drawn from (``None`` for image-to-image samplers)."""
+        return self.sampler.arrays.get("fixed_noise") if self.sampler is not None else None
 
     # ----- Keras callback hooks -------------------------------------------------------------
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:  # noqa: D102
-        model = self.model
+        self._fit = fit_context.fit_locals(self.model)
         steps, epochs = self.params.get("steps"), self.params.get("epochs")
-        total = steps * epochs if steps and epochs else None
-        self.start(model=model, total_steps=total)
+        self._begin(self.model, planned=steps * epochs if steps and epochs else None)
+        if self.progress and self._safely(
+            "turn off Keras's progress bar", fit_context.silence_keras_progbar, self._fit
+        ):
+            self._info("progress", "Keras's own progress bar was turned off: the Monitor shows one bar")
+        if self.sampler is not None and self.sampler.needs_inputs:
+            self._safely("read the first batch", lambda: self.sampler.set_inputs(fit_context.first_batch(self._fit)))
+        self._fit = None  # hold no reference to the data
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:  # noqa: D102
         self.epoch = epoch
-        self._epoch_batch = -1
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:  # noqa: D102
-        # With compile(steps_per_execution=N) Keras reports every N-th batch: count the steps it ran.
-        done = max(1, batch - self._epoch_batch)
-        self._epoch_batch = batch
-        if not self.step(self.global_step + done, logs):
+        self._batches += 1
+        step = self.counter.count(self.initial_step + self._batches * self._spe())
+        if not self.step(step, logs):
             self.model.stop_training = True
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:  # noqa: D102
@@ -132,6 +172,13 @@ class Monitor(keras.callbacks.Callback):
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:  # noqa: D102
         self.end()
+
+    def _spe(self) -> int:
+        spe = getattr(self.model, "steps_per_execution", 1)
+        try:
+            return max(1, int(spe))
+        except (TypeError, ValueError):
+            return 1
 
     # ----- hand-written loop API ------------------------------------------------------------
     def start(
@@ -143,52 +190,100 @@ class Monitor(keras.callbacks.Callback):
         d_optimizer: Any = None,
         g_optimizer: Any = None,
         total_steps: int | None = None,
+        sample_inputs: Any = None,
+        trace: Any = None,
     ) -> int:
         """Begin (or resume) a run; return the number of steps already done (0 for a fresh run).
 
-        Give a ``model`` with a ``generator`` attribute, or the generator (and, for checkpoints,
-        the discriminator and both optimizers) of a hand-written loop.
+        Give a ``model`` (a GAN holding its models), or the generator (and, for checkpoints, the
+        discriminator and both optimizers) of a hand-written loop. ``total_steps`` is the run's
+        whole length (a resumed loop keeps it). ``sample_inputs``: fixed generator inputs (e.g.
+        input images of an image-to-image model); ``trace``: a ``ganviz.trace_step`` result to
+        draw in the report.
         """
-        self._generator = generator if generator is not None else getattr(model, "generator", None)
-        if self._generator is None:
-            raise ValueError("Monitor needs a generator: a model with a .generator attribute, or generator=...")
-        self._objects = state_objects(
-            model, generator=generator, discriminator=discriminator, d_optimizer=d_optimizer, g_optimizer=g_optimizer
-        )
-        if getattr(model, "score_kind", None):
-            self.health.probabilities = model.score_kind == "probability"
-        if self.value_range is None:
-            self.value_range = output_range(self._generator)
+        named = {"generator": generator, "discriminator": discriminator, "d_optimizer": d_optimizer,
+                 "g_optimizer": g_optimizer}  # fmt: skip
+        return self._begin(model, total=total_steps, named=named, sample_inputs=sample_inputs, trace=trace)
+
+    def _begin(self, model: Any, *, total: int | None = None, planned: int | None = None,
+               named: dict[str, Any] | None = None, sample_inputs: Any = None, trace: Any = None) -> int:  # fmt: skip
+        named = named or {}
+        self._model = model
+        self._failures.clear()
         for folder in (self.run.samples, self.run.checkpoints):
             folder.mkdir(parents=True, exist_ok=True)
-        rows, cols = self.grid
-        rng = np.random.default_rng(self.seed)
-        self.fixed_noise = rng.standard_normal((rows * cols, *latent_shape(self._generator, model))).astype("float32")
+        self._objects = state_objects(model, **named)
         loaded = self.checkpointer.load_latest() if self.resume else None
+        if loaded is None:
+            clear_run(self.out_dir, (p for _, p in self.checkpointer.paths()))
+        if getattr(model, "score_kind", None):
+            self.health.probabilities = model.score_kind == "probability"
+        gen = self.sample_generator if self.sample_generator is not None else named.get("generator")
+        inputs = sample_inputs if sample_inputs is not None else self.sample_inputs
+        self.sampler = self._safely("choose what to sample", choose_sampler, model=model, generator=gen,
+                                    grid=self.grid, seed=self.seed, value_range=self.value_range,
+                                    sample_inputs=inputs, sample_fn=self.sample_fn)  # fmt: skip
+        if self.value_range is None and self.sampler is not None:
+            self.value_range = self.sampler.value_range
+        if self.running_means_option is not None and not isinstance(self.running_means_option, bool):
+            self.running_means = set(self.running_means_option)
+        show = in_notebook() if self.display == "auto" else bool(self.display)
+        self._outputs = RunOutputs(self.out_dir, display=False)
+        self._outputs = self._safely("open TensorBoard / the notebook view", RunOutputs, self.out_dir,
+                                     tensorboard=self.tensorboard, display=show) or self._outputs  # fmt: skip
         if loaded is not None:
             self._resume_from(*loaded)
-        else:
-            clear_run(self.out_dir, (p for _, p in self.checkpointer.paths()))
         self.initial_step = self.global_step
+        opts = optimizers_of(model) if model is not None else {}
+        opts.update({k: v for k, v in named.items() if k.endswith("optimizer") and v is not None})
+        self.counter = StepCounter(opts)
+        self.counter.begin(self.initial_step)
+        self._batches = 0
         self._metrics_file = open(self.run.metrics, "a", encoding="utf-8")  # noqa: SIM115
+        if planned is not None:
+            total = self.initial_step + planned
         if self.max_steps is not None:
-            total_steps = min(total_steps or self.max_steps, self.max_steps - self.initial_step) + self.initial_step
-        elif total_steps is not None:
-            total_steps += self.initial_step
-        self._bar = ProgressBar(total_steps) if self.progress else None
-        self._write_config(total_steps)
+            total = min(total, self.max_steps) if total is not None else self.max_steps
+        self.total_steps = total
+        self._bar = ProgressBar(total) if self.progress else None
+        if self.diagrams:
+            batch = fit_context.first_batch(self._fit) if self._fit else None
+            drawn = draw_system(self.out_dir, model=model, trace=trace, generator=named.get("generator"),
+                                discriminator=named.get("discriminator"), data=batch, png=self.tensorboard)  # fmt: skip
+            if drawn["error"]:
+                self._info("diagram", f"the system diagram could not be drawn: {drawn['error']}", level="warning")
+            self._safely("write the diagram to TensorBoard", self._outputs.diagram, self.initial_step)
+        self._write_config()
+        if self.sampler is not None:
+            self._safely("write TensorBoard text", self._outputs.text, "sampling", self.initial_step,
+                         self.sampler.description)  # fmt: skip
         return self.global_step
 
-    def step(self, step: int, logs: dict[str, Any] | None = None) -> bool:
-        """Record training step ``step`` (1-based global count); return False when training must stop."""
+    def step(self, step: int | None = None, logs: dict[str, Any] | None = None, *, batch: Any = None) -> bool:
+        """Record training step ``step`` (1-based global count); return False when training must stop.
+
+        ``step=None`` counts from the optimizers' ``iterations``. ``batch``: the training batch,
+        from which an image-to-image generator's fixed inputs are taken once.
+        """
         if self._metrics_file is None:
             raise RuntimeError("Monitor.step() called before start() or after end()")
-        prev, self.global_step = self.global_step, step
+        if step is None:
+            step = self.counter.count(self.global_step + 1)
+        elif self._batches == 0:
+            self.counter.source = "the step numbers given to Monitor.step()"
+        if batch is not None and self.sampler is not None and self.sampler.needs_inputs:
+            self._safely("take fixed inputs from the batch", self.sampler.set_inputs, batch)
+        prev, self.global_step = self.global_step, int(step)
         values = _floats(logs)
+        if self.running_means_option is None and 2 <= self._batches <= 4 and values and self._model is not None:
+            self.running_means |= running_mean_keys(self._model, values)
+        elif self.running_means_option is True and not self.running_means:
+            self.running_means = set(values)
         if _crossed(prev, step, self.log_every):
             record = {"step": step, **values}
             self._metrics_file.write(json.dumps(record) + "\n")
             self._records.append(record)
+            self._safely("write TensorBoard scalars", self._outputs.scalars, step, values)  # type: ignore[union-attr]
         events = self.health.check_logs(step, values)
         if events:
             self._emit(events)
@@ -196,7 +291,7 @@ class Monitor(keras.callbacks.Callback):
                 self.stopped_on_nonfinite = True
                 return False
         if self._bar is not None:
-            self._bar.update(step, values)
+            self._safely("draw the progress bar", self._bar.update, step, values)
         if self.every_n_steps and _crossed(prev, step, self.every_n_steps):
             self.write_grid(step)
         if self.checkpoint_every and _crossed(prev, step, self.checkpoint_every):
@@ -214,75 +309,63 @@ class Monitor(keras.callbacks.Callback):
                 self.write_grid(self.global_step)
             if self._last_ckpt != self.global_step:
                 self.save_checkpoint(self.global_step)
+        self._report_failures()
         self.write_summaries()
         if self._bar is not None:
-            self._bar.update(self.global_step, self._records[-1] if self._records else {}, force=True)
-            self._bar.close()
+            self._safely("draw the progress bar", self._finish_bar)
+        self._safely("close TensorBoard", self._outputs.close)  # type: ignore[union-attr]
         self._metrics_file.close()
         self._metrics_file = None
+        self._fit = None
 
     # ----- artefacts ------------------------------------------------------------------------
     def generate(self) -> np.ndarray:
-        """Run the generator on the fixed noise batch; uint8 images (N, H, W, C)."""
-        out = self._generator(self.fixed_noise, training=False)
-        return to_uint8(np.asarray(out), self.value_range)
+        """Draw the sampler's fixed inputs through the generator; uint8 images (N, H, W, C)."""
+        if self.sampler is None:
+            raise ValueError("no sampler: the generator could not be found (see events.jsonl)")
+        return self.sampler.draw()[1]
 
-    def write_grid(self, step: int) -> Path:
-        """Write ``samples/step_NNNNNN.png`` from the fixed noise and check sample diversity."""
-        images = self.generate()
-        grid = make_grid(images, self.grid)
-        path = save_png(self.run.sample(step), grid)
-        self._frames.append(grid)
+    def write_grid(self, step: int) -> Path | None:
+        """Write ``samples/step_NNNNNN.png`` and check sample diversity; ``None`` if it could not be drawn."""
+        if self.sampler is None or self._outputs is None:
+            return None
+        drawn = self._safely("draw the sample grid", self.sampler.draw)
+        if drawn is None:
+            return None
+        grid, images = drawn
+        path = self._safely("write the sample grid", self._outputs.grid, step, grid)
         self._last_grid = step
         self._emit(self.health.check_diversity(step, diversity(images)))
+        self._safely("update the notebook view", self._outputs.show, step, self._note())
         return path
 
     def write_summaries(self) -> None:
         """Flush metrics and redraw ``curves.png`` and ``progress.gif``."""
         if self._metrics_file is not None:
             self._metrics_file.flush()
-        plot_curves(self._records, self.run.curves)
-        save_gif(self.run.gif, self._frames)
-
-    def save_checkpoint(self, step: int) -> bool:
-        """Write a checkpoint unless the weights went non-finite (then stop, keeping the last good one)."""
-        state = collect_state(self._objects)
-        if not all(np.isfinite(a).all() for arrs in state.values() for a in arrs if a.dtype.kind == "f"):
-            self.stopped_on_nonfinite = True
-            self._emit(
-                [HealthEvent(step, "nonfinite", "error", f"non-finite weights at step {step}: training stopped")]
-            )
-            return False
-        self._metrics_file.flush()
-        os.fsync(self._metrics_file.fileno())
-        meta = {"epoch": self.epoch, "health": self.health.state(), "config": self.config}
-        self.checkpointer.save(step, state, extra={"fixed_noise": self.fixed_noise}, meta=meta)
-        self._last_ckpt = step
-        return True
+        if self._outputs is None:
+            return
+        notes = health_notes(self.health, self._records, self.sampler)
+        summary = {"running_means": sorted(self.running_means), "health_notes": notes,
+                   "sampling": self.sampler.description if self.sampler else None, "step_count": self.counter.source}  # fmt: skip
+        self._safely("write notes.json", write_atomic, self.run.notes, json.dumps(summary))
+        self._safely("draw the curves", self._outputs.curves, self._records, running_means=self.running_means,
+                     notes=notes)  # fmt: skip
+        self._safely("write the progress GIF", self._outputs.gif)
+        self._safely("update the notebook view", self._outputs.show, self.global_step, self._note())
+        self._safely("flush TensorBoard", self._outputs.flush)
 
     # ----- internals ------------------------------------------------------------------------
-    def _emit(self, events: list[HealthEvent]) -> None:
-        for event in events:
-            record = event.to_dict()
-            self.events.append(record)
-            log.warning("%s", event.message) if event.level != "info" else log.info("%s", event.message)
-            append_jsonl(self.run.events, record)
+    def _note(self) -> str:
+        total = f"/{self.total_steps}" if self.total_steps else ""
+        last = self._records[-1] if self._records else {}
+        values = ", ".join(f"{k} {v:.3f}" for k, v in last.items() if k != "step")
+        return f"step {self.global_step}{total}" + (f": {values}" if values else "")
 
-    def _resume_from(self, state: dict, extra: dict, meta: dict) -> None:
-        restore_state(self._objects, state)
-        step = int(meta["step"])
-        self.global_step = self._last_ckpt = step
-        self.epoch = int(meta.get("epoch", 0))
-        self.fixed_noise = extra["fixed_noise"].astype("float32")
-        self.health.load_state(meta.get("health", {}))
-        self._records, self.events, frames = rewind_run(self.out_dir, step)
-        self._frames.extend(frames)
-        self._emit([HealthEvent(step, "resumed", "info", f"resumed from the checkpoint at step {step}")])
-
-    def _write_config(self, total_steps: int | None) -> None:
-        info = {"total_steps": total_steps, "grid": list(self.grid), "seed": self.seed, **self.config}
-        info.setdefault("models", {k: type(v).__name__ for k, v in self._objects.items()})
-        write_config(self.out_dir, info)
+    def _finish_bar(self) -> None:
+        assert self._bar is not None
+        self._bar.update(self.global_step, self._records[-1] if self._records else {}, force=True)
+        self._bar.close()
 
 
 def _crossed(prev: int, step: int, every: int) -> bool:

@@ -48,7 +48,9 @@ class RunFolder:
     report = _Entry("report.html")
     samples = _Entry("samples")  # step_NNNNNN.png grids
     checkpoints = _Entry("checkpoints")
-    diagrams = _Entry("diagrams")
+    diagrams = _Entry("diagrams")  # system.svg (traced), trace.json, system.json (how it was drawn)
+    notes = _Entry("notes.json")  # what the curves are: running means, health checks that were off
+    tensorboard = _Entry("tensorboard")  # tf.summary event files
 
     def sample(self, step: int) -> Path:
         """The grid drawn at ``step``."""
@@ -81,7 +83,7 @@ class RunFolder:
 
     def run_files(self) -> tuple[Path, ...]:
         """The files a fresh run replaces (samples and checkpoints are folders of their own)."""
-        return (self.metrics, self.events, self.gif, self.curves)
+        return (self.metrics, self.events, self.gif, self.curves, self.notes)
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -102,13 +104,15 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
 
 
 def clear_run(out_dir: Path, checkpoints: Iterable[Path]) -> None:
-    """Delete what an earlier run left in ``out_dir``: metrics, events, GIF, curves, grids, ``checkpoints``."""
+    """Delete what an earlier run left in ``out_dir``: metrics, events, GIF, curves, grids, TensorBoard events, ``checkpoints``."""
     run = RunFolder(out_dir)
     for path in run.run_files():
         path.unlink(missing_ok=True)
     for _, p in run.sample_grids():
         p.unlink()
     for p in checkpoints:
+        p.unlink()
+    for p in run.tensorboard.glob("events.out.tfevents.*"):
         p.unlink()
 
 

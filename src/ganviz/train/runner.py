@@ -63,6 +63,8 @@ def train(
     report: bool = True,
     generator: Any = None,
     discriminator: Any = None,
+    model: Any = None,
+    tensorboard: bool = False,
 ) -> TrainResult:
     """Train a GAN on a dataset and write a monitored run folder with a report.
 
@@ -86,6 +88,9 @@ def train(
         generator: Use this generator instead of the seed's (its output must be 28x28x1 unless
             the data matches it).
         discriminator: Use this discriminator instead of the seed's.
+        model: Train this compiled GAN (a ``keras.Model`` with its own ``train_step``) instead;
+            the loss and model options are then the model's own.
+        tensorboard: Also write TensorBoard events to ``out/tensorboard``.
 
     Returns:
         A :class:`TrainResult`.
@@ -110,6 +115,12 @@ def train(
     lr = float(learning_rate or DEFAULTS["learning_rate"])
     d_activation, default_d_steps, beta_2 = _LOSS_SETTINGS[loss]
     out_dir = _run_folder(out)
+    if model is not None:
+        from .user_model import train_user_model
+
+        return train_user_model(model, data=data, steps=steps, out_dir=out_dir, resume=resume, batch_size=batch_size,
+                                seed=seed, sample_every=sample_every, checkpoint_every=checkpoint_every,
+                                progress=progress, report=report, tensorboard=tensorboard)  # fmt: skip
 
     images = data_mod.load(data, scale="tanh")
     if images.shape[1:] != (28, 28, 1) and generator is None:
@@ -149,6 +160,7 @@ def train(
         progress=progress,
         seed=seed,
         config=config,
+        tensorboard=tensorboard,
     )
     remaining = max(0, steps - done)
     if remaining:

@@ -1,0 +1,251 @@
+"""``choose_sampler``: pick fixed generator inputs for a GAN's shape (noise, labels, images, both directions)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .images import output_range, to_uint8
+from .samplers import Sampler, _cells_to_grid, data_range, find_generators, is_image_to_image
+
+__all__ = ["choose_sampler", "batch_arrays"]
+
+_LABEL_WORDS = ("label", "class", "cond", "digit", "onehot", "one_hot")
+
+
+def batch_arrays(batch: Any) -> list[np.ndarray]:
+    """The arrays of a training batch, in order: an array, a tuple/list of them, or a dict's values."""
+    if batch is None:
+        return []
+    if isinstance(batch, dict):
+        items: list[Any] = list(batch.values())
+    elif isinstance(batch, (tuple, list)):
+        items = list(batch)
+    else:
+        items = [batch]
+    out: list[np.ndarray] = []
+    for item in items:
+        if isinstance(item, (tuple, list, dict)):
+            out.extend(batch_arrays(item))
+        elif item is not None:
+            try:
+                out.append(np.asarray(item))
+            except (TypeError, ValueError):
+                continue
+    return out
+
+
+def _fits(shape: tuple[Any, ...], arr: np.ndarray) -> bool:
+    return arr.ndim == len(shape) + 1 and all(d is None or d == a for d, a in zip(shape, arr.shape[1:]))
+
+
+def _pick(arrays: list[np.ndarray], shape: tuple[Any, ...], n: int, skip: int = 0) -> np.ndarray | None:
+    matches = [a for a in arrays if _fits(shape, a)]
+    return matches[skip][:n].astype("float32") if len(matches) > skip else None
+
+
+def _call(generator: Any, x: Any) -> np.ndarray:
+    return np.asarray(generator(x, training=False))
+
+
+def _int_attr(obj: Any, names: tuple[str, ...]) -> int | None:
+    for name in names:
+        value = getattr(obj, name, None)
+        if isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value > 0:
+            return int(value)
+    return None
+
+
+def _class_count(model: Any, generator: Any) -> int | None:
+    found = _int_attr(model, ("num_classes", "n_classes", "num_labels")) or _int_attr(
+        generator, ("num_classes", "n_classes", "num_labels")
+    )
+    if found:
+        return found
+    import keras
+
+    for layer in getattr(generator, "_flatten_layers", lambda: [])():
+        if isinstance(layer, keras.layers.Embedding):
+            return int(layer.input_dim)
+    return None
+
+
+def _plain_grid(rows: int, cols: int) -> Callable[[dict[str, np.ndarray], np.ndarray], np.ndarray]:
+    def layout(_: dict[str, np.ndarray], out: np.ndarray) -> np.ndarray:
+        cells = list(out[: rows * cols])
+        return _cells_to_grid(cells, max(1, math.ceil(len(cells) / cols)), cols)
+
+    return layout
+
+
+def _conditional(model: Any, generator: Any, rows: int, cols: int, rng: np.random.Generator) -> Sampler | None:
+    """Fixed noise and fixed labels (a row per class) for a generator that takes labels."""
+    ins = [_shape(t) for t in generator.inputs]
+    names = [str(getattr(t, "name", "")).lower() for t in generator.inputs]
+    latent = _int_attr(model, ("latent_dim", "noise_dim", "z_dim", "codings_size"))
+    classes = _class_count(model, generator)
+    if len(ins) == 1:  # one vector: noise and a one-hot label concatenated (Keras's conditional GAN example)
+        if len(ins[0]) != 1 or not latent or not ins[0][0] or ins[0][0] <= latent:
+            return None
+        width = int(ins[0][0])
+        n = classes if classes and latent + classes == width else width - latent
+        noise = rng.standard_normal((cols, latent)).astype("float32")
+        k = min(n, max(rows, 10))
+        onehot = np.eye(n, dtype="float32")[np.repeat(np.arange(k), cols)]
+        z = np.concatenate([np.tile(noise, (k, 1)), onehot], axis=1)
+        what = f"fixed noise ({latent}) + one-hot label ({n} classes) concatenated; a row per class"
+        return Sampler("conditional", what, lambda a: _call(generator, a["fixed_noise"]), {"fixed_noise": z},
+                       _plain_grid(k, cols))  # fmt: skip
+    if len(ins) != 2 or any(len(s) > 1 for s in ins):
+        return None
+    label_at = next((i for i, nm in enumerate(names) if any(w in nm for w in _LABEL_WORDS)), None)
+    if label_at is None:
+        small = [i for i, s in enumerate(ins) if len(s) == 0 or s[0] in (1, classes)]
+        label_at = small[0] if small else int(np.argmin([s[0] or 0 for s in ins]))
+    noise_shape = ins[1 - label_at]
+    label_shape = ins[label_at]
+    onehot = len(label_shape) == 1 and (label_shape[0] or 1) > 1
+    n = int(label_shape[0]) if onehot else (classes or 10)
+    k = min(n, max(rows, 10))
+    noise = rng.standard_normal((cols, *[int(d) for d in noise_shape])).astype("float32")
+    ids = np.repeat(np.arange(k), cols)
+    labels = np.eye(n, dtype="float32")[ids] if onehot else ids.reshape((-1, *([1] * len(label_shape))))
+    if not onehot:
+        labels = labels.astype("int32").reshape((-1,) + ((1,) if label_shape else ()))
+    arrays = {"fixed_noise": np.tile(noise, (k, 1)), "fixed_labels": labels}
+
+    def run(a: dict[str, np.ndarray]) -> np.ndarray:
+        pair = [a["fixed_noise"], a["fixed_labels"]]
+        return _call(generator, pair if label_at == 1 else pair[::-1])
+
+    what = f"fixed noise + fixed labels ({n} classes{', one-hot' if onehot else ''}); a row per class"
+    return Sampler("conditional", what, run, arrays, _plain_grid(k, cols))
+
+
+def _shape(tensor: Any) -> tuple[Any, ...]:
+    return tuple(tensor.shape[1:])
+
+
+def _pairs(generator: Any, rows: int, cols: int, value_range: Any) -> Sampler:
+    """Fixed input images from the first batch, drawn input | output side by side."""
+    shape, n, per_row = _shape(generator.inputs[0]), max(1, rows * max(1, cols // 2)), max(1, cols // 2)
+
+    def take(batch: Any) -> dict[str, np.ndarray] | None:
+        x = _pick(batch_arrays(batch), shape, n)
+        return None if x is None else {"fixed_inputs": x}
+
+    def layout(a: dict[str, np.ndarray], out: np.ndarray) -> np.ndarray:
+        x = a["fixed_inputs"]
+        ins = to_uint8(x, data_range(x))
+        cells = [c for i in range(len(out)) for c in (ins[i], out[i])]
+        return _cells_to_grid(cells, math.ceil(len(out) / per_row), 2 * per_row)
+
+    return Sampler("image_to_image", "fixed input images from the first batch: input | output",
+                   lambda a: _call(generator, a["fixed_inputs"]), {}, layout,
+                   value_range=value_range, take_inputs=take)  # fmt: skip
+
+
+def _cycle(g: tuple[str, Any], f: tuple[str, Any], rows: int) -> Sampler:
+    """Both directions of a CycleGAN: x | G(x) | y | F(y) per row."""
+    (g_name, gen_g), (f_name, gen_f) = g, f
+    gx_shape, fy_shape = _shape(gen_g.inputs[0]), _shape(gen_f.inputs[0])
+
+    def take(batch: Any) -> dict[str, np.ndarray] | None:
+        arrays = batch_arrays(batch)
+        x = _pick(arrays, gx_shape, rows)
+        y = _pick(arrays, fy_shape, rows, skip=1) if len(arrays) > 1 else None
+        if x is None:
+            return None
+        return {"fixed_x": x, **({"fixed_y": y} if y is not None else {})}
+
+    def run(a: dict[str, np.ndarray]) -> np.ndarray:
+        gx = _call(gen_g, a["fixed_x"])
+        fy = _call(gen_f, a["fixed_y"] if "fixed_y" in a else gx)
+        return np.concatenate([gx, fy], axis=0)
+
+    def layout(a: dict[str, np.ndarray], out: np.ndarray) -> np.ndarray:
+        x = a["fixed_x"]
+        y = a.get("fixed_y")
+        n = len(x)
+        xs = to_uint8(x, data_range(x))
+        ys = to_uint8(y, data_range(y)) if y is not None else out[:n]
+        cells = [c for i in range(n) for c in (xs[i], out[i], ys[i], out[n + i])]
+        return _cells_to_grid(cells, n, 4)
+
+    what = f"both directions: x | {g_name}(x) | y | {f_name}(y), fixed images from the first batch"
+    return Sampler("cycle", what, run, {}, layout, value_range=output_range(gen_g), take_inputs=take)
+
+
+def choose_sampler(
+    *,
+    model: Any = None,
+    generator: Any = None,
+    grid: tuple[int, int] = (4, 4),
+    seed: int = 0,
+    value_range: tuple[float, float] | None = None,
+    sample_inputs: Any = None,
+    sample_fn: Callable[[], Any] | None = None,
+) -> Sampler:
+    """Choose what to feed the generator for the sample grids, from the GAN's shape.
+
+    ``sample_fn`` (returns images) wins, then ``sample_inputs`` (fixed generator inputs; images
+    for an image-to-image generator are drawn input | output). Otherwise: two image-to-image
+    generators (CycleGAN) show both directions; one image-to-image generator gets fixed input
+    images from the first batch (never noise); a generator that takes labels gets fixed noise
+    and a row per class; any other gets fixed noise.
+
+    Raises:
+        ValueError: no generator can be found (say ``generator=`` or ``sample_fn=``).
+    """
+    rows, cols = grid
+    rng = np.random.default_rng(seed)
+    if sample_fn is not None:
+        return Sampler("function", "sample_fn(): your own samples", lambda a: sample_fn(), {}, _plain_grid(rows, cols),
+                       value_range=value_range)  # fmt: skip
+    gens = [("generator", generator)] if generator is not None else find_generators(model)
+    if not gens:
+        raise ValueError(
+            f"found no generator on {type(model).__name__}: pass Monitor(generator=...) or Monitor(sample_fn=...)"
+        )
+    name, gen = gens[0]
+    vr = value_range if value_range is not None else output_range(gen)
+    if sample_inputs is not None:
+        if is_image_to_image(gen):
+            sampler = _pairs(gen, rows, cols, vr)
+            sampler.set_inputs(sample_inputs)
+            return sampler
+        fixed = sample_inputs if isinstance(sample_inputs, (list, tuple)) else [sample_inputs]
+        arrays = {f"fixed_input_{i}": np.asarray(a) for i, a in enumerate(fixed)}
+
+        def run(a: dict[str, np.ndarray]) -> np.ndarray:
+            values = [a[f"fixed_input_{i}"] for i in range(len(a))]
+            return _call(gen, values if len(values) > 1 else values[0])
+
+        return Sampler("inputs", "sample_inputs: your fixed generator inputs", run, arrays, _plain_grid(rows, cols),
+                       value_range=vr)  # fmt: skip
+    if len(gens) >= 2 and is_image_to_image(gens[0][1]) and is_image_to_image(gens[1][1]):
+        return _cycle(gens[0], gens[1], rows)
+    if is_image_to_image(gen):
+        return _pairs(gen, rows, cols, vr)
+    if getattr(gen, "inputs", None):
+        cond = _conditional(model, gen, rows, cols, rng)
+        if cond is not None:
+            cond.value_range = vr
+            return cond
+    shape = _noise_shape(model, gen)
+    z = rng.standard_normal((rows * cols, *shape)).astype("float32")
+    return Sampler("noise", f"fixed noise {shape}", lambda a: _call(gen, a["fixed_noise"]), {"fixed_noise": z},
+                   _plain_grid(rows, cols), value_range=vr)  # fmt: skip
+
+
+def _noise_shape(model: Any, generator: Any) -> tuple[int, ...]:
+    inputs = getattr(generator, "inputs", None)
+    if inputs and all(d is not None for d in _shape(inputs[0])):
+        return tuple(int(d) for d in _shape(inputs[0]))
+    dim = getattr(model, "latent_dim", None) or getattr(generator, "latent_dim", None)
+    if dim:
+        return tuple(dim) if isinstance(dim, (tuple, list)) else (int(dim),)
+    raise ValueError("cannot tell the generator's noise shape: set model.latent_dim or give the generator an Input")

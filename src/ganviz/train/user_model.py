@@ -1,0 +1,93 @@
+"""``train_user_model``: ``ganviz train --model file.py:make_gan`` trains the user's own compiled GAN, monitored."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from ..errors import NotAModelError
+
+__all__ = ["train_user_model", "check_user_model"]
+
+
+def check_user_model(model: Any, where: str = "the model") -> Any:
+    """Check ``model`` is a compiled ``keras.Model`` with its own ``train_step``; one clear line if not."""
+    import keras
+
+    if not isinstance(model, keras.Model):
+        raise NotAModelError(
+            f"{where} gave a {type(model).__name__}, not a keras.Model (make_gan must return the compiled GAN)"
+        )
+    if getattr(type(model), "train_step", None) is getattr(keras.Model, "train_step", None):
+        raise NotAModelError(
+            f"{where} gave {type(model).__name__}, which has no train_step of its own: "
+            "ganviz train --model needs a GAN model that overrides train_step"
+        )
+    if not getattr(model, "compiled", False):
+        raise NotAModelError(f"{where} gave {type(model).__name__} uncompiled: call gan.compile(...) in make_gan")
+    return model
+
+
+def _image_size(model: Any) -> int | None:
+    from .samplers import find_generators
+
+    for _, gen in find_generators(model):
+        outs = getattr(gen, "outputs", None)
+        if outs and len(outs[0].shape) == 4 and outs[0].shape[1] == outs[0].shape[2] and outs[0].shape[1]:
+            return int(outs[0].shape[1])
+    return None
+
+
+def train_user_model(
+    model: Any,
+    *,
+    data: str,
+    steps: int,
+    out_dir: Path,
+    resume: bool,
+    batch_size: int,
+    seed: int,
+    sample_every: int | None,
+    checkpoint_every: int | None,
+    progress: bool,
+    report: bool,
+    tensorboard: bool,
+) -> Any:
+    """Train a user's compiled GAN on ``data`` with the Monitor; the run folder is that of ``ganviz train``.
+
+    The images are scaled to [-1, 1] and resized to the generator's output size when it is square.
+    """
+    import numpy as np
+
+    from . import data as data_mod
+    from .checkpoint import Checkpointer
+    from .monitor import Monitor
+    from .runner import TrainResult
+
+    model = check_user_model(model)
+    size = _image_size(model) or 28
+    images = data_mod.load(data, scale="tanh", size=size)
+    latest = Checkpointer(out_dir / "checkpoints").load_latest() if resume else None
+    done = int(latest[2]["step"]) if latest is not None else 0
+    sample_every = sample_every or max(1, steps // 20)
+    config = {"data": data, "images": len(images), "steps": steps, "batch_size": batch_size, "seed": seed,
+              "model": type(model).__name__}  # fmt: skip
+    monitor = Monitor(out_dir, every_n_steps=sample_every, checkpoint_every=checkpoint_every or max(sample_every, steps // 5),
+                      resume=resume, max_steps=steps, progress=progress, seed=seed, config=config,
+                      tensorboard=tensorboard)  # fmt: skip
+    remaining = max(0, steps - done)
+    if remaining:
+        dataset = data_mod.to_dataset(np.asarray(images, "float32"), batch_size, seed=seed + done)
+        per_epoch = max(1, len(images) // batch_size)
+        model.fit(dataset, steps_per_epoch=min(per_epoch, remaining), epochs=math.ceil(remaining / min(per_epoch, remaining)),
+                  verbose=0, callbacks=[monitor])  # fmt: skip
+    report_path = None
+    if report:
+        from .report import write_report
+
+        report_path = write_report(out_dir, gan=model)
+    return TrainResult(out_dir=out_dir, steps=monitor.global_step if remaining else done,
+                       initial_step=monitor.initial_step if remaining else done,
+                       stopped_on_nonfinite=monitor.stopped_on_nonfinite, report=report_path,
+                       events=list(monitor.events))  # fmt: skip
