@@ -138,6 +138,7 @@ class Monitor(MonitorEvents, MonitorState, keras.callbacks.Callback):
         self._batches = 0
         self._failures: dict[str, int] = {}
         self._fit: dict[str, Any] | None = None
+        self._first: Any = None
 
     @property
     def fixed_noise(self) -> np.ndarray | None:
@@ -154,8 +155,8 @@ class Monitor(MonitorEvents, MonitorState, keras.callbacks.Callback):
         ):
             self._info("progress", "Keras's own progress bar was turned off: the Monitor shows one bar")
         if self.sampler is not None and self.sampler.needs_inputs:
-            self._safely("read the first batch", lambda: self.sampler.set_inputs(fit_context.first_batch(self._fit)))
-        self._fit = None  # hold no reference to the data
+            self._safely("read the first batch", lambda: self.sampler.set_inputs(self._first_batch()))
+        self._fit = self._first = None  # hold no reference to the data
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:  # noqa: D102
         self.epoch = epoch
@@ -247,7 +248,7 @@ class Monitor(MonitorEvents, MonitorState, keras.callbacks.Callback):
         self.total_steps = total
         self._bar = ProgressBar(total) if self.progress else None
         if self.diagrams:
-            batch = fit_context.first_batch(self._fit) if self._fit else None
+            batch = self._safely("read the first batch", self._first_batch) if self._fit else None
             drawn = draw_system(self.out_dir, model=model, trace=trace, generator=named.get("generator"),
                                 discriminator=named.get("discriminator"), data=batch, png=self.tensorboard)  # fmt: skip
             if drawn["error"]:
@@ -361,6 +362,12 @@ class Monitor(MonitorEvents, MonitorState, keras.callbacks.Callback):
         last = self._records[-1] if self._records else {}
         values = ", ".join(f"{k} {v:.3f}" for k, v in last.items() if k != "step")
         return f"step {self.global_step}{total}" + (f": {values}" if values else "")
+
+    def _first_batch(self) -> Any:
+        """``fit``'s first batch, read once (for the sampler's fixed inputs and for tracing)."""
+        if self._first is None:
+            self._first = fit_context.first_batch(self._fit)
+        return self._first
 
     def _finish_bar(self) -> None:
         assert self._bar is not None
