@@ -12,7 +12,7 @@ $(BIN)/python:
 
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[train,dev]"
+	$(BIN)/python -m pip install -q -e ".[train,tf,dev]"
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -32,7 +32,7 @@ test: $(STAMP) lint
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
-	$(BIN)/python -m pip install -q -e ".[train,dev,bench]"
+	$(BIN)/python -m pip install -q -e ".[train,tf,dev,bench]"
 	bash benchmarks/debian_graphviz.sh
 	$(BIN)/python benchmarks/run_all.py
 

@@ -22,7 +22,7 @@ _LAZY = {
     "plot_model": "ganviz.api",
     "plot_gan": "ganviz.api",
     "render": "ganviz.api",
-    "GAN": "ganviz.train.gan",
+    "GAN": "ganviz.train.gans",
     "Monitor": "ganviz.train.monitor",
     "data": "ganviz.train.data",
 }

@@ -60,7 +60,7 @@ def render(obj: Graph | Trace, to_file: str | os.PathLike[str], *, depth: int | 
 
 def plot_model(
     model: Any,
-    to_file: str | os.PathLike[str] = "model.png",
+    to_file: str | os.PathLike[str] | None = "model.png",
     show_shapes: bool = False,
     show_dtype: bool = False,
     show_layer_names: bool = False,
@@ -69,18 +69,22 @@ def plot_model(
     dpi: int = 200,
     show_layer_activations: bool = False,
     show_trainable: bool = False,
+    splines: str = "ortho",
     *,
     depth: int | None = None,
     input_shape: Any = None,
+    **kwargs: Any,
 ) -> Diagram:
     """Draw a Keras model like ``keras.utils.plot_model``, with no system Graphviz needed.
 
-    Same names and defaults as Keras 3, so changing the import is enough. Also takes a path to a
-    ``.keras``/``.h5`` file (read without TensorFlow) or an already-made ``Graph``.
+    Every argument of Keras 3's ``plot_model``, with the same names, order and defaults, so
+    changing the import is enough. Also takes a path to a ``.keras``/``.h5`` file (read without
+    TensorFlow) or an already-made ``Graph``, on any Keras backend.
 
     Args:
         model: a Keras model (Sequential, functional, subclassed, nested), a model file path, or a Graph.
         to_file: output file; its extension picks the format (png, svg, pdf, dot, json, mmd, html).
+            ``None`` writes nothing and returns the diagram to show (SVG in Jupyter).
         show_shapes: show input/output shapes.
         show_dtype: show dtypes.
         show_layer_names: show layer names (classes are always shown).
@@ -89,12 +93,21 @@ def plot_model(
         dpi: resolution of PNG/PDF output.
         show_layer_activations: show activations.
         show_trainable: mark trainable/frozen state.
+        splines: how edges are drawn, Graphviz's ``splines`` (``"ortho"``, ``"spline"``, ``"line"`` ...).
         depth: how many levels of nesting to open (overrides ``expand_nested``).
         input_shape: shape (without batch) for a subclassed model that was never built.
+        **kwargs: as in Keras, only ``layer_range=None`` is accepted.
 
     Returns:
-        A :class:`Diagram` (shows inline in Jupyter; ``.path`` is the file written).
+        A :class:`Diagram` (shows inline in Jupyter; ``.path`` is the file written, or None).
+
+    Raises:
+        ValueError: ``layer_range`` (no longer supported, as in Keras) or another unknown keyword.
     """
+    if kwargs.pop("layer_range", None) is not None:
+        raise ValueError("layer_range is no longer supported (as in Keras 3); use depth= to choose the nesting shown")
+    if kwargs:
+        raise ValueError(f"unrecognized keyword arguments {sorted(kwargs)} (plot_model takes Keras's arguments)")
     options = DrawOptions(
         show_shapes=show_shapes,
         show_dtype=show_dtype,
@@ -103,10 +116,12 @@ def plot_model(
         show_layer_activations=show_layer_activations,
         show_trainable=show_trainable,
         dpi=dpi,
+        splines=splines,
     )
     level = depth_for(expand_nested=expand_nested, depth=depth)
-    fmt = format_for(to_file)
-    check_writable(to_file)
+    fmt = "svg" if to_file is None else format_for(to_file)
+    if to_file is not None:
+        check_writable(to_file)
     if isinstance(model, Graph):
         graph = model
     elif isinstance(model, (str, os.PathLike)):
@@ -117,8 +132,11 @@ def plot_model(
         from .extract.keras_model import model_to_graph
 
         graph = model_to_graph(model, input_shape=input_shape)
+    shown = graph if level is None else _collapsed(graph, level)
+    if to_file is None:  # nothing written: Jupyter draws the SVG from the graph when it is shown
+        return Diagram(None, shown, fmt, options)
     path = write_atomic(to_file, render_bytes(graph, fmt, depth=level, title=graph.name, options=options))
-    return Diagram(path, graph if level is None else _collapsed(graph, level), fmt, options)
+    return Diagram(path, shown, fmt, options)
 
 
 def _collapsed(graph: Graph, level: int) -> Graph:
@@ -172,7 +190,7 @@ def plot_gan(
                 f"plot_gan needs a GAN model or a Trace, or both generator= and discriminator= (got {got}); "
                 "e.g. plot_gan(gan) or plot_gan(generator=g, discriminator=d)"
             )
-        from .extract.step_trace import assumed_gan_trace
+        from .extract.assumed import assumed_gan_trace
 
         trace = assumed_gan_trace(generator=generator, discriminator=discriminator, combined=combined)
     elif isinstance(gan_or_trace, Trace):

@@ -191,6 +191,8 @@ def graph_to_dot(
         gattrs.append(("compound", "true"))
     if draw.dpi is not None:
         gattrs.append(("dpi", f"{draw.dpi:g}"))
+    if draw.splines is not None:
+        gattrs.append(("splines", draw.splines))
     caption = graph.details.get("caption")
     if isinstance(caption, str) and caption:
         gattrs += [("label", caption_label(caption)), ("labelloc", "t"), ("labeljust", "l")]

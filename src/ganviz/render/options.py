@@ -7,9 +7,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["RANKDIRS", "DrawOptions", "check_dpi", "check_rankdir"]
+__all__ = ["RANKDIRS", "SPLINES", "DrawOptions", "check_dpi", "check_rankdir", "check_splines"]
 
 RANKDIRS = ("TB", "BT", "LR", "RL")
+# Graphviz's values of the ``splines`` graph attribute; Keras's plot_model passes one through (default "ortho").
+SPLINES = ("ortho", "spline", "polyline", "line", "curved", "true", "false", "none")
 _MAX_DPI = 2400
 
 
@@ -41,6 +43,21 @@ def check_dpi(dpi: object) -> int | float | None:
     return dpi
 
 
+def check_splines(splines: object) -> str | None:
+    """Return ``splines`` if it is ``None`` (the engine's default) or a Graphviz ``splines`` value.
+
+    >>> check_splines("ortho")
+    'ortho'
+    >>> check_splines("wavy")
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown splines 'wavy' (must be one of ['ortho', 'spline', 'polyline', 'line', 'curved', 'true', 'false', 'none'] or None)
+    """
+    if splines is not None and (not isinstance(splines, str) or splines not in SPLINES):
+        raise ValueError(f"unknown splines {splines!r} (must be one of {list(SPLINES)} or None)")
+    return splines
+
+
 def _check_flag(name: str, value: object) -> None:
     if not isinstance(value, (bool, int)) or isinstance(value, int) and value not in (0, 1):
         raise TypeError(f"{name} must be True or False, got {value!r}")
@@ -59,7 +76,7 @@ class DrawOptions:
     >>> DrawOptions.of(None, shape=True)
     Traceback (most recent call last):
     ...
-    TypeError: unknown drawing option(s) ['shape'] (must be among ['dpi', 'rankdir', 'show_dtype', 'show_layer_activations', 'show_layer_names', 'show_shapes', 'show_trainable'])
+    TypeError: unknown drawing option(s) ['shape'] (must be among ['dpi', 'rankdir', 'show_dtype', 'show_layer_activations', 'show_layer_names', 'show_shapes', 'show_trainable', 'splines'])
     """
 
     show_shapes: bool = False
@@ -69,13 +86,15 @@ class DrawOptions:
     show_layer_activations: bool = False
     show_trainable: bool = False
     dpi: int | float | None = None
+    splines: str | None = None  # Graphviz's edge routing; None: the engine's default (Mermaid ignores it)
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
-            if f.name not in ("rankdir", "dpi"):
+            if f.name not in ("rankdir", "dpi", "splines"):
                 _check_flag(f.name, getattr(self, f.name))
         check_rankdir(self.rankdir)
         check_dpi(self.dpi)
+        check_splines(self.splines)
 
     @classmethod
     def names(cls) -> tuple[str, ...]:

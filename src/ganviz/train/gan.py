@@ -1,4 +1,4 @@
-"""``ganviz.GAN``: a ``keras.Model`` whose compiled ``train_step`` trains a generator against a discriminator."""
+"""``ganviz.GAN`` on the TensorFlow backend: a ``keras.Model`` whose compiled ``train_step`` trains a generator against a discriminator."""
 
 from __future__ import annotations
 
@@ -8,56 +8,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from .gan_base import LOSSES, ends_with_sigmoid, normalize_loss
+
 __all__ = ["GAN", "LOSSES", "normalize_loss", "ends_with_sigmoid"]
 
-LOSSES: tuple[str, ...] = ("bce", "lsgan", "hinge", "wgan-gp")
-_ALIASES = {
-    "bce": "bce",
-    "nsgan": "bce",
-    "non-saturating": "bce",
-    "lsgan": "lsgan",
-    "ls": "lsgan",
-    "least-squares": "lsgan",
-    "least_squares": "lsgan",
-    "mse": "lsgan",
-    "hinge": "hinge",
-    "wgan-gp": "wgan-gp",
-    "wgan_gp": "wgan-gp",
-    "wgangp": "wgan-gp",
-}
 _EPS = 1e-7
-
-
-def normalize_loss(loss: str) -> str:
-    """Return the canonical name of a GAN loss.
-
-    >>> normalize_loss("least_squares")
-    'lsgan'
-    >>> normalize_loss("WGAN_GP")
-    'wgan-gp'
-    """
-    key = str(loss).strip().lower()
-    if key not in _ALIASES:
-        raise ValueError(f"unknown GAN loss {loss!r} (must be one of {list(LOSSES)})")
-    return _ALIASES[key]
-
-
-def _activation_name(fn: Any) -> str:
-    return str(getattr(fn, "__name__", fn) or "").lower()
-
-
-def ends_with_sigmoid(model: Any) -> bool:
-    """Whether ``model``'s last layer applies a sigmoid (so its output is a probability)."""
-    layers = [layer for layer in getattr(model, "layers", []) if not isinstance(layer, keras.layers.InputLayer)]
-    while layers:
-        last = layers[-1]
-        if isinstance(last, keras.Model):
-            return ends_with_sigmoid(last)
-        if isinstance(last, (keras.layers.Reshape, keras.layers.Flatten, keras.layers.Dropout)):
-            layers = layers[:-1]
-            continue
-        return "sigmoid" in _activation_name(getattr(last, "activation", None))
-    return False
 
 
 def _to_logits(out: tf.Tensor, from_logits: bool) -> tf.Tensor:

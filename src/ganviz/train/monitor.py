@@ -330,6 +330,7 @@ class Monitor(MonitorEvents, MonitorState, keras.callbacks.Callback):
         """Write ``samples/step_NNNNNN.png`` and check sample diversity; ``None`` if it could not be drawn."""
         if self.sampler is None or self._outputs is None:
             return None
+        self._sync_weights()
         drawn = self._safely("draw the sample grid", self.sampler.draw)
         if drawn is None:
             return None

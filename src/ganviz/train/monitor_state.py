@@ -39,8 +39,15 @@ class MonitorState:
     _metrics_file: Any
     _last_ckpt: int
 
+    def _sync_weights(self) -> None:
+        """Under ``fit()`` on JAX the weights live in the step's state: put them back into the variables first."""
+        sync = getattr(getattr(self, "_model", None), "jax_state_sync", None)
+        if callable(sync):
+            sync()
+
     def save_checkpoint(self, step: int) -> bool:
         """Write a checkpoint unless the weights went non-finite (then stop, keeping the last good one)."""
+        self._sync_weights()
         state = collect_state(self._objects)
         if not all(np.isfinite(a).all() for arrs in state.values() for a in arrs if a.dtype.kind == "f"):
             self.stopped_on_nonfinite = True

@@ -100,9 +100,12 @@ def train(
     """
     import keras
 
+    from ..extract.keras_model.facts import tensorflow_left_alone
     from . import data as data_mod
+    from .batches import numpy_batches
     from .checkpoint import Checkpointer
-    from .gan import GAN, normalize_loss
+    from .gan_base import normalize_loss
+    from .gans import gan_class
     from .models import seed_discriminator, seed_generator
     from .monitor import Monitor
 
@@ -128,7 +131,9 @@ def train(
     # The checkpoint the Monitor will resume from: the newest *readable* one (it skips broken files).
     latest = Checkpointer(RunFolder(out_dir).checkpoints).load_latest() if resume else None
     done = int(latest[2]["step"]) if latest is not None else 0
-    keras.utils.set_random_seed(seed)
+    GAN = gan_class()  # noqa: N806 - the backend's GAN class
+    with tensorflow_left_alone(keras):  # on jax/torch Keras would import TensorFlow just to seed it
+        keras.utils.set_random_seed(seed)
     gen = generator if generator is not None else seed_generator(latent_dim)
     disc = discriminator if discriminator is not None else seed_discriminator(activation=d_activation)
     gan = GAN(gen, disc, latent_dim=latent_dim, loss=loss, d_steps=d_steps or default_d_steps, seed=seed)
@@ -164,7 +169,10 @@ def train(
     )
     remaining = max(0, steps - done)
     if remaining:
-        dataset = data_mod.to_dataset(images, batch_size, seed=seed + done)
+        if keras.backend.backend() == "tensorflow":
+            dataset = data_mod.to_dataset(images, batch_size, seed=seed + done)
+        else:
+            dataset = numpy_batches(images, batch_size, seed=seed + done)
         per_epoch = max(1, len(images) // batch_size)
         gan.fit(
             dataset,

@@ -8,6 +8,7 @@ from ...errors import NotAModelError
 from ...ir.graph import Graph
 from ...ir.transforms import check_depth, view
 from .extractor import Extractor
+from .facts import tensorflow_left_alone
 
 __all__ = ["model_to_graph"]
 
@@ -40,7 +41,8 @@ def model_to_graph(
     if keras is None or not isinstance(model, keras.layers.Layer):
         raise NotAModelError(f"expected a keras.Model or keras.layers.Layer, got {type(model).__name__}")
     check_depth(depth)  # before the (possibly slow) extraction
-    graph = Extractor(keras).run(model, input_shape)
+    with tensorflow_left_alone(keras):
+        graph = Extractor(keras).run(model, input_shape)
     return view(graph, expand_nested=expand_nested, depth=depth)
 
 

@@ -1,4 +1,4 @@
-"""Recording a subclassed layer's sub-layer calls (one symbolic call); part of the live-Keras-model extractor."""
+"""Recording a subclassed layer's sub-layer calls (one symbolic call on KerasTensors, any backend); part of the live-Keras-model extractor."""
 
 from __future__ import annotations
 
@@ -13,12 +13,17 @@ __all__ = ["LayerCall", "record_calls", "with_batch"]
 
 @dataclass(eq=False)
 class LayerCall:
-    """One recorded ``Layer.__call__`` during a trace: its tensors and the calls made inside it."""
+    """One recorded ``Layer.__call__`` during a trace: its symbolic tensors and the calls made inside it.
+
+    ``links`` (on the root only) maps ``id(tensor)`` to the tensors an ordinary op (``keras.ops.add``
+    ...) made it from, for every tensor of the trace; the tensors stay alive through the records.
+    """
 
     layer: Any
     inputs: list[Any]
     outputs: list[Any] = field(default_factory=list)
     children: list[LayerCall] = field(default_factory=list)
+    links: dict[int, list[Any]] = field(default_factory=dict)
 
 
 def record_calls(
@@ -31,24 +36,24 @@ def record_calls(
     cache: dict[int, LayerCall | None],
     kept: list[Any],
 ) -> LayerCall | None:
-    """Call ``layer`` once inside a ``tf.function`` and record every sub-layer call.
+    """Call ``layer`` once on symbolic ``KerasTensor`` inputs and record every sub-layer call.
 
+    Works the same on the TensorFlow, JAX and PyTorch backends: nothing is computed, no weight
+    or state changes, and the nodes the symbolic calls add to the layers are removed again.
     Results (``None`` for a failed optional trace) are memoised in ``cache`` by ``id(layer)``;
     ``kept`` keeps traced layers alive so those ids stay unique.
     """
     if id(layer) in cache:
         return cache[id(layer)]
-    import tensorflow as tf
+
+    def fresh(x: Any) -> Any:  # a new symbolic tensor, not wired into any existing graph
+        return keras.KerasTensor(shape(x.shape), dtype=x.dtype) if isinstance(x, keras.KerasTensor) else x
 
     if input_shape is not None:
-        args, kwargs = [_specs(tf, with_batch(input_shape))], {}
+        args, kwargs = [_symbolic(keras, with_batch(input_shape))], {}
     elif node is not None:
-
-        def to_spec(x: Any) -> Any:
-            return tf.TensorSpec(shape(x.shape), x.dtype) if isinstance(x, keras.KerasTensor) else x
-
-        args = [keras.tree.map_structure(to_spec, a) for a in node.arguments.args]
-        kwargs = {k: keras.tree.map_structure(to_spec, v) for k, v in node.arguments.kwargs.items()}
+        args = [keras.tree.map_structure(fresh, a) for a in node.arguments.args]
+        kwargs = {k: keras.tree.map_structure(fresh, v) for k, v in node.arguments.kwargs.items()}
     else:
         shapes = getattr(layer, "_build_shapes_dict", None)
         if not shapes:
@@ -59,43 +64,65 @@ def record_calls(
                 f"cannot draw {cls} {name!r}: it was never built and its input shape is unknown; "
                 "pass input_shape= without the batch dimension, e.g. model_to_graph(model, input_shape=(28, 28, 1))"
             )
-        args, kwargs = [_specs(tf, _none_batch(s)) for s in shapes.values()], {}
+        args, kwargs = [_symbolic(keras, _none_batch(s)) for s in shapes.values()], {}
     try:
         if not layer.built or not all(sub.built for sub in layer._flatten_layers()):
-            _record(keras, tf, layer, args, kwargs)  # first call builds; its records are discarded
-        root: LayerCall | None = _record(keras, tf, layer, args, kwargs)
+            _record(keras, layer, args, kwargs)  # first call builds; its records are discarded
+        root: LayerCall | None = _record(keras, layer, args, kwargs)
     except (ModelNotBuiltError, NotAModelError):
         raise
     except Exception as exc:
         if required:
-            raise GanvizError(f"could not trace {type(layer).__name__} {layer.name!r}: {exc}") from exc
+            raise GanvizError(f"could not trace {type(layer).__name__} {layer.name!r}: {_first_line(exc)}") from exc
         root = None
     cache[id(layer)] = root
     kept.append(layer)
     return root
 
 
-def _record(keras: Any, tf: Any, layer: Any, args: list[Any], kwargs: dict[str, Any]) -> LayerCall:
-    """Trace ``layer(*args, **kwargs)`` in a tf.function with ``Layer.__call__`` hooked.
+def _first_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
 
-    The hook is installed on the class for the duration of one trace (not thread-safe) and
-    records, for every layer call, its input and output graph tensors and the calls made inside
-    it. Nothing runs: the function is only traced, so no weight or state changes.
+
+def _record(keras: Any, layer: Any, args: list[Any], kwargs: dict[str, Any]) -> LayerCall:
+    """Call ``layer(*args, **kwargs)`` on KerasTensors with ``Layer.__call__`` hooked.
+
+    The hook is installed on the class for the duration of one trace (not thread-safe). Models
+    (and ``layer`` itself) run their ``call()`` directly on the KerasTensors, so their sub-layer
+    calls and the ``keras.ops`` between them are recorded as symbolic nodes; other layers make
+    one ordinary symbolic call (their insides run on the backend's placeholders, unrecorded).
     """
     layer_cls = keras.layers.Layer
     original = layer_cls.__call__
     stack: list[LayerCall] = []
     roots: list[LayerCall] = []
+    touched: dict[int, tuple[Any, int, int]] = {}  # id(layer) -> (layer, inbound, outbound) before
 
     def tensors(value: Any) -> list[Any]:
-        return [t for t in tf.nest.flatten(value, expand_composites=True) if isinstance(t, tf.Tensor)]
+        return [t for t in keras.tree.flatten(value) if isinstance(t, keras.KerasTensor)]
+
+    def remember(obj: Any) -> None:
+        if id(obj) not in touched:
+            touched[id(obj)] = (obj, len(obj._inbound_nodes), len(obj._outbound_nodes))
 
     def hooked(self: Any, *a: Any, **k: Any) -> Any:
-        call = LayerCall(self, tensors((a, k)))
+        ins = tensors((a, k))
+        if not ins:  # a call inside a layer's backend computation: not part of the drawing
+            return original(self, *a, **k)
+        for t in ins:
+            operation = _producer(t)
+            if operation is not None:
+                remember(operation)
+        remember(self)
+        call = LayerCall(self, ins)
         parent = stack[-1] if stack else None
         stack.append(call)
         try:
-            out = original(self, *a, **k)
+            if self is layer or isinstance(self, keras.Model):
+                out = _direct_call(keras, original, self, a, k)
+            else:
+                out = original(self, *a, **k)
         finally:
             stack.pop()
         call.outputs = tensors(out)
@@ -106,18 +133,58 @@ def _record(keras: Any, tf: Any, layer: Any, args: list[Any], kwargs: dict[str, 
         return out
 
     extra = {"training": False} if getattr(layer, "_call_has_training_arg", False) and "training" not in kwargs else {}
-
-    def fn(*a: Any, **k: Any) -> Any:
-        return layer(*a, **k, **extra)
-
     layer_cls.__call__ = hooked
     try:
-        tf.function(fn, autograph=False).get_concrete_function(*args, **kwargs)
+        layer(*args, **kwargs, **extra)
+        if not roots:
+            raise GanvizError(f"tracing {layer.name!r} recorded no call")
+        root = roots[-1]
+        root.links = _links(root)
     finally:
         layer_cls.__call__ = original
-    if not roots:
-        raise GanvizError(f"tracing {layer.name!r} recorded no call")
-    return roots[-1]
+        for obj, inbound, outbound in touched.values():  # leave the user's layers as they were
+            del obj._inbound_nodes[inbound:]
+            del obj._outbound_nodes[outbound:]
+    return root
+
+
+def _direct_call(keras: Any, original: Any, layer: Any, a: tuple[Any, ...], k: dict[str, Any]) -> Any:
+    """Run ``layer.call`` itself on KerasTensors (built first through the normal call if needed)."""
+    if not layer.built:
+        original(layer, *a, **k)
+    if "training" not in k and getattr(layer, "_call_has_training_arg", False):
+        k = {**k, "training": False}
+    return layer.call(*a, **k)
+
+
+def _producer(tensor: Any) -> Any:
+    """The operation (layer or ``keras.ops`` op) whose symbolic call made ``tensor``, or None."""
+    history = getattr(tensor, "_keras_history", None)
+    return None if history is None else history.operation
+
+
+def _links(root: LayerCall) -> dict[int, list[Any]]:
+    """``id(tensor)`` -> the input tensors of the op or layer call that made it, for every tensor reached."""
+    links: dict[int, list[Any]] = {}
+    stack: list[Any] = []
+    calls = [root]
+    while calls:
+        call = calls.pop()
+        stack += call.inputs + call.outputs
+        calls += call.children
+    while stack:
+        t = stack.pop()
+        if id(t) in links:
+            continue
+        history = getattr(t, "_keras_history", None)
+        ins: list[Any] = []
+        if _producer(t) is not None:
+            nodes = history.operation._inbound_nodes
+            if history.node_index < len(nodes):
+                ins = list(nodes[history.node_index].input_tensors)
+        links[id(t)] = ins
+        stack += ins
+    return links
 
 
 def _is_shape(value: Any) -> bool:
@@ -156,9 +223,9 @@ def _none_batch(build_shape: Any) -> Any:
     return _map_shapes(lambda s: (None, *s[1:]) if s else s, build_shape)
 
 
-def _specs(tf: Any, shapes: Any) -> Any:
+def _symbolic(keras: Any, shapes: Any) -> Any:
     if isinstance(shapes, dict):
-        return {k: _specs(tf, v) for k, v in shapes.items()}
+        return {k: _symbolic(keras, v) for k, v in shapes.items()}
     if isinstance(shapes, list):
-        return [_specs(tf, s) for s in shapes]
-    return tf.TensorSpec(shapes, tf.float32)
+        return [_symbolic(keras, s) for s in shapes]
+    return keras.KerasTensor(shapes, dtype="float32")

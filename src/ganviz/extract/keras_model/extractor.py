@@ -6,7 +6,6 @@ from typing import Any
 
 from ...errors import ModelNotBuiltError
 from ...ir.graph import Graph, GraphBuilder, shape_to_json
-from ..tf_graph import SHAPE_OPS
 from .calls import LayerCall, record_calls, with_batch
 from .facts import Site, config_of, dtype, param_counts, shape
 
@@ -39,6 +38,7 @@ class Extractor:
         self.kept: list[Any] = []  # keeps layers alive so their id() stays unique
         self.cluster_layers: set[int] = set()
         self.recorded: dict[int, LayerCall | None] = {}
+        self.links: dict[int, list[Any]] = {}  # id(symbolic tensor) -> the tensors it was made from
 
     # -- classification ---------------------------------------------------------------
     def graph_of(self, layer: Any) -> Any:
@@ -51,9 +51,12 @@ class Extractor:
 
     def record(self, layer: Any, node: Any, input_shape: Any, *, required: bool) -> LayerCall | None:
         """Record ``layer``'s sub-layer calls once (memoised per layer); see :func:`.calls.record_calls`."""
-        return record_calls(
+        root = record_calls(
             self.keras, layer, node, input_shape, required=required, cache=self.recorded, kept=self.kept
         )
+        if root is not None:
+            self.links.update(root.links)
+        return root
 
     # -- entry point ------------------------------------------------------------------
     def run(self, model: Any, input_shape: Any) -> Graph:
@@ -228,14 +231,12 @@ class Extractor:
         return [tensors.get(id(t), ()) for t in fn.outputs]
 
     def wire_calls(self, call: LayerCall, in_sources: list[Sources]) -> list[Sources]:
-        known: dict[str, Sources] = {t.name: s for t, s in zip(call.inputs, in_sources)}
-        memo: dict[str, Sources] = {}
+        links = self.links
+        known: dict[int, Sources] = {id(t): s for t, s in zip(call.inputs, in_sources)}
+        memo: dict[int, Sources] = {}
 
         def value(tensor: Any) -> Sources:
-            return known[tensor.name] if tensor.name in known else memo.get(tensor.name, ())
-
-        def data_inputs(tensor: Any) -> list[Any]:
-            return [t for t in tensor.op.inputs if t.dtype.name != "resource"]
+            return known[id(tensor)] if id(tensor) in known else memo.get(id(tensor), ())
 
         def walk(tensor: Any) -> Sources:
             """The layer nodes ``tensor`` derives from, through ordinary ops (iterative: op chains can be long)."""
@@ -243,17 +244,16 @@ class Extractor:
             while stack:
                 t, inputs_done = stack.pop()
                 if inputs_done:  # every input is resolved in ``memo``/``known`` by now
-                    memo[t.name] = _merge(value(x) for x in data_inputs(t))
-                elif t.name not in known and t.name not in memo:
-                    memo[t.name] = ()  # a shape-only op, and a guard against cycles
-                    if t.op.type not in SHAPE_OPS:
-                        stack.append((t, True))
-                        stack.extend((x, False) for x in reversed(data_inputs(t)))
+                    memo[id(t)] = _merge(value(x) for x in links.get(id(t), ()))
+                elif id(t) not in known and id(t) not in memo:
+                    memo[id(t)] = ()  # a guard against cycles
+                    stack.append((t, True))
+                    stack.extend((x, False) for x in reversed(links.get(id(t), ())))
             return value(tensor)
 
         for child in call.children:
             ins = [walk(t) for t in child.inputs]
             outs = self.apply(child.layer, ins, len(child.outputs), call=child)
             for t, s in zip(child.outputs, outs):
-                known[t.name] = s
+                known[id(t)] = s
         return [walk(t) for t in call.outputs]

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from ..sanitize import json_safe
 
-__all__ = ["shape", "dtype", "param_counts", "config_of", "Site"]
+__all__ = ["shape", "dtype", "param_counts", "config_of", "Site", "tensorflow_left_alone"]
 
 
 def shape(value: Any) -> tuple[int | None, ...] | None:
@@ -66,3 +69,28 @@ class Site:
             "output_shapes": tuple(shape(t.shape) for t in self.outputs),
             "dtype": dtype(self.outputs[0]) if self.outputs else None,
         }
+
+
+@contextlib.contextmanager
+def tensorflow_left_alone(keras: Any) -> Iterator[None]:
+    """On a backend other than TensorFlow, keep Keras from importing TensorFlow while ganviz reads a model.
+
+    Keras's ``get_config()`` asks whether TensorFlow is importable (to serialise ``tf.TensorShape``),
+    which imports it (seconds, and gigabytes of memory) when it is installed. While TensorFlow is not
+    loaded, no value can be a TensorFlow object, so telling Keras it is unavailable changes no result.
+    """
+    try:
+        from keras.src.utils import module_utils
+
+        lazy = module_utils.tensorflow
+    except (ImportError, AttributeError):  # pragma: no cover - another Keras layout: nothing to guard
+        yield
+        return
+    guard = keras.backend.backend() != "tensorflow" and "tensorflow" not in sys.modules and lazy._available is None
+    if guard:
+        lazy._available = False
+    try:
+        yield
+    finally:
+        if guard:
+            lazy._available = None

@@ -22,8 +22,9 @@ def keras_tf() -> Any:
 
     if keras.backend.backend() != "tensorflow":
         raise TraceError(
-            f"ganviz traces training steps with tf.function, but the Keras backend is "
-            f"{keras.backend.backend()!r}; set KERAS_BACKEND=tensorflow before importing keras"
+            f"tracing a training step needs TensorFlow (the step runs under tf.function), but the Keras "
+            f"backend is {keras.backend.backend()!r}; set KERAS_BACKEND=tensorflow before importing keras, "
+            f"or draw the standard loop on any backend with plot_gan(generator=..., discriminator=...)"
         )
     return keras
 

@@ -1,0 +1,109 @@
+"""The backend-neutral tests again under KERAS_BACKEND=jax (and torch where installed), each in a subprocess.
+
+Keras picks its backend once per process, so every other backend gets a fresh interpreter. JAX's
+CPU wheel is in the ``dev`` extra, so these run in ``make test`` and CI. PyTorch from the package
+registry is the CUDA build (about 3 GB with its nvidia-* wheels), so it is not in ``dev``: the
+torch runs skip with that reason unless torch is installed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).resolve().parent
+ROOT = TESTS.parent
+# Files whose tests use only Keras's backend-neutral API (no tf.* and no traced tf.GradientTape steps).
+NEUTRAL = ["extract/test_keras_model.py", "test_plot_model_keras.py", "train/test_train_gan_backends.py"]
+_TORCH_SKIP = (
+    "PyTorch is not installed: the registry's torch wheel is the CUDA build (~3 GB with its nvidia-* "
+    "dependencies), so it is left out of the dev extra; `pip install torch` to run these"
+)
+
+
+def _needs(backend: str) -> None:
+    if importlib.util.find_spec(backend) is None:
+        pytest.skip(_TORCH_SKIP if backend == "torch" else f"{backend} is not installed (pip install -e '.[dev]')")
+
+
+def _env(backend: str) -> dict[str, str]:
+    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONHASHSEED": "0"}
+    src = str(ROOT / "src")
+    env["PYTHONPATH"] = os.pathsep.join([src, *filter(None, [os.environ.get("PYTHONPATH")])])
+    return env
+
+
+def _run(backend: str, args: list[str], timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, *args], cwd=ROOT, env=_env(backend), capture_output=True, text=True, timeout=timeout
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+@pytest.mark.parametrize("name", NEUTRAL)
+def test_backend_neutral_tests_pass_on(backend: str, name: str) -> None:
+    _needs(backend)
+    out = _run(backend, ["-m", "pytest", str(TESTS / name), "-q", "-x", "-p", "no:cacheprovider", "-W", "ignore"])
+    tail = "\n".join((out.stdout + out.stderr).strip().splitlines()[-25:])
+    assert out.returncode == 0, f"{name} under KERAS_BACKEND={backend}:\n{tail}"
+    assert " passed" in out.stdout and " failed" not in out.stdout, tail
+
+
+_NO_TF = textwrap.dedent(
+    """
+    import sys, keras, ganviz
+    assert keras.backend.backend() == sys.argv[1], keras.backend.backend()
+    from ganviz.api import plot_gan, plot_model
+    sys.path.insert(0, "tests")
+    from fixtures import zoo
+    g, d = zoo.build_generator(8), zoo.build_discriminator()
+    plot_model(g, sys.argv[2] + "/g.svg", show_shapes=True)
+    plot_model(zoo.build_subclassed(), sys.argv[2] + "/sub.json")
+    plot_model(zoo.build_subclassed_nesting(), None)
+    plot_gan(generator=g, discriminator=d, to_file=sys.argv[2] + "/gan.svg")
+    ganviz.GAN(g, d, latent_dim=8)
+    print("tensorflow" in sys.modules)
+    """
+)
+
+
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_ganviz_never_imports_tensorflow_on(backend: str, tmp_path: Path) -> None:
+    _needs(backend)
+    out = _run(backend, ["-c", _NO_TF, backend, str(tmp_path)], timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.strip().splitlines()[-1] == "False", "TensorFlow was imported"
+    assert (tmp_path / "g.svg").read_text(encoding="utf-8").lstrip().startswith(("<?xml", "<svg"))
+    assert '"format": "ganviz.graph/1"' in (tmp_path / "sub.json").read_text(encoding="utf-8")
+    assert "<svg" in (tmp_path / "gan.svg").read_text(encoding="utf-8")
+
+
+def test_tracing_a_step_off_tensorflow_says_so_in_one_line() -> None:
+    _needs("jax")
+    code = textwrap.dedent(
+        """
+        import keras, ganviz
+        class Step(keras.Model):
+            def __init__(self):
+                super().__init__()
+                self.generator = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2)])
+            def train_step(self, data):
+                return {}
+        try:
+            ganviz.trace_gan(Step(), data=None)
+        except ganviz.GanvizError as exc:
+            print(exc)
+        """
+    )
+    out = _run("jax", ["-c", code], timeout=300)
+    lines = out.stdout.strip().splitlines()
+    assert out.returncode == 0 and len(lines) == 1, out.stdout + out.stderr[-2000:]
+    assert "needs TensorFlow" in lines[0] and "backend is 'jax'" in lines[0]
+    assert "plot_gan(generator=..., discriminator=...)" in lines[0]
