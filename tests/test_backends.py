@@ -50,7 +50,7 @@ def _run(backend: str, args: list[str], timeout: float = 900) -> subprocess.Comp
 @pytest.mark.parametrize("name", NEUTRAL)
 def test_backend_neutral_tests_pass_on(backend: str, name: str) -> None:
     _needs(backend)
-    out = _run(backend, ["-m", "pytest", str(TESTS / name), "-q", "-x", "-p", "no:cacheprovider", "-W", "ignore"])
+    out = _run(backend, ["-m", "pytest", str(TESTS / name), "-x", "-p", "no:cacheprovider", "-W", "ignore"])
     tail = "\n".join((out.stdout + out.stderr).strip().splitlines()[-25:])
     assert out.returncode == 0, f"{name} under KERAS_BACKEND={backend}:\n{tail}"
     assert " passed" in out.stdout and " failed" not in out.stdout, tail
