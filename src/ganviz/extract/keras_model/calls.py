@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,24 +66,53 @@ def record_calls(
                 "pass input_shape= without the batch dimension, e.g. model_to_graph(model, input_shape=(28, 28, 1))"
             )
         args, kwargs = [_symbolic(keras, _none_batch(s)) for s in shapes.values()], {}
+    root: LayerCall | None = None
     try:
-        if not layer.built or not all(sub.built for sub in layer._flatten_layers()):
-            _record(keras, layer, args, kwargs)  # first call builds; its records are discarded
-        root: LayerCall | None = _record(keras, layer, args, kwargs)
+        root = _twice(_record, keras, layer, args, kwargs)
     except (ModelNotBuiltError, NotAModelError):
         raise
     except Exception as exc:
-        if required:
-            raise GanvizError(f"could not trace {type(layer).__name__} {layer.name!r}: {_first_line(exc)}") from exc
-        root = None
+        if keras.backend.backend() == "tensorflow":  # a call() with tf.* functions: trace it in a tf.function
+            from .calls_tf import record_tf
+
+            try:
+                root = _twice(record_tf, keras, layer, args, kwargs, LayerCall)
+            except Exception:
+                root = None
+        if root is None and required:
+            fix = "" if keras.backend.backend() == "tensorflow" else "; use keras.ops, not backend functions, in call()"
+            raise GanvizError(
+                f"could not trace {type(layer).__name__} {layer.name!r}: {_first_line(exc)}{fix}"
+            ) from exc
     cache[id(layer)] = root
     kept.append(layer)
     return root
 
 
+def _twice(record: Any, keras: Any, layer: Any, *rest: Any) -> LayerCall:
+    """Record a call; an unbuilt layer is called once first to build it (those records are discarded)."""
+    if not layer.built or not all(sub.built for sub in layer._flatten_layers()):
+        record(keras, layer, *rest)
+    return record(keras, layer, *rest)  # type: ignore[no-any-return]
+
+
+# Lines Keras wraps the user's own error in.
+_KERAS_WRAPPERS = (
+    "Exception encountered when calling",
+    "Arguments received",
+    "Could not automatically infer the output",
+)
+
+
 def _first_line(exc: BaseException) -> str:
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return lines[0] if lines else type(exc).__name__
+    r"""The informative line of an error (Keras wraps the cause in "Exception encountered when calling ...").
+
+    >>> _first_line(ValueError("Exception encountered when calling M.call().\n\x1b[1mnope\x1b[0m\nArguments received"))
+    'nope'
+    """
+    lines = [re.sub(r"\x1b\[[0-9;]*m", "", line).strip() for line in str(exc).splitlines()]
+    useful = [x for x in lines if x and not x.startswith(_KERAS_WRAPPERS)]
+    return useful[0] if useful else type(exc).__name__
 
 
 def _record(keras: Any, layer: Any, args: list[Any], kwargs: dict[str, Any]) -> LayerCall:

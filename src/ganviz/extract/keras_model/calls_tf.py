@@ -1,0 +1,87 @@
+"""The TensorFlow-only fallback of ``record_calls``: a ``call()`` that applies ``tf.*`` functions to its inputs.
+
+Keras's symbolic call cannot pass a ``KerasTensor`` to a TensorFlow function, so on the
+TensorFlow backend such a model is traced once in a ``tf.function`` instead (traced, never run),
+and the links between its sub-layer calls are read from the graph's ops.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..tf_graph import SHAPE_OPS
+from .facts import shape
+
+__all__ = ["record_tf"]
+
+
+def record_tf(keras: Any, layer: Any, args: list[Any], kwargs: dict[str, Any], call_cls: Any) -> Any:
+    """Trace ``layer(*args, **kwargs)`` (KerasTensors become ``tf.TensorSpec`` s) and record its calls.
+
+    Returns the root ``call_cls`` record with ``links`` filled from the traced graph; raises
+    whatever the tracing raises.
+    """
+    import tensorflow as tf
+
+    def to_spec(x: Any) -> Any:
+        return tf.TensorSpec(shape(x.shape), x.dtype) if isinstance(x, keras.KerasTensor) else x
+
+    specs = [keras.tree.map_structure(to_spec, a) for a in args]
+    kw_specs = {k: keras.tree.map_structure(to_spec, v) for k, v in kwargs.items()}
+    layer_cls = keras.layers.Layer
+    original = layer_cls.__call__
+    stack: list[Any] = []
+    roots: list[Any] = []
+
+    def tensors(value: Any) -> list[Any]:
+        return [t for t in tf.nest.flatten(value, expand_composites=True) if isinstance(t, tf.Tensor)]
+
+    def hooked(self: Any, *a: Any, **k: Any) -> Any:
+        call = call_cls(self, tensors((a, k)))
+        parent = stack[-1] if stack else None
+        stack.append(call)
+        try:
+            out = original(self, *a, **k)
+        finally:
+            stack.pop()
+        call.outputs = tensors(out)
+        if parent is not None:
+            parent.children.append(call)
+        elif self is layer:
+            roots.append(call)
+        return out
+
+    extra = {"training": False} if getattr(layer, "_call_has_training_arg", False) and "training" not in kwargs else {}
+
+    def fn(*a: Any, **k: Any) -> Any:
+        return layer(*a, **k, **extra)
+
+    layer_cls.__call__ = hooked
+    try:
+        tf.function(fn, autograph=False).get_concrete_function(*specs, **kw_specs)
+    finally:
+        layer_cls.__call__ = original
+    if not roots:
+        raise RuntimeError(f"tracing {layer.name!r} recorded no call")
+    root = roots[-1]
+    root.links = _graph_links(root)
+    return root
+
+
+def _graph_links(root: Any) -> dict[int, list[Any]]:
+    """``id(tensor)`` -> the data inputs of the op that made it (none for shape-only ops and weights)."""
+    links: dict[int, list[Any]] = {}
+    stack: list[Any] = []
+    calls = [root]
+    while calls:
+        call = calls.pop()
+        stack += call.inputs + call.outputs
+        calls += call.children
+    while stack:
+        t = stack.pop()
+        if id(t) in links:
+            continue
+        ins = [] if t.op.type in SHAPE_OPS else [x for x in t.op.inputs if x.dtype.name != "resource"]
+        links[id(t)] = ins
+        stack += ins
+    return links
