@@ -221,6 +221,7 @@ def trace_to_call_graph(trace: Trace) -> Graph:  # noqa: C901 - one block per el
 def union_graph(steps: Graph, full: Graph, prefix: str = "step_") -> tuple[Graph, Graph]:
     """``steps`` with prefixed ids, and one graph holding both (for a page that shows both views).
 
+    >>> from ganviz.ir.graph import Node
     >>> a, b = Graph("s", nodes=(Node("n0", "x"),)), Graph("f", nodes=(Node("n0", "y"),))
     >>> s, u = union_graph(a, b)
     >>> [n.id for n in s.nodes], [n.id for n in u.nodes]

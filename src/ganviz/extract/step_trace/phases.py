@@ -40,7 +40,7 @@ def cut_phases(events: list[tuple[str, int]]) -> list[RawPhase]:
 def fold_repeats(phases: list[RawPhase], signature: list[object]) -> list[RawPhase]:
     """Merge runs of phases with equal ``signature`` into the first, counting them in ``repeat``.
 
-    >>> ps = [RawPhase(calls=[0]), RawPhase(calls=[1]), RawPhase(calls=[2])]
+    >>> ps = [RawPhase(calls=[0], applies=[0]), RawPhase(calls=[1], applies=[1]), RawPhase(calls=[2], applies=[2])]
     >>> [(p.calls, p.repeat) for p in fold_repeats(ps, ["d", "d", "g"])]
     [([0], 2), ([2], 1)]
     """
