@@ -10,7 +10,15 @@ V1 = {
     "format": "ganviz.trace/1",
     "name": "old",
     "assumed": False,
-    "models": [{"name": "g", "class_name": "Sequential", "params": 3, "trainable_params": 3, "graph": {"format": "ganviz.graph/1", "name": "g"}}],
+    "models": [
+        {
+            "name": "g",
+            "class_name": "Sequential",
+            "params": 3,
+            "trainable_params": 3,
+            "graph": {"format": "ganviz.graph/1", "name": "g"},
+        }
+    ],
     "sources": [{"id": "src0", "kind": "noise", "name": "z", "shape": [4, 2]}],
     "calls": [{"id": "call0", "model": "g", "inputs": ["src0"], "output_shape": [4, 1]}],
     "losses": [{"id": "loss0", "name": "g_loss", "inputs": ["call0"]}],
