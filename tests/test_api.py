@@ -319,8 +319,8 @@ def test_render_a_trace_to_html_carries_the_architectures(
     trace = assumed_gan_trace(generator=seed_models[0], discriminator=seed_models[1])
     render(trace, tmp_path / "t.html")
     data = page_data((tmp_path / "t.html").read_text(encoding="utf-8"))
-    assert [v["label"] for v in data["views"]] == ["depth 0", "all levels"]
-    assert data["views"][data["initial"]]["label"] == "depth 0"
+    assert [v["label"] for v in data["views"]] == ["one box per call", "depth 0", "all levels"]
+    assert data["views"][data["initial"]]["label"] == "one box per call"
     render(trace, tmp_path / "t2.html", expand_nested=True)
     data = page_data((tmp_path / "t2.html").read_text(encoding="utf-8"))
     assert data["views"][data["initial"]]["label"] == "all levels"

@@ -20,12 +20,28 @@ from .render.options import DrawOptions
 __all__ = ["Diagram", "format_for", "render", "plot_model", "plot_gan"]
 
 
-def _trace_graph(trace: Trace, *, expand_nested: bool) -> Graph:
-    """The system diagram. Its models are boxes of their own (the calls of a step), not clusters
-    collapsed by depth: ``expand_nested`` draws each model's architecture inside instead."""
+def _trace_graph(trace: Trace, *, expand_nested: bool, calls: str = "separate") -> Graph:
+    """The system diagram: one box per model call (or per model with ``calls="merged"``), not
+    clusters collapsed by depth; ``expand_nested`` draws each model's architecture inside instead."""
     from .ir.trace_graph import trace_to_graph
 
-    return trace_to_graph(trace, expand_nested=expand_nested)
+    return trace_to_graph(trace, expand_nested=expand_nested, calls=calls)
+
+
+def _trace_bytes(trace: Trace, fmt: str, options: DrawOptions, *, expand_nested: bool, calls: str) -> bytes:
+    """A traced step in ``fmt``; its page opens on the per-call view and keeps every architecture."""
+    if fmt == "json":
+        return trace.to_json().encode("utf-8")
+    if fmt == "html":
+        full = _trace_graph(trace, expand_nested=True)
+        if calls == "merged":
+            return render_bytes(full, fmt, depth=None if expand_nested else 0, title=trace.name, options=options)
+        from .render.html import trace_page
+
+        steps = _trace_graph(trace, expand_nested=False, calls=calls)
+        return trace_page(steps, full, options, open_models=expand_nested, title=trace.name).encode("utf-8")
+    graph = _trace_graph(trace, expand_nested=expand_nested, calls=calls)
+    return render_bytes(graph, fmt, depth=None, title=trace.name, options=options)
 
 
 def render(obj: Graph | Trace, to_file: str | os.PathLike[str], *, depth: int | None = None, **opts: Any) -> Path:
@@ -37,22 +53,26 @@ def render(obj: Graph | Trace, to_file: str | os.PathLike[str], *, depth: int | 
         depth: nesting levels to keep open (None = all that the graph has; for a Trace the
             models' insides stay closed unless ``expand_nested=True``).
         **opts: :class:`~ganviz.render.options.DrawOptions` fields (``show_shapes``, ``rankdir``,
-            ``dpi`` ...), and ``expand_nested``.
+            ``dpi`` ...), ``expand_nested``, and for a Trace ``calls`` (``"separate"`` or ``"merged"``).
 
     Returns:
         The path written.
     """
     fmt = format_for(to_file)
     expand = opts.pop("expand_nested", None)
+    calls = opts.pop("calls", None)
     options = DrawOptions.of(None, **opts)
     check_writable(to_file)
     if isinstance(obj, Trace):
-        if fmt == "json":
-            return write_atomic(to_file, obj.to_json().encode("utf-8"))
-        # The page always carries every architecture, behind its depth switch.
-        graph = _trace_graph(obj, expand_nested=bool(expand) or fmt == "html")
-        level = depth if depth is not None or fmt != "html" else (None if expand else 0)
+        if depth is None:
+            payload = _trace_bytes(obj, fmt, options, expand_nested=bool(expand), calls=_check_calls(calls))
+            return write_atomic(to_file, payload)
+        # An explicit depth: the merged diagram with every architecture, collapsed to it.
+        graph = _trace_graph(obj, expand_nested=True, calls="merged")
+        level = depth
     else:
+        if calls is not None:
+            raise TypeError("calls= is an option of a Trace (a traced GAN step), not of a model's Graph")
         graph = obj
         level = depth if expand is None else depth_for(expand_nested=bool(expand), depth=depth)
     return write_atomic(to_file, render_bytes(graph, fmt, depth=level, options=options))
@@ -158,6 +178,7 @@ def plot_gan(
     rankdir: str = "TB",
     dpi: int = 200,
     show_trainable: bool = True,
+    calls: str = "separate",
 ) -> Diagram:
     """Draw a whole GAN (or any multi-model training step) in one diagram.
 
@@ -173,10 +194,13 @@ def plot_gan(
         rankdir: ``"TB"`` or ``"LR"``.
         dpi: resolution of PNG/PDF output.
         show_trainable: mark frozen models.
+        calls: ``"separate"`` (one box per model call, named after its result, grouped by phase)
+            or ``"merged"`` (one box per model). Expanded views always merge calls.
 
     Returns:
         A :class:`Diagram`.
     """
+    _check_calls(calls)
     options = DrawOptions(
         show_shapes=show_shapes, show_layer_names=True, rankdir=rankdir, show_trainable=show_trainable, dpi=dpi
     )
@@ -199,12 +223,16 @@ def plot_gan(
         from .extract.step_trace import trace_gan
 
         trace = trace_gan(gan_or_trace, data=data)
-    # The interactive page always carries every architecture, behind its depth switch.
-    graph = _trace_graph(trace, expand_nested=expand_nested or fmt == "html")
-    level = None if expand_nested or fmt != "html" else 0
-    if fmt == "json":
-        payload = trace.to_json().encode("utf-8")
-    else:
-        payload = render_bytes(graph, fmt, depth=level, title=trace.name, options=options)
-    path = write_atomic(to_file, payload)
+    graph = _trace_graph(trace, expand_nested=expand_nested, calls=calls)
+    path = write_atomic(to_file, _trace_bytes(trace, fmt, options, expand_nested=expand_nested, calls=calls))
     return Diagram(path, graph, fmt, options)
+
+
+def _check_calls(calls: Any) -> str:
+    from .ir.trace_graph import CALLS
+
+    if calls is None:
+        return "separate"
+    if calls not in CALLS:
+        raise ValueError(f"unknown calls={calls!r} (must be one of {list(CALLS)})")
+    return str(calls)

@@ -75,10 +75,14 @@ def _calls(trace: Trace, model: str) -> list[Any]:
 
 
 def _kinds(trace: Trace, ids: tuple[str, ...]) -> set[str]:
-    """The kinds of sources and the models of calls among ``ids``."""
+    """The kinds of sources and the models of calls among ``ids`` (through concat/interpolate ops)."""
     src = {s.id: f"{s.kind}:{s.name}" for s in trace.sources}
     calls = {c.id: c.model for c in trace.calls}
-    return {src.get(i) or calls[i] for i in ids}
+    ops = {o.id: o.inputs for o in trace.ops}
+    out: set[str] = set()
+    for i in ids:
+        out |= _kinds(trace, ops[i]) if i in ops else {src.get(i) or calls[i]}
+    return out
 
 
 # -- nothing changes -------------------------------------------------------------------------------
@@ -125,7 +129,8 @@ def test_dcgan(traced: Any) -> None:
     d1, d2 = _calls(trace, "discriminator")
     assert _kinds(trace, g1.inputs) == {"noise:random_latent_vectors"}
     assert _kinds(trace, d1.inputs) == {"generator", "data:real_images"}  # fake + real, concatenated
-    assert d1.inputs[0] == g1.id
+    (combined,) = trace.ops
+    assert d1.inputs == (combined.id,) and combined.kind == "concat" and combined.inputs[0] == g1.id
     assert d2.inputs == (g2.id,)
     losses = {loss.name: loss for loss in trace.losses}
     assert set(losses) == {"d_loss", "g_loss"}
@@ -158,15 +163,11 @@ def test_data_as_tensor_spec() -> None:
 def test_wgan_gp(traced: Any) -> None:
     trace = traced["wgan_gp"][1]
     assert trace.updates_by_model() == {"critic": ["d_optimizer"], "generator": ["g_optimizer"]}
-    assert len(_calls(trace, "critic")) == 3 * 3 + 1  # fake, real, interpolated per critic step
-    assert len(_calls(trace, "generator")) == 4
-    assert [u.optimizer for u in trace.updates] == ["d_optimizer"] * 3 + ["g_optimizer"]
-    names = [loss.name for loss in trace.losses]
-    assert names.count("d_loss") == 3 and names.count("g_loss") == 1
-    # the gradient penalty's inner tape is a loss without an update
-    updated = {u.loss for u in trace.updates}
-    inner = [loss for loss in trace.losses if loss.id not in updated]
-    assert len(inner) == 3 and all(loss.name == "pred" for loss in inner)
+    # the three critic steps are one phase run three times: its calls are kept once
+    assert len(_calls(trace, "critic")) == 3 + 1  # fake, real, interpolated, then the generator step's
+    assert len(_calls(trace, "generator")) == 2
+    assert [(u.optimizer, u.times) for u in trace.updates] == [("d_optimizer", 3), ("g_optimizer", 1)]
+    assert [loss.name for loss in trace.losses] == ["d_loss", "g_loss"]  # the inner tape's `pred` is no loss
     # the interpolated images derive from real data, the alpha noise and the generator's output
     interp = _calls(trace, "critic")[2]
     assert _kinds(trace, interp.inputs) == {"data:real_images", "noise:alpha", "generator"}
@@ -378,7 +379,7 @@ def test_assumed_gan_trace_with_frozen_combined_model() -> None:
     assert trace.optimizer("combined_optimizer").learning_rate == pytest.approx(0.001)
     g_loss = next(loss for loss in trace.losses if loss.name == "g_loss")
     assert _kinds(trace, g_loss.inputs) == {"combined", "constant:labels"}
-    graph = trace_to_graph(trace)
+    graph = trace_to_graph(trace, calls="merged")
     by_name = {n.name: n for n in graph.nodes}
     assert by_name["discriminator"].trainable is False and by_name["discriminator"].details["frozen"]
 
@@ -403,7 +404,7 @@ def _edges(graph: Graph, kind: str | None = None) -> set[tuple[str, str, str | N
 
 
 def test_dcgan_graph(traced: Any) -> None:
-    graph = trace_to_graph(traced["dcgan"][1])
+    graph = trace_to_graph(traced["dcgan"][1], calls="merged")
     kinds = {n.name: n.kind for n in graph.nodes}
     assert kinds == {
         "real_images": "data",
@@ -416,11 +417,14 @@ def test_dcgan_graph(traced: Any) -> None:
         "discriminator": "model",
         "d_loss": "loss",
         "g_loss": "loss",
+        "combined_images": "op",
     }
     assert _edges(graph, "data") >= {
         ("random_latent_vectors", "generator", "×2"),
-        ("generator", "discriminator", "×2"),
-        ("real_images", "discriminator", None),
+        ("generator", "combined_images", None),
+        ("real_images", "combined_images", None),
+        ("combined_images", "discriminator", None),
+        ("generator", "discriminator", None),
         ("discriminator", "d_loss", None),
         ("uniform", "d_loss", None),
     }
@@ -430,23 +434,24 @@ def test_dcgan_graph(traced: Any) -> None:
     }
     gen = next(n for n in graph.nodes if n.name == "generator")
     assert gen.input_shapes == ((None, 4),) and gen.output_shapes == ((None, 8, 8, 1),) and gen.params > 0
-    assert graph.details == {"assumed": False}
+    assert graph.details == {"assumed": False, "calls": "merged", "max_inches": 40}
 
 
 def test_wgan_graph_merges_repeated_calls(traced: Any) -> None:
-    graph = trace_to_graph(traced["wgan_gp"][1])
+    graph = trace_to_graph(traced["wgan_gp"][1], calls="merged")
     assert [n.name for n in graph.nodes if n.kind == "model"] == ["generator", "critic"]
-    assert ("random_latent_vectors", "generator", "×4") in _edges(graph, "data")
-    assert ("generator", "critic", "×7") in _edges(graph, "data")  # fake + interpolated, 3 steps, + 1
+    assert ("random_latent_vectors", "generator", "×2") in _edges(graph, "data")
+    assert ("generator", "critic", "×2") in _edges(graph, "data")  # fake in each phase
+    assert ("interpolated", "critic", None) in _edges(graph, "data")
     assert ("pred", "critic", None) not in _edges(graph)
     assert _edges(graph, "gradient") == {
-        ("d_loss", "critic", "d_optimizer: Adam lr=0.0002"),
+        ("d_loss", "critic", "d_optimizer: Adam lr=0.0002 ×3"),
         ("g_loss", "generator", "g_optimizer: Adam lr=0.0002"),
     }
 
 
 def test_cyclegan_graph_is_compact(traced: Any) -> None:
-    graph = trace_to_graph(traced["cyclegan"][1])
+    graph = trace_to_graph(traced["cyclegan"][1], calls="merged")
     assert sum(n.kind == "model" for n in graph.nodes) == 4
     assert sum(n.kind == "loss" for n in graph.nodes) == 4
     assert len(_edges(graph, "gradient")) == 4
@@ -461,8 +466,10 @@ def test_expand_nested_draws_architectures_as_clusters(traced: Any) -> None:
     ids = [n.id for n in graph.nodes] + [c.id for c in graph.clusters]
     assert len(ids) == len(set(ids))
     assert not any(n.kind == "model" for n in graph.nodes)
-    inner = {graph.path_name(e.target) for e in graph.edges if graph.path_name(e.source) == "real_images"}
+    inner = {graph.path_name(e.target) for e in graph.edges if graph.path_name(e.source) == "combined_images"}
     assert inner and all(p.startswith("discriminator > ") for p in inner)
     grads = [e for e in graph.edges if e.kind == "gradient"]
-    assert {graph.path_name(e.target).split(" > ")[0] for e in grads} == {"generator", "discriminator"}
+    # optimizer arrows end at the model's cluster, not at one of its layers
+    assert {graph.cluster(e.target).name for e in grads} == {"generator", "discriminator"}
+    assert all(e.target in {c.id for c in graph.clusters} for e in grads)
     assert trace_to_graph(trace, expand_nested=True).to_json() == graph.to_json()

@@ -226,8 +226,15 @@ def test_resnet_nested_draws_searches_and_switches_depth(opened: Any, resnet_htm
 def test_cyclegan_trace_page(opened: Any, cyclegan_html: tuple[Path, gan_zoo.ZooEntry]) -> None:
     path, entry = cyclegan_html
     p = opened(path)
-    assert p.page.evaluate("window.ganviz.views") == ["depth 0", "all levels"]
-    assert p.page.evaluate("window.ganviz.currentView()") == "depth 0"  # models closed, as in the PNG
+    assert p.page.evaluate("window.ganviz.views") == ["one box per call", "depth 0", "all levels"]
+    assert p.page.evaluate("window.ganviz.currentView()") == "one box per call"  # as in the PNG
+    names = set(p.visible_names())
+    assert {"fake_y", "cycled_x", "same_y", "cycle_loss_G", "id_loss_F", "G_loss"} <= names
+    assert p.page.locator("#gv-stage g.edge.gv-e-gradient").count() == 4
+    (cycled,) = [x["id"] for x in page_data(p)["nodes"] if x["path"][-1] == "cycled_x"]  # inside its phase
+    p.page.click(f"#gv-stage g.node#{cycled}")
+    assert "generator_F" in (p.page.locator("#gv-details").text_content() or "")
+    show(p, "depth 0")  # one box per model, closed
     names = set(p.visible_names())
     assert set(entry.models) <= names  # generator_G, generator_F, discriminator_X, discriminator_Y
     assert {"real_x", "real_y", "G_loss", "F_loss", "D_X_loss", "D_Y_loss"} <= names

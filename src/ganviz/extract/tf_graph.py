@@ -172,6 +172,8 @@ class Walker:
             that is used as data, e.g. a gradient penalty, continues from the gradient's target).
         new_source: called as ``new_source(kind, tensor, default_name)`` the first time a random
             op or a label-like constant is reached; returns the source id.
+        new_op: called for every other tensor reached; returns an id when the tensor is an
+            operation worth drawing (a concatenation of different inputs), which ends the walk.
     """
 
     def __init__(
@@ -180,11 +182,13 @@ class Walker:
         owners: dict[str, str],
         redirects: dict[str, Sequence[Any]],
         new_source: Callable[[str, Any, str], str],
+        new_op: Callable[[Any], str | None] | None = None,
     ) -> None:
         self.stops = stops
         self.owners = owners
         self.redirects = redirects
         self.new_source = new_source
+        self.new_op = new_op
         self._sources: dict[str, str] = {}
 
     def _source_for(self, tensor: Any) -> str | None:
@@ -221,6 +225,8 @@ class Walker:
                 if op.type in SHAPE_OPS or op.type in STOP_OPS or op.type == "Placeholder":
                     continue
                 hit = self._source_for(t)
+                if hit is None and self.new_op is not None:
+                    hit = self.new_op(t)
                 if hit is None:
                     if op.type.startswith("Random") or "Seed" in op.type:
                         continue

@@ -1,12 +1,14 @@
 """The graph IR: plain frozen dataclasses, JSON (de)serialisation and pure transforms."""
 
 from .graph import GRAPH_FORMAT, Cluster, Edge, Graph, GraphBuilder, Node
-from .trace import TRACE_FORMAT, Call, Loss, OptimizerInfo, Source, Trace, TraceModel, Update
+from .trace import TRACE_FORMAT, TRACE_FORMATS, Call, Loss, OptimizerInfo, Source, Trace, TraceModel, Update
+from .trace_facts import Assignment, LossTerm, Phase, TraceOp
 from .transforms import collapse_to_depth, max_depth, view
 
 __all__ = [
     "GRAPH_FORMAT",
     "TRACE_FORMAT",
+    "TRACE_FORMATS",
     "Node",
     "Cluster",
     "Edge",
@@ -19,6 +21,10 @@ __all__ = [
     "Loss",
     "Update",
     "OptimizerInfo",
+    "LossTerm",
+    "TraceOp",
+    "Assignment",
+    "Phase",
     "collapse_to_depth",
     "max_depth",
     "view",

@@ -1,4 +1,4 @@
-"""Plain-data record of one traced training step (format ``ganviz.trace/1``)."""
+"""Plain-data record of one traced training step (format ``ganviz.trace/2``; ``/1`` is still read)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .graph import Graph, Shape, shape_from_json, shape_to_json
+from .trace_facts import Assignment, LossTerm, Phase, TraceOp
 
 __all__ = [
     "TRACE_FORMAT",
+    "TRACE_FORMATS",
     "TraceModel",
     "Source",
     "Call",
@@ -18,9 +20,14 @@ __all__ = [
     "Update",
     "OptimizerInfo",
     "Trace",
+    "LossTerm",
+    "TraceOp",
+    "Assignment",
+    "Phase",
 ]
 
-TRACE_FORMAT = "ganviz.trace/1"
+TRACE_FORMAT = "ganviz.trace/2"
+TRACE_FORMATS = ("ganviz.trace/1", "ganviz.trace/2")  # what readers accept
 
 
 @dataclass(frozen=True)
@@ -81,12 +88,21 @@ class Source:
 
 @dataclass(frozen=True)
 class Call:
-    """One call of a model; ``inputs`` are source or call ids its input derives from."""
+    """One call of a model; ``inputs`` are source, op or call ids its input derives from.
+
+    ``output`` is the name the step gives the result (``fake_images``) or None; ``phase`` the name
+    of the phase it runs in; ``in_tape`` False for a call made outside any gradient tape;
+    ``input_names`` names, for a multi-input model, the model input each input id goes to.
+    """
 
     id: str
     model: str
     inputs: tuple[str, ...] = ()
     output_shape: Shape | None = None
+    output: str | None = None
+    phase: str | None = None
+    in_tape: bool = True
+    input_names: Mapping[str, str] = field(default_factory=dict, compare=False, hash=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -94,44 +110,74 @@ class Call:
             "model": self.model,
             "inputs": list(self.inputs),
             "output_shape": shape_to_json(self.output_shape),
+            "output": self.output,
+            "phase": self.phase,
+            "in_tape": self.in_tape,
+            "input_names": dict(self.input_names),
         }
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Call:
-        return cls(str(d["id"]), str(d["model"]), tuple(d.get("inputs", [])), shape_from_json(d.get("output_shape")))
+        out, phase = d.get("output"), d.get("phase")
+        return cls(
+            str(d["id"]),
+            str(d["model"]),
+            tuple(d.get("inputs", [])),
+            shape_from_json(d.get("output_shape")),
+            output=None if out is None else str(out),
+            phase=None if phase is None else str(phase),
+            in_tape=bool(d.get("in_tape", True)),
+            input_names={str(k): str(v) for k, v in dict(d.get("input_names") or {}).items()},
+        )
 
 
 @dataclass(frozen=True)
 class Loss:
-    """A differentiated scalar; ``inputs`` are the source or call ids it derives from."""
+    """A differentiated scalar; ``inputs`` are the source or call ids it derives from; ``terms`` its parts."""
 
     id: str
     name: str
     inputs: tuple[str, ...] = ()
+    terms: tuple[LossTerm, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "name": self.name, "inputs": list(self.inputs)}
+        return {
+            "id": self.id,
+            "name": self.name,
+            "inputs": list(self.inputs),
+            "terms": [t.to_dict() for t in self.terms],
+        }
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Loss:
-        return cls(str(d["id"]), str(d["name"]), tuple(d.get("inputs", [])))
+        terms = tuple(LossTerm.from_dict(t) for t in d.get("terms", []))
+        return cls(str(d["id"]), str(d["name"]), tuple(d.get("inputs", [])), terms)
 
 
 @dataclass(frozen=True)
 class Update:
-    """``optimizer`` applies the gradients of ``loss`` to ``variables`` of ``model``."""
+    """``optimizer`` applies the gradients of ``loss`` to ``variables`` of ``model``, ``times`` a step."""
 
     loss: str
     optimizer: str
     model: str
     variables: int = 0
+    times: int = 1
 
     def to_dict(self) -> dict[str, Any]:
-        return {"loss": self.loss, "optimizer": self.optimizer, "model": self.model, "variables": self.variables}
+        return {
+            "loss": self.loss,
+            "optimizer": self.optimizer,
+            "model": self.model,
+            "variables": self.variables,
+            "times": self.times,
+        }
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Update:
-        return cls(str(d["loss"]), str(d["optimizer"]), str(d["model"]), int(d.get("variables", 0)))
+        return cls(
+            str(d["loss"]), str(d["optimizer"]), str(d["model"]), int(d.get("variables", 0)), int(d.get("times", 1))
+        )
 
 
 @dataclass(frozen=True)
@@ -167,6 +213,10 @@ class Trace:
     updates: tuple[Update, ...] = ()
     optimizers: tuple[OptimizerInfo, ...] = ()
     assumed: bool = False
+    ops: tuple[TraceOp, ...] = ()
+    assignments: tuple[Assignment, ...] = ()
+    phases: tuple[Phase, ...] = ()
+    unused_models: tuple[str, ...] = ()
     details: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     def model(self, name: str) -> TraceModel:
@@ -201,6 +251,10 @@ class Trace:
             "losses": [x.to_dict() for x in self.losses],
             "updates": [u.to_dict() for u in self.updates],
             "optimizers": [o.to_dict() for o in self.optimizers],
+            "ops": [o.to_dict() for o in self.ops],
+            "assignments": [a.to_dict() for a in self.assignments],
+            "phases": [p.to_dict() for p in self.phases],
+            "unused_models": list(self.unused_models),
         }
         if self.details:
             d["details"] = dict(self.details)
@@ -211,8 +265,12 @@ class Trace:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Trace:
-        if d.get("format") != TRACE_FORMAT:
-            raise ValueError(f"not a ganviz trace: format is {d.get('format')!r}, expected {TRACE_FORMAT!r}")
+        if d.get("format") not in TRACE_FORMATS:
+            raise ValueError(
+                f"not a ganviz trace: format is {d.get('format')!r}, expected one of {list(TRACE_FORMATS)}"
+            )
+        details = dict(d.get("details", {}))
+        unused = d.get("unused_models", details.pop("unused_models", []))  # /1 kept them in details
         return cls(
             name=str(d.get("name", "step")),
             models=tuple(TraceModel.from_dict(m) for m in d.get("models", [])),
@@ -222,7 +280,11 @@ class Trace:
             updates=tuple(Update.from_dict(u) for u in d.get("updates", [])),
             optimizers=tuple(OptimizerInfo.from_dict(o) for o in d.get("optimizers", [])),
             assumed=bool(d.get("assumed", False)),
-            details=dict(d.get("details", {})),
+            ops=tuple(TraceOp.from_dict(o) for o in d.get("ops", [])),
+            assignments=tuple(Assignment.from_dict(a) for a in d.get("assignments", [])),
+            phases=tuple(Phase.from_dict(p) for p in d.get("phases", [])),
+            unused_models=tuple(str(n) for n in unused or []),
+            details=details,
         )
 
     @classmethod

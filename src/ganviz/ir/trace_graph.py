@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from .graph import Graph, GraphBuilder, shape_to_json
 from .trace import Trace, TraceModel
+from .trace_calls import MAX_INCHES, assignment_label, loss_summary, trace_to_call_graph, update_label
 from .transforms import cluster_depths
 
 __all__ = ["ASSUMED_CAPTION", "trace_to_graph", "optimizer_label"]
@@ -28,9 +30,10 @@ def optimizer_label(name: str, class_name: str = "", learning_rate: float | None
 class _Anchors:
     """Where edges attach to a model: its node, or the entry/exit layers of its open cluster."""
 
-    def __init__(self, entries: list[str], exits: list[str]) -> None:
+    def __init__(self, entries: list[str], exits: list[str], cluster: str | None = None) -> None:
         self.entries = entries
         self.exits = exits
+        self.cluster = cluster
 
 
 def _embed(b: GraphBuilder, m: TraceModel, details: dict[str, Any]) -> _Anchors:
@@ -69,14 +72,37 @@ def _embed(b: GraphBuilder, m: TraceModel, details: dict[str, Any]) -> _Anchors:
         nmap[n.id] for n in sub.nodes if n.id not in has_in
     ]
     exits = [nmap[n.id] for n in sub.nodes if n.id not in has_out and n.kind != "input"] or [nmap[sub.nodes[-1].id]]
-    return _Anchors(entries, exits)
+    return _Anchors(entries, exits, cluster)
 
 
 def _fields(obj: Any) -> dict[str, Any]:
     return {k: getattr(obj, k) for k in obj.__dataclass_fields__}
 
 
-def trace_to_graph(trace: Trace, *, expand_nested: bool = False) -> Graph:
+CALLS = ("separate", "merged")
+
+
+def trace_to_graph(trace: Trace, *, expand_nested: bool = False, calls: str = "separate") -> Graph:
+    """One diagram of a training step: sources, model calls, losses, and gradient edges.
+
+    With ``calls="separate"`` (the default) every model call is its own box, named after the
+    result (see :func:`~ganviz.ir.trace_calls.trace_to_call_graph`); an expanded view
+    (``expand_nested=True``) always merges calls, so each architecture is drawn once.
+
+    Raises:
+        ValueError: ``calls`` is not ``"separate"`` or ``"merged"``.
+    """
+    if calls not in CALLS:
+        raise ValueError(f"unknown calls={calls!r} (must be one of {list(CALLS)})")
+    if calls == "separate" and not expand_nested:
+        graph = trace_to_call_graph(trace)
+        if trace.assumed:
+            graph = dataclasses.replace(graph, details={**graph.details, "caption": ASSUMED_CAPTION})
+        return graph
+    return trace_to_merged_graph(trace, expand_nested=expand_nested)
+
+
+def trace_to_merged_graph(trace: Trace, *, expand_nested: bool = False) -> Graph:
     """One diagram of a training step: sources, each model once, losses, and gradient edges.
 
     Sources with the same kind and name (the noise drawn in each iteration of a loop) become one
@@ -102,12 +128,17 @@ def trace_to_graph(trace: Trace, *, expand_nested: bool = False) -> Graph:
     ...     losses=(Loss("l0", "g_loss", ("c1",)),),
     ...     updates=(Update("l0", "g_opt", "g", 2),),
     ... )
-    >>> g = trace_to_graph(t)
+    >>> g = trace_to_merged_graph(t)
     >>> [(e.source, e.target, e.kind, e.label) for e in g.edges]
     [('n0', 'n1', 'data', None), ('n1', 'n2', 'data', '×2'), ('n2', 'n3', 'data', None), ('n3', 'n1', 'gradient', 'g_opt')]
     """
     b = GraphBuilder(trace.name)
-    b.details = {"assumed": trace.assumed, **({"caption": ASSUMED_CAPTION} if trace.assumed else {})}
+    b.details = {
+        "assumed": trace.assumed,
+        "calls": "merged",
+        "max_inches": MAX_INCHES,
+        **({"caption": ASSUMED_CAPTION} if trace.assumed else {}),
+    }
 
     # Sources, merged by (kind, name).
     src_key = {s.id: (s.kind, s.name) for s in trace.sources}
@@ -153,6 +184,7 @@ def trace_to_graph(trace: Trace, *, expand_nested: bool = False) -> Graph:
             details=details,
         )
         anchors[m.name] = _Anchors([node], [node])
+    op_node = {o.id: b.add_node(o.output or o.kind, kind="op", class_name=o.kind) for o in trace.ops}
     for c in trace.calls:  # a call of a model the trace does not describe still gets a box
         if c.model not in anchors:
             node = b.add_node(c.model, kind="model", details={"calls": calls_per_model[c.model]})
@@ -163,7 +195,14 @@ def trace_to_graph(trace: Trace, *, expand_nested: bool = False) -> Graph:
             return anchors[call_model[ref]].exits
         if ref in src_key:
             return [src_node[src_key[ref]]]
+        if ref in op_node:
+            return [op_node[ref]]
         return []
+
+    for o in trace.ops:
+        for ref in o.inputs:
+            for src in exits_of(ref):
+                b.add_edge(src, op_node[o.id], "data")
 
     # Data edges into models: one per distinct input, labelled with the number of calls.
     pair_count: dict[tuple[str, str], int] = {}
@@ -172,13 +211,15 @@ def trace_to_graph(trace: Trace, *, expand_nested: bool = False) -> Graph:
         origins: dict[str, str] = {}
         for ref in c.inputs:
             origin = call_model[ref] if ref in call_model else repr(src_key.get(ref, ref))
+            origin += "/" + c.input_names.get(ref, "")
             origins.setdefault(origin, ref)
         for origin, ref in origins.items():
             key = (origin, c.model)
             pair_count[key] = pair_count.get(key, 0) + 1
             first_ref.setdefault(key, ref)
     for key, n in pair_count.items():
-        label = f"×{n}" if n > 1 else None
+        arg = key[0].rsplit("/", 1)[1]
+        label = " ".join(p for p in (arg, f"×{n}" if n > 1 else "") if p) or None
         for src in exits_of(first_ref[key]):
             for dst in anchors[key[1]].entries:
                 b.add_edge(src, dst, "data", label)
@@ -192,7 +233,10 @@ def trace_to_graph(trace: Trace, *, expand_nested: bool = False) -> Graph:
         if loss.name not in loss_node:
             n = loss_count[loss.name]
             loss_node[loss.name] = b.add_node(
-                loss.name, kind="loss", class_name="loss", details={"count": n} if n > 1 else {}
+                loss.name,
+                kind="loss",
+                class_name=loss_summary(loss.terms) if loss.terms else "loss",
+                details={"count": n} if n > 1 else {},
             )
     loss_of = {loss.id: loss_node[loss.name] for loss in trace.losses}
     for loss in trace.losses:
@@ -200,11 +244,23 @@ def trace_to_graph(trace: Trace, *, expand_nested: bool = False) -> Graph:
             for src in exits_of(ref):
                 b.add_edge(src, loss_of[loss.id], "data")
 
-    # Gradient edges: loss -> each model it updates, labelled with the optimizer.
+    # Gradient edges: loss -> each model it updates (its cluster when open), labelled with the optimizer.
     for u in trace.updates:
         if u.loss not in loss_of or u.model not in anchors:
             continue
         info = trace.optimizer(u.optimizer)
-        label = optimizer_label(u.optimizer, info.class_name, info.learning_rate) if info else u.optimizer
-        b.add_edge(loss_of[u.loss], anchors[u.model].exits[0], "gradient", label)
+        label = update_label(
+            u.optimizer, info.class_name if info else "", info.learning_rate if info else None, u.times
+        )
+        b.add_edge(loss_of[u.loss], anchors[u.model].cluster or anchors[u.model].exits[0], "gradient", label)
+    for a in trace.assignments:
+        target = anchors[a.target].cluster or anchors[a.target].entries[0] if a.target in anchors else None
+        if target is None:
+            target = b.add_node(a.target, kind="variable", class_name="step variable")
+        if a.source in anchors:
+            src = anchors[a.source].cluster or anchors[a.source].exits[0]
+            b.add_edge(src, target, "assign", assignment_label(a))
+        for ref in a.inputs:
+            for src in exits_of(ref):
+                b.add_edge(src, target, "assign", a.kind)
     return b.build()

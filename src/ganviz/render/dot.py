@@ -27,7 +27,8 @@ def _node_stmt(node: Node, opts: DrawOptions) -> str:
         attrs += [("shape", "plain"), ("label", table_label(node, opts))]
     else:
         fill = style.fill if node.trainable else styles.FROZEN.fill
-        dot_style = "filled" if node.trainable else "filled,dashed"
+        base = style.border_style if "filled" in style.border_style else "filled"
+        dot_style = base if node.trainable else base + ",dashed"
         attrs += [
             ("shape", style.shape),
             ("style", f'"{dot_style}"'),
@@ -193,6 +194,9 @@ def graph_to_dot(
         gattrs.append(("dpi", f"{draw.dpi:g}"))
     if draw.splines is not None:
         gattrs.append(("splines", draw.splines))
+    max_inches = graph.details.get("max_inches")
+    if isinstance(max_inches, (int, float)) and not isinstance(max_inches, bool) and max_inches > 0:
+        gattrs.append(("size", f'"{max_inches:g},{max_inches:g}"'))  # scale down, never up
     caption = graph.details.get("caption")
     if isinstance(caption, str) and caption:
         gattrs += [("label", caption_label(caption)), ("labelloc", "t"), ("labeljust", "l")]

@@ -103,13 +103,14 @@ def cluster_label(cluster: Cluster, opts: DrawOptions) -> str:
     """A nested model's header: title (and a badge when frozen) over its parameter facts."""
     title = _title_html(cluster.name, cluster.class_name if cluster.class_name != cluster.name else "")
     badge = _badge() if not cluster.trainable else ""
-    facts = _font(_lines("\n".join(cluster_facts(cluster, opts)), "LEFT"), size=styles.SMALL_FONT_SIZE)
+    lines = cluster_facts(cluster, opts)
+    facts = _font(_lines("\n".join(lines), "LEFT"), size=styles.SMALL_FONT_SIZE)
     span = ' COLSPAN="3"' if badge else ""
     gap = "<TD>  </TD>" if badge else ""
+    second = f'<TR><TD ALIGN="LEFT" BALIGN="LEFT"{span}>{facts}</TD></TR>' if lines else ""
     return (
         '<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">'
-        f'<TR><TD ALIGN="LEFT">{title}</TD>{gap}{badge}</TR>'
-        f'<TR><TD ALIGN="LEFT" BALIGN="LEFT"{span}>{facts}</TD></TR></TABLE>>'
+        f'<TR><TD ALIGN="LEFT">{title}</TD>{gap}{badge}</TR>{second}</TABLE>>'
     )
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from ..ir.graph import Graph
 from ..ir.transforms import collapse_to_depth, max_depth
+from .dot import _DotWriter
 from .options import DrawOptions
 from .quoting import html_attr, html_text
 
@@ -201,6 +202,13 @@ def _page_data(graph: Graph, title: str, views: list[dict[str, Any]]) -> dict[st
             parent = clusters[parent].parent
         return parts[::-1]
 
+    cluster_ids = {c.id for c in graph.clusters}
+    writer = _DotWriter(graph, DrawOptions()) if cluster_ids else None
+
+    def end(item: str) -> str:
+        """An edge that ends on a cluster (an optimizer arrow) is drawn to its first node, as in DOT."""
+        return writer.anchor_of(item) if writer is not None and item in cluster_ids else item
+
     nodes = [{**n.to_dict(), "path": path(n.name, n.parent)} for n in graph.nodes]
     groups = [{**c.to_dict(), "kind": "cluster", "path": path(c.name, c.parent)} for c in graph.clusters]
     return {
@@ -208,7 +216,7 @@ def _page_data(graph: Graph, title: str, views: list[dict[str, Any]]) -> dict[st
         "graph": {"name": graph.name, "details": dict(graph.details)},
         "nodes": nodes,
         "clusters": groups,
-        "edges": [[e.source, e.target, e.kind, e.label] for e in graph.edges],
+        "edges": [[end(e.source), end(e.target), e.kind, e.label] for e in graph.edges],
         "views": views,
     }
 
@@ -360,3 +368,34 @@ def graph_to_page(
     views = depth_views(full, options or DrawOptions())
     start = start_depth if start_depth is not None and start_depth < max_depth(full) else None
     return graph_to_html(full, views=views, title=title, initial_view=_view_label(start))
+
+
+STEP_VIEW = "one box per call"
+
+
+def trace_page(
+    steps: Graph,
+    full: Graph,
+    options: DrawOptions | None = None,
+    *,
+    open_models: bool = False,
+    title: str | None = None,
+) -> str:
+    """The page of a traced step: the one-box-per-call diagram first, then every architecture by depth.
+
+    Args:
+        steps: the per-call system diagram (ids are prefixed so they cannot meet ``full``'s).
+        full: the merged diagram with every model's architecture as an open cluster.
+        options: drawing options.
+        open_models: start on the view with every architecture open instead of the per-call one.
+        title: page title.
+    """
+    from ..ir.trace_calls import union_graph
+    from .backend import render_dot
+    from .dot import graph_to_dot
+
+    opts = options or DrawOptions()
+    renamed, both = union_graph(steps, full)
+    step_svg = render_dot(graph_to_dot(renamed, opts.replace(dpi=None, show_layer_names=True)), "svg").decode("utf-8")
+    views = {STEP_VIEW: step_svg, **depth_views(full, opts)}
+    return graph_to_html(both, views=views, title=title, initial_view=_view_label(None) if open_models else STEP_VIEW)

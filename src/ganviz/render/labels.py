@@ -98,8 +98,10 @@ def node_shapes(node: Node) -> list[tuple[str, str]]:
 
 def cluster_facts(cluster: Cluster, opts: DrawOptions, *, arrow: str = "->") -> list[str]:
     """Lines under a cluster's title: parameter counts, then shapes and dtype when asked."""
-    lines = [_params_text(cluster.params, cluster.trainable_params)]
     det = cluster.details
+    if det.get("phase"):  # a phase of a traced step holds calls, not weights
+        return []
+    lines = [_params_text(cluster.params, cluster.trainable_params)]
     if opts.show_shapes and ("input_shapes" in det or "output_shapes" in det):
         ins = " ".join(format_shape(_as_shape(s)) for s in det.get("input_shapes") or [])
         outs = " ".join(format_shape(_as_shape(s)) for s in det.get("output_shapes") or [])

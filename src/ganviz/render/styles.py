@@ -93,12 +93,17 @@ NODE_STYLES: dict[str, NodeStyle] = {
     "op": NodeStyle("#FFFFFF", False, "ellipse", ("(", ")"), "filled", 1, "operation"),
     "loss": NodeStyle("#EE8866", False, "octagon", ("{{", "}}"), "filled", 2, "loss"),
     "optimizer": NodeStyle("#AAAA00", False, "hexagon", ("[\\", "\\]"), "filled", 1, "optimizer"),
+    "term": NodeStyle("#FFDDCC", False, "box", ("(", ")"), "rounded,filled", 1, "one weighted term of a loss"),
+    "variable": NodeStyle("#DDCCEE", False, "box3d", ("[(", ")]"), "filled", 1, "a variable the step assigns"),
 }
 
 EDGE_STYLES: dict[str, EdgeStyle] = {
     "data": EdgeStyle(MUTED_COLOR, "solid", 1.0, True, "-->", "normal", "data flow"),
     "gradient": EdgeStyle("#CC3311", "dashed", 1.4, False, "-.->", "normal", "gradients of a loss"),
     "update": EdgeStyle("#0077BB", "bold", 1.6, True, "==>", "normal", "optimizer update"),
+    "assign": EdgeStyle(
+        "#AA3377", "dotted", 1.6, False, "-.->", "normal", "assignment without an optimizer (EMA, copy)"
+    ),
 }
 
 # Frozen (non-trainable) layers and models: grey, dashed border and a dark "FROZEN" badge.

@@ -142,6 +142,11 @@ def trace_gan(gan: Any, *, data: Any = None) -> Trace:
         TraceError: the step cannot be traced, no models were found, or data cannot be inferred.
     """
     keras = keras_tf()
+    if isinstance(gan, type):
+        raise TraceError(
+            f"{gan.__name__} is a class, not a GAN object: build and compile one first, e.g. "
+            f"gan = {gan.__name__}(...); gan.compile(...); then trace gan"
+        )
     step = getattr(gan, "train_step", None)
     if step is None:
         raise TraceError(
@@ -162,7 +167,18 @@ def trace_gan(gan: Any, *, data: Any = None) -> Trace:
         spec, origin = infer_data(found)
         data, note = spec, f" (data was inferred from {origin}; pass data=<an example batch>)"
     params = [p for p in inspect.signature(step).parameters][:1] or ["data"]
-    return _trace(step, (data,), found, f"{type(gan).__name__}.train_step", type(gan).__name__, params, note)
+    what = f"{type(gan).__name__}.train_step"
+    uncompiled = isinstance(gan, keras.Model) and not getattr(gan, "compiled", True)
+    try:
+        return _trace(step, (data,), found, what, type(gan).__name__, params, note)
+    except TraceError as exc:
+        cause = exc.__cause__
+        if uncompiled and isinstance(cause, AttributeError):
+            raise TraceError(
+                f"cannot trace {what}: {type(gan).__name__} is not compiled ({_message(cause)}); "
+                f"call compile(...) first, with the optimizers and losses its train_step uses"
+            ) from exc
+        raise
 
 
 def trace_step(step_fn: Callable[..., Any], *example_args: Any, models: Any = None) -> Trace:
@@ -170,7 +186,9 @@ def trace_step(step_fn: Callable[..., Any], *example_args: Any, models: Any = No
 
     Args:
         step_fn: the step (``def train_step(real_images): ...``), plain or a ``tf.function``.
-        *example_args: example values (or ``tf.TensorSpec`` s) for its positional arguments.
+        *example_args: example values (or ``tf.TensorSpec`` s) for its positional arguments;
+            for a one-argument step they may be left out and are then taken from the input of
+            its discriminator (critic, encoder).
         models: the models (and optionally optimizers) it uses, as a list or a ``{name: obj}``
             dict, when they cannot be found in its closure or globals.
 
@@ -195,7 +213,11 @@ def trace_step(step_fn: Callable[..., Any], *example_args: Any, models: Any = No
         params = list(inspect.signature(fn).parameters)
     except (TypeError, ValueError):
         params = []
-    return _trace(fn, tuple(example_args), found, f"step function {name!r}", name, params)
+    note = ""
+    if not example_args and len(params) == 1 and found.models:
+        spec, origin = infer_data(found)
+        example_args, note = (spec,), f" (data was inferred from {origin}; pass example arguments)"
+    return _trace(fn, tuple(example_args), found, f"step function {name!r}", name, params, note)
 
 
 # Drawn without tracing, on any backend; kept importable from here.

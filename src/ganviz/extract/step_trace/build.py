@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from ...ir.graph import Graph
 from ...ir.trace import Call, Loss, OptimizerInfo, Source, Trace, TraceModel, Update
+from ...ir.trace_facts import LossTerm, Phase, TraceOp
 from .. import tf_graph as tfg
 from ..keras_model.facts import param_counts
+from .assign import build_assignments
 from .find import Found
+from .phases import cut_phases, fold_repeats, phase_name
 from .record import Recorder
+from .terms import split_terms, term_kind
 
 __all__ = ["build_trace", "trace_model", "learning_rate"]
 
@@ -72,130 +77,379 @@ def _grad_record_of(tensor: Any, grad_index: dict[str, int]) -> int | None:
 
 
 def build_trace(rec: Recorder, found: Found, names: dict[int, str], trace_name: str, params: list[str]) -> Trace:
-    call_ids = [f"call{i}" for i in range(len(rec.calls))]
-    stops: dict[str, str] = {}
-    for i, (_, _, outs) in enumerate(rec.calls):
-        for t in outs:
-            stops.setdefault(t.name, call_ids[i])
-    data_names: dict[str, tuple[str, Any]] = {}
-    for path, t in rec.data:
-        idx, _, rest = path.partition("[")
-        base = params[int(idx)] if int(idx) < len(params) else f"arg{idx}"
-        key = f"data:{t.name}"
-        stops.setdefault(t.name, key)
-        data_names[key] = (rec.names.get(t.name) or (base + ("[" + rest if rest else "")), t)
-    redirects: dict[str, list[Any]] = {}
-    grad_index: dict[str, int] = {}
-    for gi, (targets, results, _) in enumerate(rec.grads):
-        for r in results:
-            if r is not None:
-                redirects.setdefault(r.name, targets)
-                grad_index.setdefault(r.name, gi)
+    b = _Builder(rec, found, names, params)
+    return b.trace(trace_name)
 
-    pending: dict[str, tuple[str, str, Any]] = {}
 
-    def new_source(kind: str, tensor: Any, default: str) -> str:
+class _Builder:
+    """Turns one recording into a Trace; each method builds one part, in data order."""
+
+    def __init__(self, rec: Recorder, found: Found, names: dict[int, str], params: list[str]) -> None:
+        self.rec, self.found, self.names = rec, found, names
+        self.final = rec.final_names()
+        self.call_ids = [f"call{i}" for i in range(len(rec.calls))]
+        self.stops: dict[str, str] = {}
+        for i, (_, _, outs) in enumerate(rec.calls):
+            for t in outs:
+                self.stops.setdefault(t.name, self.call_ids[i])
+        self.data_names: dict[str, tuple[str, Any]] = {}
+        for path, t in rec.data:
+            idx, _, rest = path.partition("[")
+            base = params[int(idx)] if int(idx) < len(params) else f"arg{idx}"
+            key = f"data:{t.name}"
+            self.stops.setdefault(t.name, key)
+            self.data_names[key] = (rec.names.get(t.name) or (base + ("[" + rest if rest else "")), t)
+        self.redirects: dict[str, list[Any]] = {}
+        self.grad_index: dict[str, int] = {}
+        for gi, (targets, results, _) in enumerate(rec.grads):
+            for r in results:
+                if r is not None:
+                    self.redirects.setdefault(r.name, targets)
+                    self.grad_index.setdefault(r.name, gi)
+        self.pending: dict[str, tuple[str, str, Any]] = {}
+        self.ops: dict[str, tuple[str, str, list[str], Any]] = {}  # key -> (id, kind, inputs, tensor)
+        self.owners = {op: self.call_ids[i] for i, ops in enumerate(rec.call_ops) for op in ops}
+        self.walker = tfg.Walker(self.stops, self.owners, self.redirects, self._new_source, self._new_op)
+
+    def name_of(self, tensor: Any) -> str | None:
+        return self.rec.names.get(tensor.name) or self.final.get(tensor.name)
+
+    def _new_source(self, kind: str, tensor: Any, default: str) -> str:
         key = f"{kind}:{tensor.name}"
-        pending[key] = (kind, tfg.forward_name(tensor, rec.names) or default, tensor)
+        self.pending[key] = (kind, tfg.forward_name(tensor, self.rec.names) or default, tensor)
         return key
 
-    owners = {op: call_ids[i] for i, ops in enumerate(rec.call_ops) for op in ops}
-    walker = tfg.Walker(stops, owners, redirects, new_source)
-    raw_call_inputs = [walker.origins(ins) for _, ins, _ in rec.calls]
-    loss_keys: dict[str, int] = {}
-    loss_targets: list[Any] = []
-    loss_names: list[str] = []
-    logs = rec.result if isinstance(rec.result, dict) else {}
-    for targets, _, locals_ in rec.grads:
-        for t, local in zip(targets, locals_):
-            if t.name in loss_keys:
+    def _add_op(self, kind: str, tensor: Any, inputs: list[str]) -> str:
+        key = tensor.name
+        if key not in self.ops:
+            self.ops[key] = (f"op{len(self.ops)}", kind, inputs, tensor)
+        return self.ops[key][0]
+
+    def _new_op(self, tensor: Any) -> str | None:
+        """A concatenation of different inputs (noise + labels, images + label maps) is drawn."""
+        if tensor.name in self.ops:
+            return self.ops[tensor.name][0]
+        if tensor.op.type != "ConcatV2":
+            return None
+        merged: list[str] = []
+        for part in list(tensor.op.inputs)[:-1]:  # the last input is the axis
+            merged.extend(k for k in self.walker.origins([part]) if k not in merged)
+        if len(merged) < 2 or all(k.startswith("constant:") for k in merged):
+            return None
+        return self._add_op("concat", tensor, merged)
+
+    def _call_input(self, tensor: Any) -> list[str]:
+        """Origins of one input tensor of a call; an interpolation between inputs by noise is an op."""
+        origins = self.walker.origins([tensor])
+        if tensor.op.type in ("AddV2", "Add", "Sub") and tensor.name not in self.stops:
+            noise = [k for k in origins if k.startswith("noise:")]
+            others = [k for k in origins if k.startswith(("call", "data:", "op"))]
+            if noise and len(others) >= 2:
+                return [self._add_op("interpolate", tensor, origins)]
+        return origins
+
+    def calls(self) -> list[tuple[list[str], dict[str, str]]]:
+        """Each call's input ids, and for multi-input models which model input each id goes to."""
+        out = []
+        by_name = {self.names[k]: m for k, (_, m) in self.found.models.items()}
+        for i, (name, ins, _) in enumerate(self.rec.calls):
+            keys: list[str] = []
+            for t in ins:
+                keys.extend(k for k in self._call_input(t) if k not in keys)
+            labels: dict[str, str] = {}
+            input_names = _input_names(by_name.get(name))
+            args = self.rec.call_args[i]
+            if len(input_names) > 1 and len(args) == len(input_names):
+                for arg_name, tensors in zip(input_names, args):
+                    for t in tensors:
+                        for k in self._call_input(t):
+                            labels.setdefault(k, arg_name)
+            out.append((keys, labels))
+        return out
+
+    def call_output(self, i: int) -> str | None:
+        outs = self.rec.calls[i][2]
+        if not outs:
+            return None
+        t = outs[0]
+        frame = self.rec.call_frames[i]
+        if frame is not None:
+            hit = self.rec.frame_names.get(id(frame), {}).get(t.name) or self.rec.final_names(frame).get(t.name)
+            if hit:
+                return hit
+        return self.name_of(t)
+
+    def losses(self) -> tuple[list[Any], list[str], dict[str, int], set[int]]:
+        """Targets of the gradients that reach an optimizer (or nothing else), their names, and inner gradients.
+
+        A gradient whose result is not applied but used as data (the gradient penalty's inner tape)
+        is no loss: its target is reached through the loss that uses it.
+        """
+        rec = self.rec
+        applied: set[int] = set()
+        for _, grads, _ in rec.applies:
+            for g in grads:
+                if g is not None:
+                    gi = _grad_record_of(g, self.grad_index)
+                    if gi is not None:
+                        applied.add(gi)
+        inner = {
+            gi
+            for gi, (_, results, _) in enumerate(rec.grads)
+            if gi not in applied and any(r is not None and r.consumers() for r in results)
+        }
+        keys: dict[str, int] = {}
+        targets: list[Any] = []
+        names: list[str] = []
+        logs = rec.result if isinstance(rec.result, dict) else {}
+        for gi, (tgts, _, locals_) in enumerate(rec.grads):
+            if gi in inner:
                 continue
-            loss_keys[t.name] = len(loss_targets)
-            loss_targets.append(t)
-            by_logs = next((str(k) for k, v in logs.items() if tfg.is_graph_tensor(v) and _same(v, t)), None)
-            loss_names.append(by_logs or local or rec.names.get(t.name) or f"loss_{len(loss_targets) - 1}")
-    raw_loss_inputs = [walker.origins([t]) for t in loss_targets]
+            for t, local in zip(tgts, locals_):
+                if t.name in keys:
+                    continue
+                keys[t.name] = len(targets)
+                targets.append(t)
+                by_logs = next((str(k) for k, v in logs.items() if tfg.is_graph_tensor(v) and _same(v, t)), None)
+                names.append(by_logs or local or self.name_of(t) or f"loss_{len(targets) - 1}")
+        return targets, names, keys, inner
 
-    # Ids: sources in the order first reached, data first.
-    order = [k for ins in raw_call_inputs + raw_loss_inputs for k in ins if not k.startswith("call")]
-    data_rank = {f"data:{t.name}": i for i, (_, t) in enumerate(rec.data)}
-    order = sorted(dict.fromkeys(order), key=lambda k: data_rank.get(k, len(data_rank)))
-    src_ids = {k: f"src{i}" for i, k in enumerate(order)}
-    sources = []
-    for key in order:
-        if key.startswith("data:"):
-            name, t = data_names[key]
-            sources.append(Source(src_ids[key], "data", name, tfg.shape_of(t)))
-        else:
-            kind, name, t = pending[key]
-            sources.append(Source(src_ids[key], kind, name, tfg.shape_of(t)))
+    def terms(
+        self, target: Any, loss_name: str, inner: set[int]
+    ) -> list[tuple[str | None, str, float | None, list[str]]]:
+        """``(name, kind, weight, input keys)`` of each additive term of one loss."""
+        atomic = frozenset(t.name for _, t in self.rec.loss_calls)
+        classes = {t.name: cls for cls, t in self.rec.loss_calls}
+        grad_results = {r.name for gi in inner for r in self.rec.grads[gi][1] if r is not None}
+        parts = split_terms(target, is_leaf=lambda t: self.name_of(t) is not None, atomic=atomic)
+        out: list[tuple[str | None, str, float | None, list[str]]] = []
+        for named, weight, core in parts:
+            kind = term_kind(
+                core,
+                stops=lambda t: t.name in self.stops or t.op.name in self.owners,
+                gradient_results=grad_results,
+                loss_classes=classes,
+            )
+            name = self.name_of(named) if named is not target else loss_name
+            out.append((name, kind, weight, self.walker.origins([core])))
+        return out
 
-    def remap(keys: list[str]) -> tuple[str, ...]:
-        return tuple(src_ids.get(k, k) for k in keys)
+    def var_owner(self) -> dict[int, str]:
+        out: dict[int, str] = {}
+        for key, (_, model) in sorted(self.found.models.items(), key=lambda kv: -len(kv[1][1].variables)):
+            for v in model.variables:
+                out[id(v)] = self.names[key]
+                value = getattr(v, "value", None)
+                if value is not None:
+                    out[id(value)] = self.names[key]
+        return out
 
-    calls = tuple(
-        Call(call_ids[i], name, remap(raw_call_inputs[i]), tfg.shape_of(outs[0]) if outs else None)
-        for i, (name, _, outs) in enumerate(rec.calls)
-    )
-    loss_ids = [f"loss{i}" for i in range(len(loss_targets))]
-    losses = tuple(Loss(loss_ids[i], loss_names[i], remap(raw_loss_inputs[i])) for i in range(len(loss_targets)))
+    def trace(self, trace_name: str) -> Trace:  # noqa: C901 - one pass per part of the contract, in order
+        rec = self.rec
+        raw_calls = self.calls()
+        targets, loss_names, loss_keys, inner = self.losses()
+        loss_ids = [f"loss{i}" for i in range(len(targets))]
+        raw_loss_inputs = [self.walker.origins([t]) for t in targets]
+        raw_terms = [self.terms(t, loss_names[i], inner) for i, t in enumerate(targets)]
 
-    # Updates: which optimizer applies which loss's gradients to which model's variables.
-    var_owner: dict[int, str] = {}
-    for key, (_, model) in sorted(found.models.items(), key=lambda kv: -len(kv[1][1].variables)):
-        for v in model.variables:
-            var_owner[id(v)] = names[key]
-            value = getattr(v, "value", None)
-            if value is not None:
-                var_owner[id(value)] = names[key]
-    opt_names: dict[int, str] = {}
-    used_names: set[str] = set()
-    for key, (attr, _) in found.optimizers.items():
-        opt_names[key] = attr
-        used_names.add(attr)
-    counts: dict[tuple[str, str, str], int] = {}
-    optimizers: dict[str, OptimizerInfo] = {}
-    for opt, grads, variables in rec.applies:
-        if id(opt) not in opt_names:
-            base = name = str(getattr(opt, "name", type(opt).__name__))
-            i = 1
-            while name in used_names:
-                name, i = f"{base}_{i}", i + 1
-            used_names.add(name)
-            opt_names[id(opt)] = name
-        opt_name = opt_names[id(opt)]
-        optimizers.setdefault(opt_name, OptimizerInfo(opt_name, type(opt).__name__, learning_rate(opt)))
-        for g, v in zip(grads, variables):
-            if g is None or id(v) not in var_owner:
-                continue
-            gi = _grad_record_of(g, grad_index)
-            if gi is None:
-                continue
-            for t in rec.grads[gi][0]:
-                k = (loss_ids[loss_keys[t.name]], opt_name, var_owner[id(v)])
-                counts[k] = counts.get(k, 0) + 1
-    updates = tuple(Update(loss, opt, model, n) for (loss, opt, model), n in counts.items())
+        # Updates: which optimizer applies which loss's gradients to which model's variables.
+        var_owner = self.var_owner()
+        opt_names: dict[int, str] = {key: attr for key, (attr, _) in self.found.optimizers.items()}
+        used_names = set(opt_names.values())
+        optimizers: dict[str, OptimizerInfo] = {}
+        variables: dict[tuple[str, str, str], int] = {}
+        apply_keys: list[list[tuple[str, str, str]]] = []
+        for opt, grads, variables_ in rec.applies:
+            if id(opt) not in opt_names:
+                base = name = str(getattr(opt, "name", type(opt).__name__))
+                i = 1
+                while name in used_names:
+                    name, i = f"{base}_{i}", i + 1
+                used_names.add(name)
+                opt_names[id(opt)] = name
+            opt_name = opt_names[id(opt)]
+            optimizers.setdefault(opt_name, OptimizerInfo(opt_name, type(opt).__name__, learning_rate(opt)))
+            keys: list[tuple[str, str, str]] = []
+            for g, v in zip(grads, variables_):
+                if g is None or id(v) not in var_owner:
+                    continue
+                gi = _grad_record_of(g, self.grad_index)
+                if gi is None:
+                    continue
+                for t in rec.grads[gi][0]:
+                    if t.name not in loss_keys:
+                        continue
+                    k = (loss_ids[loss_keys[t.name]], opt_name, var_owner[id(v)])
+                    variables[k] = variables.get(k, 0) + 1
+                    if k not in keys:
+                        keys.append(k)
+            apply_keys.append(keys)
 
-    # Models: in the order of their first call, then models only updated.
-    first: dict[str, tuple[str, list[Any], list[Any]]] = {}
-    for call in rec.calls:
-        first.setdefault(call[0], call)
-    by_name = {names[k]: m for k, (_, m) in found.models.items()}
-    order_models = list(first) + [u.model for u in updates if u.model not in first]
-    used = dict.fromkeys(order_models)
-    trace_models = tuple(trace_model(by_name[n], n, first.get(n)) for n in used)
-    unused = [n for n in by_name if n not in used]
-    return Trace(
-        name=trace_name,
-        models=trace_models,
-        sources=tuple(sources),
-        calls=calls,
-        losses=losses,
-        updates=updates,
-        optimizers=tuple(optimizers.values()),
-        assumed=False,
-        details={"unused_models": unused} if unused else {},
-    )
+        all_vars = [v for _, m in self.found.models.values() for v in m.variables]
+        assignments, assign_group = build_assignments(
+            rec.assigns,
+            var_owner,
+            all_vars,
+            self.walker.origins,
+            lambda t: t.name in self.stops or t.op.name in self.owners,
+        )
+
+        # Phases, with runs of equal phases folded into the first.
+        call_models = [c[0] for c in rec.calls]
+        loss_of_grad = {
+            gi: [loss_ids[loss_keys[t.name]] for t in tg if t.name in loss_keys]
+            for gi, (tg, _, _) in enumerate(rec.grads)
+        }
+        name_of_loss = dict(zip(loss_ids, loss_names))
+        raw = cut_phases(rec.events)
+        sigs: list[object] = [
+            (
+                tuple(call_models[i] for i in p.calls),
+                tuple((name_of_loss[k[0]], k[1], k[2]) for a in p.applies for k in apply_keys[a]),
+                tuple(assign_group[a] for a in p.assigns),
+            )
+            for p in raw
+        ]
+        phases_raw = fold_repeats(raw, sigs)
+        kept_calls = [i for p in phases_raw for i in p.calls]
+        kept_losses = list(dict.fromkeys(lid for p in phases_raw for gi in p.grads for lid in loss_of_grad[gi]))
+        kept_losses = [lid for lid in loss_ids if lid in kept_losses]
+        times: dict[tuple[str, str, str], int] = {}
+        applies_of: dict[tuple[str, str, str], int] = {}
+        phase_updates: list[list[tuple[str, str, str]]] = []
+        for p in phases_raw:
+            mine: list[tuple[str, str, str]] = []
+            for a in p.applies:
+                for k in apply_keys[a]:
+                    times[k] = times.get(k, 0) + p.repeat
+                    applies_of[k] = applies_of.get(k, 0) + 1
+                    if k not in mine:
+                        mine.append(k)
+            phase_updates.append(mine)
+
+        # Sources and ops: ids in the order first reached, data first; only those still drawn.
+        refs: list[str] = []
+        for i in kept_calls:
+            refs.extend(raw_calls[i][0])
+        for lid in kept_losses:
+            li = loss_ids.index(lid)
+            refs.extend(raw_loss_inputs[li])
+            for term in raw_terms[li]:
+                refs.extend(term[3])
+        for a in assignments:
+            refs.extend(a.inputs)
+        op_by_id = {v[0]: v for v in self.ops.values()}
+        stack = [r for r in refs if r in op_by_id]
+        while stack:
+            for r in op_by_id[stack.pop()][2]:
+                refs.append(r)
+                if r in op_by_id:
+                    stack.append(r)
+        data_rank = {f"data:{t.name}": i for i, (_, t) in enumerate(rec.data)}
+        order = [k for k in dict.fromkeys(refs) if k.startswith(("data:", "noise:", "constant:"))]
+        order = sorted(order, key=lambda k: data_rank.get(k, len(data_rank)))
+        src_ids = {k: f"src{i}" for i, k in enumerate(order)}
+        sources = []
+        for key in order:
+            if key.startswith("data:"):
+                name, t = self.data_names[key]
+                sources.append(Source(src_ids[key], "data", name, tfg.shape_of(t)))
+            else:
+                kind, name, t = self.pending[key]
+                sources.append(Source(src_ids[key], kind, name, tfg.shape_of(t)))
+
+        def remap(keys: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+            return tuple(dict.fromkeys(src_ids.get(k, k) for k in keys))
+
+        used_ops = [v for v in self.ops.values() if v[0] in set(refs)]
+        ops = tuple(TraceOp(oid, kind, remap(ins), self.name_of(t)) for oid, kind, ins, t in used_ops)
+
+        call_phase: dict[int, str] = {}
+        phases: list[Phase] = []
+        for pi, p in enumerate(phases_raw):
+            updated = list(dict.fromkeys(k[2] for k in phase_updates[pi]))
+            assigned = list(dict.fromkeys(assignments[assign_group[a]].target for a in p.assigns))
+            name = phase_name(updated, assigned, pi)
+            for i in p.calls:
+                call_phase[i] = name
+            losses_here = list(dict.fromkeys(lid for gi in p.grads for lid in loss_of_grad[gi]))
+            phases.append(
+                Phase(
+                    name,
+                    p.repeat,
+                    tuple(self.call_ids[i] for i in p.calls),
+                    tuple(lid for lid in losses_here if lid in kept_losses),
+                    tuple(f"{k[1]} -> {k[2]}" for k in phase_updates[pi]),
+                )
+            )
+        calls = tuple(
+            Call(
+                self.call_ids[i],
+                rec.calls[i][0],
+                remap(raw_calls[i][0]),
+                tfg.shape_of(rec.calls[i][2][0]) if rec.calls[i][2] else None,
+                output=self.call_output(i),
+                phase=call_phase.get(i),
+                in_tape=rec.call_in_tape[i],
+                input_names={src_ids.get(k, k): v for k, v in raw_calls[i][1].items()},
+            )
+            for i in kept_calls
+        )
+        label = {c.id: c.output or c.model for c in calls}
+        label.update({s.id: s.name for s in sources})
+        label.update({o.id: o.output or o.kind for o in ops})
+
+        def term_name(name: str | None, kind: str, ins: tuple[str, ...]) -> str:
+            shown = [label[i] for i in ins if i in label and not i.startswith("src")] or [label[i] for i in ins[:1]]
+            return name or f"{kind}({', '.join(shown[:2])})"
+
+        losses = []
+        for lid in kept_losses:
+            li = loss_ids.index(lid)
+            terms = tuple(
+                LossTerm(term_name(name, kind, remap(ins)), kind, weight, remap(ins))
+                for name, kind, weight, ins in raw_terms[li]
+            )
+            losses.append(Loss(lid, loss_names[li], remap(raw_loss_inputs[li]), terms))
+        updates = tuple(
+            Update(k[0], k[1], k[2], variables[k] // applies_of[k], times[k]) for mine in phase_updates for k in mine
+        )
+        assignments = [dataclasses.replace(a, inputs=remap(a.inputs)) for a in assignments]
+
+        # Models: in the order of their first call, then models only updated or assigned.
+        by_name = {self.names[k]: m for k, (_, m) in self.found.models.items()}
+        first: dict[str, tuple[str, list[Any], list[Any]]] = {}
+        for i in kept_calls:
+            first.setdefault(rec.calls[i][0], rec.calls[i])
+        order_models = list(first) + [u.model for u in updates]
+        order_models += [n for a in assignments for n in (a.source, a.target) if n in by_name]
+        used = [n for n in dict.fromkeys(order_models) if n in by_name]
+        trace_models = tuple(trace_model(by_name[n], n, first.get(n)) for n in used)
+        unused = tuple(n for n in by_name if n not in used)
+        return Trace(
+            name=trace_name,
+            models=trace_models,
+            sources=tuple(sources),
+            calls=calls,
+            losses=tuple(losses),
+            updates=updates,
+            optimizers=tuple(optimizers.values()),
+            assumed=False,
+            ops=ops,
+            assignments=tuple(assignments),
+            phases=tuple(phases),
+            unused_models=unused,
+        )
+
+
+def _input_names(model: Any) -> list[str]:
+    """The names of a functional model's inputs (``input_image``, ``target_image``), else []."""
+    try:
+        inputs = model.inputs if model is not None else None
+    except Exception:
+        return []
+    names = [str(getattr(t, "name", "") or "") for t in inputs or []]
+    return names if all(names) else []
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -33,11 +33,21 @@ class Recorder:
         self.stop_code: types.CodeType | None = None  # the traced entry function's code, set when tracing
         self.recording = False
         self.depth = 0
+        self.assigning = False
         self.reset()
 
     def reset(self) -> None:
         self.calls: list[tuple[str, list[Any], list[Any]]] = []
         self.call_ops: list[list[str]] = []
+        self.call_frames: list[types.FrameType | None] = []  # the user frame each call was made in
+        self.call_in_tape: list[bool] = []
+        self.call_args: list[list[list[Any]]] = []  # per call: the tensors of each positional input
+        self.loss_calls: list[tuple[str, Any]] = []  # (Keras loss class, output tensor)
+        self.assigns: list[tuple[Any, Any, str]] = []  # (variable, value, method)
+        self.events: list[tuple[str, int]] = []  # ("call"|"grad"|"apply"|"assign", index) in order
+        self.frames: dict[int, types.FrameType] = {}  # user frames seen, kept alive for their final locals
+        self.frame_names: dict[int, dict[str, str]] = {}  # per frame: tensor name -> first local name
+        self.tape_depth = 0
         self.grads: list[tuple[list[Any], list[Any], list[str | None]]] = []
         self.applies: list[tuple[Any, list[Any], list[Any]]] = []
         self.names: dict[str, str] = {}
@@ -47,17 +57,46 @@ class Recorder:
     def capture_names(self, frame: types.FrameType | None) -> list[types.FrameType]:
         frames = tfg.user_frames(frame, self.stop_code)
         for f in frames:
+            self.frames.setdefault(id(f), f)
+            mine = self.frame_names.setdefault(id(f), {})
             for name, value in list(f.f_locals.items()):
                 if name.startswith("_") or name == "self" or not tfg.is_graph_tensor(value):
                     continue
                 with contextlib.suppress(Exception):
                     self.names.setdefault(value.name, name)
+                    mine.setdefault(value.name, name)
         return frames
 
+    def final_names(self, frame: types.FrameType | None = None) -> dict[str, str]:
+        """Tensor name -> local name, from the final locals of ``frame`` or of every user frame seen."""
+        out: dict[str, str] = {}
+        for f in [frame] if frame is not None else list(self.frames.values()):
+            for name, value in list(f.f_locals.items()):
+                if not name.startswith("_") and name != "self" and tfg.is_graph_tensor(value):
+                    with contextlib.suppress(Exception):
+                        out.setdefault(value.name, name)
+        return out
+
     def on_call(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any], out: Any, ops: list[str]) -> None:
-        self.capture_names(sys._getframe(2))
+        frames = self.capture_names(sys._getframe(2))
+        self.events.append(("call", len(self.calls)))
         self.calls.append((name, flat_tensors((args, kwargs)), flat_tensors(out)))
         self.call_ops.append(ops)
+        self.call_frames.append(frames[0] if frames else None)
+        self.call_in_tape.append(self.tape_depth > 0)
+        first = args[0] if len(args) == 1 and isinstance(args[0], (list, tuple, dict)) else args
+        parts = list(first.values()) if isinstance(first, dict) else list(first)
+        self.call_args.append([flat_tensors(a) for a in parts])
+
+    def on_loss(self, cls_name: str, out: Any) -> None:
+        self.capture_names(sys._getframe(2))
+        if tfg.is_graph_tensor(out):
+            self.loss_calls.append((cls_name, out))
+
+    def on_assign(self, variable: Any, value: Any, method: str) -> None:
+        self.capture_names(sys._getframe(2))
+        self.events.append(("assign", len(self.assigns)))
+        self.assigns.append((variable, value, method))
 
     def on_gradient(self, target: Any, result: Any) -> None:
         import tensorflow as tf
@@ -71,6 +110,7 @@ class Recorder:
                 local = next((k for k, v in frames[0].f_locals.items() if v is t and not k.startswith("_")), None)
             names.append(local)
         results = [r.values if isinstance(r, tf.IndexedSlices) else r for r in tf.nest.flatten(result)]
+        self.events.append(("grad", len(self.grads)))
         self.grads.append((targets, [r if tfg.is_graph_tensor(r) else None for r in results], names))
 
     def on_apply(self, optimizer: Any, grads: list[Any], variables: list[Any] | None) -> None:
@@ -80,7 +120,22 @@ class Recorder:
         if variables is None:
             return
         grads = [g.values if isinstance(g, tf.IndexedSlices) else g for g in grads]
+        self.events.append(("apply", len(self.applies)))
         self.applies.append((optimizer, grads, list(variables)))
+
+
+def _variable_classes() -> list[type]:
+    """Keras's variable class and TensorFlow's resource variable, whose ``assign`` a step may call."""
+    out: list[type] = []
+    with contextlib.suppress(Exception):
+        import keras
+
+        out.append(keras.Variable)
+    with contextlib.suppress(Exception):
+        from tensorflow.python.ops.resource_variable_ops import BaseResourceVariable
+
+        out.append(BaseResourceVariable)
+    return out
 
 
 def _owner(cls: type, attr: str) -> type:
@@ -149,7 +204,56 @@ def patched(rec: Recorder, models: list[Any], optimizers: list[Any]) -> Iterator
 
         return apply
 
+    def wrap_enter(orig: Any) -> Any:
+        def __enter__(self: Any) -> Any:
+            if rec.recording:
+                rec.tape_depth += 1
+            return orig(self)
+
+        return __enter__
+
+    def wrap_exit(orig: Any) -> Any:
+        def __exit__(self: Any, *exc: Any) -> Any:
+            if rec.recording and rec.tape_depth:
+                rec.tape_depth -= 1
+            return orig(self, *exc)
+
+        return __exit__
+
+    def wrap_loss(orig: Any) -> Any:
+        def __call__(self: Any, *args: Any, **kwargs: Any) -> Any:
+            out = orig(self, *args, **kwargs)
+            if rec.recording and not rec.depth:
+                rec.on_loss(type(self).__name__, out)
+            return out
+
+        return __call__
+
+    def wrap_assign(orig: Any, method: str) -> Any:
+        def assign(self: Any, value: Any, *args: Any, **kwargs: Any) -> Any:
+            if (
+                not rec.recording
+                or rec.depth
+                or rec.assigning
+                or tfg.is_library_file(sys._getframe(1).f_code.co_filename)
+            ):
+                return orig(self, value, *args, **kwargs)
+            rec.on_assign(self, value, method)
+            rec.assigning = True
+            try:
+                return orig(self, value, *args, **kwargs)
+            finally:
+                rec.assigning = False
+
+        return assign
+
     try:
+        patch(tf.GradientTape, "__enter__", wrap_enter)
+        patch(tf.GradientTape, "__exit__", wrap_exit)
+        patch(_owner(keras.losses.Loss, "__call__"), "__call__", wrap_loss)
+        for var_cls in _variable_classes():
+            for method in ("assign", "assign_add", "assign_sub"):
+                patch(_owner(var_cls, method), method, lambda orig, m=method: wrap_assign(orig, m))
         for model in models:
             patch(_owner(type(model), "__call__"), "__call__", wrap_call)
         patch(tf.GradientTape, "gradient", wrap_gradient)

@@ -1,0 +1,149 @@
+"""Updates without an optimizer: EMA, copies and assigned step variables, from recorded ``assign`` calls."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ...ir.trace_facts import Assignment
+from .. import tf_graph as tfg
+
+__all__ = ["build_assignments"]
+
+_PASS = frozenset({"Identity", "Cast", "ReadVariableOp"})
+
+
+def _handle_map(graph: Any, var_owner: dict[int, str], variables: list[Any]) -> dict[str, tuple[str, Any]]:
+    """Name of each captured variable handle inside the traced graph -> (owner model, variable)."""
+    by_handle: dict[int, tuple[str, Any]] = {}
+    for v in variables:
+        owner = var_owner.get(id(v))
+        if owner is None:
+            continue
+        for obj in (v, getattr(v, "value", None)):
+            handle = getattr(obj, "handle", None)
+            if handle is not None:
+                by_handle[id(handle)] = (owner, v)
+    out: dict[str, tuple[str, Any]] = {}
+    try:
+        captures = list(graph.captures)
+    except Exception:
+        return out
+    for external, internal in captures:
+        hit = by_handle.get(id(external))
+        if hit is not None:
+            out[internal.name] = hit
+    return out
+
+
+def _read_models(
+    value: Any, handles: dict[str, tuple[str, Any]], is_stop: Callable[[Any], bool], limit: int = 3000
+) -> list[str]:
+    """Models whose variables ``value`` reads directly (not through a model call), in first-found order."""
+    found: list[str] = []
+    stack, seen = [value], set()
+    while stack and len(seen) < limit:
+        t = stack.pop()
+        if t.name in seen:
+            continue
+        seen.add(t.name)
+        if is_stop(t):
+            continue
+        if t.op.type == "ReadVariableOp":
+            hit = handles.get(t.op.inputs[0].name)
+            if hit is not None and hit[0] not in found:
+                found.append(hit[0])
+            continue
+        if t.op.type in tfg.SHAPE_OPS:
+            continue
+        stack.extend(t.op.inputs)
+    return found
+
+
+def _decay(value: Any, target_handle: str | None) -> float | None:
+    """``d`` in ``d * target + (1 - d) * source``: a scalar constant multiplying a read of the target."""
+    import numpy as np
+    import tensorflow as tf
+
+    stack, seen = [value], set()
+    while stack and len(seen) < 200:
+        t = stack.pop()
+        if t.name in seen:
+            continue
+        seen.add(t.name)
+        op = t.op
+        if op.type == "Mul" and len(op.inputs) == 2:
+            for a, b in (op.inputs, reversed(op.inputs)):
+                reads = _reads_handle(b, target_handle)
+                if reads and a.shape.num_elements() == 1:
+                    v = tf.get_static_value(a)
+                    if v is not None:
+                        return float(f"{float(np.asarray(v).reshape(())):.6g}")
+        if op.type in ("AddV2", "Add", "Sub", "Mul", "Identity", "Cast"):
+            stack.extend(op.inputs)
+    return None
+
+
+def _reads_handle(t: Any, handle: str | None) -> bool:
+    for _ in range(4):
+        if t.op.type == "ReadVariableOp":
+            return handle is not None and t.op.inputs[0].name == handle
+        if t.op.type not in _PASS or not t.op.inputs:
+            return False
+        t = t.op.inputs[0]
+    return False
+
+
+def _is_copy(value: Any) -> bool:
+    t = value
+    for _ in range(4):
+        if t.op.type == "ReadVariableOp":
+            return True
+        if t.op.type not in _PASS or not t.op.inputs:
+            return False
+        t = t.op.inputs[0]
+    return False
+
+
+def build_assignments(
+    assigns: list[tuple[Any, Any, str]],
+    var_owner: dict[int, str],
+    variables: list[Any],
+    origins: Callable[[list[Any]], tuple[str, ...]],
+    is_stop: Callable[[Any], bool],
+) -> tuple[list[Assignment], list[int]]:
+    """One :class:`Assignment` per (target, source, kind, decay), and the index of each recorded assign.
+
+    Args:
+        assigns: ``(variable, value, method)`` as recorded.
+        var_owner: ``id(variable)`` -> model name for every model variable.
+        variables: all model variables.
+        origins: the call and source ids a list of tensors derives from.
+        is_stop: whether a tensor is a model call's output (or made inside a call).
+    """
+    graph = next((v.graph for _, v, _ in assigns if tfg.is_graph_tensor(v)), None)
+    handles = _handle_map(graph, var_owner, variables) if graph is not None else {}
+    handle_of = {id(var): name for name, (_, var) in handles.items()}
+    groups: dict[tuple[str, str | None, str, float | None], list[Any]] = {}
+    index: list[int] = []
+    for var, value, method in assigns:
+        target = var_owner.get(id(var)) or str(getattr(var, "path", None) or getattr(var, "name", "variable"))
+        source: str | None = None
+        kind, decay = "assign", None
+        ins: tuple[str, ...] = ()
+        if tfg.is_graph_tensor(value):
+            read = [m for m in _read_models(value, handles, is_stop) if m != target]
+            source = read[0] if read else None
+            if method == "assign" and source is not None:
+                decay = _decay(value, handle_of.get(id(var)))
+                kind = "ema" if decay is not None else ("copy" if _is_copy(value) else "assign")
+            if source is None:
+                ins = tuple(origins([value]))
+        key = (target, source, kind, decay)
+        if key not in groups:
+            groups[key] = [0, ins]
+        groups[key][0] += 1
+        groups[key][1] = tuple(dict.fromkeys((*groups[key][1], *ins)))
+        index.append(list(groups).index(key))
+    out = [Assignment(t, s, k, d, n, ins) for (t, s, k, d), (n, ins) in groups.items()]
+    return out, index

@@ -1,0 +1,68 @@
+"""Cut a recorded step into phases (each ending with its updates) and fold phases repeated in a row."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["RawPhase", "cut_phases", "fold_repeats", "phase_name"]
+
+
+@dataclass
+class RawPhase:
+    """The recorded events of one phase, by index into the recorder's lists."""
+
+    calls: list[int] = field(default_factory=list)
+    grads: list[int] = field(default_factory=list)
+    applies: list[int] = field(default_factory=list)
+    assigns: list[int] = field(default_factory=list)
+    repeat: int = 1
+
+
+def cut_phases(events: list[tuple[str, int]]) -> list[RawPhase]:
+    """A new phase starts at the first call or gradient after an optimizer was applied.
+
+    Assignments right after the updates (an EMA of the generator) stay in the phase they follow.
+
+    >>> ev = [("call", 0), ("grad", 0), ("apply", 0), ("call", 1), ("grad", 1), ("apply", 1), ("assign", 0)]
+    >>> [(p.calls, p.applies, p.assigns) for p in cut_phases(ev)]
+    [([0], [0], []), ([1], [1], [0])]
+    """
+    phases: list[RawPhase] = [RawPhase()]
+    for kind, i in events:
+        cur = phases[-1]
+        if kind in ("call", "grad") and cur.applies:
+            cur = RawPhase()
+            phases.append(cur)
+        getattr(cur, {"call": "calls", "grad": "grads", "apply": "applies", "assign": "assigns"}[kind]).append(i)
+    return [p for p in phases if p.calls or p.grads or p.applies or p.assigns]
+
+
+def fold_repeats(phases: list[RawPhase], signature: list[object]) -> list[RawPhase]:
+    """Merge runs of phases with equal ``signature`` into the first, counting them in ``repeat``.
+
+    >>> ps = [RawPhase(calls=[0], applies=[0]), RawPhase(calls=[1], applies=[1]), RawPhase(calls=[2], applies=[2])]
+    >>> [(p.calls, p.repeat) for p in fold_repeats(ps, ["d", "d", "g"])]
+    [([0], 2), ([2], 1)]
+    """
+    out: list[RawPhase] = []
+    sigs: list[object] = []
+    for p, sig in zip(phases, signature):
+        if out and sigs[-1] == sig and (p.applies or p.assigns):
+            out[-1].repeat += 1
+            continue
+        out.append(p)
+        sigs.append(sig)
+    return out
+
+
+def phase_name(updated: list[str], assigned: list[str], index: int) -> str:
+    """A phase's name from the models it updates, else the ones it assigns to.
+
+    >>> phase_name(["critic"], [], 0), phase_name([], ["ema_generator"], 2), phase_name([], [], 1)
+    ('update critic', 'assign ema_generator', 'phase 2')
+    """
+    if updated:
+        return "update " + ", ".join(updated)
+    if assigned:
+        return "assign " + ", ".join(assigned)
+    return f"phase {index + 1}"

@@ -1,0 +1,169 @@
+"""Break a traced loss into weighted terms and tell each term's kind from Keras loss objects or ops."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from .. import tf_graph as tfg
+
+__all__ = ["LOSS_CLASS_KINDS", "split_terms", "term_kind"]
+
+# Keras loss classes (and their function names) by the term kind they compute.
+LOSS_CLASS_KINDS = {
+    "BinaryCrossentropy": "bce",
+    "BinaryFocalCrossentropy": "bce",
+    "MeanSquaredError": "mse",
+    "MeanAbsoluteError": "mae",
+    "Hinge": "hinge",
+    "SquaredHinge": "hinge",
+    "CategoricalHinge": "hinge",
+    "KLDivergence": "kl",
+}
+_ADD = frozenset({"AddV2", "Add", "AddN"})
+_PASS = frozenset({"Identity", "Cast", "StopGradient"})
+_BCE_OPS = frozenset({"Log1p", "Softplus", "Log", "Xlogy", "SigmoidCrossEntropyWithLogits"})
+_HINGE_OPS = frozenset({"Relu", "Maximum"})
+_SQUARE_OPS = frozenset({"Square", "SquaredDifference", "Pow"})
+_LINEAR_OPS = frozenset(
+    {"Mean", "Sum", "Neg", "Sub", "Mul", "AddV2", "Add", "AddN", "RealDiv", "DivNoNan", "Identity", "Cast", "Reshape"}
+    | {"Squeeze", "ExpandDims", "StridedSlice", "Const", "ConcatV2", "Fill", "OnesLike", "ZerosLike"}
+)
+
+
+def _scalar_value(tensor: Any) -> float | None:
+    """The value of a scalar constant tensor (``10.0``, ``self.gp_weight``), else None."""
+    import numpy as np
+    import tensorflow as tf
+
+    try:
+        if tensor.shape.num_elements() != 1:
+            return None
+        value = tf.get_static_value(tensor)
+    except Exception:
+        return None
+    if value is None:
+        return None
+    return float(np.asarray(value).reshape(()))
+
+
+def _peel(t: Any, w: float | None) -> tuple[Any, float | None] | None:
+    """One step through a pass-through op, a negation or a scaling by a scalar constant, else None."""
+    op = t.op
+    if op.type in _PASS and op.inputs:
+        return op.inputs[0], w
+    if op.type == "Neg":
+        return op.inputs[0], None if w is None else -w
+    if op.type in ("Mul", "RealDiv") and len(op.inputs) == 2:
+        a, b = op.inputs
+        vb = _scalar_value(b)
+        if vb is not None and (op.type == "Mul" or vb != 0):
+            return a, None if w is None else w * (vb if op.type == "Mul" else 1.0 / vb)
+        va = _scalar_value(a) if op.type == "Mul" else None
+        if va is not None:
+            return b, None if w is None else w * va
+    return None
+
+
+def split_terms(
+    root: Any, *, is_leaf: Callable[[Any], bool], atomic: frozenset[str] = frozenset(), limit: int = 64
+) -> list[tuple[Any, float | None, Any]]:
+    """The additive terms of ``root`` as ``(named tensor, weight, core tensor)``, in the order added.
+
+    Sums and differences split; a product or quotient with a scalar constant scales the weight;
+    a negation flips its sign. A tensor for which ``is_leaf`` holds (a named local, a Keras loss's
+    result) is not split further, except ``root`` itself, but its scalings still count in the
+    weight (``cycle_loss = mae(...) * 10`` is a term of weight 10); the core is what remains.
+    ``atomic`` names tensors never looked into (the result of a Keras loss, whose mean divides by
+    the batch size).
+    """
+    out: list[tuple[Any, float | None, Any]] = []
+    stack: list[tuple[Any, float | None, bool]] = [(root, 1.0, True)]
+    while stack and len(out) < limit:
+        t, w, first = stack.pop()
+        if t.name in atomic:
+            out.append((t, w, t))
+            continue
+        if not first and is_leaf(t):
+            core, cw = t, w
+            for _ in range(8):
+                step = None if core.name in atomic else _peel(core, cw)
+                if step is None:
+                    break
+                core, cw = step
+            out.append((t, cw, core))
+            continue
+        op = t.op
+        step = _peel(t, w)
+        if step is not None:
+            stack.append((step[0], step[1], first))
+        elif op.type in _ADD:
+            stack.extend((x, w, False) for x in reversed(list(op.inputs)))
+        elif op.type == "Sub":
+            stack.append((op.inputs[1], None if w is None else -w, False))
+            stack.append((op.inputs[0], w, False))
+        else:
+            out.append((t, w, t))
+    return [(t, None if w is None else float(f"{w:.6g}"), c) for t, w, c in out]
+
+
+def term_kind(
+    tensor: Any,
+    *,
+    stops: Callable[[Any], bool],
+    gradient_results: set[str],
+    loss_classes: dict[str, str],
+    limit: int = 2000,
+) -> str:
+    """The kind of a loss term, from the Keras loss that made it or the ops between it and its inputs.
+
+    Args:
+        tensor: the term.
+        stops: whether a tensor ends the walk (a model call's output, the data, a source).
+        gradient_results: names of gradient tensors used as data (a gradient penalty).
+        loss_classes: tensor name -> Keras loss class name, for results of Keras loss objects.
+    """
+    op_types: set[str] = set()
+    reached_data = reached_vars = False
+    stack, seen = [tensor], set()
+    while stack and len(seen) < limit:
+        t = stack.pop()
+        if t.name in seen:
+            continue
+        seen.add(t.name)
+        if t.name in gradient_results:
+            return "gradient_penalty"
+        if t.name in loss_classes:
+            cls = loss_classes[t.name]
+            kind = LOSS_CLASS_KINDS.get(cls)
+            if kind is not None:
+                return kind
+        if stops(t):
+            reached_data = True
+            continue
+        op = t.op
+        if op.type in tfg.SHAPE_OPS:
+            continue
+        if op.type in tfg.STOP_OPS:
+            reached_vars = True
+            continue
+        if op.type == "Placeholder" or tfg.is_random_op(op.type):
+            reached_data = True
+            continue
+        op_types.add(op.type)
+        stack.extend(op.inputs)
+    if op_types & _BCE_OPS:
+        return "bce"
+    if "Exp" in op_types and op_types & _SQUARE_OPS:
+        return "kl"
+    if op_types & _HINGE_OPS:
+        return "hinge"
+    if "Abs" in op_types:
+        return "mae"
+    if op_types & _SQUARE_OPS:
+        return "regularization" if not reached_data and reached_vars else "mse"
+    if not reached_data:
+        return "regularization" if reached_vars else "other"
+    if op_types <= _LINEAR_OPS:
+        return "wasserstein"
+    return "other"

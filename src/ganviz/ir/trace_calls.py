@@ -1,0 +1,241 @@
+"""A traced step as one box per model call, grouped by phase: the default system diagram."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from .graph import Graph, GraphBuilder
+from .trace import Call, Trace, TraceModel
+from .trace_facts import Assignment, LossTerm
+
+__all__ = [
+    "MAX_INCHES",
+    "trace_to_call_graph",
+    "union_graph",
+    "weight_text",
+    "loss_summary",
+    "update_label",
+    "assignment_label",
+]
+
+# A system diagram is scaled down to fit this many inches a side: 8,000 px at the default 200 dpi.
+MAX_INCHES = 40
+
+
+def weight_text(weight: float | None) -> str:
+    """A term's weight as a factor: ``""`` for 1, ``"10×"``, ``"−1×"``, ``"w×"`` when not a constant.
+
+    >>> weight_text(1.0), weight_text(10.0), weight_text(0.5), weight_text(-1.0), weight_text(None)
+    ('', '10×', '0.5×', '−1×', 'w×')
+    """
+    if weight is None:
+        return "w×"
+    if weight == 1:
+        return ""
+    return f"{weight:g}×".replace("-", "−")
+
+
+def loss_summary(terms: tuple[LossTerm, ...]) -> str:
+    """The kinds and weights of a loss's terms in one line.
+
+    >>> loss_summary((LossTerm("adv", "mse"), LossTerm("cyc", "mae", 10.0), LossTerm("id", "mae", 5.0)))
+    'mse + 10×mae + 5×mae'
+    """
+    return " + ".join(weight_text(t.weight) + t.kind for t in terms).replace("+ −", "− ")
+
+
+def update_label(optimizer: str, class_name: str, learning_rate: float | None, times: int) -> str:
+    """The label of a gradient edge: optimizer, class, learning rate and how often it is applied.
+
+    >>> update_label("d_optimizer", "Adam", 0.0002, 3)
+    'd_optimizer: Adam lr=0.0002 ×3'
+    """
+    extra = " ".join(p for p in (class_name, "" if learning_rate is None else f"lr={learning_rate:g}") if p)
+    text = f"{optimizer}: {extra}" if extra else optimizer
+    return text + (f" ×{times}" if times > 1 else "")
+
+
+def assignment_label(a: Assignment) -> str:
+    """``EMA decay=0.999``, ``copy`` or ``assign``, with the number of variables set.
+
+    >>> assignment_label(Assignment("ema_g", "g", "ema", 0.999, 6))
+    'EMA decay=0.999 (6 variables)'
+    """
+    head = f"EMA decay={a.decay:g}" if a.kind == "ema" and a.decay is not None else a.kind
+    return head + (f" ({a.variables} variables)" if a.variables > 1 else "")
+
+
+def _call_name(call: Call, names: dict[str, str]) -> str:
+    if call.output:
+        return call.output
+    args = ", ".join(names.get(i, i) for i in call.inputs[:2]) + (", ..." if len(call.inputs) > 2 else "")
+    return f"{call.model}({args})"
+
+
+def _model_node(b: GraphBuilder, m: TraceModel | None, name: str, label: str, cls: str, parent: str | None) -> str:
+    """A call box; the first call of a model carries its summary (class, shapes, parameters)."""
+    if m is None:
+        return b.add_node(label, kind="model", class_name=cls, parent=parent)
+    return b.add_node(
+        label,
+        kind="model",
+        class_name=cls,
+        parent=parent,
+        input_shapes=m.input_shapes,
+        output_shapes=m.output_shapes,
+        params=m.params,
+        trainable_params=m.trainable_params,
+        trainable=m.trainable,
+        details={"model": name, "class": m.class_name},
+    )
+
+
+def trace_to_call_graph(trace: Trace) -> Graph:  # noqa: C901 - one block per element kind, in data order
+    """One box per model call, labelled with the result's name, inside one cluster per phase.
+
+    A model's summary (class, shapes, parameters) is on its first call only; later calls show the
+    model's name and output shape. Losses with several terms get one small node per term, joined
+    to the loss by an edge labelled with the term's weight. Gradient edges go from each loss to the
+    model's call in that phase, labelled with the optimizer and ``×N`` when applied N times;
+    assignments (an EMA) join the source model to the target.
+    """
+    b = GraphBuilder(trace.name)
+    b.details = {"assumed": trace.assumed, "calls": "separate", "max_inches": MAX_INCHES}
+    models = {m.name: m for m in trace.models}
+    names: dict[str, str] = {s.id: s.name for s in trace.sources}
+    for o in trace.ops:
+        names[o.id] = o.output or o.kind
+    for c in trace.calls:
+        names[c.id] = _call_name(c, names)
+
+    src_key = {s.id: (s.kind, s.name) for s in trace.sources}
+    src_node: dict[tuple[str, str], str] = {}
+    for s in trace.sources:
+        if src_key[s.id] not in src_node:
+            src_node[src_key[s.id]] = b.add_node(s.name, kind=s.kind, class_name=s.kind, output_shapes=(s.shape,))
+
+    # Phases as clusters, in order; a phase run N times says so.
+    phase_cluster: dict[str, str] = {}
+    for i, p in enumerate(trace.phases):
+        title = f"{i + 1}. {p.name}" + (f"  ×{p.repeat}" if p.repeat > 1 else "")
+        phase_cluster[p.name] = b.add_cluster(title, class_name="", details={"phase": True, "repeat": p.repeat})
+    loss_phase = {lid: p.name for p in trace.phases for lid in p.losses}
+
+    node_of: dict[str, str] = {}
+    for ref, key in src_key.items():
+        node_of[ref] = src_node[key]
+    op_phase: dict[str, str] = {}
+    for c in trace.calls:
+        for ref in c.inputs:
+            if c.phase and ref.startswith("op"):
+                op_phase.setdefault(ref, c.phase)
+    for o in reversed(trace.ops):  # an op feeding an op (a concat of concats) joins its phase
+        for ref in o.inputs:
+            if o.id in op_phase and ref.startswith("op"):
+                op_phase.setdefault(ref, op_phase[o.id])
+    for o in trace.ops:
+        parent = phase_cluster.get(op_phase.get(o.id, ""))
+        node_of[o.id] = b.add_node(o.output or o.kind, kind="op", class_name=o.kind, parent=parent)
+    summarised: set[str] = set()
+    first_call_in: dict[tuple[str | None, str], str] = {}
+    for c in trace.calls:
+        parent = phase_cluster.get(c.phase) if c.phase else None
+        cls = c.model if c.in_tape else f"{c.model} · no tape"
+        if c.model in summarised or c.model not in models:
+            shape = (c.output_shape,) if c.output_shape is not None else ()
+            node = b.add_node(
+                names[c.id],
+                kind="model",
+                class_name=cls,
+                parent=parent,
+                output_shapes=shape,
+                details={"model": c.model},
+            )
+        else:
+            node = _model_node(b, models[c.model], c.model, names[c.id], cls, parent)
+        summarised.add(c.model)
+        node_of[c.id] = node
+        first_call_in.setdefault((c.phase, c.model), node)
+    for o in trace.ops:
+        for ref in o.inputs:
+            if ref in node_of:
+                b.add_edge(node_of[ref], node_of[o.id], "data")
+    for c in trace.calls:
+        for ref in c.inputs:
+            if ref in node_of:
+                b.add_edge(node_of[ref], node_of[c.id], "data", c.input_names.get(ref))
+
+    # Models never called (an EMA copy) still get a box when something updates them.
+    def model_box(name: str) -> str:
+        for (_, model), node in first_call_in.items():
+            if model == name:
+                return node
+        if name not in node_of:
+            m = models.get(name)
+            node_of[name] = _model_node(b, m, name, name, m.class_name if m else "", None)
+        return node_of[name]
+
+    loss_node: dict[str, str] = {}
+    for loss in trace.losses:
+        parent = phase_cluster.get(loss_phase.get(loss.id, ""))
+        terms = loss.terms
+        cls = loss_summary(terms) if terms else "loss"
+        node = b.add_node(loss.name, kind="loss", class_name=cls, parent=parent)
+        loss_node[loss.id] = node
+        if len(terms) > 1:
+            for t in terms:
+                tn = b.add_node(t.name, kind="term", class_name=t.kind, parent=parent)
+                for ref in t.inputs:
+                    if ref in node_of:
+                        b.add_edge(node_of[ref], tn, "data")
+                w = weight_text(t.weight)
+                b.add_edge(tn, node, "data", "×" + w.rstrip("×") if w else None)
+        else:
+            for ref in loss.inputs:
+                if ref in node_of:
+                    b.add_edge(node_of[ref], node, "data")
+
+    for u in trace.updates:
+        if u.loss not in loss_node:
+            continue
+        info = trace.optimizer(u.optimizer)
+        label = update_label(
+            u.optimizer, info.class_name if info else "", info.learning_rate if info else None, u.times
+        )
+        target = first_call_in.get((loss_phase.get(u.loss), u.model)) or model_box(u.model)
+        b.add_edge(loss_node[u.loss], target, "gradient", label)
+
+    for a in trace.assignments:
+        if a.target in models or a.source in models:
+            target = model_box(a.target)
+        else:
+            target = node_of.setdefault(a.target, b.add_node(a.target, kind="variable", class_name="step variable"))
+        if a.source is not None:
+            b.add_edge(model_box(a.source), target, "assign", assignment_label(a))
+        for ref in a.inputs:
+            if ref in node_of:
+                b.add_edge(node_of[ref], target, "assign", a.kind)
+    return b.build()
+
+
+def union_graph(steps: Graph, full: Graph, prefix: str = "step_") -> tuple[Graph, Graph]:
+    """``steps`` with prefixed ids, and one graph holding both (for a page that shows both views).
+
+    >>> from ganviz.ir.graph import Node
+    >>> a, b = Graph("s", nodes=(Node("n0", "x"),)), Graph("f", nodes=(Node("n0", "y"),))
+    >>> s, u = union_graph(a, b)
+    >>> [n.id for n in s.nodes], [n.id for n in u.nodes]
+    (['step_n0'], ['n0', 'step_n0'])
+    """
+
+    def ref(i: str | None) -> str | None:
+        return None if i is None else prefix + i
+
+    nodes = tuple(dataclasses.replace(n, id=prefix + n.id, parent=ref(n.parent)) for n in steps.nodes)
+    clusters = tuple(dataclasses.replace(c, id=prefix + c.id, parent=ref(c.parent)) for c in steps.clusters)
+    edges = tuple(dataclasses.replace(e, source=prefix + e.source, target=prefix + e.target) for e in steps.edges)
+    renamed = dataclasses.replace(steps, nodes=nodes, clusters=clusters, edges=edges)
+    both = dataclasses.replace(
+        full, nodes=full.nodes + nodes, clusters=full.clusters + clusters, edges=full.edges + edges
+    )
+    return renamed, both

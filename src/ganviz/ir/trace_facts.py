@@ -1,0 +1,129 @@
+"""Parts of a traced step added by ``ganviz.trace/2``: loss terms, operations, assignments, phases."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["TERM_KINDS", "ASSIGNMENT_KINDS", "OP_KINDS", "LossTerm", "TraceOp", "Assignment", "Phase"]
+
+TERM_KINDS = ("bce", "mse", "mae", "wasserstein", "hinge", "gradient_penalty", "kl", "regularization", "other")
+ASSIGNMENT_KINDS = ("ema", "copy", "assign")
+OP_KINDS = ("concat", "interpolate")
+
+
+def _float_or_none(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+@dataclass(frozen=True)
+class LossTerm:
+    """One additive term of a loss: ``weight × <kind>(inputs)``; ``weight`` is None when not a constant."""
+
+    name: str
+    kind: str = "other"
+    weight: float | None = 1.0
+    inputs: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "kind": self.kind, "weight": self.weight, "inputs": list(self.inputs)}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> LossTerm:
+        return cls(
+            str(d["name"]), str(d.get("kind", "other")), _float_or_none(d.get("weight")), tuple(d.get("inputs", []))
+        )
+
+
+@dataclass(frozen=True)
+class TraceOp:
+    """An operation that carries meaning between sources and calls: ``concat`` or ``interpolate``.
+
+    ``output`` is the name the step gives the result (``interpolated``), or None.
+    """
+
+    id: str
+    kind: str
+    inputs: tuple[str, ...] = ()
+    output: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "kind": self.kind, "inputs": list(self.inputs), "output": self.output}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> TraceOp:
+        out = d.get("output")
+        return cls(str(d["id"]), str(d["kind"]), tuple(d.get("inputs", [])), None if out is None else str(out))
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """Variables of ``target`` set without an optimizer.
+
+    ``target``/``source`` are model names, or for a step variable (an augmentation probability)
+    the variable's name with ``source`` None. ``kind`` is ``ema`` (with ``decay``), ``copy`` or
+    ``assign``; ``inputs`` are the call or source ids the assigned value derives from.
+    """
+
+    target: str
+    source: str | None = None
+    kind: str = "assign"
+    decay: float | None = None
+    variables: int = 1
+    inputs: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "target": self.target,
+            "source": self.source,
+            "kind": self.kind,
+            "decay": self.decay,
+            "variables": self.variables,
+            "inputs": list(self.inputs),
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Assignment:
+        src = d.get("source")
+        return cls(
+            target=str(d["target"]),
+            source=None if src is None else str(src),
+            kind=str(d.get("kind", "assign")),
+            decay=_float_or_none(d.get("decay")),
+            variables=int(d.get("variables", 1)),
+            inputs=tuple(d.get("inputs", [])),
+        )
+
+
+@dataclass(frozen=True)
+class Phase:
+    """A stretch of the step that ends with its updates, run ``repeat`` times in a row.
+
+    ``calls`` and ``losses`` are ids; ``updates`` are ``"optimizer -> model"`` strings.
+    """
+
+    name: str
+    repeat: int = 1
+    calls: tuple[str, ...] = ()
+    losses: tuple[str, ...] = ()
+    updates: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "repeat": self.repeat,
+            "calls": list(self.calls),
+            "losses": list(self.losses),
+            "updates": list(self.updates),
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Phase:
+        return cls(
+            name=str(d["name"]),
+            repeat=int(d.get("repeat", 1)),
+            calls=tuple(d.get("calls", [])),
+            losses=tuple(d.get("losses", [])),
+            updates=tuple(d.get("updates", [])),
+        )
