@@ -297,11 +297,12 @@ def test_hostile_names_run_nothing(open_page: Any) -> None:
     assert p.errors == []
 
 
-def test_many_layers_draw_quickly(open_page: Any) -> None:
+def test_many_layers_draw(open_page: Any) -> None:
+    # How fast the page draws is measured in benchmarks/bench_html.py, not asserted here.
     g = chain_graph(300)
     p = open_page(g, {"all levels": render_svg(g)})
     assert p.page.locator("#gv-stage svg g.node:not(.cluster-label)").count() == 301
-    assert p.page.evaluate("window.ganviz.drawnAt") < 5000
+    assert p.page.evaluate("window.ganviz.drawnAt") is not None
     p.page.fill("#gv-search", "dense_299")
     p.page.press("#gv-search", "Enter")
     assert p.page.locator("#gv-stage g.node#n300.gv-sel").count() == 1
