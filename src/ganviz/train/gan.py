@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import keras
@@ -251,10 +252,61 @@ class GAN(keras.Model):
         if steps_per_execution is None:
             steps_per_execution = 1 if distributed else DEFAULT_STEPS_PER_EXECUTION
         super().compile(jit_compile=jit_compile, steps_per_execution=int(steps_per_execution), **kwargs)
+        self._wanted_steps_per_execution = int(steps_per_execution)
         with self.distribute_strategy.scope():
             self.d_optimizer = d_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
             self.g_optimizer = g_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
             self.build_optimizers()
+
+    def fit(self, x: Any = None, y: Any = None, batch_size: int | None = None, epochs: int = 1, **kwargs: Any) -> Any:
+        """``keras.Model.fit``, with two differences that keep training fast and working.
+
+        An in-memory array becomes a repeated, shuffled ``tf.data`` pipeline with
+        ``steps_per_epoch = ceil(len(x) / batch_size)`` (Keras would rebuild its iterator every
+        epoch, which on small data costs more than the training). Under a multi-worker strategy
+        (``MultiWorkerMirroredStrategy``, where Keras 3 ``fit`` fails) the GAN trains through
+        :func:`ganviz.train.distributed.fit_distributed`; callbacks then run on the chief only.
+        """
+        from .distributed import fit_distributed, is_multi_worker
+
+        plain = not any(kwargs.get(k) for k in ("validation_data", "validation_split", "sample_weight", "class_weight"))
+        if isinstance(x, np.ndarray) and y is None and plain:
+            from .data import to_dataset
+
+            batch = min(int(batch_size or 32), len(x))
+            kwargs["steps_per_epoch"] = kwargs.get("steps_per_epoch") or math.ceil(len(x) / batch)
+            shuffle = kwargs.pop("shuffle", True)
+            x = to_dataset(x, batch, shuffle=bool(shuffle), seed=self.seed + int(self.noise_counter.numpy()))
+            batch_size = None
+        if not is_multi_worker(self.distribute_strategy):
+            self._fit_execution_to_epoch(kwargs.get("steps_per_epoch"))
+            return super().fit(x, y, batch_size=batch_size, epochs=epochs, **kwargs)
+        steps = kwargs.get("steps_per_epoch")
+        if steps is None:
+            cardinality = int(x.cardinality()) if hasattr(x, "cardinality") else -1
+            if cardinality <= 0:
+                raise ValueError("under a multi-worker strategy give fit() a steps_per_epoch (the dataset has no known size)")
+            steps, x = cardinality, x.repeat()
+        return fit_distributed(
+            self,
+            x,
+            epochs=int(epochs),
+            steps_per_epoch=int(steps),
+            steps_per_execution=int(self.steps_per_execution or 1),
+            callbacks=kwargs.get("callbacks") or [],
+        )
+
+    def _fit_execution_to_epoch(self, steps_per_epoch: int | None) -> None:
+        """Run whole executions per epoch: Keras runs ``steps_per_execution`` steps per call even past
+        ``steps_per_epoch``, so use its largest divisor not above the compiled value."""
+        wanted = getattr(self, "_wanted_steps_per_execution", None) or int(self.steps_per_execution or 1)
+        self._wanted_steps_per_execution = wanted
+        spe = wanted
+        if steps_per_epoch:
+            spe = max(d for d in range(1, min(wanted, int(steps_per_epoch)) + 1) if int(steps_per_epoch) % d == 0)
+        if spe != self.steps_per_execution:
+            self.steps_per_execution = spe
+            self.train_function = None
 
     def build_optimizers(self) -> None:
         """Create the optimizers' slot variables now (XLA cannot create them inside a step)."""

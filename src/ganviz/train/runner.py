@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from dataclasses import dataclass
@@ -102,10 +103,14 @@ def train(
 
     from . import data as data_mod
     from .checkpoint import Checkpointer
+    from .distributed import fit_distributed, is_chief, multi_worker_strategy
     from .gan import GAN, normalize_loss
     from .models import seed_discriminator, seed_generator
     from .monitor import Monitor
 
+    # TF_CONFIG naming several workers: join a multi-worker run; only the chief writes files.
+    strategy = multi_worker_strategy()  # first: TensorFlow sets up collectives before other TF work
+    chief = is_chief()
     loss = normalize_loss(loss)
     steps = int(steps if steps is not None else DEFAULTS["quick_steps"] if quick else DEFAULTS["steps"])
     if steps < 1:
@@ -114,7 +119,7 @@ def train(
     latent_dim = int(latent_dim or DEFAULTS["latent_dim"])
     lr = float(learning_rate or DEFAULTS["learning_rate"])
     d_activation, default_d_steps, beta_2 = _LOSS_SETTINGS[loss]
-    out_dir = _run_folder(out)
+    out_dir = _run_folder(out) if chief else Path(out)
     if model is not None:
         from .user_model import train_user_model
 
@@ -126,17 +131,18 @@ def train(
     if images.shape[1:] != (28, 28, 1) and generator is None:
         raise DataError(f"the seed models make 28x28x1 images but {data!r} holds {images.shape[1:]} images")
     # The checkpoint the Monitor will resume from: the newest *readable* one (it skips broken files).
-    latest = Checkpointer(RunFolder(out_dir).checkpoints).load_latest() if resume else None
+    latest = Checkpointer(RunFolder(out_dir).checkpoints).load_latest() if resume and chief else None
     done = int(latest[2]["step"]) if latest is not None else 0
     keras.utils.set_random_seed(seed)
-    gen = generator if generator is not None else seed_generator(latent_dim)
-    disc = discriminator if discriminator is not None else seed_discriminator(activation=d_activation)
-    gan = GAN(gen, disc, latent_dim=latent_dim, loss=loss, d_steps=d_steps or default_d_steps, seed=seed)
-    gan.compile(
-        d_optimizer=keras.optimizers.Adam(lr, beta_1=0.5, beta_2=beta_2),
-        g_optimizer=keras.optimizers.Adam(lr, beta_1=0.5, beta_2=beta_2),
-        jit_compile=jit_compile,
-    )
+    with strategy.scope() if strategy is not None else contextlib.nullcontext():
+        gen = generator if generator is not None else seed_generator(latent_dim)
+        disc = discriminator if discriminator is not None else seed_discriminator(activation=d_activation)
+        gan = GAN(gen, disc, latent_dim=latent_dim, loss=loss, d_steps=d_steps or default_d_steps, seed=seed)
+        gan.compile(
+            d_optimizer=keras.optimizers.Adam(lr, beta_1=0.5, beta_2=beta_2),
+            g_optimizer=keras.optimizers.Adam(lr, beta_1=0.5, beta_2=beta_2),
+            jit_compile=jit_compile,
+        )
     config = {
         "data": data,
         "images": len(images),
@@ -163,7 +169,21 @@ def train(
         tensorboard=tensorboard,
     )
     remaining = max(0, steps - done)
-    if remaining:
+    if strategy is not None:  # every worker runs the loop; the chief's Monitor resumes, then all continue
+        per_epoch = max(1, len(images) // batch_size)
+        fit_distributed(
+            gan,
+            lambda start: data_mod.to_dataset(images, batch_size, seed=seed + start),
+            steps_per_epoch=per_epoch,
+            epochs=math.ceil(steps / per_epoch),
+            until=steps,
+            callbacks=[monitor] if chief else [],
+        )
+        remaining = int(gan.noise_counter.numpy()) - done
+        if not chief:
+            end = int(gan.noise_counter.numpy())
+            return TrainResult(out_dir, end, end - remaining, False, None, [])
+    elif remaining:
         dataset = data_mod.to_dataset(images, batch_size, seed=seed + done)
         per_epoch = max(1, len(images) // batch_size)
         gan.fit(
@@ -175,7 +195,7 @@ def train(
             callbacks=[monitor],
         )
     report_path = None
-    if report:
+    if report and chief:
         from .report import write_report
 
         report_path = write_report(out_dir, gan=gan)
