@@ -9,7 +9,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-__all__ = ["GAN", "LOSSES", "DEFAULT_STEPS_PER_EXECUTION", "normalize_loss", "ends_with_sigmoid", "scores_each_example_alone"]
+__all__ = [
+    "GAN",
+    "LOSSES",
+    "DEFAULT_STEPS_PER_EXECUTION",
+    "normalize_loss",
+    "ends_with_sigmoid",
+    "scores_each_example_alone",
+]
 
 LOSSES: tuple[str, ...] = ("bce", "lsgan", "hinge", "wgan-gp")
 _ALIASES = {
@@ -285,7 +292,9 @@ class GAN(keras.Model):
         if steps is None:
             cardinality = int(x.cardinality()) if hasattr(x, "cardinality") else -1
             if cardinality <= 0:
-                raise ValueError("under a multi-worker strategy give fit() a steps_per_epoch (the dataset has no known size)")
+                raise ValueError(
+                    "under a multi-worker strategy give fit() a steps_per_epoch (the dataset has no known size)"
+                )
             steps, x = cardinality, x.repeat()
         return fit_distributed(
             self,
