@@ -158,8 +158,8 @@ def main(argv: list[str] | None = None) -> int:
     digits = data_mod.digits()
     digits_ds = data_mod.to_dataset(digits, bs, seed=0)
 
-    def fit_rate(jit: bool | str, monitor_dir: str | None, spe: int | None = None) -> float:
-        gan = GAN(*models(), latent_dim=latent, seed=0)
+    def fit_rate(jit: bool | str, monitor_dir: str | None, spe: int | None = None, r1: float = 0.0) -> float:
+        gan = GAN(*models(), latent_dim=latent, seed=0, r1_weight=r1)
         gan.compile(jit_compile=jit, steps_per_execution=spe)
         gan.fit(ds, steps_per_epoch=per_epoch, epochs=1, verbose=0)  # trace and warm up
         timer = _Timer()
@@ -189,6 +189,9 @@ def main(argv: list[str] | None = None) -> int:
         "ganviz.GAN.fit (defaults)": lambda: fit_rate("auto", None),
         "ganviz.GAN.fit (defaults) + Monitor (grid every epoch)": None,
         "ganviz.GAN.fit, Keras's defaults (no XLA, 1 step per call)": lambda: fit_rate(False, None, 1),
+        "ganviz.GAN.fit (defaults) + R1 penalty (ganviz train's bce default)": lambda: fit_rate(
+            "auto", None, r1=DEFAULTS["r1_weight"]
+        ),
         "seed loop, tf.function, digits": lambda: _loop_rate(
             tf.function(_seed_step(*models(), latent)), digits_ds, args.steps
         ),
