@@ -285,6 +285,7 @@ class GAN(keras.Model):
             shuffle = kwargs.pop("shuffle", True)
             x = to_dataset(x, batch, shuffle=bool(shuffle), seed=self.seed + int(self.noise_counter.numpy()))
             batch_size = None
+            kwargs["shuffle"] = False  # the pipeline shuffles (Keras would warn that it cannot)
         if not is_multi_worker(self.distribute_strategy):
             self._fit_execution_to_epoch(kwargs.get("steps_per_epoch"))
             return super().fit(x, y, batch_size=batch_size, epochs=epochs, **kwargs)

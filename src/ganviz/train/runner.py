@@ -14,11 +14,11 @@ from .run_folder import RunFolder
 
 __all__ = ["train", "TrainResult", "DEFAULTS"]
 
-# Tuned on the 2-core development machine: 6000 steps of batch 128 take about 2-3 minutes and give
-# recognizable digits (FID 18.5 on classifier features vs 1.8 for real held-out digits; 10000 steps of
-# batch 64 scored worse, 39.5, and dropped a class).
+# Measured on the seed's models and the digits (benchmarks/bench_quality.py, BENCHMARKS.md): with an R1
+# penalty 3000 steps of batch 128 score FID 3.6-3.8 against 1.6 for real held-out digits, all 10 classes
+# (without it: 14-22); the earlier default, 6000 steps without R1, scored 18.5.
 DEFAULTS: dict[str, Any] = {
-    "steps": 6000,
+    "steps": 3000,
     "batch_size": 128,
     "latent_dim": 100,
     "learning_rate": 2e-4,
@@ -72,7 +72,7 @@ def train(
 
     Args:
         data: ``"digits"`` (embedded), ``"mnist:PATH"`` or ``"folder:PATH"``.
-        steps: Total generator steps (default 6000; 200 with ``quick``).
+        steps: Total generator steps (default 3000; 200 with ``quick``).
         out: Run folder.
         resume: Continue from the newest checkpoint in ``out``.
         loss: ``"bce"``, ``"lsgan"``, ``"hinge"`` or ``"wgan-gp"``.
