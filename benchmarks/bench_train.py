@@ -188,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         ),
         "ganviz.GAN.fit (defaults)": lambda: fit_rate("auto", None),
         "ganviz.GAN.fit (defaults) + Monitor (grid every epoch)": None,
-        "ganviz.GAN.fit, Keras's defaults (no XLA, 1 step per call)": lambda: fit_rate(False, None, 1),
+        "ganviz.GAN.fit, XLA": lambda: fit_rate(True, None),
         "ganviz.GAN.fit (defaults) + R1 penalty (ganviz train's bce default)": lambda: fit_rate(
             "auto", None, r1=DEFAULTS["r1_weight"]
         ),

@@ -90,14 +90,6 @@ def _per_example(x: tf.Tensor) -> tf.Tensor:
 DEFAULT_STEPS_PER_EXECUTION = 8
 
 
-def _supports_jit(model: Any) -> bool:
-    try:
-        from keras.src.trainers.trainer import model_supports_jit
-    except ImportError:  # pragma: no cover - a Keras without the helper
-        return False
-    return bool(model_supports_jit(model))
-
-
 _BATCH_LAYERS = ("BatchNormalization", "SyncBatchNormalization")
 
 
@@ -245,17 +237,18 @@ class GAN(keras.Model):
         Args:
             d_optimizer: Discriminator optimizer.
             g_optimizer: Generator optimizer.
-            jit_compile: XLA. ``"auto"`` (default): on wherever the models support it, CPUs
-                included (Keras's own ``"auto"`` leaves CPUs without it), and off under a
-                ``tf.distribute`` strategy (Keras's XLA step cannot place mirrored variables).
+            jit_compile: XLA. ``"auto"`` (default): Keras's choice (on GPUs where the models
+                support it, off on CPUs: on a busy CPU XLA ran the seed's GAN at half speed), and
+                off under a ``tf.distribute`` strategy (Keras's XLA step cannot place mirrored
+                variables).
             steps_per_execution: Training steps per call of the compiled function; callbacks see
                 a batch end every this many steps. ``None``: ``DEFAULT_STEPS_PER_EXECUTION``, or 1
                 under a ``tf.distribute`` strategy (Keras's multi-step loop fails there).
             **kwargs: Passed to ``keras.Model.compile`` (``run_eagerly``...).
         """
         distributed = getattr(self, "_distribute_strategy", None) is not None or tf.distribute.has_strategy()
-        if jit_compile == "auto":
-            jit_compile = not (distributed or kwargs.get("run_eagerly")) and _supports_jit(self)
+        if jit_compile == "auto" and distributed:
+            jit_compile = False
         if steps_per_execution is None:
             steps_per_execution = 1 if distributed else DEFAULT_STEPS_PER_EXECUTION
         super().compile(jit_compile=jit_compile, steps_per_execution=int(steps_per_execution), **kwargs)
