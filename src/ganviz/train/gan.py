@@ -87,7 +87,7 @@ def _per_example(x: tf.Tensor) -> tf.Tensor:
     return tf.reduce_mean(tf.reshape(x, [tf.shape(x)[0], -1]), axis=1)
 
 
-DEFAULT_STEPS_PER_EXECUTION = 8
+DEFAULT_STEPS_PER_EXECUTION = 1  # 8 once the Monitor counts from the optimizer (#10 item 3)
 
 
 _BATCH_LAYERS = ("BatchNormalization", "SyncBatchNormalization")
