@@ -1,5 +1,6 @@
-"""Training speed in one run: the seed's eager loop, the seed's loop in tf.function, ganviz.GAN.fit, and
-GAN.fit with the Monitor writing a grid every epoch; plus the sample quality reached after a fixed step budget.
+"""Training speed in one run: the seed's eager loop, the seed's loop in tf.function (with and without XLA),
+ganviz.GAN.fit with its defaults (and with Keras's), with the Monitor writing a grid every epoch, and on an
+in-memory array of small epochs; plus the sample quality reached after a fixed step budget.
 
 Usage: python benchmarks/bench_train.py [--steps 600] [--rounds 3] [--quality-steps 3000] [--device cpu|gpu|auto]
 Writes benchmarks/results/train.json and prints a markdown table.
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import statistics
@@ -21,7 +23,6 @@ from typing import Any
 __all__ = ["main"]
 
 HERE = Path(__file__).resolve().parent
-SPE = 8  # steps run per call of the compiled train function (Keras's steps_per_execution)
 MNIST = HERE.parents[1] / "shared" / "data" / "mnist"  # ../shared beside the checkout
 
 
@@ -154,10 +155,13 @@ def main(argv: list[str] | None = None) -> int:
         keras.utils.set_random_seed(seed)
         return seed_generator(latent), seed_discriminator()
 
-    def fit_rate(jit: bool, monitor_dir: str | None, spe: int = 1) -> float:
-        gan = GAN(*models(), latent_dim=latent, seed=0)
+    digits = data_mod.digits()
+    digits_ds = data_mod.to_dataset(digits, bs, seed=0)
+
+    def fit_rate(jit: bool | str, monitor_dir: str | None, spe: int | None = None, r1: float = 0.0) -> float:
+        gan = GAN(*models(), latent_dim=latent, seed=0, r1_weight=r1)
         gan.compile(jit_compile=jit, steps_per_execution=spe)
-        gan.fit(ds, steps_per_epoch=20, epochs=1, verbose=0)  # trace and warm up
+        gan.fit(ds, steps_per_epoch=per_epoch, epochs=1, verbose=0)  # trace and warm up
         timer = _Timer()
         cbs = [timer.callback]
         if monitor_dir:
@@ -166,22 +170,36 @@ def main(argv: list[str] | None = None) -> int:
         gan.fit(ds, steps_per_epoch=per_epoch, epochs=epochs, verbose=0, callbacks=cbs)
         return timer.rate()
 
+    def array_rate() -> float:
+        """The README's path: GAN.fit on the in-memory digits array, epochs of len(x) / 128 = 14 steps."""
+        gan = GAN(*models(), latent_dim=latent, seed=0)
+        gan.compile()
+        gan.fit(digits, batch_size=bs, epochs=2, verbose=0)  # trace and warm up
+        timer = _Timer()
+        epochs = max(2, round(args.steps / math.ceil(len(digits) / bs)))
+        gan.fit(digits, batch_size=bs, epochs=epochs, verbose=0, callbacks=[timer.callback])
+        return timer.rate()
+
     variants: dict[str, Any] = {
         "seed loop, eager": lambda: _loop_rate(_seed_step(*models(), latent), ds, args.eager_steps),
         "seed loop, tf.function": lambda: _loop_rate(tf.function(_seed_step(*models(), latent)), ds, args.steps),
         "seed loop, tf.function + XLA": lambda: _loop_rate(
             tf.function(_seed_step(*models(), latent), jit_compile=True), ds, args.steps
         ),
-        "ganviz.GAN.fit": lambda: fit_rate(False, None),
-        "ganviz.GAN.fit + Monitor (grid every epoch)": None,
+        "ganviz.GAN.fit (defaults)": lambda: fit_rate("auto", None),
+        "ganviz.GAN.fit (defaults) + Monitor (grid every epoch)": None,
         "ganviz.GAN.fit, XLA": lambda: fit_rate(True, None),
-        f"ganviz.GAN.fit, steps_per_execution={SPE}": lambda: fit_rate(False, None, SPE),
-        f"ganviz.GAN.fit, steps_per_execution={SPE} + Monitor": None,
+        "ganviz.GAN.fit (defaults) + R1 penalty (ganviz train's bce default)": lambda: fit_rate(
+            "auto", None, r1=DEFAULTS["r1_weight"]
+        ),
+        "seed loop, tf.function, digits": lambda: _loop_rate(
+            tf.function(_seed_step(*models(), latent)), digits_ds, args.steps
+        ),
+        "ganviz.GAN.fit(x) on the digits array (README path, 14 steps an epoch)": array_rate,
     }
     rates: dict[str, list[float]] = {k: [] for k in variants}
     with tempfile.TemporaryDirectory() as tmp:
-        variants["ganviz.GAN.fit + Monitor (grid every epoch)"] = lambda: fit_rate(False, tmp)
-        variants[f"ganviz.GAN.fit, steps_per_execution={SPE} + Monitor"] = lambda: fit_rate(False, tmp, SPE)
+        variants["ganviz.GAN.fit (defaults) + Monitor (grid every epoch)"] = lambda: fit_rate("auto", tmp)
         for r in range(args.rounds):
             for name, fn in variants.items():
                 rates[name].append(fn())
@@ -190,8 +208,9 @@ def main(argv: list[str] | None = None) -> int:
     best = {k: max(v) for k, v in rates.items()}
     eager = best["seed loop, eager"]
     compiled = best["seed loop, tf.function"]
-    fit = best["ganviz.GAN.fit"]
-    mon = best["ganviz.GAN.fit + Monitor (grid every epoch)"]
+    fit = best["ganviz.GAN.fit (defaults)"]
+    mon = best["ganviz.GAN.fit (defaults) + Monitor (grid every epoch)"]
+    array = best["ganviz.GAN.fit(x) on the digits array (README path, 14 steps an epoch)"]
     result: dict[str, Any] = {
         "device": tf.config.list_physical_devices("GPU") and "gpu" or "cpu",
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
@@ -206,12 +225,11 @@ def main(argv: list[str] | None = None) -> int:
         "ratios": {
             "GAN.fit / seed eager": fit / eager,
             "GAN.fit / seed tf.function": fit / compiled,
+            "GAN.fit / seed tf.function + XLA (target 1.2)": fit / best["seed loop, tf.function + XLA"],
+            "GAN.fit + Monitor / seed tf.function + XLA": mon / best["seed loop, tf.function + XLA"],
+            "GAN.fit(x) digits array / seed tf.function on digits (target 1.0)": array
+            / best["seed loop, tf.function, digits"],
             "Monitor overhead": 1.0 - mon / fit,
-            f"GAN.fit(spe={SPE}) / seed eager": best[f"ganviz.GAN.fit, steps_per_execution={SPE}"] / eager,
-            f"GAN.fit(spe={SPE}) / seed tf.function": best[f"ganviz.GAN.fit, steps_per_execution={SPE}"] / compiled,
-            f"Monitor overhead (spe={SPE})": 1.0
-            - best[f"ganviz.GAN.fit, steps_per_execution={SPE} + Monitor"]
-            / best[f"ganviz.GAN.fit, steps_per_execution={SPE}"],
             # contention-free model of the same: per-step bookkeeping plus one grid per epoch
             "Monitor overhead (modelled)": (per_epoch * step_us * 1e-6 + grid_ms * 1e-3) / (per_epoch / fit),
         },
@@ -238,6 +256,8 @@ def main(argv: list[str] | None = None) -> int:
     for k, v in best.items():
         print(f"| {k} | {v:.1f} | {v / eager:.1f}x |")
     r = result["ratios"]
+    for k, v in r.items():
+        print(f"- {k}: {v:.2f}")
     print(
         f"\nMonitor overhead: measured {r['Monitor overhead'] * 100:.1f}% (noisy on a shared machine), modelled "
         f"{r['Monitor overhead (modelled)'] * 100:.1f}% ({step_us:.1f} us/step + {grid_ms:.1f} ms per grid)"

@@ -165,3 +165,97 @@ def test_mirrored_strategy_two_logical_cpus(tmp_path):
     assert all(np.isfinite(v) for v in out["logs"].values()) and 0 <= out["logs"]["d_real"] <= 1
     assert (tmp_path / "run" / "samples" / "step_000002.png").exists()
     assert (tmp_path / "run" / "checkpoints" / "ckpt_00000003.npz").exists()
+
+
+def _pair(**options) -> tuple[GAN, GAN]:
+    """Two GANs with the same weights and options."""
+    keras.utils.set_random_seed(4)
+    g, d = _tiny()
+    g2, d2 = keras.models.clone_model(g), keras.models.clone_model(d)
+    g2.set_weights(g.get_weights())
+    d2.set_weights(d.get_weights())
+    return GAN(g, d, latent_dim=8, seed=2, **options), GAN(g2, d2, latent_dim=8, seed=2, **options)
+
+
+def _weights(gan: GAN) -> list[np.ndarray]:
+    return [np.asarray(v) for v in gan.generator.weights + gan.discriminator.weights]
+
+
+def test_one_discriminator_call_on_real_and_fake_matches_two_calls():
+    joint, split = _pair(r1_weight=1.0)
+    assert joint.joint_discriminator
+    split.joint_discriminator = False
+    for gan in (joint, split):
+        gan.compile(d_optimizer=keras.optimizers.SGD(0.1), g_optimizer=keras.optimizers.SGD(0.1), jit_compile=False)
+    a = joint.fit(_real(16), batch_size=8, epochs=2, verbose=0, shuffle=False).history
+    b = split.fit(_real(16), batch_size=8, epochs=2, verbose=0, shuffle=False).history
+    for key in a:
+        np.testing.assert_allclose(a[key], b[key], rtol=1e-4, atol=1e-5)
+    for x, y in zip(_weights(joint), _weights(split)):
+        np.testing.assert_allclose(x, y, rtol=1e-4, atol=1e-5)
+
+
+def test_discriminator_with_batch_statistics_is_called_twice():
+    d = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.BatchNormalization(),
+                          keras.layers.Dense(1)])  # fmt: skip
+    assert not GAN(_tiny()[0], d, latent_dim=8).joint_discriminator
+
+
+def test_r1_penalty_changes_the_discriminator_update():
+    plain, r1 = _pair()
+    r1.r1_weight = 10.0
+    for gan in (plain, r1):
+        gan.compile(d_optimizer=keras.optimizers.SGD(0.1), g_optimizer=keras.optimizers.SGD(0.1))
+    a = plain.fit(_real(8), batch_size=8, epochs=1, verbose=0).history
+    b = r1.fit(_real(8), batch_size=8, epochs=1, verbose=0).history
+    assert b["d_loss"][-1] > a["d_loss"][-1]  # the logged loss includes the (positive) penalty
+    d_a, d_b = plain.discriminator.get_weights(), r1.discriminator.get_weights()
+    assert any(not np.allclose(x, y) for x, y in zip(d_a, d_b))
+
+
+def test_label_smoothing_aims_real_images_at_one_minus_epsilon():
+    gan = GAN(*_tiny(d_activation=None), latent_dim=8, label_smoothing=0.1)
+    r, f = np.array([[2.0]], "float32"), np.array([[-1.0]], "float32")
+    loss, _, _ = gan._d_losses(r, f)
+    sp = lambda v: np.log1p(np.exp(v))  # noqa: E731
+    np.testing.assert_allclose(float(loss[0]), 0.9 * sp(-2.0) + 0.1 * sp(2.0) + sp(-1.0), rtol=1e-6)
+
+
+def test_ema_generator_follows_the_generator_with_warm_up():
+    keras.utils.set_random_seed(5)
+    g, d = _tiny()
+    gan = GAN(g, d, latent_dim=8, seed=1, ema=0.999)
+    start = [w.copy() for w in gan.ema_generator.get_weights()]
+    gan.compile(d_optimizer=keras.optimizers.SGD(0.1), g_optimizer=keras.optimizers.SGD(0.1), jit_compile=False)
+    gan.fit(_real(8), batch_size=8, epochs=1, verbose=0)
+    # first update: decay min(0.999, (1 + 0) / (10 + 0)) = 0.1
+    for e, s, w in zip(gan.ema_generator.get_weights(), start, g.get_weights()):
+        np.testing.assert_allclose(e, 0.1 * s + 0.9 * w, rtol=1e-5, atol=1e-6)
+    assert gan.sampler is gan.ema_generator and not gan.ema_generator.trainable
+    np.testing.assert_allclose(gan.sample(3, seed=0), gan.ema_generator(
+        np.random.default_rng(0).standard_normal((3, 8)).astype("float32")), rtol=1e-6)  # fmt: skip
+    assert gan.get_config()["ema"] == 0.999
+
+
+def test_new_options_are_checked():
+    g, d = _tiny()
+    with pytest.raises(ValueError, match="ema must be a decay"):
+        GAN(g, d, latent_dim=8, ema=1.5)
+    with pytest.raises(ValueError, match="label_smoothing"):
+        GAN(g, d, latent_dim=8, label_smoothing=0.7)
+    with pytest.raises(ValueError, match="r1_weight"):
+        GAN(g, d, latent_dim=8, r1_weight=-1)
+
+
+def test_fast_defaults_and_exact_step_counts_on_arrays():
+    keras.utils.set_random_seed(6)
+    gan = GAN(*_tiny(), latent_dim=8, seed=0)
+    gan.compile(steps_per_execution=8)
+    assert gan.steps_per_execution == 8
+    # 40 images at batch 8: 5 steps an epoch; 8 steps per call would overrun, so 5 run per call
+    hist = gan.fit(_real(40), batch_size=8, epochs=3, verbose=0)
+    assert len(hist.history["d_loss"]) == 3
+    assert int(gan.g_optimizer.iterations.numpy()) == 15 and int(gan.noise_counter.numpy()) == 15
+    assert gan.steps_per_execution == 5
+    gan.fit(_real(64), batch_size=8, epochs=1, verbose=0)  # 8 steps an epoch: back to 8 per call
+    assert gan.steps_per_execution == 8 and int(gan.noise_counter.numpy()) == 23

@@ -331,7 +331,7 @@ def build_parser() -> argparse.ArgumentParser:
         "train", help="train a GAN with monitors", description="Train the seed's GAN (or a loss variant) with monitors."
     )
     st.add_argument("--data", default="digits", help="digits (embedded, default) | mnist:PATH | folder:PATH")
-    st.add_argument("--steps", type=_pos_int, default=None, help="training steps (default 6000)")
+    st.add_argument("--steps", type=_pos_int, default=None, help="training steps (default 3000)")
     st.add_argument("--out", default="ganviz_run", help="run folder (default ganviz_run)")
     st.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
     st.add_argument(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import keras
@@ -10,7 +11,14 @@ import tensorflow as tf
 
 from .gan_base import LOSSES, ends_with_sigmoid, normalize_loss
 
-__all__ = ["GAN", "LOSSES", "normalize_loss", "ends_with_sigmoid"]
+__all__ = [
+    "GAN",
+    "LOSSES",
+    "DEFAULT_STEPS_PER_EXECUTION",
+    "normalize_loss",
+    "ends_with_sigmoid",
+    "scores_each_example_alone",
+]
 
 _EPS = 1e-7
 
@@ -34,6 +42,50 @@ def _per_example(x: tf.Tensor) -> tf.Tensor:
     return tf.reduce_mean(tf.reshape(x, [tf.shape(x)[0], -1]), axis=1)
 
 
+DEFAULT_STEPS_PER_EXECUTION = 1  # 8 once the Monitor counts from the optimizer (#10 item 3)
+
+
+_BATCH_LAYERS = ("BatchNormalization", "SyncBatchNormalization")
+
+
+def scores_each_example_alone(model: Any) -> bool:
+    """Whether ``model`` is built only from Keras's own layers and none mixes examples of a batch.
+
+    Then scoring real and fake images in one call gives the same outputs as two calls.
+    """
+    for layer in model._flatten_layers(include_self=False) if hasattr(model, "_flatten_layers") else []:
+        if not type(layer).__module__.startswith("keras.") or type(layer).__name__ in _BATCH_LAYERS:
+            return False
+    return hasattr(model, "_flatten_layers")
+
+
+def _ema_copy(generator: Any) -> Any:
+    """A frozen copy of ``generator`` holding its exponential moving average."""
+    copy = keras.models.clone_model(generator)
+    copy.set_weights(generator.get_weights())
+    copy.trainable = False
+    copy.name = f"{generator.name}_ema"
+    return copy
+
+
+def _ema_update(targets: list[Any], sources: list[Any], decay: float, step: tf.Tensor) -> None:
+    """``target = d * target + (1 - d) * source`` for each pair, on every replica.
+
+    ``d`` warms up as ``min(decay, (1 + step) / (10 + step))`` so early weights fade fast.
+    """
+    step = tf.cast(step, tf.float32)
+    decay = tf.minimum(decay, (1.0 + step) / (10.0 + step))
+
+    def merge(strategy: Any, values: list[Any]) -> None:
+        for target, value in zip(targets, values):
+            var = getattr(target, "value", target)
+            strategy.extended.update(
+                var, lambda v, w: v.assign(decay * v + (1.0 - decay) * tf.cast(w, v.dtype)), args=(value,)
+            )
+
+    tf.distribute.get_replica_context().merge_call(merge, args=([tf.identity(s.value) for s in sources],))
+
+
 class GAN(keras.Model):
     """A generator and a discriminator trained adversarially by ``fit()``.
 
@@ -50,6 +102,12 @@ class GAN(keras.Model):
             layer's activation.
         seed: Base seed of the noise drawn in ``train_step`` (stateless, so a restored
             checkpoint continues the same noise stream).
+        ema: Decay of an exponential moving average of the generator's weights (such as 0.999),
+            kept in ``ema_generator``; ``sample()`` and :attr:`sampler` use it. ``None``: none.
+        r1_weight: Weight ``gamma`` of the R1 penalty ``gamma / 2 * |grad D(x)|^2`` on real images
+            (0: off).
+        label_smoothing: One-sided label smoothing of the ``bce`` loss: real images aim at
+            ``1 - label_smoothing`` (0: off).
         name: Model name.
         **kwargs: Passed to ``keras.Model``.
 
@@ -69,6 +127,9 @@ class GAN(keras.Model):
         gp_weight: float = 10.0,
         from_logits: bool | None = None,
         seed: int | None = None,
+        ema: float | None = None,
+        r1_weight: float = 0.0,
+        label_smoothing: float = 0.0,
         name: str = "gan",
         **kwargs: Any,
     ) -> None:
@@ -77,6 +138,12 @@ class GAN(keras.Model):
             raise ValueError(f"latent_dim must be a positive integer, got {latent_dim!r}")
         if int(d_steps) < 1:
             raise ValueError(f"d_steps must be >= 1, got {d_steps!r}")
+        if ema is not None and not 0.0 < float(ema) < 1.0:
+            raise ValueError(f"ema must be a decay between 0 and 1 (such as 0.999) or None, got {ema!r}")
+        if not 0.0 <= float(label_smoothing) < 0.5:
+            raise ValueError(f"label_smoothing must be in [0, 0.5) (such as 0.1), got {label_smoothing!r}")
+        if float(r1_weight) < 0.0:
+            raise ValueError(f"r1_weight must be >= 0 (such as 1.0), got {r1_weight!r}")
         self.generator = generator
         self.discriminator = discriminator
         self.latent_dim = int(latent_dim)
@@ -85,6 +152,11 @@ class GAN(keras.Model):
         self.gp_weight = float(gp_weight)
         self.from_logits = (not ends_with_sigmoid(discriminator)) if from_logits is None else bool(from_logits)
         self.seed = int(np.random.SeedSequence().entropy % (2**31)) if seed is None else int(seed)
+        self.r1_weight = float(r1_weight)
+        self.label_smoothing = float(label_smoothing)
+        self.joint_discriminator = scores_each_example_alone(discriminator)
+        self.ema = float(ema) if ema is not None else None
+        self.ema_generator: Any = _ema_copy(generator) if ema is not None else None
         self.score_kind = (
             "probability"
             if self.loss_name == "bce" or (self.loss_name == "lsgan" and not self.from_logits)
@@ -106,20 +178,93 @@ class GAN(keras.Model):
         """Generate samples from noise ``inputs``."""
         return self.generator(inputs, training=training)
 
-    def compile(self, d_optimizer: Any = None, g_optimizer: Any = None, **kwargs: Any) -> None:
+    def compile(
+        self,
+        d_optimizer: Any = None,
+        g_optimizer: Any = None,
+        *,
+        jit_compile: bool | str = "auto",
+        steps_per_execution: int | None = None,
+        **kwargs: Any,
+    ) -> None:
         """Configure the two optimizers (default: Adam, learning rate 2e-4, beta_1 0.5).
 
         Args:
             d_optimizer: Discriminator optimizer.
             g_optimizer: Generator optimizer.
-            **kwargs: Passed to ``keras.Model.compile`` (``jit_compile``, ``run_eagerly``,
-                ``steps_per_execution``...).
+            jit_compile: XLA. ``"auto"`` (default): Keras's choice (on GPUs where the models
+                support it, off on CPUs: on a busy CPU XLA ran the seed's GAN at half speed), and
+                off under a ``tf.distribute`` strategy (Keras's XLA step cannot place mirrored
+                variables).
+            steps_per_execution: Training steps per call of the compiled function; callbacks see
+                a batch end every this many steps. ``None``: ``DEFAULT_STEPS_PER_EXECUTION``, or 1
+                under a ``tf.distribute`` strategy (Keras's multi-step loop fails there).
+            **kwargs: Passed to ``keras.Model.compile`` (``run_eagerly``...).
         """
-        super().compile(**kwargs)
+        distributed = getattr(self, "_distribute_strategy", None) is not None or tf.distribute.has_strategy()
+        if jit_compile == "auto" and distributed:
+            jit_compile = False
+        if steps_per_execution is None:
+            steps_per_execution = 1 if distributed else DEFAULT_STEPS_PER_EXECUTION
+        super().compile(jit_compile=jit_compile, steps_per_execution=int(steps_per_execution), **kwargs)
+        self._wanted_steps_per_execution = int(steps_per_execution)
         with self.distribute_strategy.scope():
             self.d_optimizer = d_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
             self.g_optimizer = g_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
             self.build_optimizers()
+
+    def fit(self, x: Any = None, y: Any = None, batch_size: int | None = None, epochs: int = 1, **kwargs: Any) -> Any:
+        """``keras.Model.fit``, with two differences that keep training fast and working.
+
+        An in-memory array becomes a repeated, shuffled ``tf.data`` pipeline with
+        ``steps_per_epoch = ceil(len(x) / batch_size)`` (Keras would rebuild its iterator every
+        epoch, which on small data costs more than the training). Under a multi-worker strategy
+        (``MultiWorkerMirroredStrategy``, where Keras 3 ``fit`` fails) the GAN trains through
+        :func:`ganviz.train.distributed.fit_distributed`; callbacks then run on the chief only.
+        """
+        from .distributed import fit_distributed, is_multi_worker
+
+        plain = not any(kwargs.get(k) for k in ("validation_data", "validation_split", "sample_weight", "class_weight"))
+        if isinstance(x, np.ndarray) and y is None and plain:
+            from .data import to_dataset
+
+            batch = min(int(batch_size or 32), len(x))
+            kwargs["steps_per_epoch"] = kwargs.get("steps_per_epoch") or math.ceil(len(x) / batch)
+            shuffle = kwargs.pop("shuffle", True)
+            x = to_dataset(x, batch, shuffle=bool(shuffle), seed=self.seed + int(self.noise_counter.numpy()))
+            batch_size = None
+            kwargs["shuffle"] = False  # the pipeline shuffles (Keras would warn that it cannot)
+        if not is_multi_worker(self.distribute_strategy):
+            self._fit_execution_to_epoch(kwargs.get("steps_per_epoch"))
+            return super().fit(x, y, batch_size=batch_size, epochs=epochs, **kwargs)
+        steps = kwargs.get("steps_per_epoch")
+        if steps is None:
+            cardinality = int(x.cardinality()) if hasattr(x, "cardinality") else -1
+            if cardinality <= 0:
+                raise ValueError(
+                    "under a multi-worker strategy give fit() a steps_per_epoch (the dataset has no known size)"
+                )
+            steps, x = cardinality, x.repeat()
+        return fit_distributed(
+            self,
+            x,
+            epochs=int(epochs),
+            steps_per_epoch=int(steps),
+            steps_per_execution=int(self.steps_per_execution or 1),
+            callbacks=kwargs.get("callbacks") or [],
+        )
+
+    def _fit_execution_to_epoch(self, steps_per_epoch: int | None) -> None:
+        """Run whole executions per epoch: Keras runs ``steps_per_execution`` steps per call even past
+        ``steps_per_epoch``, so use its largest divisor not above the compiled value."""
+        wanted = getattr(self, "_wanted_steps_per_execution", None) or int(self.steps_per_execution or 1)
+        self._wanted_steps_per_execution = wanted
+        spe = wanted
+        if steps_per_epoch:
+            spe = max(d for d in range(1, min(wanted, int(steps_per_epoch)) + 1) if int(steps_per_epoch) % d == 0)
+        if spe != self.steps_per_execution:
+            self.steps_per_execution = spe
+            self.train_function = None
 
     def build_optimizers(self) -> None:
         """Create the optimizers' slot variables now (XLA cannot create them inside a step)."""
@@ -127,10 +272,15 @@ class GAN(keras.Model):
             if opt is not None and not opt.built and model.built:
                 opt.build(model.trainable_variables)
 
+    @property
+    def sampler(self) -> Any:
+        """The generator to sample from: the EMA copy when ``ema`` is set, else the trained one."""
+        return self.ema_generator if self.ema_generator is not None else self.generator
+
     def sample(self, n: int, *, seed: int = 0) -> np.ndarray:
-        """Generate ``n`` samples from seeded normal noise, as a NumPy array."""
+        """Generate ``n`` samples from seeded normal noise (with the EMA generator if any), as a NumPy array."""
         z = np.random.default_rng(seed).standard_normal((n, self.latent_dim)).astype("float32")
-        return np.asarray(self.generator(z, training=False))
+        return np.asarray(self.sampler(z, training=False))
 
     def _noise(self, batch: tf.Tensor, step: tf.Tensor, k: int) -> tf.Tensor:
         ctx = tf.distribute.get_replica_context()
@@ -138,15 +288,20 @@ class GAN(keras.Model):
         seed = tf.stack([tf.constant(self.seed, tf.int64) + replica * 7919, step * (self.d_steps + 2) + k])
         return tf.random.stateless_normal(tf.stack([batch, self.latent_dim]), seed=seed, alg="philox")
 
-    def _d_losses(self, real_out: tf.Tensor, fake_out: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
-        """Per-example discriminator loss and the D(x), D(G(z)) values to log."""
+    def _d_losses(
+        self, real_out: tf.Tensor, fake_out: tf.Tensor, *, logits: bool = False
+    ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        """Per-example discriminator loss and the D(x), D(G(z)) values to log (``logits``: already logits)."""
         if self.loss_name == "lsgan":
             r, f = _per_example(real_out), _per_example(fake_out)
             return 0.5 * (tf.square(r - 1.0) + tf.square(f)), r, f
-        r = _per_example(_to_logits(real_out, self.from_logits))
-        f = _per_example(_to_logits(fake_out, self.from_logits))
+        r = _per_example(_to_logits(real_out, self.from_logits or logits))
+        f = _per_example(_to_logits(fake_out, self.from_logits or logits))
         if self.loss_name == "bce":
-            return tf.nn.softplus(-r) + tf.nn.softplus(f), tf.sigmoid(r), tf.sigmoid(f)
+            real_term = tf.nn.softplus(-r)
+            if self.label_smoothing:  # one-sided: real images aim at 1 - label_smoothing
+                real_term = (1.0 - self.label_smoothing) * real_term + self.label_smoothing * tf.nn.softplus(r)
+            return real_term + tf.nn.softplus(f), tf.sigmoid(r), tf.sigmoid(f)
         if self.loss_name == "hinge":
             return tf.nn.relu(1.0 - r) + tf.nn.relu(1.0 + f), r, f
         return f - r, r, f
@@ -178,7 +333,12 @@ class GAN(keras.Model):
         return tf.nn.scale_regularization_loss(tf.add_n(losses)) if losses else tf.constant(0.0)
 
     def train_step(self, data: Any) -> dict[str, tf.Tensor]:
-        """One discriminator phase (``d_steps`` updates) and one generator update."""
+        """One discriminator phase (``d_steps`` updates) and one generator update.
+
+        As in the seed, the generator update reuses the last discriminator update's noise, so the
+        generator runs forward once per step; a discriminator without batch-dependent layers scores
+        real and fake images in one call.
+        """
         if self.d_optimizer is None or self.g_optimizer is None:
             raise RuntimeError("call GAN.compile(d_optimizer=..., g_optimizer=...) before fit()")
         real = data[0] if isinstance(data, (tuple, list)) else data
@@ -187,25 +347,34 @@ class GAN(keras.Model):
         step = self.noise_counter.value
         d_vars = self.discriminator.trainable_variables
         g_vars = self.generator.trainable_variables
+        g_tape = tf.GradientTape(watch_accessed_variables=False)
         for k in range(self.d_steps):
             z = self._noise(batch, step, k)
-            with tf.GradientTape() as tape:
+            if k == self.d_steps - 1:
+                with g_tape:
+                    g_tape.watch([getattr(v, "value", v) for v in g_vars])
+                    fake_g = tf.cast(self.generator(z, training=True), tf.float32)
+                fake = tf.stop_gradient(fake_g)
+            else:
                 fake = tf.cast(self.generator(z, training=True), tf.float32)
-                real_out = self.discriminator(real, training=True)
-                fake_out = self.discriminator(fake, training=True)
-                per_example, d_real, d_fake = self._d_losses(real_out, fake_out)
+            with tf.GradientTape() as tape:
+                real_out, fake_out, r1 = self._score_pair(real, fake)
+                per_example, d_real, d_fake = self._d_losses(real_out, fake_out, logits=self.loss_name != "lsgan")
                 if self.loss_name == "wgan-gp":
                     per_example = per_example + self.gp_weight * self._gradient_penalty(
                         real, fake, step * self.d_steps + k
                     )
+                if r1 is not None:
+                    per_example = per_example + 0.5 * self.r1_weight * r1
                 d_loss = tf.nn.compute_average_loss(per_example) + self._regularization(self.discriminator)
             self.d_optimizer.apply_gradients(zip(tape.gradient(d_loss, d_vars), d_vars))
-        z = self._noise(batch, step, self.d_steps)
-        with tf.GradientTape() as tape:
-            fake_out = self.discriminator(self.generator(z, training=True), training=True)
+        with g_tape:
+            fake_out = self.discriminator(fake_g, training=True)
             g_per_example = self._g_loss(fake_out)
             g_loss = tf.nn.compute_average_loss(g_per_example) + self._regularization(self.generator)
-        self.g_optimizer.apply_gradients(zip(tape.gradient(g_loss, g_vars), g_vars))
+        self.g_optimizer.apply_gradients(zip(g_tape.gradient(g_loss, g_vars), g_vars))
+        if self.ema_generator is not None:
+            _ema_update(self.ema_generator.weights, self.generator.weights, self.ema, step)
         self.noise_counter.assign_add(1)
         return {
             "d_loss": tf.reduce_mean(per_example),
@@ -213,6 +382,32 @@ class GAN(keras.Model):
             "d_real": tf.reduce_mean(d_real),
             "d_fake": tf.reduce_mean(d_fake),
         }
+
+    def _score_pair(self, real: tf.Tensor, fake: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor | None]:
+        """D(real), D(fake) (as logits, except for ``lsgan``) and, with an R1 weight, each real image's
+        squared input-gradient norm."""
+        as_logits = self.loss_name != "lsgan"
+        both = tf.concat([real, fake], axis=0) if self.joint_discriminator else None
+        with tf.GradientTape(watch_accessed_variables=False) as tape:
+            if self.r1_weight:
+                tape.watch(both if both is not None else real)
+            if both is not None:
+                out = self.discriminator(both, training=True)
+                out = _to_logits(out, self.from_logits) if as_logits else out
+                real_out, fake_out = tf.split(out, 2, axis=0)
+            else:
+                real_out = self.discriminator(real, training=True)
+                fake_out = self.discriminator(fake, training=True)
+                if as_logits:
+                    real_out = _to_logits(real_out, self.from_logits)
+                    fake_out = _to_logits(fake_out, self.from_logits)
+            score = tf.reduce_sum(_per_example(_to_logits(real_out, True) if as_logits else real_out))
+            score = score if self.r1_weight else None
+        if score is None:
+            return real_out, fake_out, None
+        grads = tape.gradient(score, both if both is not None else real)
+        grads = grads[: tf.shape(real)[0]] if both is not None else grads
+        return real_out, fake_out, tf.reduce_sum(tf.reshape(tf.square(grads), [tf.shape(real)[0], -1]), axis=1)
 
     def get_config(self) -> dict[str, Any]:
         """Return the constructor options that are plain data (the sub-models are not serialized)."""
@@ -224,4 +419,7 @@ class GAN(keras.Model):
             "gp_weight": self.gp_weight,
             "from_logits": self.from_logits,
             "seed": self.seed,
+            "ema": self.ema,
+            "r1_weight": self.r1_weight,
+            "label_smoothing": self.label_smoothing,
         }

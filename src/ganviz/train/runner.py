@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from dataclasses import dataclass
@@ -13,15 +14,16 @@ from .run_folder import RunFolder
 
 __all__ = ["train", "TrainResult", "DEFAULTS"]
 
-# Tuned on the 2-core development machine: 6000 steps of batch 128 take about 2-3 minutes and give
-# recognizable digits (FID 18.5 on classifier features vs 1.8 for real held-out digits; 10000 steps of
-# batch 64 scored worse, 39.5, and dropped a class).
+# Measured on the seed's models and the digits (benchmarks/bench_quality.py, BENCHMARKS.md): with an R1
+# penalty 3000 steps of batch 128 score FID 3.6-3.8 against 1.6 for real held-out digits, all 10 classes
+# (without it: 14-22); the earlier default, 6000 steps without R1, scored 18.5.
 DEFAULTS: dict[str, Any] = {
-    "steps": 6000,
+    "steps": 3000,
     "batch_size": 128,
     "latent_dim": 100,
     "learning_rate": 2e-4,
     "quick_steps": 200,
+    "r1_weight": 1.0,  # bce only: an R1 penalty took FID from 14.3 to 3.8 at 3000 steps (BENCHMARKS.md)
 }
 _LOSS_SETTINGS = {  # loss -> (discriminator activation, d_steps, beta_2)
     "bce": ("sigmoid", 1, 0.999),
@@ -70,7 +72,7 @@ def train(
 
     Args:
         data: ``"digits"`` (embedded), ``"mnist:PATH"`` or ``"folder:PATH"``.
-        steps: Total generator steps (default 6000; 200 with ``quick``).
+        steps: Total generator steps (default 3000; 200 with ``quick``).
         out: Run folder.
         resume: Continue from the newest checkpoint in ``out``.
         loss: ``"bce"``, ``"lsgan"``, ``"hinge"`` or ``"wgan-gp"``.
@@ -104,11 +106,15 @@ def train(
     from . import data as data_mod
     from .batches import numpy_batches
     from .checkpoint import Checkpointer
+    from .distributed import fit_distributed, is_chief, multi_worker_strategy
     from .gan_base import normalize_loss
     from .gans import gan_class
     from .models import seed_discriminator, seed_generator
     from .monitor import Monitor
 
+    # TF_CONFIG naming several workers: join a multi-worker run; only the chief writes files.
+    strategy = multi_worker_strategy()  # first: TensorFlow sets up collectives before other TF work
+    chief = is_chief()
     loss = normalize_loss(loss)
     steps = int(steps if steps is not None else DEFAULTS["quick_steps"] if quick else DEFAULTS["steps"])
     if steps < 1:
@@ -117,7 +123,7 @@ def train(
     latent_dim = int(latent_dim or DEFAULTS["latent_dim"])
     lr = float(learning_rate or DEFAULTS["learning_rate"])
     d_activation, default_d_steps, beta_2 = _LOSS_SETTINGS[loss]
-    out_dir = _run_folder(out)
+    out_dir = _run_folder(out) if chief else Path(out)
     if model is not None:
         from .user_model import train_user_model
 
@@ -129,19 +135,22 @@ def train(
     if images.shape[1:] != (28, 28, 1) and generator is None:
         raise DataError(f"the seed models make 28x28x1 images but {data!r} holds {images.shape[1:]} images")
     # The checkpoint the Monitor will resume from: the newest *readable* one (it skips broken files).
-    latest = Checkpointer(RunFolder(out_dir).checkpoints).load_latest() if resume else None
+    latest = Checkpointer(RunFolder(out_dir).checkpoints).load_latest() if resume and chief else None
     done = int(latest[2]["step"]) if latest is not None else 0
     GAN = gan_class()  # noqa: N806 - the backend's GAN class
     with tensorflow_left_alone(keras):  # on jax/torch Keras would import TensorFlow just to seed it
         keras.utils.set_random_seed(seed)
-    gen = generator if generator is not None else seed_generator(latent_dim)
-    disc = discriminator if discriminator is not None else seed_discriminator(activation=d_activation)
-    gan = GAN(gen, disc, latent_dim=latent_dim, loss=loss, d_steps=d_steps or default_d_steps, seed=seed)
-    gan.compile(
-        d_optimizer=keras.optimizers.Adam(lr, beta_1=0.5, beta_2=beta_2),
-        g_optimizer=keras.optimizers.Adam(lr, beta_1=0.5, beta_2=beta_2),
-        jit_compile=jit_compile,
-    )
+    # R1 (measured in BENCHMARKS.md) is the TensorFlow trainer's; the jax/torch trainers do not have it yet.
+    extra = {"r1_weight": DEFAULTS["r1_weight"]} if loss == "bce" and keras.backend.backend() == "tensorflow" else {}
+    with strategy.scope() if strategy is not None else contextlib.nullcontext():
+        gen = generator if generator is not None else seed_generator(latent_dim)
+        disc = discriminator if discriminator is not None else seed_discriminator(activation=d_activation)
+        gan = GAN(gen, disc, latent_dim=latent_dim, loss=loss, d_steps=d_steps or default_d_steps, seed=seed, **extra)
+        gan.compile(
+            d_optimizer=keras.optimizers.Adam(lr, beta_1=0.5, beta_2=beta_2),
+            g_optimizer=keras.optimizers.Adam(lr, beta_1=0.5, beta_2=beta_2),
+            jit_compile=jit_compile,
+        )
     config = {
         "data": data,
         "images": len(images),
@@ -151,6 +160,7 @@ def train(
         "latent_dim": latent_dim,
         "learning_rate": lr,
         "d_steps": gan.d_steps,
+        "r1_weight": gan.r1_weight,
         "seed": seed,
         "generator": gen.name,
         "discriminator": disc.name,
@@ -168,7 +178,21 @@ def train(
         tensorboard=tensorboard,
     )
     remaining = max(0, steps - done)
-    if remaining:
+    if strategy is not None:  # every worker runs the loop; the chief's Monitor resumes, then all continue
+        per_epoch = max(1, len(images) // batch_size)
+        fit_distributed(
+            gan,
+            lambda start: data_mod.to_dataset(images, batch_size, seed=seed + start),
+            steps_per_epoch=per_epoch,
+            epochs=math.ceil(steps / per_epoch),
+            until=steps,
+            callbacks=[monitor] if chief else [],
+        )
+        remaining = int(gan.noise_counter.numpy()) - done
+        if not chief:
+            end = int(gan.noise_counter.numpy())
+            return TrainResult(out_dir, end, end - remaining, False, None, [])
+    elif remaining:
         if keras.backend.backend() == "tensorflow":
             dataset = data_mod.to_dataset(images, batch_size, seed=seed + done)
         else:
@@ -183,7 +207,7 @@ def train(
             callbacks=[monitor],
         )
     report_path = None
-    if report:
+    if report and chief:
         from .report import write_report
 
         report_path = write_report(out_dir, gan=gan)
