@@ -124,7 +124,8 @@ def _summary(metrics: list[dict[str, Any]]) -> str:
         return "<p>No metrics recorded.</p>"
     last = metrics[-1]
     keys = [k for k in ("d_loss", "g_loss", "d_real", "d_fake") if k in last]
-    cells = "".join(f"<tr><th>{html_text(k)}</th><td>{float(last[k]):.4f}</td></tr>" for k in keys)
+    values = {k: float("nan") if last[k] is None else float(last[k]) for k in keys}  # null: a NaN that JSON can hold
+    cells = "".join(f"<tr><th>{html_text(k)}</th><td>{values[k]:.4f}</td></tr>" for k in keys)
     return f"<p>{len(metrics)} logged steps; last step {int(last.get('step', 0))}.</p><table>{cells}</table>"
 
 
