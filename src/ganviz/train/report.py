@@ -119,12 +119,20 @@ def _config_table(config: dict[str, Any]) -> str:
     return f"<table>{rows}</table>" if rows else "<p>No configuration recorded.</p>"
 
 
+def _number(value: Any) -> float:
+    """A metric as a float; ``null`` (a NaN that JSON can hold) and damaged values read as NaN."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
 def _summary(metrics: list[dict[str, Any]]) -> str:
     if not metrics:
         return "<p>No metrics recorded.</p>"
     last = metrics[-1]
     keys = [k for k in ("d_loss", "g_loss", "d_real", "d_fake") if k in last]
-    values = {k: float("nan") if last[k] is None else float(last[k]) for k in keys}  # null: a NaN that JSON can hold
+    values = {k: _number(last[k]) for k in keys}
     cells = "".join(f"<tr><th>{html_text(k)}</th><td>{values[k]:.4f}</td></tr>" for k in keys)
     return f"<p>{len(metrics)} logged steps; last step {int(last.get('step', 0))}.</p><table>{cells}</table>"
 
