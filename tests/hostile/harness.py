@@ -1,4 +1,8 @@
-"""Run ``ganviz`` as a hostile user would: in a subprocess, with a timeout and resource limits, and check the damage."""
+"""Run ``ganviz`` as a hostile user would: in a subprocess, with a timeout and resource limits, and check the damage.
+
+Time is bounded by each subprocess's timeout (a hang fails the test with ``TimeoutExpired``), never by
+timing asserts; memory by ``RLIMIT_AS``; a full disk is simulated with ``RLIMIT_FSIZE``.
+"""
 
 from __future__ import annotations
 

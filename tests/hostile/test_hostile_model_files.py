@@ -30,7 +30,6 @@ def test_hostile_corpus_one_line_or_a_drawing_nothing_run_nothing_written_elsewh
         else:
             ET.parse(svg)  # a complete, well-formed SVG
             assert "<script>" not in svg.read_text(encoding="utf-8"), name
-        assert res.seconds < 60, (name, res.seconds)
     assert refused >= 10  # the bombs, deep JSON, wrong types, garbage and truncated files
     assert not (tmp_path / MARKER_NAME).exists(), "a Lambda's bytecode ran"
     assert snapshot(tmp_path / "files") == before  # nothing read was changed or deleted
