@@ -3,21 +3,67 @@
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from pathlib import Path
 
-from .errors import OutputPathError
+from .errors import OutputPathError, TargetError
 
-__all__ = ["write_atomic", "check_writable"]
+__all__ = ["write_atomic", "check_writable", "check_name_lengths", "check_input_file"]
+
+NAME_MAX = 255  # bytes in one file name on Linux, macOS and Windows file systems
+PATH_MAX = 4096
+
+
+def check_name_lengths(path: str | os.PathLike[str], *, what: str = "file name") -> Path:
+    """Refuse a path whose file names (or whole length) no file system accepts.
+
+    >>> check_name_lengths("a" * 300 + ".png")
+    Traceback (most recent call last):
+    ...
+    ganviz.errors.OutputPathError: file name too long: 'aaaaaaaaaaaaaaaaaaaa...png' is 304 bytes, the limit is 255 (choose a shorter file name)
+    """
+    p = Path(path)
+    raw = os.fsencode(p)
+    for part in p.parts:
+        size = len(os.fsencode(part))
+        if size > NAME_MAX:
+            short = part[:20] + "..." + part[-3:]
+            raise OutputPathError(
+                f"file name too long: {short!r} is {size} bytes, the limit is {NAME_MAX} (choose a shorter {what})"
+            )
+    if len(raw) > PATH_MAX:
+        raise OutputPathError(f"path too long: {len(raw)} bytes, the limit is {PATH_MAX} (choose a shorter {what})")
+    return p
+
+
+def check_input_file(path: str | os.PathLike[str], what: str, *, hint: str = "check the path") -> Path:
+    """Return ``path`` if it is a regular file; else say what it is instead (missing, a folder, a FIFO...).
+
+    Raises:
+        TargetError: the path is missing, a folder, or not a regular file (FIFOs and devices are never opened).
+    """
+    p = Path(path)
+    try:
+        mode = p.stat().st_mode
+    except FileNotFoundError:
+        raise TargetError(f"{what} {str(p)!r} not found ({hint})") from None
+    except OSError as exc:
+        raise TargetError(f"cannot open {what} {str(p)!r}: {exc.strerror or exc} ({hint})") from None
+    if stat.S_ISDIR(mode):
+        raise TargetError(f"{what} {str(p)!r} is a folder, not a file ({hint})")
+    if not stat.S_ISREG(mode):
+        raise TargetError(f"{what} {str(p)!r} is not a regular file (a pipe, socket or device); give a file")
+    return p
 
 
 def check_writable(path: str | os.PathLike[str]) -> Path:
     """Return ``path`` as a Path after checking its folder exists and is writable.
 
     Raises:
-        OutputPathError: the folder is missing, not a folder, or not writable.
+        OutputPathError: the name is too long, or the folder is missing, not a folder, or not writable.
     """
-    p = Path(path)
+    p = check_name_lengths(path)
     folder = p.parent if str(p.parent) else Path(".")
     if p.is_dir():
         raise OutputPathError(f"cannot write {str(p)!r}: it is a directory (give a file name such as model.png)")
@@ -36,6 +82,8 @@ def write_atomic(path: str | os.PathLike[str], data: bytes | str) -> Path:
     A reader never sees a half-written file, and an existing file survives a failure intact.
     """
     p = check_writable(path)
+    if p.exists() and not p.is_file():
+        raise OutputPathError(f"cannot write {str(p)!r}: it is not a regular file (give a file name)")
     payload = data.encode("utf-8") if isinstance(data, str) else data
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=str(p.parent))
     try:

@@ -45,7 +45,7 @@ def test_every_subcommand_has_help(command: str, capsys: pytest.CaptureFixture[s
 
 def test_no_subcommand_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main([]) == 2
-    assert "usage" in capsys.readouterr().err
+    assert "give a command: plot, gan" in _err_line(capsys)
 
 
 def test_plot_unknown_format(model_py: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -108,7 +108,7 @@ def test_plot_unwritable_folder(model_py: Path, tmp_path: Path, capsys: pytest.C
 )
 def test_usage_errors_exit_2(args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(args) == 2
-    assert message in capsys.readouterr().err
+    assert message in _err_line(capsys)
 
 
 def test_report_missing_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -135,7 +135,7 @@ def test_gan_bad_trace_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
 
 def test_plot_writes_svg_from_python_target(model_py: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "tiny.svg"
-    assert main(["plot", f"{model_py}:build", "-o", str(out), "--show-shapes"]) == 0
+    assert main(["plot", f"{model_py}:build", "-o", str(out), "--show-shapes", "--show-layer-names"]) == 0
     assert f"wrote {out}" in capsys.readouterr().out
     text = out.read_text(encoding="utf-8")
     assert text.lstrip().startswith("<") and "hidden" in text and "score" in text

@@ -97,7 +97,7 @@ def run_demo(out: Path, *, quick: bool = False, steps: int | None = None) -> dic
     n_steps = steps if steps is not None else (QUICK_STEPS if quick else DEMO_STEPS)
     run_dir = out / "run"
     _say(f"ganviz demo: training on the embedded digits for {n_steps} steps (monitor in {run_dir}) ...")
-    train(data="digits", steps=n_steps, out=str(run_dir), quick=quick)
+    train(data="digits", steps=n_steps, out=str(run_dir), quick=quick, overwrite=True)  # the demo owns its folder
     from ..train.run_folder import RunFolder
 
     run = RunFolder(run_dir)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -73,12 +74,25 @@ def _load_module(where: str) -> Any:
             if added:
                 sys.path.remove(folder)
         return module
+    # `python -m` puts the current folder on sys.path but the `ganviz` script does not: add it for the import,
+    # so that `pkg.module:name` is found where the user stands, as Python itself would find it.
+    cwd = os.getcwd()
+    added_cwd = cwd not in sys.path and "" not in sys.path
+    if added_cwd:
+        sys.path.insert(0, cwd)
     try:
         return importlib.import_module(where)
     except ModuleNotFoundError as exc:
         raise TargetError(
             f"cannot import module {where!r}: {exc} (check the name, or use a FILE.py:NAME path)"
         ) from None
+    except (SyntaxError, ImportError) as exc:
+        raise TargetError(
+            f"cannot import {where!r}: {type(exc).__name__}: {exc} (fix the module, then retry)"
+        ) from None
+    finally:
+        if added_cwd and cwd in sys.path:
+            sys.path.remove(cwd)
 
 
 def load_object(target: str, *, call: bool = True) -> Any:

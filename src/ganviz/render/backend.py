@@ -26,10 +26,8 @@ FORMATS = ("pdf", "png", "svg")
 ENGINES = ("dot", "graphviz-pure")
 PDF_DEFAULT_DPI = 150
 MAX_PIXELS = 32000  # longest side of a PNG (and of a PDF's image); bigger diagrams are scaled down
-_REMEDY = (
-    "install the pure-Python-installable port with `pip install graphviz-pure`, "
-    "or install Graphviz's `dot` (https://graphviz.org/download/, e.g. `apt install graphviz`)"
-)
+_DOT_REMEDY = "install Graphviz's `dot` (https://graphviz.org/download/, e.g. `apt install graphviz`)"
+_REMEDY = f"install the pure-Python-installable port with `pip install graphviz-pure`, or {_DOT_REMEDY}"
 _PROBE_TIMEOUT = 15.0
 _probe_cache: dict[tuple[str, float], bool] = {}
 
@@ -121,7 +119,7 @@ def _valid(fmt: str, data: bytes) -> str | None:
     if not data:
         return "empty output"
     if fmt == "svg":
-        return None if b"<svg" in data[:4096] and data.rstrip().endswith(b"</svg>") else "not a complete SVG"
+        return None if b"<svg" in data and data.rstrip().endswith(b"</svg>") else "not a complete SVG"
     if fmt == "png":
         return None if data.startswith(b"\x89PNG\r\n\x1a\n") and b"IEND" in data[-32:] else "not a complete PNG"
     return None if data.startswith(b"%PDF-") and b"%%EOF" in data[-1024:] else "not a complete PDF"
@@ -237,5 +235,10 @@ def render_dot(
         except RuntimeError as exc:
             failures.append(_Failure(name, str(exc)))
     detail = "; ".join(f"{f.engine} failed ({f.reason})" for f in failures)
-    hint = "" if len(usable) > 1 else f"; another engine may succeed: {_REMEDY}"
+    missing = [name for name, path in found if path is None]
+    hint = ""
+    if missing == ["dot"]:  # only then can installing something help: graphviz-pure is here and failed
+        hint = f"; Graphviz's own `dot` may succeed: {_DOT_REMEDY}"
+    elif missing:
+        hint = f"; another engine may succeed: {_REMEDY}"
     raise RenderBackendError(f"cannot render {fmt.upper()}: {detail}{hint}")

@@ -8,7 +8,7 @@ from typing import Any
 from ..ir.graph import Cluster, Edge, Graph, Node
 from . import styles
 from .dot_labels import caption_label, cluster_label, shape_label, table_label
-from .labels import check_graph
+from .labels import check_graph, cut_name
 from .options import DrawOptions
 from .quoting import dot_string
 
@@ -201,7 +201,7 @@ def graph_to_dot(
     if isinstance(caption, str) and caption:
         gattrs += [("label", caption_label(caption)), ("labelloc", "t"), ("labeljust", "l")]
     lines = writer.lines
-    lines.append(f"digraph {dot_string(graph.name)} {{")
+    lines.append(f"digraph {dot_string(cut_name(graph.name))} {{")
     lines.append(f"  graph {_attrs(gattrs)};")
     lines.append(
         f"  node {_attrs([('fontname', dot_string(styles.FONT)), ('fontsize', str(styles.FONT_SIZE)), ('color', dot_string(styles.BORDER_COLOR))])};"

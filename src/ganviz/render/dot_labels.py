@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..ir.graph import Cluster, Node
 from . import styles
-from .labels import cluster_facts, format_shapes, node_facts, node_shapes, node_title
+from .labels import cluster_facts, cut_name, format_shapes, node_facts, node_shapes, node_title
 from .options import DrawOptions
 from .quoting import DotHtml, dot_html
 
@@ -101,7 +101,9 @@ def shape_label(node: Node, opts: DrawOptions) -> str:
 
 def cluster_label(cluster: Cluster, opts: DrawOptions) -> str:
     """A nested model's header: title (and a badge when frozen) over its parameter facts."""
-    title = _title_html(cluster.name, cluster.class_name if cluster.class_name != cluster.name else "")
+    title = _title_html(
+        cut_name(cluster.name), cut_name(cluster.class_name if cluster.class_name != cluster.name else "")
+    )
     badge = _badge() if not cluster.trainable else ""
     lines = cluster_facts(cluster, opts)
     facts = _font(_lines("\n".join(lines), "LEFT"), size=styles.SMALL_FONT_SIZE)

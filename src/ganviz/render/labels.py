@@ -49,6 +49,18 @@ def format_count(n: int) -> str:
     return f"{int(n):,}"
 
 
+MAX_NAME_CHARS = 120  # longer names are cut in drawings (the HTML page's details keep the full text)
+
+
+def cut_name(text: str, limit: int = MAX_NAME_CHARS) -> str:
+    """``text`` cut to ``limit`` characters with an ellipsis, so one long name cannot break a layout.
+
+    >>> cut_name("generator"), cut_name("x" * 10, 6)
+    ('generator', 'xxxxx…')
+    """
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _params_text(params: int, trainable_params: int) -> str:
     text = f"{format_count(params)} params"
     if trainable_params != params:
@@ -64,9 +76,9 @@ def node_title(node: Node, opts: DrawOptions) -> tuple[str, str]:
     """
     style = styles.node_style(node.kind)
     if style.table and node.kind not in _TABLE_KINDS_WITH_NAME and not opts.show_layer_names and node.class_name:
-        return "", node.class_name
+        return "", cut_name(node.class_name)
     cls = node.class_name if node.class_name and node.class_name != node.name else ""
-    return node.name, cls
+    return cut_name(node.name), cut_name(cls)
 
 
 def node_facts(node: Node, opts: DrawOptions) -> list[tuple[str, str]]:

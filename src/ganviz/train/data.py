@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import struct
+import zipfile
 import zlib
 from pathlib import Path
 from typing import Any
@@ -19,12 +21,15 @@ __all__ = [
     "mnist",
     "image_folder",
     "load",
+    "check_spec",
     "scale_images",
     "to_dataset",
     "split",
 ]
 
 SCALES: tuple[str, ...] = ("tanh", "sigmoid")
+MAX_DATA_BYTES = 4 << 30  # an IDX file declaring more pixels than this is refused before anything is inflated
+MAX_IMAGE_PIXELS = 64_000_000  # one image in a folder dataset (Pillow's own bomb limit is 89 million)
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4")}
 
@@ -81,50 +86,77 @@ def digits(*, size: int = 28, scale: str = "tanh", return_labels: bool = False) 
     return (x, bunch.target.astype(np.int64)) if return_labels else x
 
 
-def _open_bytes(path: Path) -> bytes:
-    try:
-        if path.suffix == ".gz":
-            with gzip.open(path, "rb") as f:
-                return f.read()
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise DataError(f"data file {str(path)!r} does not exist") from None
-    except (OSError, EOFError, zlib.error) as exc:
-        raise DataError(f"cannot read data file {str(path)!r}: {exc} (is it a complete, valid file?)") from None
+def _read_idx_stream(p: Path, f: Any) -> np.ndarray:
+    """Read the IDX header, check the size it declares, then read exactly that many bytes (never more)."""
+    head = f.read(4)
+    if len(head) < 4 or head[0] != 0 or head[1] != 0 or head[2] not in _IDX_DTYPES:
+        raise DataError(f"{str(p)!r} is not an IDX file (bad header {head[:4].hex() or 'empty'}; expected 0000 08 0N)")
+    ndim = head[3]
+    raw_dims = f.read(4 * ndim)
+    if len(raw_dims) < 4 * ndim:
+        raise DataError(f"{str(p)!r} is truncated: header declares {ndim} dimensions but the file ends early")
+    dims = struct.unpack(f">{ndim}I", raw_dims)
+    dtype = np.dtype(_IDX_DTYPES[head[2]])
+    expected = math.prod(dims) * dtype.itemsize
+    if expected > MAX_DATA_BYTES:
+        raise DataError(
+            f"{str(p)!r} declares shape {dims} ({expected / 2**30:.1f} GiB), more than the "
+            f"{MAX_DATA_BYTES / 2**30:.0f} GiB ganviz loads; is it an IDX file of images?"
+        )
+    body = f.read(expected)
+    if len(body) != expected or f.read(1):
+        got = f"{len(body)}" if len(body) != expected else "more"
+        raise DataError(
+            f"{str(p)!r} is truncated or corrupt: expected {expected} data bytes for shape {dims}, got {got}"
+        )
+    return np.frombuffer(body, dtype=dtype).reshape(dims)
 
 
 def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
     """Read one IDX file (optionally gzipped) into an array.
 
+    The declared shape is checked before the data is read, and a gzipped file is inflated as a
+    stream that stops at the declared size: a small "gzip bomb" cannot fill the memory.
+
     Raises:
-        DataError: the file is missing, truncated or not IDX.
+        DataError: the file is missing, truncated, too big or not IDX.
     """
     p = Path(path)
-    raw = _open_bytes(p)
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
-        raise DataError(f"{str(p)!r} is not an IDX file (bad header {raw[:4].hex() or 'empty'}; expected 0000 08 0N)")
-    ndim = raw[3]
-    if len(raw) < 4 + 4 * ndim:
-        raise DataError(f"{str(p)!r} is truncated: header declares {ndim} dimensions but the file ends early")
-    dims = struct.unpack(f">{ndim}I", raw[4 : 4 + 4 * ndim])
-    dtype = np.dtype(_IDX_DTYPES[raw[2]])
-    expected = int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
-    body = raw[4 + 4 * ndim :]
-    if len(body) != expected:
-        raise DataError(
-            f"{str(p)!r} is truncated or corrupt: expected {expected} data bytes for shape {dims}, got {len(body)}"
-        )
-    return np.frombuffer(body, dtype=dtype).reshape(dims)
+    try:
+        if p.suffix == ".gz":
+            with gzip.open(p, "rb") as f:
+                return _read_idx_stream(p, f)
+        with open(p, "rb") as f:
+            return _read_idx_stream(p, f)
+    except FileNotFoundError:
+        raise DataError(f"data file {str(p)!r} does not exist") from None
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DataError(f"cannot read data file {str(p)!r}: {exc} (is it a complete, valid file?)") from None
 
 
 def _labels_for(images_file: Path) -> Path | None:
     cand = images_file.with_name(
         images_file.name.replace("images-idx3", "labels-idx1").replace("images.idx3", "labels.idx1")
     )
-    return cand if cand != images_file and cand.exists() else None
+    return cand if cand != images_file and cand.is_file() else None
+
+
+def _check_npz_size(p: Path) -> None:
+    """Refuse an ``.npz`` whose members would inflate past :data:`MAX_DATA_BYTES` (read from the zip directory)."""
+    try:
+        with zipfile.ZipFile(p) as z:
+            total = sum(info.file_size for info in z.infolist())
+    except (OSError, zipfile.BadZipFile, ValueError, EOFError) as exc:
+        raise DataError(f"cannot read {str(p)!r} as .npz: {exc} (is it a complete .npz file?)") from None
+    if total > MAX_DATA_BYTES:
+        raise DataError(
+            f"{str(p)!r} inflates to {total / 2**30:.1f} GiB, more than the {MAX_DATA_BYTES / 2**30:.0f} GiB "
+            "ganviz loads"
+        )
 
 
 def _mnist_npz(p: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    _check_npz_size(p)
     try:
         with np.load(p, allow_pickle=False) as z:
             keys = list(z.keys())
@@ -139,8 +171,8 @@ def _mnist_npz(p: Path) -> tuple[np.ndarray, np.ndarray | None]:
                     ylist = [z[k] for k in ys if k in keys]
                     y = np.concatenate(ylist) if len(ylist) == len(present) else None
                     return x, y
-    except (OSError, ValueError, EOFError, zlib.error) as exc:
-        raise DataError(f"cannot read {str(p)!r} as .npz: {exc}") from None
+    except (OSError, ValueError, EOFError, zlib.error, zipfile.BadZipFile) as exc:
+        raise DataError(f"cannot read {str(p)!r} as .npz: {exc} (is it a complete .npz file?)") from None
     raise DataError(f"{str(p)!r} holds no images (expected arrays named x_train/x_test, images or x; found {keys})")
 
 
@@ -164,10 +196,12 @@ def mnist(path: str | os.PathLike[str], *, scale: str = "tanh", return_labels: b
     if not p.exists():
         raise DataError(f"MNIST path {str(p)!r} does not exist (give a folder of IDX files, an IDX file or an .npz)")
     if p.is_dir():
-        files = sorted(f for f in p.iterdir() if "images-idx3" in f.name or "images.idx3" in f.name)
+        files = sorted(f for f in p.iterdir() if ("images-idx3" in f.name or "images.idx3" in f.name) and f.is_file())
         files.sort(key=lambda f: (not f.name.startswith("train"), f.name))
         if not files:
             raise DataError(f"folder {str(p)!r} has no '*images-idx3-ubyte[.gz]' file")
+    elif not p.is_file():
+        raise DataError(f"MNIST path {str(p)!r} is not a regular file or folder (give IDX files or an .npz)")
     elif p.suffix == ".npz":
         x, y = _mnist_npz(p)
         files = []
@@ -222,12 +256,51 @@ def image_folder(path: str | os.PathLike[str], size: int = 28, *, scale: str = "
     for i, f in enumerate(files):
         try:
             with Image.open(f) as img:
+                if img.width * img.height > MAX_IMAGE_PIXELS:
+                    raise DataError(
+                        f"image {str(f)!r} is {img.width}x{img.height} pixels, more than the "
+                        f"{MAX_IMAGE_PIXELS:,} ganviz reads (shrink it or remove it from the folder)"
+                    )
                 img = img.convert("L" if channels == 1 else "RGB").resize((size, size), Image.BILINEAR)
                 arr = np.asarray(img, dtype=np.uint8)
-        except (UnidentifiedImageError, OSError, ValueError) as exc:
+        except DataError:
+            raise
+        except Image.DecompressionBombError as exc:
+            raise DataError(
+                f"image {str(f)!r} is too big to read ({exc}); shrink it or remove it from the folder"
+            ) from None
+        except (UnidentifiedImageError, OSError, ValueError, EOFError) as exc:
             raise DataError(f"cannot decode image {str(f)!r}: {exc}") from None
         out[i] = arr[..., None] if channels == 1 else arr
     return scale_images(out, scale)
+
+
+def check_spec(spec: str) -> tuple[str, Path | None]:
+    """Check a data spec without loading anything (and without TensorFlow): its kind and that its path exists.
+
+    >>> check_spec("digits")
+    ('digits', None)
+    >>> check_spec("imagenet")
+    Traceback (most recent call last):
+    ...
+    ganviz.errors.DataError: unknown data spec 'imagenet' (must be 'digits', 'mnist:PATH' or 'folder:PATH')
+    """
+    kind, _, rest = str(spec).partition(":")
+    kind = kind.strip().lower()
+    if kind == "digits" and not rest:
+        return kind, None
+    if kind not in ("mnist", "folder") or not rest:
+        raise DataError(f"unknown data spec {spec!r} (must be 'digits', 'mnist:PATH' or 'folder:PATH')")
+    path = Path(rest).expanduser()
+    if not path.exists():
+        raise DataError(f"{kind} path {str(path)!r} does not exist (check --data {spec})")
+    if not (path.is_file() or path.is_dir()):  # a FIFO or device would block the read
+        raise DataError(f"{kind} path {str(path)!r} is not a regular file or folder (check --data {spec})")
+    if kind == "folder" and not path.is_dir():
+        raise DataError(f"image folder {str(path)!r} is not a folder (check --data {spec})")
+    if path.is_file() and not path.stat().st_size:
+        raise DataError(f"data file {str(path)!r} is empty")
+    return kind, path
 
 
 def load(spec: str, *, scale: str = "tanh", size: int = 28) -> np.ndarray:

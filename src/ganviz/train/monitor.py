@@ -22,7 +22,7 @@ from .monitor_notes import health_notes, running_mean_keys
 from .monitor_state import MonitorState
 from .notebook import in_notebook
 from .outputs import RunOutputs, draw_system
-from .run_folder import RunFolder, clear_run
+from .run_folder import RunFolder, clear_run, json_line
 from .samplers import Sampler
 from .sampling import choose_sampler
 from .step_counter import StepCounter, optimizers_of
@@ -282,7 +282,7 @@ class Monitor(MonitorEvents, MonitorState, keras.callbacks.Callback):
             self.running_means = set(values)
         if _crossed(prev, step, self.log_every):
             record = {"step": step, **values}
-            self._metrics_file.write(json.dumps(record) + "\n")
+            self._metrics_file.write(json_line(record))
             self._records.append(record)
             self._safely("write TensorBoard scalars", self._outputs.scalars, step, values)  # type: ignore[union-attr]
         events = self.health.check_logs(step, values)

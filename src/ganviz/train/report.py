@@ -119,12 +119,21 @@ def _config_table(config: dict[str, Any]) -> str:
     return f"<table>{rows}</table>" if rows else "<p>No configuration recorded.</p>"
 
 
+def _number(value: Any) -> float:
+    """A metric as a float; ``null`` (a NaN that JSON can hold) and damaged values read as NaN."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
 def _summary(metrics: list[dict[str, Any]]) -> str:
     if not metrics:
         return "<p>No metrics recorded.</p>"
     last = metrics[-1]
     keys = [k for k in ("d_loss", "g_loss", "d_real", "d_fake") if k in last]
-    cells = "".join(f"<tr><th>{html_text(k)}</th><td>{float(last[k]):.4f}</td></tr>" for k in keys)
+    values = {k: _number(last[k]) for k in keys}
+    cells = "".join(f"<tr><th>{html_text(k)}</th><td>{values[k]:.4f}</td></tr>" for k in keys)
     return f"<p>{len(metrics)} logged steps; last step {int(last.get('step', 0))}.</p><table>{cells}</table>"
 
 

@@ -14,7 +14,16 @@ import numpy as np
 
 from .._io import write_atomic
 
-__all__ = ["RunFolder", "clear_run", "rewind_run", "read_jsonl", "truncate_jsonl", "append_jsonl", "write_config"]
+__all__ = [
+    "RunFolder",
+    "clear_run",
+    "rewind_run",
+    "read_jsonl",
+    "truncate_jsonl",
+    "append_jsonl",
+    "json_line",
+    "write_config",
+]
 
 _SAMPLE = re.compile(r"^step_(\d{6,})\.png$")
 
@@ -150,7 +159,7 @@ def truncate_jsonl(path: Path, step: int) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     kept = [r for r in read_jsonl(path) if _step_of(r) <= step]
-    write_atomic(path, "".join(json.dumps(r) + "\n" for r in kept))
+    write_atomic(path, "".join(json_line(r) for r in kept))
     return kept
 
 
@@ -159,10 +168,20 @@ def _step_of(record: dict[str, Any]) -> float:
     return value if isinstance(value, (int, float)) and not isinstance(value, bool) else math.inf
 
 
+def json_line(record: dict[str, Any]) -> str:
+    """``record`` as one line of strict JSON: NaN and infinities become ``null`` (JSON has no NaN).
+
+    >>> json_line({"step": 3, "g_loss": float("nan"), "d_loss": 0.5})
+    '{"step": 3, "g_loss": null, "d_loss": 0.5}\\n'
+    """
+    clean = {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in record.items()}
+    return json.dumps(clean, allow_nan=False) + "\n"
+
+
 def append_jsonl(path: Path, record: dict[str, Any]) -> None:
     """Append ``record`` to ``path`` as one JSON line."""
     with open(path, "a", encoding="utf-8") as f:
-        f.write(json.dumps(record) + "\n")
+        f.write(json_line(record))
 
 
 def write_config(out_dir: Path, info: dict[str, Any]) -> None:

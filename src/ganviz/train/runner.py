@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import math
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .._io import check_name_lengths
 from ..errors import DataError, OutputPathError
 from .run_folder import RunFolder
 
@@ -43,21 +46,23 @@ class TrainResult:
     stopped_on_nonfinite: bool
     report: Path | None
     events: list[dict[str, Any]]
+    last_checkpoint: int | None = None
 
 
 def train(
-    data: str = "digits",
+    data: str | None = None,
     steps: int | None = None,
     out: str | os.PathLike[str] = "ganviz-run",
     *,
     resume: bool = False,
-    loss: str = "bce",
+    overwrite: bool = False,
+    loss: str | None = None,
     batch_size: int | None = None,
     quick: bool = False,
     latent_dim: int | None = None,
     learning_rate: float | None = None,
     d_steps: int | None = None,
-    seed: int = 0,
+    seed: int | None = None,
     sample_every: int | None = None,
     checkpoint_every: int | None = None,
     jit_compile: bool | str = "auto",
@@ -71,17 +76,20 @@ def train(
     """Train a GAN on a dataset and write a monitored run folder with a report.
 
     Args:
-        data: ``"digits"`` (embedded), ``"mnist:PATH"`` or ``"folder:PATH"``.
-        steps: Total generator steps (default 3000; 200 with ``quick``).
-        out: Run folder.
-        resume: Continue from the newest checkpoint in ``out``.
-        loss: ``"bce"``, ``"lsgan"``, ``"hinge"`` or ``"wgan-gp"``.
+        data: ``"digits"`` (embedded, the default), ``"mnist:PATH"`` or ``"folder:PATH"``.
+        steps: Total generator steps (default 3000; 200 with ``quick``; a resumed run's own).
+        out: Run folder. One run at a time may use it (a lock file in it says which).
+        resume: Continue from the newest readable checkpoint in ``out``. Options left ``None`` take
+            the run's own values; options that differ from the run's are refused.
+        overwrite: Delete an earlier run in ``out`` and start over (without it, a folder that
+            holds a run is refused).
+        loss: ``"bce"`` (default), ``"lsgan"``, ``"hinge"`` or ``"wgan-gp"``.
         batch_size: Batch size (default 128).
         quick: A short smoke run (fewer steps, frequent samples).
         latent_dim: Noise length (default 100).
         learning_rate: Adam learning rate for both models (default 2e-4, beta_1 0.5).
         d_steps: Discriminator updates per step (default 1; 3 for WGAN-GP).
-        seed: Seed of weights, noise, shuffling and the fixed sample noise.
+        seed: Seed of weights, noise, shuffling and the fixed sample noise (default 0).
         sample_every: Grid interval in steps (default: 20 grids per run).
         checkpoint_every: Checkpoint interval in steps (default: 5 per run).
         jit_compile: Passed to ``GAN.compile`` (``"auto"``: XLA on GPUs only).
@@ -99,11 +107,143 @@ def train(
 
     Raises:
         DataError: the data spec or files are bad.
+        OutputPathError: the run folder is in use, holds a run (without ``resume``/``overwrite``),
+            has nothing to resume, was made with other options, or the disk filled up.
     """
+    from .data import check_spec
+
+    if resume and overwrite:
+        raise ValueError("resume and overwrite exclude each other: choose one")
+    if data is not None:
+        check_spec(data)  # before TensorFlow is imported
+    given = {
+        "data": data,
+        "loss": loss,
+        "batch_size": batch_size,
+        "learning_rate": learning_rate,
+        "latent_dim": latent_dim,
+        "d_steps": d_steps,
+        "seed": seed,
+    }
+    out_dir = Path(out)
+    check_name_lengths(out_dir, what="--out folder")
+    runs = dict(
+        resume=resume,
+        quick=quick,
+        sample_every=sample_every,
+        checkpoint_every=checkpoint_every,
+        jit_compile=jit_compile,
+        progress=progress,
+        report=report,
+        generator=generator,
+        discriminator=discriminator,
+        model=model,
+        tensorboard=tensorboard,
+    )
+    from .distributed import is_chief
+
+    if not is_chief():  # the other workers of a multi-worker run write nothing: no folder, no lock
+        return _train(out_dir, **runs, **given, steps=steps)
+    created = _run_folder(out_dir)
+    from .run_lock import RunLock
+
+    lock = RunLock(out_dir)
+    try:
+        lock.acquire()
+        if resume:
+            options = _resume_options(out_dir, given, steps)
+        else:
+            from .run_rules import check_new_run
+
+            check_new_run(out_dir, overwrite=overwrite)
+            options = {**given, "steps": steps}
+        from .run_rules import remove_partial
+
+        remove_partial(out_dir)
+        return _train(out_dir, **runs, **options)
+    except OSError as exc:
+        if isinstance(exc, OutputPathError) or exc.errno not in _FULL:
+            raise
+        raise OutputPathError(_disk_full(out_dir, exc)) from None
+    finally:
+        lock.release()
+        if created:
+            _remove_if_empty(out_dir)
+
+
+_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+def _resume_options(out_dir: Path, given: dict[str, Any], steps: int | None) -> dict[str, Any]:
+    from .checkpoint import Checkpointer
+    from .run_rules import check_resume, merge_resume_options
+
+    ckpt = Checkpointer(out_dir / "checkpoints")
+    latest = ckpt.load_latest()
+    saved = check_resume(out_dir, [p for _, p in ckpt.paths()], latest[2] if latest else None)
+    options = merge_resume_options(out_dir, saved, given)
+    options["steps"] = steps if steps is not None else saved.get("steps")
+    return {k: options.get(k) for k in (*given, "steps")}
+
+
+def _disk_full(out_dir: Path, exc: OSError) -> str:
+    from .checkpoint import Checkpointer
+
+    steps = [s for s, _ in Checkpointer(out_dir / "checkpoints").paths()]
+    kept = f"its last good checkpoint (step {steps[-1]}) is kept" if steps else "it had no checkpoint yet"
+    name = f" {Path(exc.filename).name!r}" if exc.filename else ""
+    return (
+        f"disk full while writing{name} in run folder {str(out_dir)!r} ({exc.strerror}); {kept}: "
+        f"free some space, then continue with `ganviz train --resume --out {out_dir}`"
+    )
+
+
+def _remove_if_empty(out_dir: Path) -> None:
+    """Remove a run folder this call created when it holds nothing (or only empty sub-folders)."""
+    try:
+        if all(p.is_dir() and not any(p.iterdir()) for p in out_dir.iterdir()):
+            shutil.rmtree(out_dir)
+    except OSError:
+        pass
+
+
+def _train(
+    out_dir: Path,
+    *,
+    data: str | None,
+    steps: int | None,
+    resume: bool,
+    loss: str | None,
+    batch_size: int | None,
+    quick: bool,
+    latent_dim: int | None,
+    learning_rate: float | None,
+    d_steps: int | None,
+    seed: int | None,
+    sample_every: int | None,
+    checkpoint_every: int | None,
+    jit_compile: bool | str,
+    progress: bool,
+    report: bool,
+    generator: Any,
+    discriminator: Any,
+    model: Any,
+    tensorboard: bool,
+) -> TrainResult:
+    from . import data as data_mod
+
+    if model is not None:
+        from .user_model import train_user_model
+
+        return train_user_model(model, data=data or "digits", out_dir=out_dir, resume=resume,
+                                steps=int(steps if steps is not None else DEFAULTS["quick_steps"] if quick else DEFAULTS["steps"]),
+                                batch_size=int(batch_size or DEFAULTS["batch_size"]), seed=int(seed or 0),
+                                sample_every=sample_every, checkpoint_every=checkpoint_every,
+                                progress=progress, report=report, tensorboard=tensorboard)  # fmt: skip
+    images = data_mod.load(data or "digits", scale="tanh")  # before TensorFlow: bad data is refused at once
     import keras
 
     from ..extract.keras_model.facts import tensorflow_left_alone
-    from . import data as data_mod
     from .batches import numpy_batches
     from .checkpoint import Checkpointer
     from .distributed import fit_distributed, is_chief, multi_worker_strategy
@@ -115,7 +255,9 @@ def train(
     # TF_CONFIG naming several workers: join a multi-worker run; only the chief writes files.
     strategy = multi_worker_strategy()  # first: TensorFlow sets up collectives before other TF work
     chief = is_chief()
-    loss = normalize_loss(loss)
+    data = data or "digits"
+    seed = int(seed or 0)
+    loss = normalize_loss(loss or "bce")
     steps = int(steps if steps is not None else DEFAULTS["quick_steps"] if quick else DEFAULTS["steps"])
     if steps < 1:
         raise ValueError(f"steps must be >= 1, got {steps}")
@@ -123,15 +265,7 @@ def train(
     latent_dim = int(latent_dim or DEFAULTS["latent_dim"])
     lr = float(learning_rate or DEFAULTS["learning_rate"])
     d_activation, default_d_steps, beta_2 = _LOSS_SETTINGS[loss]
-    out_dir = _run_folder(out) if chief else Path(out)
-    if model is not None:
-        from .user_model import train_user_model
 
-        return train_user_model(model, data=data, steps=steps, out_dir=out_dir, resume=resume, batch_size=batch_size,
-                                seed=seed, sample_every=sample_every, checkpoint_every=checkpoint_every,
-                                progress=progress, report=report, tensorboard=tensorboard)  # fmt: skip
-
-    images = data_mod.load(data, scale="tanh")
     if images.shape[1:] != (28, 28, 1) and generator is None:
         raise DataError(f"the seed models make 28x28x1 images but {data!r} holds {images.shape[1:]} images")
     # The checkpoint the Monitor will resume from: the newest *readable* one (it skips broken files).
@@ -218,15 +352,16 @@ def train(
         stopped_on_nonfinite=monitor.stopped_on_nonfinite,
         report=report_path,
         events=list(monitor.events),
+        last_checkpoint=monitor._last_ckpt if monitor._last_ckpt >= 0 else (done or None),
     )
 
 
-def _run_folder(out: str | os.PathLike[str]) -> Path:
-    """Create the run folder, or say in one line why it cannot be."""
-    out_dir = Path(out)
+def _run_folder(out_dir: Path) -> bool:
+    """Create the run folder (returns whether it was made here), or say in one line why it cannot be."""
+    existed = out_dir.is_dir()
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         reason = "it is a file" if out_dir.exists() else (exc.strerror or str(exc))
         raise OutputPathError(f"cannot create run folder {str(out_dir)!r}: {reason} (choose another --out)") from None
-    return out_dir
+    return not existed

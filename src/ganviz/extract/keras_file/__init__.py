@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 from ...errors import ModelFileError
@@ -38,18 +39,18 @@ _EXTENSIONS = (".h5", ".hdf5", ".keras")
 def _sniff(path: Path) -> str:
     """Return ``"keras"`` or ``"h5"`` after checking the path, its extension and its first bytes."""
     try:
-        is_dir = path.is_dir()
-        if not is_dir:
-            path.stat()
+        mode = path.stat().st_mode
     except FileNotFoundError:
         raise fail(f"model file not found: {str(path)!r} (check the path)") from None
     except (OSError, ValueError) as exc:
         raise fail(f"cannot open {str(path)!r}: {exc} (check the path and its permissions)") from None
-    if is_dir:
+    if stat.S_ISDIR(mode):
         raise fail(
             f"{str(path)!r} is a directory, not a model file (give a .keras or .h5 file; "
             "TensorFlow SavedModel folders are not supported)"
         )
+    if not stat.S_ISREG(mode):  # a FIFO or a device would block the read, or never end
+        raise fail(f"{str(path)!r} is not a regular file (a pipe, socket or device): give a .keras or .h5 file")
     ext = path.suffix.lower()
     if ext not in _EXTENSIONS:
         raise fail(

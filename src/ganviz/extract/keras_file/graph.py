@@ -19,6 +19,7 @@ class _Iface:
 
     def __init__(self) -> None:
         self.consumers: list[list[str]] = []
+        self.consumer_sets: dict[int, set[str]] = {}  # the same, as sets: a membership test per edge in O(1)
         self.producers: list[list[str]] = []
         self.in_shapes: tuple[Shape | None, ...] = ()
         self.out_shapes: tuple[Shape | None, ...] = ()
@@ -156,8 +157,15 @@ class Reader:
     def _connect(self, sources: list[str], targets: list[str], iface: _Iface) -> None:
         for source in sources:
             if source.startswith(_INPUT):
-                slot = iface.consumers[int(source[len(_INPUT) :])]
-                slot.extend(t for t in targets if t not in slot)
+                index = int(source[len(_INPUT) :])
+                slot = iface.consumers[index]
+                have = iface.consumer_sets.get(index)
+                if have is None:
+                    have = iface.consumer_sets[index] = set(slot)
+                for t in targets:
+                    if t not in have:
+                        have.add(t)
+                        slot.append(t)
             else:
                 for target in targets:
                     self.builder.add_edge(source, target)
