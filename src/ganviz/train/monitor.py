@@ -15,7 +15,7 @@ import numpy as np
 from .._io import write_atomic
 from . import fit_context
 from .checkpoint import Checkpointer, state_objects
-from .health import HealthChecker, ProgressBar
+from .health import HealthChecker, HealthEvent, ProgressBar
 from .images import diversity
 from .monitor_events import MonitorEvents
 from .monitor_notes import health_notes, running_mean_keys
@@ -28,6 +28,11 @@ from .sampling import choose_sampler
 from .step_counter import StepCounter, optimizers_of
 
 __all__ = ["Monitor", "latent_shape"]
+
+_NONFINITE_SAMPLES = (
+    "the generator's samples hold NaN or Inf: no grid drawn (and no diversity check); "
+    "lower the learning rate or check the losses"
+)
 
 log = logging.getLogger("ganviz.train")
 
@@ -335,6 +340,10 @@ class Monitor(MonitorEvents, MonitorState, keras.callbacks.Callback):
         if drawn is None:
             return None
         grid, images = drawn
+        if not getattr(self.sampler, "last_finite", True):
+            # A NaN/Inf generator draws a flat grid and would look like mode collapse: say what it is.
+            self._emit([HealthEvent(step, "nonfinite_samples", "error", _NONFINITE_SAMPLES)])
+            return None
         path = self._safely("write the sample grid", self._outputs.grid, step, grid)
         self._last_grid = step
         self._emit(self.health.check_diversity(step, diversity(images)))

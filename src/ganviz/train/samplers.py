@@ -130,5 +130,7 @@ class Sampler:
         """(grid image, generated uint8 images) from the fixed arrays."""
         if self.needs_inputs:
             raise NeedsInputs(self.description)
-        out = to_uint8(np.asarray(self._run(self.arrays)), self.value_range)
+        raw = np.asarray(self._run(self.arrays))
+        self.last_finite = bool(np.all(np.isfinite(raw)))  # NaN/Inf would draw as a flat grid
+        out = to_uint8(raw, self.value_range)
         return self._layout(self.arrays, out), out
