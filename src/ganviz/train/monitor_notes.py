@@ -16,6 +16,11 @@ def running_mean_keys(model: Any, logged: dict[str, float]) -> set[str]:
     not names, are compared). Call it after the second step of an epoch, when a mean differs from
     the last value.
     """
+    strategy = getattr(model, "distribute_strategy", None)
+    if type(strategy).__name__.startswith(("MultiWorker", "CollectiveAllReduce")):
+        # Reading a metric all-reduces it across workers; only the chief runs callbacks, so that
+        # collective would put the workers out of step.
+        return set()
     try:
         metrics = [m for m in getattr(model, "metrics", []) or [] if hasattr(m, "update_state")]
         results = [float(m.result()) for m in metrics]

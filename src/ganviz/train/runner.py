@@ -310,6 +310,9 @@ def _train(
         seed=seed,
         config=config,
         tensorboard=tensorboard,
+        # Tracing the step for the diagram would run collective ops on the chief alone and put the
+        # workers' collectives out of step: a multi-worker run draws no system diagram.
+        diagrams=strategy is None,
     )
     remaining = max(0, steps - done)
     if strategy is not None:  # every worker runs the loop; the chief's Monitor resumes, then all continue
