@@ -9,7 +9,7 @@ from ..errors import OutputPathError
 
 __all__ = ["run_demo", "DEMO_STEPS", "QUICK_STEPS"]
 
-DEMO_STEPS = 6000  # about a minute here; recognisable digits of most classes
+DEMO_STEPS = 3000  # the `ganviz train` default: with R1, digits of every class (BENCHMARKS.md)
 QUICK_STEPS = 150
 
 
