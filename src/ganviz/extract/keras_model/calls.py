@@ -9,7 +9,7 @@ from typing import Any
 from ...errors import GanvizError, ModelNotBuiltError, NotAModelError
 from .facts import shape
 
-__all__ = ["LayerCall", "record_calls", "with_batch"]
+__all__ = ["LayerCall", "link_tensors", "record_calls", "with_batch"]
 
 
 @dataclass(eq=False)
@@ -169,7 +169,7 @@ def _record(keras: Any, layer: Any, args: list[Any], kwargs: dict[str, Any]) -> 
         if not roots:
             raise GanvizError(f"tracing {layer.name!r} recorded no call")
         root = roots[-1]
-        root.links = _links(root)
+        root.links = link_tensors(root, _keras_inputs)
     finally:
         layer_cls.__call__ = original
         for obj, inbound, outbound in touched.values():  # leave the user's layers as they were
@@ -193,8 +193,12 @@ def _producer(tensor: Any) -> Any:
     return None if history is None else history.operation
 
 
-def _links(root: LayerCall) -> dict[int, list[Any]]:
-    """``id(tensor)`` -> the input tensors of the op or layer call that made it, for every tensor reached."""
+def link_tensors(root: Any, inputs_of: Any) -> dict[int, list[Any]]:
+    """``id(tensor)`` -> ``inputs_of(tensor)`` for every tensor reached from ``root``'s call tree.
+
+    Both recorders (Keras's symbolic call here, ``tf.function`` in ``calls_tf``) walk the same way;
+    only how a tensor's inputs are read differs.
+    """
     links: dict[int, list[Any]] = {}
     stack: list[Any] = []
     calls = [root]
@@ -206,15 +210,19 @@ def _links(root: LayerCall) -> dict[int, list[Any]]:
         t = stack.pop()
         if id(t) in links:
             continue
-        history = getattr(t, "_keras_history", None)
-        ins: list[Any] = []
-        if _producer(t) is not None:
-            nodes = history.operation._inbound_nodes
-            if history.node_index < len(nodes):
-                ins = list(nodes[history.node_index].input_tensors)
+        ins = inputs_of(t)
         links[id(t)] = ins
         stack += ins
     return links
+
+
+def _keras_inputs(t: Any) -> list[Any]:
+    """The input tensors of the layer call or ``keras.ops`` op that made ``t`` (none for inputs)."""
+    if _producer(t) is None:
+        return []
+    history = t._keras_history
+    nodes = history.operation._inbound_nodes
+    return list(nodes[history.node_index].input_tensors) if history.node_index < len(nodes) else []
 
 
 def _is_shape(value: Any) -> bool:

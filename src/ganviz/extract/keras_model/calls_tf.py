@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..tf_graph import SHAPE_OPS
+from .calls import link_tensors
 from .facts import shape
 
 __all__ = ["record_tf"]
@@ -64,24 +65,10 @@ def record_tf(keras: Any, layer: Any, args: list[Any], kwargs: dict[str, Any], c
     if not roots:
         raise RuntimeError(f"tracing {layer.name!r} recorded no call")
     root = roots[-1]
-    root.links = _graph_links(root)
+    root.links = link_tensors(root, _graph_inputs)
     return root
 
 
-def _graph_links(root: Any) -> dict[int, list[Any]]:
-    """``id(tensor)`` -> the data inputs of the op that made it (none for shape-only ops and weights)."""
-    links: dict[int, list[Any]] = {}
-    stack: list[Any] = []
-    calls = [root]
-    while calls:
-        call = calls.pop()
-        stack += call.inputs + call.outputs
-        calls += call.children
-    while stack:
-        t = stack.pop()
-        if id(t) in links:
-            continue
-        ins = [] if t.op.type in SHAPE_OPS else [x for x in t.op.inputs if x.dtype.name != "resource"]
-        links[id(t)] = ins
-        stack += ins
-    return links
+def _graph_inputs(t: Any) -> list[Any]:
+    """The data inputs of the graph op that made ``t`` (none for shape-only ops and weights)."""
+    return [] if t.op.type in SHAPE_OPS else [x for x in t.op.inputs if x.dtype.name != "resource"]
