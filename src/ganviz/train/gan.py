@@ -18,6 +18,7 @@ __all__ = [
     "normalize_loss",
     "ends_with_sigmoid",
     "scores_each_example_alone",
+    "xla_by_default",
 ]
 
 _EPS = 1e-7
@@ -42,7 +43,9 @@ def _per_example(x: tf.Tensor) -> tf.Tensor:
     return tf.reduce_mean(tf.reshape(x, [tf.shape(x)[0], -1]), axis=1)
 
 
-DEFAULT_STEPS_PER_EXECUTION = 1  # 8 once the Monitor counts from the optimizer (#10 item 3)
+# Steps per call of the compiled function: Keras's per-call work (iterator, callbacks, logs) is paid once
+# per 8 steps. The Monitor counts from the optimizer, so its counts stay exact (BENCHMARKS.md, training).
+DEFAULT_STEPS_PER_EXECUTION = 8
 
 
 _BATCH_LAYERS = ("BatchNormalization", "SyncBatchNormalization")
@@ -57,6 +60,20 @@ def scores_each_example_alone(model: Any) -> bool:
         if not type(layer).__module__.startswith("keras.") or type(layer).__name__ in _BATCH_LAYERS:
             return False
     return hasattr(model, "_flatten_layers")
+
+
+def xla_by_default(*models: Any) -> bool:
+    """Whether ``jit_compile="auto"`` turns XLA on: when every model is made of Keras's own layers.
+
+    Keras's own choice leaves XLA off on CPU-only machines; on the seed's GAN and on a small DCGAN the
+    XLA step ran 1.2-1.6x faster on this project's 2-core CPU (BENCHMARKS.md). A user's own layer may
+    hold operations XLA cannot compile, so then Keras's choice stands.
+    """
+    return all(
+        hasattr(m, "_flatten_layers")
+        and all(type(layer).__module__.startswith("keras.") for layer in m._flatten_layers(include_self=False))
+        for m in models
+    )
 
 
 def _ema_copy(generator: Any) -> Any:
@@ -106,6 +123,10 @@ class GAN(keras.Model):
             kept in ``ema_generator``; ``sample()`` and :attr:`sampler` use it. ``None``: none.
         r1_weight: Weight ``gamma`` of the R1 penalty ``gamma / 2 * |grad D(x)|^2`` on real images
             (0: off).
+        r1_shrink: The R1 penalty is estimated each step on ``batch // r1_shrink`` real images (at
+            least one; 1: the whole batch), with a discriminator call of its own: its double
+            backward pass costs that much less (the mean over a sub-batch is an unbiased estimate of
+            the batch mean; StyleGAN2 shrinks its path-length regulariser's batch the same way).
         label_smoothing: One-sided label smoothing of the ``bce`` loss: real images aim at
             ``1 - label_smoothing`` (0: off).
         name: Model name.
@@ -129,6 +150,7 @@ class GAN(keras.Model):
         seed: int | None = None,
         ema: float | None = None,
         r1_weight: float = 0.0,
+        r1_shrink: int = 8,
         label_smoothing: float = 0.0,
         name: str = "gan",
         **kwargs: Any,
@@ -144,6 +166,8 @@ class GAN(keras.Model):
             raise ValueError(f"label_smoothing must be in [0, 0.5) (such as 0.1), got {label_smoothing!r}")
         if float(r1_weight) < 0.0:
             raise ValueError(f"r1_weight must be >= 0 (such as 1.0), got {r1_weight!r}")
+        if int(r1_shrink) < 1:
+            raise ValueError(f"r1_shrink must be >= 1 (such as 8), got {r1_shrink!r}")
         self.generator = generator
         self.discriminator = discriminator
         self.latent_dim = int(latent_dim)
@@ -153,6 +177,7 @@ class GAN(keras.Model):
         self.from_logits = (not ends_with_sigmoid(discriminator)) if from_logits is None else bool(from_logits)
         self.seed = int(np.random.SeedSequence().entropy % (2**31)) if seed is None else int(seed)
         self.r1_weight = float(r1_weight)
+        self.r1_shrink = int(r1_shrink)
         self.label_smoothing = float(label_smoothing)
         self.joint_discriminator = scores_each_example_alone(discriminator)
         self.ema = float(ema) if ema is not None else None
@@ -192,10 +217,10 @@ class GAN(keras.Model):
         Args:
             d_optimizer: Discriminator optimizer.
             g_optimizer: Generator optimizer.
-            jit_compile: XLA. ``"auto"`` (default): Keras's choice (on GPUs where the models
-                support it, off on CPUs: on a busy CPU XLA ran the seed's GAN at half speed), and
-                off under a ``tf.distribute`` strategy (Keras's XLA step cannot place mirrored
-                variables).
+            jit_compile: XLA. ``"auto"`` (default): on when both models are made of Keras's own
+                layers (:func:`xla_by_default`; faster on CPUs and GPUs alike), otherwise Keras's
+                choice (on GPUs only); off under a ``tf.distribute`` strategy (Keras's XLA step cannot
+                place mirrored variables).
             steps_per_execution: Training steps per call of the compiled function; callbacks see
                 a batch end every this many steps. ``None``: ``DEFAULT_STEPS_PER_EXECUTION``, or 1
                 under a ``tf.distribute`` strategy (Keras's multi-step loop fails there).
@@ -204,6 +229,12 @@ class GAN(keras.Model):
         distributed = getattr(self, "_distribute_strategy", None) is not None or tf.distribute.has_strategy()
         if jit_compile == "auto" and distributed:
             jit_compile = False
+        elif (
+            jit_compile == "auto"
+            and not kwargs.get("run_eagerly")
+            and xla_by_default(self.generator, self.discriminator)
+        ):
+            jit_compile = True
         if steps_per_execution is None:
             steps_per_execution = 1 if distributed else DEFAULT_STEPS_PER_EXECUTION
         super().compile(jit_compile=jit_compile, steps_per_execution=int(steps_per_execution), **kwargs)
@@ -358,15 +389,18 @@ class GAN(keras.Model):
             else:
                 fake = tf.cast(self.generator(z, training=True), tf.float32)
             with tf.GradientTape() as tape:
-                real_out, fake_out, r1 = self._score_pair(real, fake)
+                real_out, fake_out = self._score_pair(real, fake)
                 per_example, d_real, d_fake = self._d_losses(real_out, fake_out, logits=self.loss_name != "lsgan")
                 if self.loss_name == "wgan-gp":
                     per_example = per_example + self.gp_weight * self._gradient_penalty(
                         real, fake, step * self.d_steps + k
                     )
-                if r1 is not None:
-                    per_example = per_example + 0.5 * self.r1_weight * r1
                 d_loss = tf.nn.compute_average_loss(per_example) + self._regularization(self.discriminator)
+                logged_d_loss = tf.reduce_mean(per_example)
+                if self.r1_weight:
+                    r1 = self._r1_squared_norms(real)
+                    d_loss = d_loss + 0.5 * self.r1_weight * tf.nn.compute_average_loss(r1)
+                    logged_d_loss = logged_d_loss + 0.5 * self.r1_weight * tf.reduce_mean(r1)
             self.d_optimizer.apply_gradients(zip(tape.gradient(d_loss, d_vars), d_vars))
         with g_tape:
             fake_out = self.discriminator(fake_g, training=True)
@@ -377,37 +411,37 @@ class GAN(keras.Model):
             _ema_update(self.ema_generator.weights, self.generator.weights, self.ema, step)
         self.noise_counter.assign_add(1)
         return {
-            "d_loss": tf.reduce_mean(per_example),
+            "d_loss": logged_d_loss,
             "g_loss": tf.reduce_mean(g_per_example),
             "d_real": tf.reduce_mean(d_real),
             "d_fake": tf.reduce_mean(d_fake),
         }
 
-    def _score_pair(self, real: tf.Tensor, fake: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor | None]:
-        """D(real), D(fake) (as logits, except for ``lsgan``) and, with an R1 weight, each real image's
-        squared input-gradient norm."""
+    def _score_pair(self, real: tf.Tensor, fake: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """D(real) and D(fake), as logits except for ``lsgan``: in one call when the discriminator scores
+        each example alone."""
         as_logits = self.loss_name != "lsgan"
-        both = tf.concat([real, fake], axis=0) if self.joint_discriminator else None
+        if self.joint_discriminator:
+            out = self.discriminator(tf.concat([real, fake], axis=0), training=True)
+            out = _to_logits(out, self.from_logits) if as_logits else out
+            real_out, fake_out = tf.split(out, 2, axis=0)
+            return real_out, fake_out
+        real_out = self.discriminator(real, training=True)
+        fake_out = self.discriminator(fake, training=True)
+        if as_logits:
+            return _to_logits(real_out, self.from_logits), _to_logits(fake_out, self.from_logits)
+        return real_out, fake_out
+
+    def _r1_squared_norms(self, real: tf.Tensor) -> tf.Tensor:
+        """R1: the squared norm of D's input gradient at each of the first ``batch // r1_shrink`` real images."""
+        count = tf.maximum(tf.shape(real)[0] // self.r1_shrink, 1)
+        subset = real[:count]
         with tf.GradientTape(watch_accessed_variables=False) as tape:
-            if self.r1_weight:
-                tape.watch(both if both is not None else real)
-            if both is not None:
-                out = self.discriminator(both, training=True)
-                out = _to_logits(out, self.from_logits) if as_logits else out
-                real_out, fake_out = tf.split(out, 2, axis=0)
-            else:
-                real_out = self.discriminator(real, training=True)
-                fake_out = self.discriminator(fake, training=True)
-                if as_logits:
-                    real_out = _to_logits(real_out, self.from_logits)
-                    fake_out = _to_logits(fake_out, self.from_logits)
-            score = tf.reduce_sum(_per_example(_to_logits(real_out, True) if as_logits else real_out))
-            score = score if self.r1_weight else None
-        if score is None:
-            return real_out, fake_out, None
-        grads = tape.gradient(score, both if both is not None else real)
-        grads = grads[: tf.shape(real)[0]] if both is not None else grads
-        return real_out, fake_out, tf.reduce_sum(tf.reshape(tf.square(grads), [tf.shape(real)[0], -1]), axis=1)
+            tape.watch(subset)
+            out = self.discriminator(subset, training=True)
+            score = tf.reduce_sum(_per_example(_to_logits(out, self.from_logits) if self.loss_name != "lsgan" else out))
+        grads = tape.gradient(score, subset)
+        return tf.reduce_sum(tf.reshape(tf.square(grads), [count, -1]), axis=1)
 
     def get_config(self) -> dict[str, Any]:
         """Return the constructor options that are plain data (the sub-models are not serialized)."""
@@ -421,5 +455,6 @@ class GAN(keras.Model):
             "seed": self.seed,
             "ema": self.ema,
             "r1_weight": self.r1_weight,
+            "r1_shrink": self.r1_shrink,
             "label_smoothing": self.label_smoothing,
         }

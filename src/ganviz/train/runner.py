@@ -92,7 +92,7 @@ def train(
         seed: Seed of weights, noise, shuffling and the fixed sample noise (default 0).
         sample_every: Grid interval in steps (default: 20 grids per run).
         checkpoint_every: Checkpoint interval in steps (default: 5 per run).
-        jit_compile: Passed to ``GAN.compile`` (``"auto"``: XLA on GPUs only).
+        jit_compile: Passed to ``GAN.compile`` (``"auto"``: XLA when the models are Keras's own layers).
         progress: Show the progress bar.
         report: Write ``report.html`` at the end.
         generator: Use this generator instead of the seed's (its output must be 28x28x1 unless
@@ -280,10 +280,18 @@ def _train(
         gen = generator if generator is not None else seed_generator(latent_dim)
         disc = discriminator if discriminator is not None else seed_discriminator(activation=d_activation)
         gan = GAN(gen, disc, latent_dim=latent_dim, loss=loss, d_steps=d_steps or default_d_steps, seed=seed, **extra)
+        sample_every = sample_every or max(1, steps // 20)
+        checkpoint_every = checkpoint_every or max(sample_every, steps // 5)
+        execution = (
+            {"steps_per_execution": _aligned_execution(sample_every, checkpoint_every)}
+            if strategy is None and keras.backend.backend() == "tensorflow"
+            else {}
+        )
         gan.compile(
             d_optimizer=keras.optimizers.Adam(lr, beta_1=0.5, beta_2=beta_2),
             g_optimizer=keras.optimizers.Adam(lr, beta_1=0.5, beta_2=beta_2),
             jit_compile=jit_compile,
+            **execution,
         )
     config = {
         "data": data,
@@ -299,11 +307,10 @@ def _train(
         "generator": gen.name,
         "discriminator": disc.name,
     }
-    sample_every = sample_every or max(1, steps // 20)
     monitor = Monitor(
         out_dir,
         every_n_steps=sample_every,
-        checkpoint_every=checkpoint_every or max(sample_every, steps // 5),
+        checkpoint_every=checkpoint_every,
         resume=resume,
         max_steps=steps,
         progress=progress,
@@ -334,15 +341,20 @@ def _train(
             dataset = data_mod.to_dataset(images, batch_size, seed=seed + done)
         else:
             dataset = numpy_batches(images, batch_size, seed=seed + done)
-        per_epoch = max(1, len(images) // batch_size)
-        gan.fit(
-            dataset,
-            steps_per_epoch=min(per_epoch, remaining),
-            epochs=math.ceil(remaining / min(per_epoch, remaining)),
-            verbose=0,
-            shuffle=False,
-            callbacks=[monitor],
-        )
+        if keras.backend.backend() == "tensorflow":
+            # Exactly the remaining steps, as one pass: the last call of a steps_per_execution > 1
+            # function runs only the batches left, so no step runs past --steps.
+            gan.fit(dataset.take(remaining), epochs=1, verbose=0, shuffle=False, callbacks=[monitor])
+        else:
+            per_epoch = max(1, len(images) // batch_size)
+            gan.fit(
+                dataset,
+                steps_per_epoch=min(per_epoch, remaining),
+                epochs=math.ceil(remaining / min(per_epoch, remaining)),
+                verbose=0,
+                shuffle=False,
+                callbacks=[monitor],
+            )
     report_path = None
     if report and chief:
         from .report import write_report
@@ -357,6 +369,15 @@ def _train(
         events=list(monitor.events),
         last_checkpoint=monitor._last_ckpt if monitor._last_ckpt >= 0 else (done or None),
     )
+
+
+def _aligned_execution(*intervals: int) -> int:
+    """Steps per execution that land grids and checkpoints on their intervals: the largest divisor of
+    the intervals' common divisor not above the GAN's default (callbacks see every this many steps)."""
+    from .gan import DEFAULT_STEPS_PER_EXECUTION
+
+    common = math.gcd(*(max(1, int(i)) for i in intervals))
+    return max(d for d in range(1, DEFAULT_STEPS_PER_EXECUTION + 1) if common % d == 0)
 
 
 def _run_folder(out_dir: Path) -> bool:
