@@ -38,10 +38,14 @@ _MIN_COLUMN_ROWS = 12  # never cut the rows into columns shorter than this
 
 @dataclass(frozen=True)
 class CompactLayout:
-    """Where each node's box goes: ``x[i]``, ``y[i]`` (top left, points) for ``graph.nodes[i]``."""
+    """Where each node's box goes: ``x[i]``, ``y[i]`` (top left, points) for ``graph.nodes[i]``.
+
+    ``layer[i]`` is the node's layer (its longest path from a source, once cycles are broken).
+    """
 
     x: array[float]
     y: array[float]
+    layer: array[int]
     width: float
     height: float
     layers: int
@@ -153,4 +157,4 @@ def compact_layout(graph: Graph, *, rankdir: str = "TB") -> CompactLayout:
                 y[i] = height - BOX_H - y[i]
             else:
                 x[i] = width - BOX_W - x[i]
-    return CompactLayout(x, y, max(width, 0.0), max(height, 0.0), depth, len(rows), columns)
+    return CompactLayout(x, y, layer, max(width, 0.0), max(height, 0.0), depth, len(rows), columns)
