@@ -94,7 +94,7 @@ def test_hostile_names_are_escaped_and_cut() -> None:
     heads = [t.text or "" for g in nodes.values() for t in g.iter(f"{SVG}text")]
     assert max(map(len, heads)) <= 32
     assert cut_name("x" * 400, 22) in heads  # a 400-character name is cut with an ellipsis
-    assert 'a &amp; b' in text and "quote &quot; and &#39; here" in text
+    assert "a &amp; b" in text and "quote &quot; and &#39; here" in text
 
 
 def test_layers_are_longest_paths_and_cycles_do_not_hang() -> None:
