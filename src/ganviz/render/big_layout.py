@@ -27,7 +27,17 @@ from dataclasses import dataclass
 from ..ir.graph import Graph
 from . import styles
 
-__all__ = ["COMPACT_NODES", "ROW_NODES", "BOX_W", "BOX_H", "CompactLayout", "compact_layout", "endpoints"]
+__all__ = [
+    "COMPACT_NODES",
+    "ROW_NODES",
+    "BOX_W",
+    "BOX_H",
+    "GAP_RANK",
+    "GAP_SLOT",
+    "CompactLayout",
+    "compact_layout",
+    "endpoints",
+]
 
 COMPACT_NODES = 3000  # more drawn boxes than this: the compact layout (dot takes seconds at 4,000 fanned out)
 ROW_NODES = 40  # a layer wider than this wraps into rows of this many boxes

@@ -4,8 +4,8 @@ The document has the structure of Graphviz's SVG (``<g id="<ir id>" class="node 
 ``<title>``, ``<g id="edge-<i>" class="edge <kind>">`` titled ``source->target``), so the HTML
 page finds boxes and edges in it as in any other drawing. Boxes are equal rectangles in the
 colours of :mod:`~ganviz.render.styles` showing the title (name or class, as in the DOT drawing)
-and one small line (class, output shape when asked); edges are straight lines with an open
-arrowhead, drawn under the boxes. A title line says that the compact layout was used.
+and one small line (class, output shape when asked); edges are elbowed lines that run in the gap
+next to the target's row, with an open arrowhead, drawn under the boxes. A title line says that the compact layout was used.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from ..errors import DiagramTooLargeError
 from ..ir.graph import Graph, Node
 from . import styles
-from .big_layout import BOX_H, BOX_W, COMPACT_NODES, CompactLayout, compact_layout, endpoints
+from .big_layout import BOX_H, BOX_W, COMPACT_NODES, GAP_RANK, GAP_SLOT, CompactLayout, compact_layout, endpoints
 from .labels import check_graph, cut_name, format_shapes, node_title
 from .options import DrawOptions
 from .quoting import html_attr, html_text
@@ -89,6 +89,28 @@ def _box(i: int, node: Node, lay: CompactLayout, opts: DrawOptions) -> str:
     return "".join(parts) + "</g>\n"
 
 
+def _route(sx: float, sy: float, tx: float, ty: float, w: float, h: float) -> list[tuple[float, float]]:
+    """The corners of an edge from the box at (sx, sy) to the box at (tx, ty), ranks running down.
+
+    The edge leaves its box, runs along the gap next to the target's row and enters the target
+    straight: the edges of a wide fan share one line along each row instead of crossing boxes. An
+    edge that skips rows first steps into the gap beside its source, so it is not hidden behind
+    the boxes between.
+    """
+    if ty == sy:  # side by side in one row
+        y = sy + h / 2
+        return [(sx + w, y), (tx, y)] if tx > sx else [(sx, y), (tx + w, y)]
+    down = ty > sy
+    x1, x2 = sx + w / 2, tx + w / 2
+    y1, y2 = (sy + h, ty) if down else (sy, ty + h)
+    half = GAP_RANK / 2 if down else -GAP_RANK / 2
+    bend = y2 - half
+    if abs(y2 - y1) <= GAP_RANK + 1:  # the next row
+        return [(x1, y1), (x1, bend), (x2, bend), (x2, y2)]
+    side = sx + w + GAP_SLOT / 2
+    return [(x1, y1), (x1, y1 + half), (side, y1 + half), (side, bend), (x2, bend), (x2, y2)]
+
+
 def _line(lay: CompactLayout, s: int, t: int, across: bool) -> str:
     """Path data from box ``s`` to box ``t``, with an open arrowhead at ``t``."""
     sx, sy, tx, ty = lay.x[s], lay.y[s], lay.x[t], lay.y[t]
@@ -96,31 +118,17 @@ def _line(lay: CompactLayout, s: int, t: int, across: bool) -> str:
         a, b = sy + BOX_H / 3, sy + 2 * BOX_H / 3
         r = sx + BOX_W
         return f"M{_f(r)},{_f(a)}C{_f(r + 18)},{_f(a - 6)} {_f(r + 18)},{_f(b + 6)} {_f(r)},{_f(b)}"
-    forward = (ty > sy) if across else (tx > sx)
-    backward = (ty < sy) if across else (tx < sx)
-    if across and (forward or backward):
-        x1, x2 = sx + BOX_W / 2, tx + BOX_W / 2
-        y1, y2 = (sy + BOX_H, ty) if forward else (sy, ty + BOX_H)
-    elif not across and (forward or backward):
-        y1, y2 = sy + BOX_H / 2, ty + BOX_H / 2
-        x1, x2 = (sx + BOX_W, tx) if forward else (sx, tx + BOX_W)
-    else:  # side by side in one row
-        right = (tx > sx) if across else (ty > sy)
-        if across:
-            y1 = y2 = sy + BOX_H / 2
-            x1, x2 = (sx + BOX_W, tx) if right else (sx, tx + BOX_W)
-        else:
-            x1 = x2 = sx + BOX_W / 2
-            y1, y2 = (sy + BOX_H, ty) if right else (sy, ty + BOX_H)
-    dx, dy = x2 - x1, y2 - y1
-    length = math.hypot(dx, dy) or 1.0
-    ux, uy = dx / length, dy / length
+    if across:
+        points = _route(sx, sy, tx, ty, BOX_W, BOX_H)
+    else:  # ranks run across: route in the turned frame, then turn back
+        points = [(x, y) for y, x in _route(sy, sx, ty, tx, BOX_H, BOX_W)]
+    (ax, ay), (x2, y2) = points[-2], points[-1]
+    length = math.hypot(x2 - ax, y2 - ay) or 1.0
+    ux, uy = (x2 - ax) / length, (y2 - ay) / length
     bx, by = x2 - ux * _ARROW, y2 - uy * _ARROW
     px, py = -uy * _ARROW_HALF, ux * _ARROW_HALF
-    return (
-        f"M{_f(x1)},{_f(y1)}L{_f(x2)},{_f(y2)}"
-        f"M{_f(bx + px)},{_f(by + py)}L{_f(x2)},{_f(y2)}L{_f(bx - px)},{_f(by - py)}"
-    )
+    line = "L".join(f"{_f(x)},{_f(y)}" for x, y in points)
+    return f"M{line}M{_f(bx + px)},{_f(by + py)}L{_f(x2)},{_f(y2)}L{_f(bx - px)},{_f(by - py)}"
 
 
 def _title(graph: Graph, lay: CompactLayout, drawn_edges: int) -> list[str]:
