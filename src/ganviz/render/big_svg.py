@@ -139,7 +139,8 @@ def _title(graph: Graph, lay: CompactLayout, drawn_edges: int) -> list[str]:
         f"{lay.rows:,} rows and {lay.columns:,} columns (more than {COMPACT_NODES:,} boxes: too many for Graphviz)"
     )
     if graph.clusters:
-        note += f"; {len(graph.clusters):,} nested models are not outlined"
+        many = len(graph.clusters)
+        note += f"; {many:,} nested model{'s are' if many > 1 else ' is'} not outlined"
     return [first, note]
 
 
