@@ -13,6 +13,7 @@ from ganviz.render import big_svg
 from ganviz.render.big_layout import BOX_H, BOX_W, COMPACT_NODES, compact_layout
 from ganviz.render.formats import render_bytes
 from ganviz.render.labels import cut_name
+from ganviz.render.options import DrawOptions
 
 SVG = "{http://www.w3.org/2000/svg}"
 HOSTILE = ["<script>alert(1)</script>", "a & b", "quote \" and ' here", "x" * 400, "ctl\x00\x1b[31m", "]]>"]
@@ -128,8 +129,11 @@ def test_every_direction_keeps_boxes_apart_and_inside(rankdir: str) -> None:
     assert len(spots) == len(graph.nodes)
     assert min(lay.x) >= 0 and max(lay.x) + BOX_W <= lay.width + 1e-6
     assert min(lay.y) >= 0 and max(lay.y) + BOX_H <= lay.height + 1e-6
-    first, last = graph.nodes[0], graph.nodes[1]  # the input, and a layer fed by it
-    assert lay.layer[0] == 0 and lay.layer[1] == 1, (first, last)
+    assert lay.layer[0] == 0 and lay.layer[1] == 1  # the input, and a layer fed by it
+    root, nodes, edges = _parse("".join(big_svg.compact_svg(graph, DrawOptions(rankdir=rankdir))).encode())
+    assert len(nodes) == len(graph.nodes) and len(edges) == len(graph.edges)
+    note = next(t.text for t in root.iter(f"{SVG}text") if t.get("class") == "compact-note") or ""
+    assert ("columns" in note) == (rankdir in ("TB", "BT"))
 
 
 def test_edges_to_a_nested_model_reach_its_first_box_and_the_note_says_models_are_not_outlined() -> None:
