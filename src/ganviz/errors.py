@@ -13,6 +13,7 @@ __all__ = [
     "TraceError",
     "DataError",
     "TargetError",
+    "DiagramTooLargeError",
 ]
 
 
@@ -54,3 +55,7 @@ class DataError(GanvizError, ValueError):
 
 class TargetError(GanvizError, ValueError):
     """A CLI target (``file.py:name``, ``pkg.mod:name``) cannot be resolved."""
+
+
+class DiagramTooLargeError(GanvizError, ValueError):
+    """A diagram has too many boxes for the format asked (e.g. a raster of 100,000 layers)."""

@@ -72,3 +72,20 @@ def test_30k_layer_files_read_and_draw_in_bounded_time(tmp_path: Path, kind: str
     res = run_cli(["plot", str(path), "-o", str(out), "--expand-nested"], cwd=tmp_path, timeout=120, mem_mb=3072)
     assert res.rc == 0, res.err[-2000:]
     assert out.read_text(encoding="utf-8").count("->") >= 30_000
+
+
+def test_a_file_too_big_for_graphviz_draws_compact_svg_and_refuses_png_in_one_line(tmp_path: Path) -> None:
+    """#13.5, drawing: above 3,000 boxes the SVG is ganviz's compact layout; a PNG is refused, nothing written."""
+    from ganviz.render.big_layout import COMPACT_NODES
+
+    path = write_keras(tmp_path / "fan.keras", fanout_config(COMPACT_NODES + 500))
+    svg = tmp_path / "fan.svg"
+    res = run_cli(["plot", str(path), "-o", str(svg)], cwd=tmp_path, timeout=120, mem_mb=3072)
+    assert res.rc == 0, res.err[-2000:]
+    root = ET.parse(svg).getroot()
+    boxes = [g for g in root.iter("{http://www.w3.org/2000/svg}g") if (g.get("class") or "").startswith("node ")]
+    assert len(boxes) == COMPACT_NODES + 501 and b"compact layout" in svg.read_bytes()[:3000]
+    png = tmp_path / "fan.png"
+    res = run_cli(["plot", str(path), "-o", str(png)], cwd=tmp_path, timeout=120, mem_mb=3072)
+    assert_refused(res, f"{COMPACT_NODES + 501:,} boxes is too many for PNG", ".svg or .html", "--depth")
+    assert not png.exists()

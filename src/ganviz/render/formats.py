@@ -64,9 +64,14 @@ def _mermaid(d: Drawing) -> bytes:
 def _engine(fmt: str) -> Callable[[Drawing], bytes]:
     def render(d: Drawing) -> bytes:
         from .backend import render_dot
+        from .big_svg import check_raster_size, svg_bytes
         from .dot import graph_to_dot
 
-        return render_dot(graph_to_dot(d.shown, d.options), fmt, dpi=d.options.dpi)
+        shown = d.shown
+        if fmt == "svg":
+            return svg_bytes(shown, d.options)  # the compact layout when Graphviz would take minutes
+        check_raster_size(shown, fmt)
+        return render_dot(graph_to_dot(shown, d.options), fmt, dpi=d.options.dpi)
 
     return render
 

@@ -349,16 +349,12 @@ def depth_views(full: Graph, options: DrawOptions) -> dict[str, str]:
 
     Layer names are always drawn: the page is where people look layers up by name.
     """
-    from .backend import render_dot
-    from .dot import graph_to_dot
+    from .big_svg import svg_bytes
 
     levels = max_depth(full)
     depths: list[int | None] = [*range(levels), None] if levels else [None]
     opts = options.replace(dpi=None, show_layer_names=True)
-    return {
-        _view_label(d): render_dot(graph_to_dot(collapse_to_depth(full, d), opts), "svg").decode("utf-8")
-        for d in depths
-    }
+    return {_view_label(d): svg_bytes(collapse_to_depth(full, d), opts).decode("utf-8") for d in depths}
 
 
 def graph_to_page(
@@ -391,11 +387,10 @@ def trace_page(
         title: page title.
     """
     from ..ir.trace_calls import union_graph
-    from .backend import render_dot
-    from .dot import graph_to_dot
+    from .big_svg import svg_bytes
 
     opts = options or DrawOptions()
     renamed, both = union_graph(steps, full)
-    step_svg = render_dot(graph_to_dot(renamed, opts.replace(dpi=None, show_layer_names=True)), "svg").decode("utf-8")
+    step_svg = svg_bytes(renamed, opts.replace(dpi=None, show_layer_names=True)).decode("utf-8")
     views = {STEP_VIEW: step_svg, **depth_views(full, opts)}
     return graph_to_html(both, views=views, title=title, initial_view=_view_label(None) if open_models else STEP_VIEW)
