@@ -26,7 +26,8 @@ HERE = Path(__file__).resolve().parent
 RECIPES: dict[str, dict[str, Any]] = {
     "base": {},
     "ttur": {"d_lr": 4e-4, "g_lr": 1e-4},
-    "r1": {"r1_weight": 1.0},
+    "r1": {"r1_weight": 1.0},  # on batch // 8 real images (GAN's r1_shrink default)
+    "r1_full_batch": {"r1_weight": 1.0, "r1_shrink": 1},
     "label_smoothing": {"label_smoothing": 0.1},
     "batch_256": {"batch_size": 256},
     "no_beta2": {"beta_2": 0.99},

@@ -134,9 +134,10 @@ def _line(lay: CompactLayout, s: int, t: int, across: bool) -> str:
 def _title(graph: Graph, lay: CompactLayout, drawn_edges: int, across: bool) -> list[str]:
     caption = graph.details.get("caption")
     first = cut_name(caption if isinstance(caption, str) and caption else graph.name).split("\n")[0]
+    group = ("column" if across else "band") + ("" if lay.columns == 1 else "s")
     note = (
         f"compact layout: {len(graph.nodes):,} boxes, {drawn_edges:,} edges, {lay.layers:,} layers in "
-        f"{lay.rows:,} rows and {lay.columns:,} {'columns' if across else 'bands'} (more than {COMPACT_NODES:,} boxes: too many for Graphviz)"
+        f"{lay.rows:,} rows and {lay.columns:,} {group} (more than {COMPACT_NODES:,} boxes: too many for Graphviz)"
     )
     if graph.clusters:
         many = len(graph.clusters)
