@@ -55,21 +55,24 @@ class _Timer:
 
             def on_train_batch_end(cb, batch: int, logs: Any = None) -> None:  # noqa: N805
                 # batch is the last batch index of the call: with steps_per_execution=N it moves by N
-                now = time.perf_counter()
+                now, cpu = time.perf_counter(), time.process_time()
                 ran, cb.prev = batch - cb.prev, batch
                 if self.first is None:
-                    self.first = now
+                    self.first, self.first_cpu = now, cpu
                 else:
                     self.n += ran
-                self.last = now
+                self.last, self.last_cpu = now, cpu
 
         self.callback = CB()
         self.first: float | None = None
-        self.last = 0.0
+        self.last = self.first_cpu = self.last_cpu = 0.0
         self.n = 0
 
-    def rate(self) -> float:
-        return self.n / (self.last - (self.first or self.last)) if self.n > 0 else float("nan")
+    def rate(self) -> tuple[float, float]:
+        """(steps per second of wall time, milliseconds of process CPU time per step: all threads)."""
+        if self.n <= 0:
+            return float("nan"), float("nan")
+        return self.n / (self.last - (self.first or self.last)), 1e3 * (self.last_cpu - self.first_cpu) / self.n
 
 
 def _seed_step(generator: Any, discriminator: Any, latent_dim: int) -> Any:
@@ -101,15 +104,16 @@ def _seed_step(generator: Any, discriminator: Any, latent_dim: int) -> Any:
     return step
 
 
-def _loop_rate(step: Any, batches: Any, n: int) -> float:
+def _loop_rate(step: Any, batches: Any, n: int) -> tuple[float, float]:
+    """(steps per second, CPU milliseconds per step) of a hand-written loop over ``batches``."""
     it = iter(batches)
     out = step(next(it))  # warm-up / trace
     float(out[0])
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for _ in range(n):
         out = step(next(it))
     float(out[0])
-    return n / (time.perf_counter() - t0)
+    return n / (time.perf_counter() - t0), 1e3 * (time.process_time() - c0) / n
 
 
 def _monitor_costs(gan: Any, monitor_cls: Any, folder: str, n: int = 5000) -> tuple[float, float]:
@@ -158,19 +162,21 @@ def main(argv: list[str] | None = None) -> int:
     digits = data_mod.digits()
     digits_ds = data_mod.to_dataset(digits, bs, seed=0)
 
-    def fit_rate(jit: bool | str, monitor_dir: str | None, spe: int | None = None, r1: float = 0.0) -> float:
+    def fit_rate(
+        jit: bool | str, monitor_dir: str | None, spe: int | None = None, r1: float = 0.0
+    ) -> tuple[float, float]:
         gan = GAN(*models(), latent_dim=latent, seed=0, r1_weight=r1)
         gan.compile(jit_compile=jit, steps_per_execution=spe)
         gan.fit(ds, steps_per_epoch=per_epoch, epochs=1, verbose=0)  # trace and warm up
         timer = _Timer()
         cbs = [timer.callback]
-        if monitor_dir:
-            cbs.append(Monitor(monitor_dir, every_n_steps=None, every_n_epochs=1, checkpoint_every=None, progress=True))
+        if monitor_dir:  # as ganviz train: a grid every steps // 20 (150), a checkpoint every steps // 5 (600)
+            cbs.append(Monitor(monitor_dir, every_n_steps=150, checkpoint_every=600, progress=True, diagrams=False))
         epochs = max(1, round(args.steps / per_epoch))
         gan.fit(ds, steps_per_epoch=per_epoch, epochs=epochs, verbose=0, callbacks=cbs)
         return timer.rate()
 
-    def array_rate() -> float:
+    def array_rate() -> tuple[float, float]:
         """The README's path: GAN.fit on the in-memory digits array, epochs of len(x) / 128 = 14 steps."""
         gan = GAN(*models(), latent_dim=latent, seed=0)
         gan.compile()
@@ -180,36 +186,38 @@ def main(argv: list[str] | None = None) -> int:
         gan.fit(digits, batch_size=bs, epochs=epochs, verbose=0, callbacks=[timer.callback])
         return timer.rate()
 
+    seed_xla = "seed loop, tf.function + XLA (the hand-written XLA loop)"
+    fit_default = "ganviz.GAN.fit (defaults: XLA, 8 steps per execution)"
+    train_like = "ganviz.GAN.fit + R1 + Monitor (what ganviz train runs)"
     variants: dict[str, Any] = {
         "seed loop, eager": lambda: _loop_rate(_seed_step(*models(), latent), ds, args.eager_steps),
         "seed loop, tf.function": lambda: _loop_rate(tf.function(_seed_step(*models(), latent)), ds, args.steps),
-        "seed loop, tf.function + XLA": lambda: _loop_rate(
-            tf.function(_seed_step(*models(), latent), jit_compile=True), ds, args.steps
-        ),
-        "ganviz.GAN.fit (defaults)": lambda: fit_rate("auto", None),
-        "ganviz.GAN.fit (defaults) + Monitor (grid every epoch)": None,
-        "ganviz.GAN.fit, XLA": lambda: fit_rate(True, None),
-        "ganviz.GAN.fit (defaults) + R1 penalty (ganviz train's bce default)": lambda: fit_rate(
-            "auto", None, r1=DEFAULTS["r1_weight"]
-        ),
+        seed_xla: lambda: _loop_rate(tf.function(_seed_step(*models(), latent), jit_compile=True), ds, args.steps),
+        fit_default: lambda: fit_rate("auto", None),
+        "ganviz.GAN.fit with Keras's defaults (no XLA on CPU, 1 step per execution)": lambda: fit_rate(False, None, 1),
+        "ganviz.GAN.fit + R1 penalty (r1_shrink 8)": lambda: fit_rate("auto", None, r1=DEFAULTS["r1_weight"]),
+        train_like: None,
         "seed loop, tf.function, digits": lambda: _loop_rate(
             tf.function(_seed_step(*models(), latent)), digits_ds, args.steps
         ),
         "ganviz.GAN.fit(x) on the digits array (README path, 14 steps an epoch)": array_rate,
     }
     rates: dict[str, list[float]] = {k: [] for k in variants}
+    cpu: dict[str, list[float]] = {k: [] for k in variants}
     with tempfile.TemporaryDirectory() as tmp:
-        variants["ganviz.GAN.fit (defaults) + Monitor (grid every epoch)"] = lambda: fit_rate("auto", tmp)
+        variants[train_like] = lambda: fit_rate("auto", tmp, r1=DEFAULTS["r1_weight"])
         for r in range(args.rounds):
             for name, fn in variants.items():
-                rates[name].append(fn())
-                print(f"round {r + 1}: {name}: {rates[name][-1]:.1f} steps/s", file=sys.stderr)
+                rate, ms = fn()
+                rates[name].append(rate)
+                cpu[name].append(ms)
+                print(f"round {r + 1}: {name}: {rate:.1f} steps/s, {ms:.2f} CPU ms/step", file=sys.stderr)
         step_us, grid_ms = _monitor_costs(GAN(*models(), latent_dim=latent, seed=0), Monitor, tmp)
     best = {k: max(v) for k, v in rates.items()}
+    best_cpu = {k: min(v) for k, v in cpu.items()}
     eager = best["seed loop, eager"]
     compiled = best["seed loop, tf.function"]
-    fit = best["ganviz.GAN.fit (defaults)"]
-    mon = best["ganviz.GAN.fit (defaults) + Monitor (grid every epoch)"]
+    fit = best[fit_default]
     array = best["ganviz.GAN.fit(x) on the digits array (README path, 14 steps an epoch)"]
     result: dict[str, Any] = {
         "device": tf.config.list_physical_devices("GPU") and "gpu" or "cpu",
@@ -222,16 +230,19 @@ def main(argv: list[str] | None = None) -> int:
         "rounds": args.rounds,
         "steps_per_s_best": best,
         "steps_per_s_median": {k: statistics.median(v) for k, v in rates.items()},
+        "cpu_ms_per_step_best": best_cpu,
         "ratios": {
             "GAN.fit / seed eager": fit / eager,
             "GAN.fit / seed tf.function": fit / compiled,
-            "GAN.fit / seed tf.function + XLA (target 1.2)": fit / best["seed loop, tf.function + XLA"],
-            "GAN.fit + Monitor / seed tf.function + XLA": mon / best["seed loop, tf.function + XLA"],
+            "GAN.fit / seed tf.function + XLA (target 1.2)": fit / best[seed_xla],
+            "GAN.fit + R1 + Monitor (ganviz train) / seed tf.function + XLA (target 1.2)": best[train_like]
+            / best[seed_xla],
             "GAN.fit(x) digits array / seed tf.function on digits (target 1.0)": array
             / best["seed loop, tf.function, digits"],
-            "Monitor overhead": 1.0 - mon / fit,
-            # contention-free model of the same: per-step bookkeeping plus one grid per epoch
-            "Monitor overhead (modelled)": (per_epoch * step_us * 1e-6 + grid_ms * 1e-3) / (per_epoch / fit),
+            "CPU per step: seed XLA loop / GAN.fit": best_cpu[seed_xla] / best_cpu[fit_default],
+            "CPU per step: seed XLA loop / GAN.fit + R1 + Monitor": best_cpu[seed_xla] / best_cpu[train_like],
+            # contention-free model of the Monitor: per-step bookkeeping plus one grid per 150 steps
+            "Monitor overhead (modelled)": (step_us * 1e-6 + grid_ms * 1e-3 / 150) * fit,
         },
         "monitor_costs": {"per_step_us": step_us, "grid_ms": grid_ms},
     }
@@ -252,15 +263,15 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"\n{result['machine']}, {result['device']}, batch {bs}, data {args.data} (best of {args.rounds} rounds)\n")
-    print("| variant | steps/s | vs eager |\n|---|---:|---:|")
+    print("| variant | steps/s | vs eager | CPU ms/step |\n|---|---:|---:|---:|")
     for k, v in best.items():
-        print(f"| {k} | {v:.1f} | {v / eager:.1f}x |")
+        print(f"| {k} | {v:.1f} | {v / eager:.1f}x | {best_cpu[k]:.2f} |")
     r = result["ratios"]
     for k, v in r.items():
         print(f"- {k}: {v:.2f}")
     print(
-        f"\nMonitor overhead: measured {r['Monitor overhead'] * 100:.1f}% (noisy on a shared machine), modelled "
-        f"{r['Monitor overhead (modelled)'] * 100:.1f}% ({step_us:.1f} us/step + {grid_ms:.1f} ms per grid)"
+        f"\nMonitor overhead, modelled: {r['Monitor overhead (modelled)'] * 100:.1f}% "
+        f"({step_us:.1f} us/step + {grid_ms:.1f} ms per grid)"
     )
     if "quality" in result:
         q = result["quality"]

@@ -235,6 +235,7 @@ class GAN(keras.Model):
             and xla_by_default(self.generator, self.discriminator)
         ):
             jit_compile = True
+        self._default_execution = steps_per_execution is None
         if steps_per_execution is None:
             steps_per_execution = 1 if distributed else DEFAULT_STEPS_PER_EXECUTION
         super().compile(jit_compile=jit_compile, steps_per_execution=int(steps_per_execution), **kwargs)
@@ -266,7 +267,7 @@ class GAN(keras.Model):
             batch_size = None
             kwargs["shuffle"] = False  # the pipeline shuffles (Keras would warn that it cannot)
         if not is_multi_worker(self.distribute_strategy):
-            self._fit_execution_to_epoch(kwargs.get("steps_per_epoch"))
+            self._fit_execution_to_epoch(kwargs.get("steps_per_epoch"), kwargs.get("callbacks"))
             return super().fit(x, y, batch_size=batch_size, epochs=epochs, **kwargs)
         steps = kwargs.get("steps_per_epoch")
         if steps is None:
@@ -285,14 +286,23 @@ class GAN(keras.Model):
             callbacks=kwargs.get("callbacks") or [],
         )
 
-    def _fit_execution_to_epoch(self, steps_per_epoch: int | None) -> None:
+    def _fit_execution_to_epoch(self, steps_per_epoch: int | None, callbacks: Any = None) -> None:
         """Run whole executions per epoch: Keras runs ``steps_per_execution`` steps per call even past
-        ``steps_per_epoch``, so use its largest divisor not above the compiled value."""
+        ``steps_per_epoch``, so use its largest divisor not above the compiled value. With the default
+        (not a value given to ``compile``) the executions also end on the intervals of callbacks such as
+        the Monitor (``every_n_steps``, ``checkpoint_every``, ``max_steps``), so grids and checkpoints
+        land on their steps."""
         wanted = getattr(self, "_wanted_steps_per_execution", None) or int(self.steps_per_execution or 1)
         self._wanted_steps_per_execution = wanted
-        spe = wanted
-        if steps_per_epoch:
-            spe = max(d for d in range(1, min(wanted, int(steps_per_epoch)) + 1) if int(steps_per_epoch) % d == 0)
+        marks = [int(steps_per_epoch)] if steps_per_epoch else []
+        if getattr(self, "_default_execution", False):
+            for cb in callbacks or []:
+                for attr in ("every_n_steps", "checkpoint_every", "max_steps"):
+                    value = getattr(cb, attr, None)
+                    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+                        marks.append(value)
+        common = math.gcd(*marks) if marks else 0
+        spe = max(d for d in range(1, wanted + 1) if common % d == 0) if common else wanted
         if spe != self.steps_per_execution:
             self.steps_per_execution = spe
             self.train_function = None

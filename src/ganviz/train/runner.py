@@ -282,16 +282,10 @@ def _train(
         gan = GAN(gen, disc, latent_dim=latent_dim, loss=loss, d_steps=d_steps or default_d_steps, seed=seed, **extra)
         sample_every = sample_every or max(1, steps // 20)
         checkpoint_every = checkpoint_every or max(sample_every, steps // 5)
-        execution = (
-            {"steps_per_execution": _aligned_execution(sample_every, checkpoint_every)}
-            if strategy is None and keras.backend.backend() == "tensorflow"
-            else {}
-        )
         gan.compile(
             d_optimizer=keras.optimizers.Adam(lr, beta_1=0.5, beta_2=beta_2),
             g_optimizer=keras.optimizers.Adam(lr, beta_1=0.5, beta_2=beta_2),
             jit_compile=jit_compile,
-            **execution,
         )
     config = {
         "data": data,
@@ -369,15 +363,6 @@ def _train(
         events=list(monitor.events),
         last_checkpoint=monitor._last_ckpt if monitor._last_ckpt >= 0 else (done or None),
     )
-
-
-def _aligned_execution(*intervals: int) -> int:
-    """Steps per execution that land grids and checkpoints on their intervals: the largest divisor of
-    the intervals' common divisor not above the GAN's default (callbacks see every this many steps)."""
-    from .gan import DEFAULT_STEPS_PER_EXECUTION
-
-    common = math.gcd(*(max(1, int(i)) for i in intervals))
-    return max(d for d in range(1, DEFAULT_STEPS_PER_EXECUTION + 1) if common % d == 0)
 
 
 def _run_folder(out_dir: Path) -> bool:
