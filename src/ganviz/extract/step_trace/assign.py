@@ -76,12 +76,26 @@ def _decay(value: Any, target_handle: str | None) -> float | None:
             for a, b in (op.inputs, reversed(op.inputs)):
                 reads = _reads_handle(b, target_handle)
                 if reads and a.shape.num_elements() == 1:
-                    v = tf.get_static_value(a)
+                    v = _static_decay(a, tf)
                     if v is not None:
                         return float(f"{float(np.asarray(v).reshape(())):.6g}")
         if op.type in ("AddV2", "Add", "Sub", "Mul", "Identity", "Cast"):
             stack.extend(op.inputs)
     return None
+
+
+def _static_decay(a: Any, tf: Any) -> Any:
+    """A constant decay, or the constant cap of a warmed-up one (``min(0.999, (1 + step) / (10 + step))``)."""
+    v = tf.get_static_value(a)
+    for _ in range(3):
+        if v is not None or a.op.type not in ("Minimum", "Identity", "Cast"):
+            break
+        if a.op.type == "Minimum":
+            consts = [tf.get_static_value(x) for x in a.op.inputs]
+            return next((c for c in consts if c is not None), None)
+        a = a.op.inputs[0]
+        v = tf.get_static_value(a)
+    return v
 
 
 def _reads_handle(t: Any, handle: str | None) -> bool:
@@ -123,7 +137,10 @@ def build_assignments(
     """
     graph = next((v.graph for _, v, _ in assigns if tfg.is_graph_tensor(v)), None)
     handles = _handle_map(graph, var_owner, variables) if graph is not None else {}
-    handle_of = {id(var): name for name, (_, var) in handles.items()}
+    handle_of: dict[int, str] = {}
+    for name, (_, var) in handles.items():  # the Keras variable and the TensorFlow one it holds
+        handle_of[id(var)] = name
+        handle_of.setdefault(id(getattr(var, "value", var)), name)
     groups: dict[tuple[str, str | None, str, float | None], list[Any]] = {}
     index: list[int] = []
     for var, value, method in assigns:
