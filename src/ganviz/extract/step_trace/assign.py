@@ -119,6 +119,23 @@ def _is_copy(value: Any) -> bool:
     return False
 
 
+def _increment(value: Any, method: str) -> float | None:
+    """What ``assign_add(c)`` / ``assign_sub(c)`` of a constant adds: a step counter's +1, else None."""
+    if method not in ("assign_add", "assign_sub"):
+        return None
+    import numpy as np
+    import tensorflow as tf
+
+    try:
+        v = value if not tfg.is_graph_tensor(value) else tf.get_static_value(value)
+        if v is None or np.size(v) != 1:
+            return None
+        c = float(np.asarray(v).reshape(()))
+    except Exception:
+        return None
+    return float(f"{(c if method == 'assign_add' else -c):.6g}")
+
+
 def build_assignments(
     assigns: list[tuple[Any, Any, str]],
     var_owner: dict[int, str],
@@ -141,7 +158,7 @@ def build_assignments(
     for name, (_, var) in handles.items():  # the Keras variable and the TensorFlow one it holds
         handle_of[id(var)] = name
         handle_of.setdefault(id(getattr(var, "value", var)), name)
-    groups: dict[tuple[str, str | None, str, float | None], list[Any]] = {}
+    groups: dict[tuple[str, str | None, str, float | None, float | None], list[Any]] = {}
     index: list[int] = []
     for var, value, method in assigns:
         target = var_owner.get(id(var)) or str(getattr(var, "path", None) or getattr(var, "name", "variable"))
@@ -156,11 +173,12 @@ def build_assignments(
                 kind = "ema" if decay is not None else ("copy" if _is_copy(value) else "assign")
             if source is None:
                 ins = tuple(origins([value]))
-        key = (target, source, kind, decay)
+        step = _increment(value, method) if source is None and not ins else None
+        key = (target, source, kind, decay, step)
         if key not in groups:
             groups[key] = [0, ins]
         groups[key][0] += 1
         groups[key][1] = tuple(dict.fromkeys((*groups[key][1], *ins)))
         index.append(list(groups).index(key))
-    out = [Assignment(t, s, k, d, n, ins) for (t, s, k, d), (n, ins) in groups.items()]
+    out = [Assignment(t, s, k, d, n, ins, step) for (t, s, k, d, step), (n, ins) in groups.items()]
     return out, index
