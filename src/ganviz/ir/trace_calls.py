@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 from .graph import Graph, GraphBuilder
 from .trace import Call, Trace, TraceModel
@@ -17,6 +18,7 @@ __all__ = [
     "update_label",
     "assignment_label",
     "legend_lines",
+    "trace_summary",
     "not_drawn",
 ]
 
@@ -78,6 +80,22 @@ def not_drawn(trace: Trace) -> list[str]:
     ['gan/noise_counter: step counter +1']
     """
     return [f"{a.target}: {assignment_label(a)}" for a in trace.assignments if not a.drawn]
+
+
+def trace_summary(trace: Trace) -> list[list[Any]]:
+    """The counts a page shows for a traced step, from the trace (never from drawn boxes, which a
+    page holding two diagrams would count twice).
+
+    >>> trace_summary(Trace("t"))
+    [['Models', 0], ['Model calls', 0], ['Losses', 0], ['Loss terms', 0], ['Phases', 0]]
+    """
+    return [
+        ["Models", len(trace.models)],
+        ["Model calls", len(trace.calls)],
+        ["Losses", len(trace.losses)],
+        ["Loss terms", sum(max(1, len(loss.terms)) for loss in trace.losses)],
+        ["Phases", len(trace.phases)],
+    ]
 
 
 def legend_lines(trace: Trace) -> list[str]:
@@ -142,7 +160,7 @@ def trace_to_call_graph(trace: Trace) -> Graph:  # noqa: C901 - one block per el
     assignments (an EMA) join the source model to the target.
     """
     b = GraphBuilder(trace.name)
-    b.details = {"assumed": trace.assumed, "calls": "separate", "max_inches": MAX_INCHES}
+    b.details = {"assumed": trace.assumed, "calls": "separate", "max_inches": MAX_INCHES, "summary": trace_summary(trace)}
     if not trace.assumed:
         b.details.update(legend=legend_lines(trace), not_drawn=not_drawn(trace))
     models = {m.name: m for m in trace.models}

@@ -13,6 +13,7 @@ from .trace_calls import (
     legend_lines,
     loss_summary,
     not_drawn,
+    trace_summary,
     trace_to_call_graph,
     update_label,
 )
@@ -145,6 +146,7 @@ def trace_to_merged_graph(trace: Trace, *, expand_nested: bool = False) -> Graph
         "assumed": trace.assumed,
         "calls": "merged",
         "max_inches": MAX_INCHES,
+        "summary": trace_summary(trace),
         **({"caption": ASSUMED_CAPTION} if trace.assumed else {}),
         **({} if trace.assumed else {"legend": legend_lines(trace), "not_drawn": not_drawn(trace)}),
     }
