@@ -111,6 +111,10 @@ class _Builder:
         self.owners = {op: self.call_ids[i] for i, ops in enumerate(rec.call_ops) for op in ops}
         self.walker = tfg.Walker(self.stops, self.owners, self.redirects, self._new_source, self._new_op)
 
+    def is_stop(self, t: Any) -> bool:
+        """Whether a walk up the graph ends at ``t``: a call's output, an op inside a call, the data."""
+        return t.name in self.stops or t.op.name in self.owners
+
     def name_of(self, tensor: Any) -> str | None:
         return self.rec.names.get(tensor.name) or self.final.get(tensor.name)
 
@@ -216,14 +220,13 @@ class _Builder:
 
     def terms(
         self, target: Any, loss_name: str, inner: set[int]
-    ) -> list[tuple[str | None, str, float | None, list[str], str | None]]:
-        """``(name, kind, weight, input keys, nearest local name)`` of each additive term of one loss."""
+    ) -> list[tuple[str | None, str, float | None, list[str], Any]]:
+        """``(name, kind, weight, input keys, core tensor)`` of each additive term of one loss."""
         atomic = frozenset(t.name for _, t in self.rec.loss_calls)
         classes = {t.name: cls for cls, t in self.rec.loss_calls}
         grad_results = {r.name for gi in inner for r in self.rec.grads[gi][1] if r is not None}
 
-        def stops(t: Any) -> bool:
-            return t.name in self.stops or t.op.name in self.owners
+        stops = self.is_stop
 
         def is_leaf(t: Any) -> bool:
             return self.name_of(t) is not None and not mixes_penalty(t, grad_results, stops=stops)
@@ -235,13 +238,13 @@ class _Builder:
             stops=stops,
             split_sum=lambda t: mixes_penalty(t, grad_results, stops=stops),
         )
-        out: list[tuple[str | None, str, float | None, list[str], str | None]] = []
+        out: list[tuple[str | None, str, float | None, list[str], Any]] = []
         for named, weight, core in parts:
             kind = term_kind(core, stops=stops, gradient_results=grad_results, loss_classes=classes)
             name = self.name_of(named) if named is not target else loss_name
             if name is None and kind == "gradient_penalty":
                 name = self.penalty_name(core, inner, stops)
-            out.append((name, kind, weight, self.walker.origins([core]), self.nearest_name(core, stops)))
+            out.append((name, kind, weight, self.walker.origins([core]), core))
         return out
 
     def nearest_name(self, core: Any, stops: Any, limit: int = 200) -> str | None:
@@ -453,8 +456,9 @@ class _Builder:
             li = loss_ids.index(lid)
             names = [term_name(name, kind, remap(ins)) for name, kind, _, ins, _ in raw_terms[li]]
             twice = {n for n in names if names.count(n) > 1}  # two terms on one (joint) call
-            for i, (name, kind, _, _, hint) in enumerate(raw_terms[li]):
-                if name is None and hint and names[i] in twice:
+            for i, (name, kind, _, _, core) in enumerate(raw_terms[li]):
+                hint = self.nearest_name(core, self.is_stop) if name is None and names[i] in twice else None
+                if hint:
                     names[i] = f"{kind}({hint})"
             terms = tuple(
                 LossTerm(names[i], kind, weight, remap(ins))

@@ -110,7 +110,9 @@ def _through_reduction(t: Any, stops: Callable[[Any], bool]) -> Any | None:
 
 def _is_constant(t: Any) -> bool:
     """A term whose value is known while tracing (``tf.constant(0.0)`` for a model without losses)."""
-    return t.op.type == "Const" or _scalar_value(t) is not None
+    if t.op.type == "Const":
+        return True
+    return t.op.type in _PASS and bool(t.op.inputs) and _is_constant(t.op.inputs[0])
 
 
 def reaches(tensor: Any, names: set[str], *, stops: Callable[[Any], bool], limit: int = 2000) -> bool:
