@@ -160,7 +160,12 @@ def trace_to_call_graph(trace: Trace) -> Graph:  # noqa: C901 - one block per el
     assignments (an EMA) join the source model to the target.
     """
     b = GraphBuilder(trace.name)
-    b.details = {"assumed": trace.assumed, "calls": "separate", "max_inches": MAX_INCHES, "summary": trace_summary(trace)}
+    b.details = {
+        "assumed": trace.assumed,
+        "calls": "separate",
+        "max_inches": MAX_INCHES,
+        "summary": trace_summary(trace),
+    }
     if not trace.assumed:
         b.details.update(legend=legend_lines(trace), not_drawn=not_drawn(trace))
     models = {m.name: m for m in trace.models}
