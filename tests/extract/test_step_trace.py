@@ -434,7 +434,10 @@ def test_dcgan_graph(traced: Any) -> None:
     }
     gen = next(n for n in graph.nodes if n.name == "generator")
     assert gen.input_shapes == ((None, 4),) and gen.output_shapes == ((None, 8, 8, 1),) and gen.params > 0
-    assert graph.details == {"assumed": False, "calls": "merged", "max_inches": 40}
+    details = {k: v for k, v in graph.details.items() if k not in ("legend", "summary")}
+    assert details == {"assumed": False, "calls": "merged", "max_inches": 40, "not_drawn": []}
+    assert any(line.startswith("Red dashed arrows: a loss's gradients") for line in graph.details["legend"])
+    assert ["Model calls", 4] in graph.details["summary"] and ["Models", 2] in graph.details["summary"]
 
 
 def test_wgan_graph_merges_repeated_calls(traced: Any) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 from .graph import Graph, GraphBuilder
 from .trace import Call, Trace, TraceModel
@@ -16,6 +17,9 @@ __all__ = [
     "loss_summary",
     "update_label",
     "assignment_label",
+    "legend_lines",
+    "trace_summary",
+    "not_drawn",
 ]
 
 # A system diagram is scaled down to fit this many inches a side: 8,000 px at the default 200 dpi.
@@ -60,9 +64,65 @@ def assignment_label(a: Assignment) -> str:
 
     >>> assignment_label(Assignment("ema_g", "g", "ema", 0.999, 6))
     'EMA decay=0.999 (6 variables)'
+    >>> assignment_label(Assignment("gan/noise_counter", increment=1.0))
+    'step counter +1'
     """
+    if a.increment is not None:
+        return f"step counter {a.increment:+g}".replace("-", "−")
     head = f"EMA decay={a.decay:g}" if a.kind == "ema" and a.decay is not None else a.kind
     return head + (f" ({a.variables} variables)" if a.variables > 1 else "")
+
+
+def not_drawn(trace: Trace) -> list[str]:
+    """Assignments a diagram cannot attach (a step counter): named here, kept in the trace JSON.
+
+    >>> not_drawn(Trace("t", assignments=(Assignment("gan/noise_counter", increment=1.0),)))
+    ['gan/noise_counter: step counter +1']
+    """
+    return [f"{a.target}: {assignment_label(a)}" for a in trace.assignments if not a.drawn]
+
+
+def trace_summary(trace: Trace) -> list[list[Any]]:
+    """The counts a page shows for a traced step, from the trace (never from drawn boxes, which a
+    page holding two diagrams would count twice).
+
+    >>> trace_summary(Trace("t"))
+    [['Models', 0], ['Model calls', 0], ['Losses', 0], ['Loss terms', 0], ['Phases', 0]]
+    """
+    return [
+        ["Models", len(trace.models)],
+        ["Model calls", len(trace.calls)],
+        ["Losses", len(trace.losses)],
+        ["Loss terms", sum(max(1, len(loss.terms)) for loss in trace.losses)],
+        ["Phases", len(trace.phases)],
+    ]
+
+
+def legend_lines(trace: Trace) -> list[str]:
+    """The key of a traced system diagram: how to read terms, weights, arrows; what is left out."""
+    lines: list[str] = []
+    split = [loss for loss in trace.losses if len(loss.terms) > 1]
+    if split:
+        lines.append(
+            "Loss terms (small boxes): name, kind below; ×w on the arrow is the weight; "
+            f"the loss box sums them ({split[0].name} = {loss_summary(split[0].terms)})"
+        )
+    elif trace.losses:
+        lines.append("Loss box: the kinds and weights of its terms")
+    names = {t.name for loss in trace.losses for t in loss.terms if t.kind == "gradient_penalty"}
+    if names:
+        lines.append(
+            "gradient_penalty: a term on an inner tape's gradient of the discriminator"
+            " (r1: |grad D(real)|² at real data; gp: (|grad D(mix)| − 1)² at real/fake mixes)"
+        )
+    if trace.updates:
+        lines.append("Red dashed arrows: a loss's gradients → the model its optimizer updates (optimizer, lr, ×N)")
+    if any(a.drawn for a in trace.assignments):
+        lines.append("Purple dotted arrows: weights set without an optimizer (EMA decay, copy, assign)")
+    hidden = not_drawn(trace)
+    if hidden:
+        lines.append("Not drawn (bookkeeping, kept in the trace JSON): " + "; ".join(hidden))
+    return lines
 
 
 def _call_name(call: Call, names: dict[str, str]) -> str:
@@ -100,7 +160,14 @@ def trace_to_call_graph(trace: Trace) -> Graph:  # noqa: C901 - one block per el
     assignments (an EMA) join the source model to the target.
     """
     b = GraphBuilder(trace.name)
-    b.details = {"assumed": trace.assumed, "calls": "separate", "max_inches": MAX_INCHES}
+    b.details = {
+        "assumed": trace.assumed,
+        "calls": "separate",
+        "max_inches": MAX_INCHES,
+        "summary": trace_summary(trace),
+    }
+    if not trace.assumed:
+        b.details.update(legend=legend_lines(trace), not_drawn=not_drawn(trace))
     models = {m.name: m for m in trace.models}
     names: dict[str, str] = {s.id: s.name for s in trace.sources}
     for o in trace.ops:
@@ -206,6 +273,8 @@ def trace_to_call_graph(trace: Trace) -> Graph:  # noqa: C901 - one block per el
         b.add_edge(loss_node[u.loss], target, "gradient", label)
 
     for a in trace.assignments:
+        if not a.drawn:  # a step counter: nothing to attach it to; named in the legend instead
+            continue
         if a.target in models or a.source in models:
             target = model_box(a.target)
         else:

@@ -64,6 +64,8 @@ class Assignment:
     ``target``/``source`` are model names, or for a step variable (an augmentation probability)
     the variable's name with ``source`` None. ``kind`` is ``ema`` (with ``decay``), ``copy`` or
     ``assign``; ``inputs`` are the call or source ids the assigned value derives from.
+    ``increment`` is the constant a step counter adds each step (``assign_add(1)``: 1), else None;
+    it is written to JSON only when set.
     """
 
     target: str
@@ -72,9 +74,10 @@ class Assignment:
     decay: float | None = None
     variables: int = 1
     inputs: tuple[str, ...] = ()
+    increment: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "target": self.target,
             "source": self.source,
             "kind": self.kind,
@@ -82,6 +85,14 @@ class Assignment:
             "variables": self.variables,
             "inputs": list(self.inputs),
         }
+        if self.increment is not None:
+            out["increment"] = self.increment
+        return out
+
+    @property
+    def drawn(self) -> bool:
+        """Whether a diagram can attach it: it has a source model or inputs (a bare counter has neither)."""
+        return self.source is not None or bool(self.inputs)
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Assignment:
@@ -93,6 +104,7 @@ class Assignment:
             decay=_float_or_none(d.get("decay")),
             variables=int(d.get("variables", 1)),
             inputs=tuple(d.get("inputs", [])),
+            increment=_float_or_none(d.get("increment")),
         )
 
 

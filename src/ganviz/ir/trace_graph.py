@@ -7,7 +7,16 @@ from typing import Any
 
 from .graph import Graph, GraphBuilder, shape_to_json
 from .trace import Trace, TraceModel
-from .trace_calls import MAX_INCHES, assignment_label, loss_summary, trace_to_call_graph, update_label
+from .trace_calls import (
+    MAX_INCHES,
+    assignment_label,
+    legend_lines,
+    loss_summary,
+    not_drawn,
+    trace_summary,
+    trace_to_call_graph,
+    update_label,
+)
 from .transforms import cluster_depths
 
 __all__ = ["ASSUMED_CAPTION", "trace_to_graph", "optimizer_label"]
@@ -137,7 +146,9 @@ def trace_to_merged_graph(trace: Trace, *, expand_nested: bool = False) -> Graph
         "assumed": trace.assumed,
         "calls": "merged",
         "max_inches": MAX_INCHES,
+        "summary": trace_summary(trace),
         **({"caption": ASSUMED_CAPTION} if trace.assumed else {}),
+        **({} if trace.assumed else {"legend": legend_lines(trace), "not_drawn": not_drawn(trace)}),
     }
 
     # Sources, merged by (kind, name).
@@ -254,6 +265,8 @@ def trace_to_merged_graph(trace: Trace, *, expand_nested: bool = False) -> Graph
         )
         b.add_edge(loss_of[u.loss], anchors[u.model].cluster or anchors[u.model].exits[0], "gradient", label)
     for a in trace.assignments:
+        if not a.drawn:  # a step counter: named in the legend, kept in the JSON
+            continue
         target = anchors[a.target].cluster or anchors[a.target].entries[0] if a.target in anchors else None
         if target is None:
             target = b.add_node(a.target, kind="variable", class_name="step variable")

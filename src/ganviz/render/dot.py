@@ -7,7 +7,7 @@ from typing import Any
 
 from ..ir.graph import Cluster, Edge, Graph, Node
 from . import styles
-from .dot_labels import caption_label, cluster_label, shape_label, table_label
+from .dot_labels import caption_label, cluster_label, legend_label, shape_label, table_label
 from .labels import check_graph, cut_name
 from .options import DrawOptions
 from .quoting import dot_string
@@ -156,7 +156,8 @@ def graph_to_dot(
     node named by its IR id; nested models are ``subgraph cluster_<id>`` blocks; each node and
     cluster carries ``id="<ir id>"`` so the ``<g id>`` of the SVG maps back to the IR. Frozen
     layers and models are grey with a dashed border and a ``FROZEN`` badge. A string
-    ``graph.details["caption"]``, when present, is drawn above the diagram.
+    ``graph.details["caption"]``, when present, is drawn above the diagram; the lines of
+    ``graph.details["legend"]`` (a traced system's key) below it, or with the caption above.
 
     Args:
         graph: the diagram to draw.
@@ -198,7 +199,12 @@ def graph_to_dot(
     if isinstance(max_inches, (int, float)) and not isinstance(max_inches, bool) and max_inches > 0:
         gattrs.append(("size", f'"{max_inches:g},{max_inches:g}"'))  # scale down, never up
     caption = graph.details.get("caption")
-    if isinstance(caption, str) and caption:
+    caption = caption if isinstance(caption, str) and caption else None
+    legend = graph.details.get("legend")
+    legend = [str(x) for x in legend if isinstance(x, str) and x] if isinstance(legend, (list, tuple)) else []
+    if legend:  # a traced system's key, under the diagram (with the caption above it when assumed)
+        gattrs += [("label", legend_label(caption, legend)), ("labelloc", "t" if caption else "b"), ("labeljust", "l")]
+    elif caption:
         gattrs += [("label", caption_label(caption)), ("labelloc", "t"), ("labeljust", "l")]
     lines = writer.lines
     lines.append(f"digraph {dot_string(cut_name(graph.name))} {{")

@@ -8,7 +8,7 @@ from .labels import cluster_facts, cut_name, format_shapes, node_facts, node_sha
 from .options import DrawOptions
 from .quoting import DotHtml, dot_html
 
-__all__ = ["table_label", "shape_label", "cluster_label", "caption_label"]
+__all__ = ["table_label", "shape_label", "cluster_label", "caption_label", "legend_label"]
 
 
 def _font(text: DotHtml, *, size: int | None = None, color: str | None = None, bold: bool = False) -> DotHtml:
@@ -119,3 +119,15 @@ def cluster_label(cluster: Cluster, opts: DrawOptions) -> str:
 def caption_label(caption: str) -> str:
     """The label of a whole graph: its caption in bold, line breaks kept."""
     return f"<{_font(_lines(caption), bold=True)}>"
+
+
+def legend_label(caption: str | None, lines: list[str]) -> str:
+    """A graph label: the caption in bold (if any), then one left-aligned legend line each.
+
+    >>> legend_label(None, ["a < b"])
+    '<<FONT POINT-SIZE="10" COLOR="#444444">a &lt; b<BR ALIGN="LEFT"/></FONT>>'
+    """
+    parts = [f'{_font(_lines(caption, "LEFT"), bold=True)}<BR ALIGN="LEFT"/>'] if caption else []
+    body = "".join(f'{_lines(line, "LEFT")}<BR ALIGN="LEFT"/>' for line in lines)
+    parts.append(_font(DotHtml(body), size=styles.EDGE_FONT_SIZE + 1, color=styles.MUTED_COLOR))
+    return f"<{''.join(parts)}>"

@@ -76,12 +76,26 @@ def _decay(value: Any, target_handle: str | None) -> float | None:
             for a, b in (op.inputs, reversed(op.inputs)):
                 reads = _reads_handle(b, target_handle)
                 if reads and a.shape.num_elements() == 1:
-                    v = tf.get_static_value(a)
+                    v = _static_decay(a, tf)
                     if v is not None:
                         return float(f"{float(np.asarray(v).reshape(())):.6g}")
         if op.type in ("AddV2", "Add", "Sub", "Mul", "Identity", "Cast"):
             stack.extend(op.inputs)
     return None
+
+
+def _static_decay(a: Any, tf: Any) -> Any:
+    """A constant decay, or the constant cap of a warmed-up one (``min(0.999, (1 + step) / (10 + step))``)."""
+    v = tf.get_static_value(a)
+    for _ in range(3):
+        if v is not None or a.op.type not in ("Minimum", "Identity", "Cast"):
+            break
+        if a.op.type == "Minimum":
+            consts = [tf.get_static_value(x) for x in a.op.inputs]
+            return next((c for c in consts if c is not None), None)
+        a = a.op.inputs[0]
+        v = tf.get_static_value(a)
+    return v
 
 
 def _reads_handle(t: Any, handle: str | None) -> bool:
@@ -105,6 +119,23 @@ def _is_copy(value: Any) -> bool:
     return False
 
 
+def _increment(value: Any, method: str) -> float | None:
+    """What ``assign_add(c)`` / ``assign_sub(c)`` of a constant adds: a step counter's +1, else None."""
+    if method not in ("assign_add", "assign_sub"):
+        return None
+    import numpy as np
+    import tensorflow as tf
+
+    try:
+        v = value if not tfg.is_graph_tensor(value) else tf.get_static_value(value)
+        if v is None or np.size(v) != 1:
+            return None
+        c = float(np.asarray(v).reshape(()))
+    except Exception:
+        return None
+    return float(f"{(c if method == 'assign_add' else -c):.6g}")
+
+
 def build_assignments(
     assigns: list[tuple[Any, Any, str]],
     var_owner: dict[int, str],
@@ -123,8 +154,11 @@ def build_assignments(
     """
     graph = next((v.graph for _, v, _ in assigns if tfg.is_graph_tensor(v)), None)
     handles = _handle_map(graph, var_owner, variables) if graph is not None else {}
-    handle_of = {id(var): name for name, (_, var) in handles.items()}
-    groups: dict[tuple[str, str | None, str, float | None], list[Any]] = {}
+    handle_of: dict[int, str] = {}
+    for name, (_, var) in handles.items():  # the Keras variable and the TensorFlow one it holds
+        handle_of[id(var)] = name
+        handle_of.setdefault(id(getattr(var, "value", var)), name)
+    groups: dict[tuple[str, str | None, str, float | None, float | None], list[Any]] = {}
     index: list[int] = []
     for var, value, method in assigns:
         target = var_owner.get(id(var)) or str(getattr(var, "path", None) or getattr(var, "name", "variable"))
@@ -139,11 +173,12 @@ def build_assignments(
                 kind = "ema" if decay is not None else ("copy" if _is_copy(value) else "assign")
             if source is None:
                 ins = tuple(origins([value]))
-        key = (target, source, kind, decay)
+        step = _increment(value, method) if source is None and not ins else None
+        key = (target, source, kind, decay, step)
         if key not in groups:
             groups[key] = [0, ins]
         groups[key][0] += 1
         groups[key][1] = tuple(dict.fromkeys((*groups[key][1], *ins)))
         index.append(list(groups).index(key))
-    out = [Assignment(t, s, k, d, n, ins) for (t, s, k, d), (n, ins) in groups.items()]
+    out = [Assignment(t, s, k, d, n, ins, step) for (t, s, k, d, step), (n, ins) in groups.items()]
     return out, index

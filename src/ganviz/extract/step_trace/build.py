@@ -14,7 +14,7 @@ from .assign import build_assignments
 from .find import Found
 from .phases import cut_phases, fold_repeats, phase_name
 from .record import Recorder
-from .terms import split_terms, term_kind
+from .terms import mixes_penalty, reaches, split_terms, term_kind
 
 __all__ = ["build_trace", "trace_model", "learning_rate"]
 
@@ -110,6 +110,10 @@ class _Builder:
         self.ops: dict[str, tuple[str, str, list[str], Any]] = {}  # key -> (id, kind, inputs, tensor)
         self.owners = {op: self.call_ids[i] for i, ops in enumerate(rec.call_ops) for op in ops}
         self.walker = tfg.Walker(self.stops, self.owners, self.redirects, self._new_source, self._new_op)
+
+    def is_stop(self, t: Any) -> bool:
+        """Whether a walk up the graph ends at ``t``: a call's output, an op inside a call, the data."""
+        return t.name in self.stops or t.op.name in self.owners
 
     def name_of(self, tensor: Any) -> str | None:
         return self.rec.names.get(tensor.name) or self.final.get(tensor.name)
@@ -216,23 +220,67 @@ class _Builder:
 
     def terms(
         self, target: Any, loss_name: str, inner: set[int]
-    ) -> list[tuple[str | None, str, float | None, list[str]]]:
-        """``(name, kind, weight, input keys)`` of each additive term of one loss."""
+    ) -> list[tuple[str | None, str, float | None, list[str], Any]]:
+        """``(name, kind, weight, input keys, core tensor)`` of each additive term of one loss."""
         atomic = frozenset(t.name for _, t in self.rec.loss_calls)
         classes = {t.name: cls for cls, t in self.rec.loss_calls}
         grad_results = {r.name for gi in inner for r in self.rec.grads[gi][1] if r is not None}
-        parts = split_terms(target, is_leaf=lambda t: self.name_of(t) is not None, atomic=atomic)
-        out: list[tuple[str | None, str, float | None, list[str]]] = []
+
+        stops = self.is_stop
+
+        def is_leaf(t: Any) -> bool:
+            return self.name_of(t) is not None and not mixes_penalty(t, grad_results, stops=stops)
+
+        parts = split_terms(
+            target,
+            is_leaf=is_leaf,
+            atomic=atomic,
+            stops=stops,
+            split_sum=lambda t: mixes_penalty(t, grad_results, stops=stops),
+        )
+        out: list[tuple[str | None, str, float | None, list[str], Any]] = []
         for named, weight, core in parts:
-            kind = term_kind(
-                core,
-                stops=lambda t: t.name in self.stops or t.op.name in self.owners,
-                gradient_results=grad_results,
-                loss_classes=classes,
-            )
+            kind = term_kind(core, stops=stops, gradient_results=grad_results, loss_classes=classes)
             name = self.name_of(named) if named is not target else loss_name
-            out.append((name, kind, weight, self.walker.origins([core])))
+            if name is None and kind == "gradient_penalty":
+                name = self.penalty_name(core, inner, stops)
+            out.append((name, kind, weight, self.walker.origins([core]), core))
         return out
+
+    def nearest_name(self, core: Any, stops: Any, limit: int = 200) -> str | None:
+        """The local name nearest above ``core`` (``real_out`` for a slice of a joint call), else None."""
+        queue, seen = [core], {core.name}
+        for t in queue:
+            if len(seen) > limit:
+                break
+            if t is not core:
+                name = self.name_of(t)
+                if name is not None:
+                    return name
+            if stops(t) or t.op.type in tfg.STOP_OPS:
+                continue
+            for x in t.op.inputs:
+                if x.name not in seen and x.op.type not in tfg.SHAPE_OPS and x.op.type != "Const":
+                    seen.add(x.name)
+                    queue.append(x)
+        return None
+
+    def penalty_name(self, core: Any, inner: set[int], stops: Any) -> str | None:
+        """``r1`` for a penalty on the gradient at the data, ``gp`` at an interpolation, else None."""
+        for gi in sorted(inner):
+            results = {r.name for r in self.rec.grads[gi][1] if r is not None}
+            if not reaches(core, results, stops=stops):
+                continue
+            origins: list[str] = []
+            for src in self.rec.grad_sources[gi]:
+                origins.extend(self._call_input(src))
+            kinds = [self.ops[k][1] for k in self.ops if self.ops[k][0] in origins]
+            if "interpolate" in kinds:
+                return "gp"
+            firsts = [self.ops[k][2][:1] for k in self.ops if self.ops[k][0] in origins and self.ops[k][1] == "concat"]
+            if any(k.startswith("data:") for k in origins) or any(f and f[0].startswith("data:") for f in firsts):
+                return "r1"
+        return None
 
     def var_owner(self) -> dict[int, str]:
         out: dict[int, str] = {}
@@ -406,9 +454,15 @@ class _Builder:
         losses = []
         for lid in kept_losses:
             li = loss_ids.index(lid)
+            names = [term_name(name, kind, remap(ins)) for name, kind, _, ins, _ in raw_terms[li]]
+            twice = {n for n in names if names.count(n) > 1}  # two terms on one (joint) call
+            for i, (name, kind, _, _, core) in enumerate(raw_terms[li]):
+                hint = self.nearest_name(core, self.is_stop) if name is None and names[i] in twice else None
+                if hint:
+                    names[i] = f"{kind}({hint})"
             terms = tuple(
-                LossTerm(term_name(name, kind, remap(ins)), kind, weight, remap(ins))
-                for name, kind, weight, ins in raw_terms[li]
+                LossTerm(names[i], kind, weight, remap(ins))
+                for i, (_, kind, weight, ins, _) in enumerate(raw_terms[li])
             )
             losses.append(Loss(lid, loss_names[li], remap(raw_loss_inputs[li]), terms))
         updates = tuple(

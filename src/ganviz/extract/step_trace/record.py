@@ -49,6 +49,7 @@ class Recorder:
         self.frame_names: dict[int, dict[str, str]] = {}  # per frame: tensor name -> first local name
         self.tape_depth = 0
         self.grads: list[tuple[list[Any], list[Any], list[str | None]]] = []
+        self.grad_sources: list[list[Any]] = []  # per gradient: the tensors it is taken with respect to
         self.applies: list[tuple[Any, list[Any], list[Any]]] = []
         self.names: dict[str, str] = {}
         self.data: list[tuple[str, Any]] = []
@@ -98,7 +99,7 @@ class Recorder:
         self.events.append(("assign", len(self.assigns)))
         self.assigns.append((variable, value, method))
 
-    def on_gradient(self, target: Any, result: Any) -> None:
+    def on_gradient(self, target: Any, result: Any, sources: Any = None) -> None:
         import tensorflow as tf
 
         frames = self.capture_names(sys._getframe(2))
@@ -112,6 +113,7 @@ class Recorder:
         results = [r.values if isinstance(r, tf.IndexedSlices) else r for r in tf.nest.flatten(result)]
         self.events.append(("grad", len(self.grads)))
         self.grads.append((targets, [r if tfg.is_graph_tensor(r) else None for r in results], names))
+        self.grad_sources.append(flat_tensors(sources))
 
     def on_apply(self, optimizer: Any, grads: list[Any], variables: list[Any] | None) -> None:
         import tensorflow as tf
@@ -132,9 +134,11 @@ def _variable_classes() -> list[type]:
 
         out.append(keras.Variable)
     with contextlib.suppress(Exception):
-        from tensorflow.python.ops.resource_variable_ops import BaseResourceVariable
+        from tensorflow.python.ops import resource_variable_ops as rv
 
-        out.append(BaseResourceVariable)
+        # ResourceVariable defines its own ``assign``: a step writing ``keras_var.value.assign(...)``
+        # (an EMA through ``strategy.extended.update``) calls that one, not the base class's.
+        out.extend([rv.BaseResourceVariable, rv.ResourceVariable])
     return out
 
 
@@ -180,7 +184,7 @@ def patched(rec: Recorder, models: list[Any], optimizers: list[Any]) -> Iterator
         def gradient(self: Any, target: Any, sources: Any, *args: Any, **kwargs: Any) -> Any:
             result = orig(self, target, sources, *args, **kwargs)
             if rec.recording:
-                rec.on_gradient(target, result)
+                rec.on_gradient(target, result, sources)
             return result
 
         return gradient

@@ -7,7 +7,7 @@ from typing import Any
 
 from .. import tf_graph as tfg
 
-__all__ = ["LOSS_CLASS_KINDS", "split_terms", "term_kind"]
+__all__ = ["LOSS_CLASS_KINDS", "mixes_penalty", "reaches", "split_terms", "term_kind"]
 
 # Keras loss classes (and their function names) by the term kind they compute.
 LOSS_CLASS_KINDS = {
@@ -28,6 +28,7 @@ _SQUARE_OPS = frozenset({"Square", "SquaredDifference", "Pow"})
 _LINEAR_OPS = frozenset(
     {"Mean", "Sum", "Neg", "Sub", "Mul", "AddV2", "Add", "AddN", "RealDiv", "DivNoNan", "Identity", "Cast", "Reshape"}
     | {"Squeeze", "ExpandDims", "StridedSlice", "Const", "ConcatV2", "Fill", "OnesLike", "ZerosLike"}
+    | {"Split", "SplitV", "Slice", "Pack"}  # halves of a joint call, shapes of a reshape
 )
 
 
@@ -65,8 +66,99 @@ def _peel(t: Any, w: float | None) -> tuple[Any, float | None] | None:
     return None
 
 
+_REDUCE = frozenset({"Sum", "Mean"})
+_NORMALIZE = frozenset({"RealDiv", "DivNoNan"})
+_SIZE_OPS = frozenset({"Const", "Cast", "Mul", "StridedSlice", "Pack", "Prod", "Identity", "Maximum"}) | tfg.SHAPE_OPS
+
+
+def _size_only(t: Any, limit: int = 32) -> bool:
+    """Whether ``t`` is computed from shapes and constants only (a batch size that a mean divides by)."""
+    stack, seen = [t], 0
+    while stack:
+        seen += 1
+        if seen > limit:
+            return False
+        x = stack.pop()
+        if x.op.type not in _SIZE_OPS:
+            return False
+        if x.op.type not in tfg.SHAPE_OPS:
+            stack.extend(x.op.inputs)
+    return True
+
+
+def _through_reduction(t: Any, stops: Callable[[Any], bool]) -> Any | None:
+    """The sum under a mean: ``reduce_sum(a + b) / batch`` -> ``a + b``, else None.
+
+    A mean (or sum, or ``compute_average_loss``) of per-example terms is the sum of their means,
+    so its terms are those of the per-example sum, each with the same weight.
+    """
+    op = t.op
+    if op.type in _NORMALIZE and len(op.inputs) == 2 and _size_only(op.inputs[1]):
+        return _through_reduction(op.inputs[0], stops)
+    if op.type in _REDUCE and op.inputs:
+        x = op.inputs[0]
+        for _ in range(4):
+            if stops(x):  # a model's output (its last layer may be an addition)
+                return None
+            if x.op.type in _ADD or x.op.type == "Sub":
+                return x
+            if x.op.type not in _PASS and x.op.type != "Reshape":
+                return None
+            x = x.op.inputs[0]
+    return None
+
+
+def _is_constant(t: Any) -> bool:
+    """A term whose value is known while tracing (``tf.constant(0.0)`` for a model without losses)."""
+    if t.op.type == "Const":
+        return True
+    return t.op.type in _PASS and bool(t.op.inputs) and _is_constant(t.op.inputs[0])
+
+
+def reaches(tensor: Any, names: set[str], *, stops: Callable[[Any], bool], limit: int = 2000) -> bool:
+    """Whether ``tensor`` is computed from one of the tensors named in ``names`` (walking up to ``stops``)."""
+    stack, seen = [tensor], set()
+    while stack and len(seen) < limit:
+        t = stack.pop()
+        if t.name in seen:
+            continue
+        seen.add(t.name)
+        if t.name in names:
+            return True
+        if stops(t) or t.op.type in tfg.STOP_OPS or t.op.type in tfg.SHAPE_OPS:
+            continue
+        stack.extend(t.op.inputs)
+    return False
+
+
+def mixes_penalty(tensor: Any, gradient_results: set[str], *, stops: Callable[[Any], bool]) -> bool:
+    """Whether a named sum holds a gradient penalty next to other terms (``per_example + 0.5 * g * r1``).
+
+    Such a local is split, so that the penalty is a term of its own.
+    """
+    if not gradient_results:
+        return False
+    t = tensor
+    for _ in range(8):
+        step = _peel(t, 1.0)
+        summed = None if step is not None else _through_reduction(t, stops)
+        if step is None and summed is None:
+            break
+        t = step[0] if step is not None else summed
+    if t.op.type not in _ADD and t.op.type != "Sub":
+        return False
+    flags = [reaches(x, gradient_results, stops=stops) for x in t.op.inputs if not _is_constant(x)]
+    return any(flags) and not all(flags)
+
+
 def split_terms(
-    root: Any, *, is_leaf: Callable[[Any], bool], atomic: frozenset[str] = frozenset(), limit: int = 64
+    root: Any,
+    *,
+    is_leaf: Callable[[Any], bool],
+    atomic: frozenset[str] = frozenset(),
+    stops: Callable[[Any], bool] = lambda t: False,
+    split_sum: Callable[[Any], bool] = lambda t: False,
+    limit: int = 64,
 ) -> list[tuple[Any, float | None, Any]]:
     """The additive terms of ``root`` as ``(named tensor, weight, core tensor)``, in the order added.
 
@@ -75,7 +167,9 @@ def split_terms(
     result) is not split further, except ``root`` itself, but its scalings still count in the
     weight (``cycle_loss = mae(...) * 10`` is a term of weight 10); the core is what remains.
     ``atomic`` names tensors never looked into (the result of a Keras loss, whose mean divides by
-    the batch size).
+    the batch size). A mean or sum of a sum (``reduce_mean(a + b)``, ``compute_average_loss``) splits
+    into the sum's terms where ``split_sum`` holds for the sum (it mixes a gradient penalty with
+    other terms), unless the sum is a model's output (``stops``). A constant term is dropped.
     """
     out: list[tuple[Any, float | None, Any]] = []
     stack: list[tuple[Any, float | None, bool]] = [(root, 1.0, True)]
@@ -95,8 +189,12 @@ def split_terms(
             continue
         op = t.op
         step = _peel(t, w)
+        summed = None if step is not None else _through_reduction(t, stops)
+        summed = summed if summed is not None and split_sum(summed) else None
         if step is not None:
             stack.append((step[0], step[1], first))
+        elif summed is not None:
+            stack.append((summed, w, first))
         elif op.type in _ADD:
             stack.extend((x, w, False) for x in reversed(list(op.inputs)))
         elif op.type == "Sub":
@@ -104,7 +202,8 @@ def split_terms(
             stack.append((op.inputs[0], w, False))
         else:
             out.append((t, w, t))
-    return [(t, None if w is None else float(f"{w:.6g}"), c) for t, w, c in out]
+    kept = [x for x in out if not _is_constant(x[2])] or out  # a constant adds no gradient
+    return [(t, None if w is None else float(f"{w:.6g}"), c) for t, w, c in kept]
 
 
 def term_kind(

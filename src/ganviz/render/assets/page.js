@@ -7,16 +7,20 @@
   var KIND_LABEL = {
     input: "Input", layer: "Layer", model: "Nested model", output: "Output", data: "Real data",
     noise: "Noise", constant: "Constant / labels", op: "Op", loss: "Loss", optimizer: "Optimizer",
-    cluster: "Nested model"
+    term: "Loss term", variable: "Step variable", cluster: "Nested model"
   };
   var LEGEND_NODE = {
     input: "Input", layer: "Layer", model: "Nested model (closed)", output: "Output", data: "Real data",
-    noise: "Noise", constant: "Constant / labels", op: "Op", loss: "Loss", optimizer: "Optimizer",
+    noise: "Noise", constant: "Constant / labels", op: "Op", loss: "Loss (kinds and weights of its terms)",
+    optimizer: "Optimizer", term: "Loss term (kind; \u00d7weight on its arrow)", variable: "Step variable (assigned)",
     frozen: "Frozen (not trained)"
   };
   // Kinds that hold no weights of their own: no parameter rows in their details.
-  var NO_WEIGHTS = { data: 1, noise: 1, constant: 1, op: 1, loss: 1, optimizer: 1 };
-  var LEGEND_EDGE = { data: "Data flow", gradient: "Gradients (loss \u2192 model it trains)", update: "Optimizer update" };
+  var NO_WEIGHTS = { data: 1, noise: 1, constant: 1, op: 1, loss: 1, optimizer: 1, term: 1, variable: 1 };
+  var LEGEND_EDGE = {
+    data: "Data flow", gradient: "Gradients (loss \u2192 model it trains)", update: "Optimizer update",
+    assign: "Set without an optimizer (EMA, copy)"
+  };
   var SHAPES = "polygon, ellipse, path, polyline, rect";
 
   var info = new Map();
@@ -324,15 +328,22 @@
     box.appendChild(el("h2", "gv-name", DATA.graph.name));
     if (d.class_name) box.appendChild(el("div", "gv-class", d.class_name));
     var layers = DATA.nodes.filter(function (n) { return n.kind === "layer"; }).length;
-    var rows = [
-      ["Drawn from", d.assumed === true ? "assumed standard GAN loop (not traced)"
-        : d.assumed === false ? "traced training step" : null],
+    var drawn = ["Drawn from", d.assumed === true ? "assumed standard GAN loop (not traced)"
+      : d.assumed === false ? "traced training step" : null];
+    // A traced step's page holds two diagrams (one box per call, and the architectures): its
+    // counts come from the trace, so nothing is counted twice.
+    var counts = Array.isArray(d.summary) ? d.summary.map(function (r) {
+      return [String(r[0]), typeof r[1] === "number" ? fmtInt(r[1]) : String(r[1])];
+    }) : [
       ["Boxes", fmtInt(DATA.nodes.length)],
       ["Layers", layers ? fmtInt(layers) : null],
-      [d.assumed != null ? "Models" : "Nested models", DATA.clusters.length ? fmtInt(DATA.clusters.length) : null],
+      [d.assumed != null ? "Models" : "Nested models", DATA.clusters.length ? fmtInt(DATA.clusters.length) : null]
+    ];
+    var rows = [drawn].concat(counts, [
       ["Parameters", d.params != null ? fmtInt(d.params) : null],
       ["Trainable", d.trainable_params != null ? fmtInt(d.trainable_params) : null]
-    ];
+    ]);
+    if (Array.isArray(d.not_drawn) && d.not_drawn.length) rows.push(["Not drawn", d.not_drawn.join("; ")]);
     box.appendChild(section("Summary", table(rows)));
     var p = el("p", "gv-empty", "Click any box for its details. Drag to pan, use the wheel to zoom, press / to search.");
     box.appendChild(p);
