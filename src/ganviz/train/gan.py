@@ -448,8 +448,9 @@ class GAN(keras.Model):
         subset = real[:count]
         with tf.GradientTape(watch_accessed_variables=False) as tape:
             tape.watch(subset)
-            out = self.discriminator(subset, training=True)
-            score = tf.reduce_sum(_per_example(_to_logits(out, self.from_logits) if self.loss_name != "lsgan" else out))
+            r1_scores = self.discriminator(subset, training=True)  # the name the traced diagram shows
+            logits = _to_logits(r1_scores, self.from_logits) if self.loss_name != "lsgan" else r1_scores
+            score = tf.reduce_sum(_per_example(logits))
         grads = tape.gradient(score, subset)
         return tf.reduce_sum(tf.reshape(tf.square(grads), [count, -1]), axis=1)
 
