@@ -27,6 +27,7 @@ DEFAULTS: dict[str, Any] = {
     "learning_rate": 2e-4,
     "quick_steps": 200,
     "r1_weight": 1.0,  # bce only: an R1 penalty took FID from 14.3 to 3.8 at 3000 steps (BENCHMARKS.md)
+    "ema": 0.999,  # bce only: grids and the report come from the EMA generator (FID 3.7-4.0 vs 4.3-5.1 raw)
 }
 _LOSS_SETTINGS = {  # loss -> (discriminator activation, d_steps, beta_2)
     "bce": ("sigmoid", 1, 0.999),
@@ -275,7 +276,8 @@ def _train(
     with tensorflow_left_alone(keras):  # on jax/torch Keras would import TensorFlow just to seed it
         keras.utils.set_random_seed(seed)
     # R1 (measured in BENCHMARKS.md) is the TensorFlow trainer's; the jax/torch trainers do not have it yet.
-    extra = {"r1_weight": DEFAULTS["r1_weight"]} if loss == "bce" and keras.backend.backend() == "tensorflow" else {}
+    measured = loss == "bce" and keras.backend.backend() == "tensorflow"  # the recipe of BENCHMARKS.md
+    extra = {"r1_weight": DEFAULTS["r1_weight"], "ema": DEFAULTS["ema"]} if measured else {}
     with strategy.scope() if strategy is not None else contextlib.nullcontext():
         gen = generator if generator is not None else seed_generator(latent_dim)
         disc = discriminator if discriminator is not None else seed_discriminator(activation=d_activation)
@@ -297,6 +299,7 @@ def _train(
         "learning_rate": lr,
         "d_steps": gan.d_steps,
         "r1_weight": getattr(gan, "r1_weight", 0.0),  # the jax/torch trainers have no R1 yet
+        "ema": getattr(gan, "ema", None),  # nor EMA
         "seed": seed,
         "generator": gen.name,
         "discriminator": disc.name,

@@ -29,6 +29,9 @@ def is_image_to_image(generator: Any) -> bool:
 def find_generators(model: Any) -> list[tuple[str, Any]]:
     """The generator-like Keras models a GAN holds: ``generator``, or ``gen_G`` / ``generator_f`` style names.
 
+    A GAN that keeps an exponential moving average of its generator (``ema_generator``, as
+    ``ganviz.GAN(ema=...)`` and Keras's GAN-ADA example do) is sampled from that copy.
+
     Attribute order is kept, so CycleGAN's G (X -> Y) comes before F (Y -> X).
     """
     import keras
@@ -42,6 +45,9 @@ def find_generators(model: Any) -> list[tuple[str, Any]]:
         if low.startswith("gen") or low.startswith("g_") or low in ("netg", "g"):
             found.append((name, value))
             seen.add(id(value))
+    ema = getattr(model, "ema_generator", None) if model is not None else None
+    if found and isinstance(ema, keras.Model) and id(ema) not in seen:
+        found[0] = ("ema_generator", ema)  # a GAN keeping an EMA copy is sampled from it, as it is used
     return found
 
 

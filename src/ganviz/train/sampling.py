@@ -237,7 +237,8 @@ def choose_sampler(
             return cond
     shape = _noise_shape(model, gen)
     z = rng.standard_normal((rows * cols, *shape)).astype("float32")
-    return Sampler("noise", f"fixed noise {shape}", lambda a: _call(gen, a["fixed_noise"]), {"fixed_noise": z},
+    what = f"fixed noise {shape}" + (" into the EMA generator" if name == "ema_generator" else "")
+    return Sampler("noise", what, lambda a: _call(gen, a["fixed_noise"]), {"fixed_noise": z},
                    _plain_grid(rows, cols), value_range=vr)  # fmt: skip
 
 
