@@ -57,20 +57,19 @@ def _data_id(trace: Trace) -> str:
 
 
 def test_r1_of_a_joint_call_is_its_own_term(own: dict[str, Trace]) -> None:
+    """D scores real + fake in one call for the loss; R1 has a discriminator call of its own on real images."""
     t = own["r1_joint"]
     d_loss = _loss(t, "d_loss")
-    assert [(x.name, x.kind) for x in d_loss.terms] == [
-        ("bce(real_out)", "bce"),
-        ("bce(fake_out)", "bce"),
-        ("r1", "gradient_penalty"),
-    ]
-    r1 = d_loss.terms[-1]
+    assert [(x.name, x.kind) for x in d_loss.terms] == [("d_loss", "bce"), ("r1", "gradient_penalty")]
+    bce, r1 = d_loss.terms
     assert r1.weight == 2.0  # 0.5 * r1_weight
     (call_id,) = r1.inputs
     call = next(c for c in t.calls if c.id == call_id)
-    assert call.model == "discriminator"
-    joint = next(o for o in t.ops if o.id == call.inputs[0])  # D(concat(real, fake))
-    assert joint.kind == "concat" and joint.inputs[0] == _data_id(t)
+    assert call.model == "discriminator" and call.output == "r1_scores" and call.inputs == (_data_id(t),)
+    (joint_id,) = bce.inputs
+    joint = next(c for c in t.calls if c.id == joint_id)
+    concat = next(o for o in t.ops if o.id == joint.inputs[0])  # D(concat(real, fake))
+    assert joint.model == "discriminator" and concat.kind == "concat" and concat.inputs[0] == _data_id(t)
     assert all(x.kind != "other" for x in d_loss.terms)  # no zero "regularization" constant
 
 
@@ -111,7 +110,7 @@ def test_counter_is_no_floating_box_and_the_key_says_so(own: dict[str, Trace], c
     assert not [n for n in graph.nodes if "noise_counter" in n.name]
     assert graph.details["not_drawn"] == ["gan/noise_counter: step counter +1"]
     legend = graph.details["legend"]
-    assert any("d_loss = bce + bce + 2×gradient_penalty" in line for line in legend)
+    assert any("d_loss = bce + 2×gradient_penalty" in line for line in legend)
     assert any(line.startswith("gradient_penalty:") for line in legend)
     assert any("Purple dotted arrows" in line for line in legend)
     dot = graph_to_dot(graph)
@@ -123,7 +122,7 @@ def test_page_counts_from_the_trace_and_legends_terms(own: dict[str, Trace]) -> 
     page = trace_page(trace_to_graph(t, calls="separate"), trace_to_graph(t, calls="merged", expand_nested=True))
     data = json.loads(re.search(r'<script type="application/json" id="gv-data">(.*?)</script>', page, re.S).group(1))
     summary = dict(map(tuple, data["graph"]["details"]["summary"]))
-    assert summary == {"Models": 3, "Model calls": 3, "Losses": 2, "Loss terms": 4, "Phases": 2}
+    assert summary == {"Models": 3, "Model calls": 4, "Losses": 2, "Loss terms": 3, "Phases": 2}
     assert len(data["nodes"]) > summary["Model calls"] + summary["Loss terms"]  # two diagrams on one page
     assert 'term: "Loss term (kind; \\u00d7weight on its arrow)"' in page
     assert 'assign: "Set without an optimizer (EMA, copy)"' in page

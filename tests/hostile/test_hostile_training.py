@@ -58,7 +58,7 @@ def test_disk_full_mid_run_then_resume_and_a_nan_stop(tmp_path: Path) -> None:
     metrics = [
         json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
     ]
-    assert [m["step"] for m in metrics] == list(range(1, 9))  # no step lost or doubled
+    assert [m["step"] for m in metrics] == [2, 4, 6, 8]  # a row per 2-step execution: no step lost or doubled
     assert not (tmp_path / "run" / ".ganviz.lock").exists()
 
     nan = out["nan"]
