@@ -45,6 +45,23 @@ _NOISE_NAMES = (
 )
 
 
+def walk_up(start: Any, descend: Callable[[Any], bool], *, limit: int) -> Iterable[Any]:
+    """Each tensor ``start`` is computed from, once, depth first, at most ``limit`` of them.
+
+    After the caller has looked at a tensor, ``descend(tensor)`` says whether to go on to its op's
+    inputs (so the caller's checks on a tensor come before ``descend``'s).
+    """
+    stack, seen = [start], set()
+    while stack and len(seen) < limit:
+        t = stack.pop()
+        if t.name in seen:
+            continue
+        seen.add(t.name)
+        yield t
+        if descend(t):
+            stack.extend(t.op.inputs)
+
+
 def is_random_op(op_type: str) -> bool:
     """Whether an op type draws random numbers (stateful or stateless).
 

@@ -41,22 +41,15 @@ def _read_models(
 ) -> list[str]:
     """Models whose variables ``value`` reads directly (not through a model call), in first-found order."""
     found: list[str] = []
-    stack, seen = [value], set()
-    while stack and len(seen) < limit:
-        t = stack.pop()
-        if t.name in seen:
-            continue
-        seen.add(t.name)
-        if is_stop(t):
-            continue
-        if t.op.type == "ReadVariableOp":
+
+    def descend(t: Any) -> bool:
+        return not (is_stop(t) or t.op.type == "ReadVariableOp" or t.op.type in tfg.SHAPE_OPS)
+
+    for t in tfg.walk_up(value, descend, limit=limit):
+        if t.op.type == "ReadVariableOp" and not is_stop(t):
             hit = handles.get(t.op.inputs[0].name)
             if hit is not None and hit[0] not in found:
                 found.append(hit[0])
-            continue
-        if t.op.type in tfg.SHAPE_OPS:
-            continue
-        stack.extend(t.op.inputs)
     return found
 
 

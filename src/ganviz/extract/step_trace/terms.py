@@ -117,18 +117,11 @@ def _is_constant(t: Any) -> bool:
 
 def reaches(tensor: Any, names: set[str], *, stops: Callable[[Any], bool], limit: int = 2000) -> bool:
     """Whether ``tensor`` is computed from one of the tensors named in ``names`` (walking up to ``stops``)."""
-    stack, seen = [tensor], set()
-    while stack and len(seen) < limit:
-        t = stack.pop()
-        if t.name in seen:
-            continue
-        seen.add(t.name)
-        if t.name in names:
-            return True
-        if stops(t) or t.op.type in tfg.STOP_OPS or t.op.type in tfg.SHAPE_OPS:
-            continue
-        stack.extend(t.op.inputs)
-    return False
+
+    def descend(t: Any) -> bool:
+        return not (stops(t) or t.op.type in tfg.STOP_OPS or t.op.type in tfg.SHAPE_OPS)
+
+    return any(t.name in names for t in tfg.walk_up(tensor, descend, limit=limit))
 
 
 def mixes_penalty(tensor: Any, gradient_results: set[str], *, stops: Callable[[Any], bool]) -> bool:
@@ -223,34 +216,28 @@ def term_kind(
         loss_classes: tensor name -> Keras loss class name, for results of Keras loss objects.
     """
     op_types: set[str] = set()
-    reached_data = reached_vars = False
-    stack, seen = [tensor], set()
-    while stack and len(seen) < limit:
-        t = stack.pop()
-        if t.name in seen:
-            continue
-        seen.add(t.name)
+    reached = {"data": False, "vars": False}
+
+    def descend(t: Any) -> bool:
+        op = t.op
+        if stops(t) or op.type == "Placeholder" or tfg.is_random_op(op.type):
+            reached["data"] = True
+            return False
+        if op.type in tfg.STOP_OPS:
+            reached["vars"] = True
+            return False
+        if op.type in tfg.SHAPE_OPS:
+            return False
+        op_types.add(op.type)
+        return True
+
+    for t in tfg.walk_up(tensor, descend, limit=limit):
         if t.name in gradient_results:
             return "gradient_penalty"
-        if t.name in loss_classes:
-            cls = loss_classes[t.name]
-            kind = LOSS_CLASS_KINDS.get(cls)
-            if kind is not None:
-                return kind
-        if stops(t):
-            reached_data = True
-            continue
-        op = t.op
-        if op.type in tfg.SHAPE_OPS:
-            continue
-        if op.type in tfg.STOP_OPS:
-            reached_vars = True
-            continue
-        if op.type == "Placeholder" or tfg.is_random_op(op.type):
-            reached_data = True
-            continue
-        op_types.add(op.type)
-        stack.extend(op.inputs)
+        kind = LOSS_CLASS_KINDS.get(loss_classes.get(t.name, ""))
+        if kind is not None:
+            return kind
+    reached_data, reached_vars = reached["data"], reached["vars"]
     if op_types & _BCE_OPS:
         return "bce"
     if "Exp" in op_types and op_types & _SQUARE_OPS:
