@@ -51,15 +51,21 @@ DEFAULT_STEPS_PER_EXECUTION = 8
 _BATCH_LAYERS = ("BatchNormalization", "SyncBatchNormalization")
 
 
+def _own_layers(model: Any) -> list[Any] | None:
+    """The layers of ``model`` when every one is Keras's own, else ``None`` (also for a non-Keras model)."""
+    if not hasattr(model, "_flatten_layers"):
+        return None
+    layers = list(model._flatten_layers(include_self=False))
+    return layers if all(type(layer).__module__.startswith("keras.") for layer in layers) else None
+
+
 def scores_each_example_alone(model: Any) -> bool:
     """Whether ``model`` is built only from Keras's own layers and none mixes examples of a batch.
 
     Then scoring real and fake images in one call gives the same outputs as two calls.
     """
-    for layer in model._flatten_layers(include_self=False) if hasattr(model, "_flatten_layers") else []:
-        if not type(layer).__module__.startswith("keras.") or type(layer).__name__ in _BATCH_LAYERS:
-            return False
-    return hasattr(model, "_flatten_layers")
+    layers = _own_layers(model)
+    return layers is not None and not any(type(layer).__name__ in _BATCH_LAYERS for layer in layers)
 
 
 def xla_by_default(*models: Any) -> bool:
@@ -69,11 +75,7 @@ def xla_by_default(*models: Any) -> bool:
     XLA step ran 1.2-1.6x faster on this project's 2-core CPU (BENCHMARKS.md). A user's own layer may
     hold operations XLA cannot compile, so then Keras's choice stands.
     """
-    return all(
-        hasattr(m, "_flatten_layers")
-        and all(type(layer).__module__.startswith("keras.") for layer in m._flatten_layers(include_self=False))
-        for m in models
-    )
+    return all(_own_layers(m) is not None for m in models)
 
 
 def _ema_copy(generator: Any) -> Any:
