@@ -9,8 +9,14 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from .. import tf_graph as tfg
+from .standin import TapeLog, standin_gradient
 
-__all__ = ["Recorder", "flat_tensors", "patched"]
+__all__ = ["Recorder", "flat_tensors", "patched", "REAL_GRADIENTS"]
+
+# False: gradients taken while tracing are stand-ins (standin.py), which keep who-gets-a-gradient and
+# cost a fraction of TensorFlow's gradient graph. True: TensorFlow builds the real ones (the tests
+# compare both on every system of the zoo).
+REAL_GRADIENTS = False
 
 
 def flat_tensors(structure: Any) -> list[Any]:
@@ -54,6 +60,7 @@ class Recorder:
         self.names: dict[str, str] = {}
         self.data: list[tuple[str, Any]] = []
         self.result: Any = None
+        self.tapes = TapeLog()
 
     def capture_names(self, frame: types.FrameType | None) -> list[types.FrameType]:
         frames = tfg.user_frames(frame, self.stop_code)
@@ -181,13 +188,47 @@ def patched(rec: Recorder, models: list[Any], optimizers: list[Any]) -> Iterator
         return __call__
 
     def wrap_gradient(orig: Any) -> Any:
-        def gradient(self: Any, target: Any, sources: Any, *args: Any, **kwargs: Any) -> Any:
-            result = orig(self, target, sources, *args, **kwargs)
-            if rec.recording:
-                rec.on_gradient(target, result, sources)
+        def gradient(
+            self: Any, target: Any, sources: Any, output_gradients: Any = None, unconnected_gradients: Any = None
+        ) -> Any:
+            extra = {} if unconnected_gradients is None else {"unconnected_gradients": unconnected_gradients}
+            if not rec.recording:
+                return orig(self, target, sources, output_gradients, **extra)
+            result = None
+            if not REAL_GRADIENTS and not tfg.is_library_file(sys._getframe(1).f_code.co_filename):
+                with contextlib.suppress(Exception):  # anything unusual: TensorFlow's own gradient
+                    result = standin_gradient(rec.tapes, self, target, sources, unconnected_gradients)
+            if result is None:
+                result = orig(self, target, sources, output_gradients, **extra)
+            rec.on_gradient(target, result, sources)
             return result
 
         return gradient
+
+    def wrap_push(orig: Any) -> Any:
+        def _push_tape(self: Any) -> Any:
+            out = orig(self)
+            if rec.recording:
+                rec.tapes.pushed(self)
+            return out
+
+        return _push_tape
+
+    def wrap_pop(orig: Any) -> Any:
+        def _pop_tape(self: Any) -> Any:
+            if rec.recording:
+                rec.tapes.popped(self)
+            return orig(self)
+
+        return _pop_tape
+
+    def wrap_watch(orig: Any) -> Any:
+        def watch(self: Any, tensor: Any) -> Any:
+            if rec.recording:
+                rec.tapes.watched(self, tensor)
+            return orig(self, tensor)
+
+        return watch
 
     def wrap_apply_gradients(orig: Any) -> Any:
         def apply_gradients(self: Any, grads_and_vars: Any, *args: Any, **kwargs: Any) -> Any:
@@ -261,6 +302,9 @@ def patched(rec: Recorder, models: list[Any], optimizers: list[Any]) -> Iterator
         for model in models:
             patch(_owner(type(model), "__call__"), "__call__", wrap_call)
         patch(tf.GradientTape, "gradient", wrap_gradient)
+        patch(tf.GradientTape, "_push_tape", wrap_push)
+        patch(tf.GradientTape, "_pop_tape", wrap_pop)
+        patch(tf.GradientTape, "watch", wrap_watch)
         for cls in dict.fromkeys([keras.optimizers.Optimizer, *(type(o) for o in optimizers)]):  # ordered
             patch(_owner(cls, "apply_gradients"), "apply_gradients", wrap_apply_gradients)
             patch(_owner(cls, "apply"), "apply", wrap_apply)
