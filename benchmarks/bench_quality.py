@@ -26,7 +26,9 @@ HERE = Path(__file__).resolve().parent
 RECIPES: dict[str, dict[str, Any]] = {
     "base": {},
     "ttur": {"d_lr": 4e-4, "g_lr": 1e-4},
-    "r1": {"r1_weight": 1.0},  # on batch // 8 real images (GAN's r1_shrink default)
+    "r1": {"r1_weight": 1.0},  # on batch // 8 real images (GAN's r1_shrink default); simultaneous updates
+    "r1_alternating": {"r1_weight": 1.0, "updates": "alternating"},  # D first, then G through the updated D
+    "base_alternating": {"updates": "alternating"},
     "r1_full_batch": {"r1_weight": 1.0, "r1_shrink": 1},
     "label_smoothing": {"label_smoothing": 0.1},
     "batch_256": {"batch_size": 256},

@@ -163,9 +163,14 @@ def main(argv: list[str] | None = None) -> int:
     digits_ds = data_mod.to_dataset(digits, bs, seed=0)
 
     def fit_rate(
-        jit: bool | str, monitor_dir: str | None, spe: int | None = None, r1: float = 0.0
+        jit: bool | str,
+        monitor_dir: str | None,
+        spe: int | None = None,
+        r1: float = 0.0,
+        ema: float | None = None,
+        updates: str = "auto",
     ) -> tuple[float, float]:
-        gan = GAN(*models(), latent_dim=latent, seed=0, r1_weight=r1)
+        gan = GAN(*models(), latent_dim=latent, seed=0, r1_weight=r1, ema=ema, updates=updates)
         gan.compile(jit_compile=jit, steps_per_execution=spe)
         gan.fit(ds, steps_per_epoch=per_epoch, epochs=1, verbose=0)  # trace and warm up
         timer = _Timer()
@@ -187,13 +192,14 @@ def main(argv: list[str] | None = None) -> int:
         return timer.rate()
 
     seed_xla = "seed loop, tf.function + XLA (the hand-written XLA loop)"
-    fit_default = "ganviz.GAN.fit (defaults: XLA, 8 steps per execution)"
-    train_like = "ganviz.GAN.fit + R1 + Monitor (what ganviz train runs)"
+    fit_default = "ganviz.GAN.fit (defaults: simultaneous updates, XLA, 8 steps per execution)"
+    train_like = "ganviz.GAN.fit + R1 + EMA + Monitor (what ganviz train runs)"
     variants: dict[str, Any] = {
         "seed loop, eager": lambda: _loop_rate(_seed_step(*models(), latent), ds, args.eager_steps),
         "seed loop, tf.function": lambda: _loop_rate(tf.function(_seed_step(*models(), latent)), ds, args.steps),
         seed_xla: lambda: _loop_rate(tf.function(_seed_step(*models(), latent), jit_compile=True), ds, args.steps),
         fit_default: lambda: fit_rate("auto", None),
+        "ganviz.GAN.fit, alternating updates (the seed's order)": lambda: fit_rate("auto", None, updates="alternating"),
         "ganviz.GAN.fit with Keras's defaults (no XLA on CPU, 1 step per execution)": lambda: fit_rate(False, None, 1),
         "ganviz.GAN.fit + R1 penalty (r1_shrink 8)": lambda: fit_rate("auto", None, r1=DEFAULTS["r1_weight"]),
         train_like: None,
@@ -205,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     rates: dict[str, list[float]] = {k: [] for k in variants}
     cpu: dict[str, list[float]] = {k: [] for k in variants}
     with tempfile.TemporaryDirectory() as tmp:
-        variants[train_like] = lambda: fit_rate("auto", tmp, r1=DEFAULTS["r1_weight"])
+        variants[train_like] = lambda: fit_rate("auto", tmp, r1=DEFAULTS["r1_weight"], ema=DEFAULTS["ema"])
         for r in range(args.rounds):
             for name, fn in variants.items():
                 rate, ms = fn()
@@ -235,12 +241,18 @@ def main(argv: list[str] | None = None) -> int:
             "GAN.fit / seed eager": fit / eager,
             "GAN.fit / seed tf.function": fit / compiled,
             "GAN.fit / seed tf.function + XLA (target 1.2)": fit / best[seed_xla],
-            "GAN.fit + R1 + Monitor (ganviz train) / seed tf.function + XLA (target 1.2)": best[train_like]
+            "GAN.fit + R1 + EMA + Monitor (ganviz train) / seed tf.function + XLA (target 1.2)": best[train_like]
             / best[seed_xla],
+            "median of per-round ratios, GAN.fit / seed tf.function + XLA": statistics.median(
+                a / b for a, b in zip(rates[fit_default], rates[seed_xla])
+            ),
+            "median of per-round ratios, ganviz train / seed tf.function + XLA": statistics.median(
+                a / b for a, b in zip(rates[train_like], rates[seed_xla])
+            ),
             "GAN.fit(x) digits array / seed tf.function on digits (target 1.0)": array
             / best["seed loop, tf.function, digits"],
             "CPU per step: seed XLA loop / GAN.fit": best_cpu[seed_xla] / best_cpu[fit_default],
-            "CPU per step: seed XLA loop / GAN.fit + R1 + Monitor": best_cpu[seed_xla] / best_cpu[train_like],
+            "CPU per step: seed XLA loop / GAN.fit + R1 + EMA + Monitor": best_cpu[seed_xla] / best_cpu[train_like],
             # contention-free model of the Monitor: per-step bookkeeping plus one grid per 150 steps
             "Monitor overhead (modelled)": (step_us * 1e-6 + grid_ms * 1e-3 / 150) * fit,
         },

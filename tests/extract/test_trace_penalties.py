@@ -35,7 +35,8 @@ def _own(**kw: Any) -> Any:
 @pytest.fixture(scope="module")
 def own() -> dict[str, Trace]:
     out = {}
-    out["r1_joint"] = trace_gan(_own(r1_weight=4.0, ema=0.999), data=DATA)
+    out["r1_joint"] = trace_gan(_own(r1_weight=4.0, ema=0.999, updates="alternating"), data=DATA)
+    out["r1_simultaneous"] = trace_gan(_own(r1_weight=4.0, ema=0.999), data=DATA)  # the default with d_steps=1
     apart = _own(r1_weight=4.0)
     apart.joint_discriminator = False  # D(real) and D(fake) in two calls
     out["r1_apart"] = trace_gan(apart, data=DATA)
@@ -115,6 +116,22 @@ def test_counter_is_no_floating_box_and_the_key_says_so(own: dict[str, Trace], c
     assert any("Purple dotted arrows" in line for line in legend)
     dot = graph_to_dot(graph)
     assert "step counter +1" in dot and "Loss terms (small boxes)" in dot and "labelloc=b" in dot
+
+
+def test_simultaneous_updates_one_phase_and_only_fakes_reach_g_loss(own: dict[str, Trace]) -> None:
+    """The default step (d_steps=1): G once, D on the real and on the fake images, both updates in one phase."""
+    t = own["r1_simultaneous"]
+    (phase,) = t.phases
+    by_output = {c.output: c for c in t.calls}
+    assert {"fake", "real_scores", "fake_scores", "r1_scores"} <= set(by_output)
+    assert _loss(t, "g_loss").inputs == (by_output["fake_scores"].id,)  # never the real images' scores
+    bce = _loss(t, "d_loss").terms[0]
+    assert bce.inputs == (by_output["real_scores"].id, by_output["fake_scores"].id)
+    assert sorted(u.optimizer for u in t.updates) == ["d_optimizer", "g_optimizer"]
+    assert len(phase.calls) == 4 and len(phase.updates) == 2
+    alt = own["r1_joint"]  # updates="alternating": D's update, then G's through another D call
+    assert [p.name for p in alt.phases] == ["update discriminator", "update generator"]
+    assert [c.model for c in alt.calls].count("discriminator") == 3
 
 
 def test_page_counts_from_the_trace_and_legends_terms(own: dict[str, Trace]) -> None:

@@ -49,6 +49,7 @@ DEFAULT_STEPS_PER_EXECUTION = 8
 
 
 _BATCH_LAYERS = ("BatchNormalization", "SyncBatchNormalization")
+_UPDATES = ("auto", "simultaneous", "alternating")
 
 
 def _own_layers(model: Any) -> list[Any] | None:
@@ -131,6 +132,14 @@ class GAN(keras.Model):
             the batch mean; StyleGAN2 shrinks its path-length regulariser's batch the same way).
         label_smoothing: One-sided label smoothing of the ``bce`` loss: real images aim at
             ``1 - label_smoothing`` (0: off).
+        updates: ``"simultaneous"``: both models' gradients come from one generator call and one
+            discriminator call, then both optimizers apply them (as TensorFlow's DCGAN tutorial
+            trains); ``"alternating"``: the discriminator is updated first and the generator's
+            gradient comes from another discriminator call, after that update (as the seed and
+            Keras's examples train). ``"auto"`` (default): simultaneous when ``d_steps == 1``,
+            which saves a discriminator forward pass on the fakes each step (1.1x the alternating
+            step's speed here, same sample quality over three seeds, BENCHMARKS.md); alternating
+            otherwise.
         name: Model name.
         **kwargs: Passed to ``keras.Model``.
 
@@ -154,6 +163,7 @@ class GAN(keras.Model):
         r1_weight: float = 0.0,
         r1_shrink: int = 8,
         label_smoothing: float = 0.0,
+        updates: str = "auto",
         name: str = "gan",
         **kwargs: Any,
     ) -> None:
@@ -170,6 +180,10 @@ class GAN(keras.Model):
             raise ValueError(f"r1_weight must be >= 0 (such as 1.0), got {r1_weight!r}")
         if int(r1_shrink) < 1:
             raise ValueError(f"r1_shrink must be >= 1 (such as 8), got {r1_shrink!r}")
+        if updates not in _UPDATES:
+            raise ValueError(f"updates must be one of {list(_UPDATES)}, got {updates!r}")
+        if updates == "simultaneous" and int(d_steps) != 1:
+            raise ValueError(f"updates='simultaneous' needs d_steps=1 (got {d_steps}); use updates='alternating'")
         self.generator = generator
         self.discriminator = discriminator
         self.latent_dim = int(latent_dim)
@@ -181,6 +195,8 @@ class GAN(keras.Model):
         self.r1_weight = float(r1_weight)
         self.r1_shrink = int(r1_shrink)
         self.label_smoothing = float(label_smoothing)
+        self.updates = updates
+        self.simultaneous = updates == "simultaneous" or (updates == "auto" and self.d_steps == 1)
         self.joint_discriminator = scores_each_example_alone(discriminator)
         self.ema = float(ema) if ema is not None else None
         self.ema_generator: Any = _ema_copy(generator) if ema is not None else None
@@ -349,10 +365,11 @@ class GAN(keras.Model):
             return tf.nn.relu(1.0 - r) + tf.nn.relu(1.0 + f), r, f
         return f - r, r, f
 
-    def _g_loss(self, fake_out: tf.Tensor) -> tf.Tensor:
+    def _g_loss(self, fake_out: tf.Tensor, *, logits: bool = False) -> tf.Tensor:
+        """Per-example generator loss of the discriminator's output on fakes (``logits``: already logits)."""
         if self.loss_name == "lsgan":
             return 0.5 * tf.square(_per_example(fake_out) - 1.0)
-        f = _per_example(_to_logits(fake_out, self.from_logits))
+        f = _per_example(_to_logits(fake_out, self.from_logits or logits))
         if self.loss_name == "bce":
             return tf.nn.softplus(-f)
         return -f
@@ -376,16 +393,20 @@ class GAN(keras.Model):
         return tf.nn.scale_regularization_loss(tf.add_n(losses)) if losses else tf.constant(0.0)
 
     def train_step(self, data: Any) -> dict[str, tf.Tensor]:
-        """One discriminator phase (``d_steps`` updates) and one generator update.
+        """One training step: simultaneous updates (``updates``), or one discriminator phase (``d_steps``
+        updates) then one generator update.
 
-        As in the seed, the generator update reuses the last discriminator update's noise, so the
-        generator runs forward once per step; a discriminator without batch-dependent layers scores
-        real and fake images in one call.
+        Simultaneous: one generator call, the discriminator on the real and on the fake images, both
+        gradients, both updates. Alternating, as in the seed, the generator update reuses the last
+        discriminator update's noise, so the generator runs forward once per step, and a
+        discriminator without batch-dependent layers scores real and fake images in one call.
         """
         if self.d_optimizer is None or self.g_optimizer is None:
             raise RuntimeError("call GAN.compile(d_optimizer=..., g_optimizer=...) before fit()")
         real = data[0] if isinstance(data, (tuple, list)) else data
         real = tf.cast(real, tf.float32)
+        if self.simultaneous:
+            return self._simultaneous_step(real)
         batch = tf.shape(real)[0]
         step = self.noise_counter.value
         d_vars = self.discriminator.trainable_variables
@@ -419,11 +440,51 @@ class GAN(keras.Model):
             g_per_example = self._g_loss(fake_out)
             g_loss = tf.nn.compute_average_loss(g_per_example) + self._regularization(self.generator)
         self.g_optimizer.apply_gradients(zip(g_tape.gradient(g_loss, g_vars), g_vars))
+        return self._end_step(step, logged_d_loss, g_per_example, d_real, d_fake)
+
+    def _simultaneous_step(self, real: tf.Tensor) -> dict[str, tf.Tensor]:
+        """One step in which both losses come from the same generator and discriminator calls."""
+        batch = tf.shape(real)[0]
+        step = self.noise_counter.value
+        d_vars = self.discriminator.trainable_variables
+        g_vars = self.generator.trainable_variables
+        z = self._noise(batch, step, 0)
+        with tf.GradientTape() as d_tape, tf.GradientTape(watch_accessed_variables=False) as g_tape:
+            g_tape.watch([getattr(v, "value", v) for v in g_vars])
+            fake = tf.cast(self.generator(z, training=True), tf.float32)
+            # Two discriminator calls, not one on real + fake: the generator's gradient then goes back
+            # through the fake half only (faster than the joint call here, BENCHMARKS.md).
+            real_scores = self.discriminator(real, training=True)
+            fake_scores = self.discriminator(fake, training=True)
+            as_logits = self.loss_name != "lsgan"
+            real_out = _to_logits(real_scores, self.from_logits) if as_logits else real_scores
+            fake_out = _to_logits(fake_scores, self.from_logits) if as_logits else fake_scores
+            per_example, d_real, d_fake = self._d_losses(real_out, fake_out, logits=as_logits)
+            if self.loss_name == "wgan-gp":
+                per_example = per_example + self.gp_weight * self._gradient_penalty(real, tf.stop_gradient(fake), step)
+            d_loss = tf.nn.compute_average_loss(per_example) + self._regularization(self.discriminator)
+            logged_d_loss = tf.reduce_mean(per_example)
+            if self.r1_weight:
+                r1 = self._r1_squared_norms(real)
+                d_loss = d_loss + 0.5 * self.r1_weight * tf.nn.compute_average_loss(r1)
+                logged_d_loss = logged_d_loss + 0.5 * self.r1_weight * tf.reduce_mean(r1)
+            g_per_example = self._g_loss(fake_out, logits=as_logits)
+            g_loss = tf.nn.compute_average_loss(g_per_example) + self._regularization(self.generator)
+        d_grads = d_tape.gradient(d_loss, d_vars)
+        g_grads = g_tape.gradient(g_loss, g_vars)
+        self.d_optimizer.apply_gradients(zip(d_grads, d_vars))
+        self.g_optimizer.apply_gradients(zip(g_grads, g_vars))
+        return self._end_step(step, logged_d_loss, g_per_example, d_real, d_fake)
+
+    def _end_step(
+        self, step: tf.Tensor, d_loss: tf.Tensor, g_per_example: tf.Tensor, d_real: tf.Tensor, d_fake: tf.Tensor
+    ) -> dict[str, tf.Tensor]:
+        """The EMA update, the step counter and the logs, after both updates."""
         if self.ema_generator is not None:
             _ema_update(self.ema_generator.weights, self.generator.weights, self.ema, step)
         self.noise_counter.assign_add(1)
         return {
-            "d_loss": logged_d_loss,
+            "d_loss": d_loss,
             "g_loss": tf.reduce_mean(g_per_example),
             "d_real": tf.reduce_mean(d_real),
             "d_fake": tf.reduce_mean(d_fake),
@@ -434,9 +495,9 @@ class GAN(keras.Model):
         each example alone."""
         as_logits = self.loss_name != "lsgan"
         if self.joint_discriminator:
-            out = self.discriminator(tf.concat([real, fake], axis=0), training=True)
-            out = _to_logits(out, self.from_logits) if as_logits else out
-            real_out, fake_out = tf.split(out, 2, axis=0)
+            real_and_fake_scores = self.discriminator(tf.concat([real, fake], axis=0), training=True)  # a traced name
+            both = _to_logits(real_and_fake_scores, self.from_logits) if as_logits else real_and_fake_scores
+            real_out, fake_out = tf.split(both, 2, axis=0)
             return real_out, fake_out
         real_out = self.discriminator(real, training=True)
         fake_out = self.discriminator(fake, training=True)
@@ -470,4 +531,5 @@ class GAN(keras.Model):
             "r1_weight": self.r1_weight,
             "r1_shrink": self.r1_shrink,
             "label_smoothing": self.label_smoothing,
+            "updates": self.updates,
         }
