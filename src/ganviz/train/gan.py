@@ -423,17 +423,9 @@ class GAN(keras.Model):
                 fake = tf.cast(self.generator(z, training=True), tf.float32)
             with tf.GradientTape() as tape:
                 real_out, fake_out = self._score_pair(real, fake)
-                per_example, d_real, d_fake = self._d_losses(real_out, fake_out, logits=self.loss_name != "lsgan")
-                if self.loss_name == "wgan-gp":
-                    per_example = per_example + self.gp_weight * self._gradient_penalty(
-                        real, fake, step * self.d_steps + k
-                    )
-                d_loss = tf.nn.compute_average_loss(per_example) + self._regularization(self.discriminator)
-                logged_d_loss = tf.reduce_mean(per_example)
-                if self.r1_weight:
-                    r1 = self._r1_squared_norms(real)
-                    d_loss = d_loss + 0.5 * self.r1_weight * tf.nn.compute_average_loss(r1)
-                    logged_d_loss = logged_d_loss + 0.5 * self.r1_weight * tf.reduce_mean(r1)
+                d_loss, logged_d_loss, d_real, d_fake = self._discriminator_loss(
+                    real, fake, real_out, fake_out, step * self.d_steps + k
+                )
             self.d_optimizer.apply_gradients(zip(tape.gradient(d_loss, d_vars), d_vars))
         with g_tape:
             fake_out = self.discriminator(fake_g, training=True)
@@ -459,15 +451,9 @@ class GAN(keras.Model):
             as_logits = self.loss_name != "lsgan"
             real_out = _to_logits(real_scores, self.from_logits) if as_logits else real_scores
             fake_out = _to_logits(fake_scores, self.from_logits) if as_logits else fake_scores
-            per_example, d_real, d_fake = self._d_losses(real_out, fake_out, logits=as_logits)
-            if self.loss_name == "wgan-gp":
-                per_example = per_example + self.gp_weight * self._gradient_penalty(real, tf.stop_gradient(fake), step)
-            d_loss = tf.nn.compute_average_loss(per_example) + self._regularization(self.discriminator)
-            logged_d_loss = tf.reduce_mean(per_example)
-            if self.r1_weight:
-                r1 = self._r1_squared_norms(real)
-                d_loss = d_loss + 0.5 * self.r1_weight * tf.nn.compute_average_loss(r1)
-                logged_d_loss = logged_d_loss + 0.5 * self.r1_weight * tf.reduce_mean(r1)
+            d_loss, logged_d_loss, d_real, d_fake = self._discriminator_loss(
+                real, tf.stop_gradient(fake), real_out, fake_out, step
+            )
             g_per_example = self._g_loss(fake_out, logits=as_logits)
             g_loss = tf.nn.compute_average_loss(g_per_example) + self._regularization(self.generator)
         d_grads = d_tape.gradient(d_loss, d_vars)
@@ -475,6 +461,21 @@ class GAN(keras.Model):
         self.d_optimizer.apply_gradients(zip(d_grads, d_vars))
         self.g_optimizer.apply_gradients(zip(g_grads, g_vars))
         return self._end_step(step, logged_d_loss, g_per_example, d_real, d_fake)
+
+    def _discriminator_loss(
+        self, real: tf.Tensor, fake: tf.Tensor, real_out: tf.Tensor, fake_out: tf.Tensor, gp_step: tf.Tensor
+    ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
+        """The discriminator's loss (with WGAN-GP's or R1's penalty), the value to log, D(x) and D(G(z))."""
+        per_example, d_real, d_fake = self._d_losses(real_out, fake_out, logits=self.loss_name != "lsgan")
+        if self.loss_name == "wgan-gp":
+            per_example = per_example + self.gp_weight * self._gradient_penalty(real, fake, gp_step)
+        d_loss = tf.nn.compute_average_loss(per_example) + self._regularization(self.discriminator)
+        logged_d_loss = tf.reduce_mean(per_example)
+        if self.r1_weight:
+            r1 = self._r1_squared_norms(real)
+            d_loss = d_loss + 0.5 * self.r1_weight * tf.nn.compute_average_loss(r1)
+            logged_d_loss = logged_d_loss + 0.5 * self.r1_weight * tf.reduce_mean(r1)
+        return d_loss, logged_d_loss, d_real, d_fake
 
     def _end_step(
         self, step: tf.Tensor, d_loss: tf.Tensor, g_per_example: tf.Tensor, d_real: tf.Tensor, d_fake: tf.Tensor
