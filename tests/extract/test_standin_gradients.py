@@ -14,7 +14,6 @@ keras = pytest.importorskip("keras")
 tf = pytest.importorskip("tensorflow")
 
 from fixtures import gan_zoo, zoo_published  # noqa: E402
-
 from ganviz.extract.step_trace import record, trace_gan, trace_step  # noqa: E402
 from ganviz.extract.step_trace.record import Recorder, patched  # noqa: E402
 
@@ -31,7 +30,7 @@ def _both(monkeypatch: pytest.MonkeyPatch, scenario: Any) -> tuple[list[Any], li
         monkeypatch.setattr(record, "REAL_GRADIENTS", real)
         rec = Recorder({})
 
-        def body(x: Any) -> Any:
+        def body(x: Any, rec: Recorder = rec, real: bool = real) -> Any:
             rec.recording = True
             try:
                 out[real] = scenario(x)

@@ -159,9 +159,7 @@ def _reached(log: TapeLog, tape: Any, targets: list[Any], sources: list[Any]) ->
     return hit
 
 
-def standin_gradient(
-    log: TapeLog, tape: Any, target: Any, sources: Any, unconnected_gradients: Any = None
-) -> Any:
+def standin_gradient(log: TapeLog, tape: Any, target: Any, sources: Any, unconnected_gradients: Any = None) -> Any:
     """What ``tape.gradient(target, sources)`` returns while tracing: zeros shaped like each source that a
     gradient would reach (derived from the target), ``None`` (or zeros, as asked) for the others."""
     import tensorflow as tf
