@@ -132,9 +132,9 @@ class GAN(keras.Model):
             the batch mean; StyleGAN2 shrinks its path-length regulariser's batch the same way).
         label_smoothing: One-sided label smoothing of the ``bce`` loss: real images aim at
             ``1 - label_smoothing`` (0: off).
-        updates: ``"simultaneous"``: both models' gradients come from one generator call and one
-            discriminator call, then both optimizers apply them (as TensorFlow's DCGAN tutorial
-            trains); ``"alternating"``: the discriminator is updated first and the generator's
+        updates: ``"simultaneous"``: both models' gradients come from the same calls (the
+            generator once, the discriminator on the real and on the fake images), then both
+            optimizers apply them (as TensorFlow's DCGAN tutorial trains); ``"alternating"``: the discriminator is updated first and the generator's
             gradient comes from another discriminator call, after that update (as the seed and
             Keras's examples train). ``"auto"`` (default): simultaneous when ``d_steps == 1``,
             which saves a discriminator forward pass on the fakes each step (1.1x the alternating
