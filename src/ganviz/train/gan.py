@@ -134,12 +134,15 @@ class GAN(keras.Model):
             ``1 - label_smoothing`` (0: off).
         updates: ``"simultaneous"``: both models' gradients come from the same calls (the
             generator once, the discriminator on the real and on the fake images), then both
-            optimizers apply them (as TensorFlow's DCGAN tutorial trains); ``"alternating"``: the discriminator is updated first and the generator's
-            gradient comes from another discriminator call, after that update (as the seed and
-            Keras's examples train). ``"auto"`` (default): simultaneous when ``d_steps == 1``,
-            which saves a discriminator forward pass on the fakes each step (1.1x the alternating
-            step's speed here, same sample quality over three seeds, BENCHMARKS.md); alternating
-            otherwise.
+            optimizers apply them (as TensorFlow's DCGAN tutorial trains); ``"alternating"``: the
+            discriminator is updated first and the generator's gradient comes from another
+            discriminator call, after that update (as the seed and Keras's examples train).
+            ``"auto"`` (default): simultaneous when ``d_steps == 1`` and the R1 penalty is on,
+            alternating otherwise. Simultaneous steps save a discriminator forward pass on the
+            fakes (1.1x the step's speed here) and, with R1, train as well as alternating ones;
+            without a penalty they trained far worse on the seed's GAN (FID 42-57 against 11-14
+            over three seeds, BENCHMARKS.md), as Mescheder et al. (2018) found for unregularized
+            simultaneous gradient steps.
         name: Model name.
         **kwargs: Passed to ``keras.Model``.
 
@@ -196,7 +199,9 @@ class GAN(keras.Model):
         self.r1_shrink = int(r1_shrink)
         self.label_smoothing = float(label_smoothing)
         self.updates = updates
-        self.simultaneous = updates == "simultaneous" or (updates == "auto" and self.d_steps == 1)
+        self.simultaneous = updates == "simultaneous" or (
+            updates == "auto" and self.d_steps == 1 and self.r1_weight > 0
+        )
         self.joint_discriminator = scores_each_example_alone(discriminator)
         self.ema = float(ema) if ema is not None else None
         self.ema_generator: Any = _ema_copy(generator) if ema is not None else None
