@@ -140,7 +140,7 @@ class GAN(keras.Model):
             ``"auto"`` (default): simultaneous when ``d_steps == 1`` and the R1 penalty is on,
             alternating otherwise. Simultaneous steps save a discriminator forward pass on the
             fakes (1.1x the step's speed here) and, with R1, train as well as alternating ones;
-            without a penalty they trained far worse on the seed's GAN (FID 42-57 against 11-14
+            without a penalty they trained far worse on the seed's GAN (raw FID 31-57 against 14-26
             over three seeds, BENCHMARKS.md), as Mescheder et al. (2018) found for unregularized
             simultaneous gradient steps.
         name: Model name.
