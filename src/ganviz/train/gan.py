@@ -451,11 +451,8 @@ class GAN(keras.Model):
             fake = tf.cast(self.generator(z, training=True), tf.float32)
             # Two discriminator calls, not one on real + fake: the generator's gradient then goes back
             # through the fake half only (faster than the joint call here, BENCHMARKS.md).
-            real_scores = self.discriminator(real, training=True)
-            fake_scores = self.discriminator(fake, training=True)
+            real_out, fake_out = self._score_pair(real, fake, joint=False)
             as_logits = self.loss_name != "lsgan"
-            real_out = _to_logits(real_scores, self.from_logits) if as_logits else real_scores
-            fake_out = _to_logits(fake_scores, self.from_logits) if as_logits else fake_scores
             d_loss, logged_d_loss, d_real, d_fake = self._discriminator_loss(
                 real, tf.stop_gradient(fake), real_out, fake_out, step
             )
@@ -496,20 +493,22 @@ class GAN(keras.Model):
             "d_fake": tf.reduce_mean(d_fake),
         }
 
-    def _score_pair(self, real: tf.Tensor, fake: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        """D(real) and D(fake), as logits except for ``lsgan``: in one call when the discriminator scores
-        each example alone."""
+    def _score_pair(
+        self, real: tf.Tensor, fake: tf.Tensor, *, joint: bool | None = None
+    ) -> tuple[tf.Tensor, tf.Tensor]:
+        """D(real) and D(fake), as logits except for ``lsgan``: in one call when ``joint`` (default: when the
+        discriminator scores each example alone), else in two."""
         as_logits = self.loss_name != "lsgan"
-        if self.joint_discriminator:
+        if self.joint_discriminator if joint is None else joint:
             real_and_fake_scores = self.discriminator(tf.concat([real, fake], axis=0), training=True)  # a traced name
             both = _to_logits(real_and_fake_scores, self.from_logits) if as_logits else real_and_fake_scores
             real_out, fake_out = tf.split(both, 2, axis=0)
             return real_out, fake_out
-        real_out = self.discriminator(real, training=True)
-        fake_out = self.discriminator(fake, training=True)
+        real_scores = self.discriminator(real, training=True)  # the names the traced diagram shows
+        fake_scores = self.discriminator(fake, training=True)
         if as_logits:
-            return _to_logits(real_out, self.from_logits), _to_logits(fake_out, self.from_logits)
-        return real_out, fake_out
+            return _to_logits(real_scores, self.from_logits), _to_logits(fake_scores, self.from_logits)
+        return real_scores, fake_scores
 
     def _r1_squared_norms(self, real: tf.Tensor) -> tf.Tensor:
         """R1: the squared norm of D's input gradient at each of the first ``batch // r1_shrink`` real images."""

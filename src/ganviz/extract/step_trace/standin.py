@@ -118,20 +118,21 @@ def _captured_handles(graph: Any) -> dict[str, int]:
     return out
 
 
-def _reached(log: TapeLog, tape: Any, targets: list[Any], sources: list[Any]) -> list[bool]:
-    """For each source, whether TensorFlow's tape would give it a gradient of ``targets``."""
+def _reached(log: TapeLog, tape: Any, targets: list[Any], sources: list[Any], handles_of: list[Any]) -> list[bool]:
+    """For each source, whether TensorFlow's tape would give it a gradient of ``targets``
+    (``handles_of``: each source's variable handle, or None for a tensor)."""
     by_tensor: dict[str, list[int]] = {}
     by_handle: dict[int, list[int]] = {}
-    for i, s in enumerate(sources):
-        handle = _handle(s)
+    trainable: dict[int, bool] = {}
+    for i, (s, handle) in enumerate(zip(sources, handles_of)):
         if handle is not None:
             by_handle.setdefault(id(handle), []).append(i)
+            trainable[id(handle)] = bool(getattr(s, "trainable", True))
         elif hasattr(s, "name") and hasattr(s, "op"):
             by_tensor.setdefault(s.name, []).append(i)
     auto = bool(getattr(tape, "_watch_accessed_variables", True))
     watched_handles = log.watched_handles.get(id(tape), set())
     watched_tensors = log.watched_tensors.get(id(tape), set())
-    trainable = {id(_handle(s)): bool(getattr(s, "trainable", True)) for s in sources if _handle(s) is not None}
     handles = _captured_handles(_graph()) if by_handle else {}
     hit = [False] * len(sources)
     stack = [t for t in targets if _trainable(t.dtype)]
@@ -166,7 +167,10 @@ def standin_gradient(log: TapeLog, tape: Any, target: Any, sources: Any, unconne
 
     targets = [t for t in tf.nest.flatten(target) if hasattr(t, "op")]
     flat = tf.nest.flatten(sources)
-    hit = _reached(log, tape, targets, flat)
+    handles = [_handle(s) for s in flat]
+    hit = _reached(log, tape, targets, flat, handles)
+    if getattr(tape, "_recording", False) and not getattr(tape, "_persistent", True):
+        tape._pop_tape()  # noqa: SLF001 - as TensorFlow does: a non-persistent tape stops recording here
     zero_unconnected = str(getattr(unconnected_gradients, "value", unconnected_gradients) or "none") == "zero"
     anchors: dict[Any, Any] = {}
 
@@ -178,11 +182,10 @@ def standin_gradient(log: TapeLog, tape: Any, target: Any, sources: Any, unconne
         return anchors[dtype]
 
     out = []
-    for s, connected in zip(flat, hit):
+    for s, handle, connected in zip(flat, handles, hit):
         if not connected and not zero_unconnected:
             out.append(None)
             continue
-        handle = _handle(s)
         dtype = tf.as_dtype(s.dtype)
         if handle is not None and s.shape.is_fully_defined():
             zeros = tf.zeros(s.shape, dtype)
