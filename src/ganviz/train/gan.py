@@ -330,6 +330,18 @@ class GAN(keras.Model):
             self.steps_per_execution = spe
             self.train_function = None
 
+    def make_train_function(self, force: bool = False) -> Any:
+        """Keras's, except with XLA on one device: then every step of an execution runs in one compiled
+        program (:mod:`ganviz.train.fused_steps`; 1.4-1.7x faster on the seed's GAN, BENCHMARKS.md)."""
+        from .fused_steps import can_fuse, fused_train_function
+
+        if self.train_function is not None and not force:
+            return self.train_function
+        if not can_fuse(self):
+            return super().make_train_function(force=force)
+        self.train_function = fused_train_function(self)
+        return self.train_function
+
     def build_optimizers(self) -> None:
         """Create the optimizers' slot variables now (XLA cannot create them inside a step)."""
         for opt, model in ((self.d_optimizer, self.discriminator), (self.g_optimizer, self.generator)):
