@@ -19,6 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 __all__ = ["main"]
 
@@ -144,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     import tensorflow as tf
 
     from ganviz.train import data as data_mod
+    from ganviz.train import fused_steps
     from ganviz.train.gan import GAN
     from ganviz.train.metrics import sample_quality
     from ganviz.train.models import seed_discriminator, seed_generator
@@ -169,16 +171,19 @@ def main(argv: list[str] | None = None) -> int:
         r1: float = 0.0,
         ema: float | None = None,
         updates: str = "auto",
+        fused: bool = True,
     ) -> tuple[float, float]:
         gan = GAN(*models(), latent_dim=latent, seed=0, r1_weight=r1, ema=ema, updates=updates)
         gan.compile(jit_compile=jit, steps_per_execution=spe)
-        gan.fit(ds, steps_per_epoch=per_epoch, epochs=1, verbose=0)  # trace and warm up
-        timer = _Timer()
-        cbs = [timer.callback]
-        if monitor_dir:  # as ganviz train: a grid every steps // 20 (150), a checkpoint every steps // 5 (600)
-            cbs.append(Monitor(monitor_dir, every_n_steps=150, checkpoint_every=600, progress=True, diagrams=False))
-        epochs = max(1, round(args.steps / per_epoch))
-        gan.fit(ds, steps_per_epoch=per_epoch, epochs=epochs, verbose=0, callbacks=cbs)
+        # fused=False: Keras's own loop, which launches the compiled step once per step
+        with mock.patch.object(fused_steps, "can_fuse", (lambda model: False) if not fused else fused_steps.can_fuse):
+            gan.fit(ds, steps_per_epoch=per_epoch, epochs=1, verbose=0)  # trace and warm up
+            timer = _Timer()
+            cbs = [timer.callback]
+            if monitor_dir:  # as ganviz train: a grid every steps // 20 (150), a checkpoint every steps // 5 (600)
+                cbs.append(Monitor(monitor_dir, every_n_steps=150, checkpoint_every=600, progress=True, diagrams=False))
+            epochs = max(1, round(args.steps / per_epoch))
+            gan.fit(ds, steps_per_epoch=per_epoch, epochs=epochs, verbose=0, callbacks=cbs)
         return timer.rate()
 
     def array_rate() -> tuple[float, float]:
@@ -192,13 +197,18 @@ def main(argv: list[str] | None = None) -> int:
         return timer.rate()
 
     seed_xla = "seed loop, tf.function + XLA (the hand-written XLA loop)"
-    fit_default = "ganviz.GAN.fit (defaults: alternating updates without R1, XLA, 8 steps per execution)"
+    fit_default = (
+        "ganviz.GAN.fit (defaults: alternating updates without R1, XLA, 8 steps per execution in one XLA program)"
+    )
     train_like = "ganviz.GAN.fit + R1 + EMA + Monitor (what ganviz train runs)"
     variants: dict[str, Any] = {
         "seed loop, eager": lambda: _loop_rate(_seed_step(*models(), latent), ds, args.eager_steps),
         "seed loop, tf.function": lambda: _loop_rate(tf.function(_seed_step(*models(), latent)), ds, args.steps),
         seed_xla: lambda: _loop_rate(tf.function(_seed_step(*models(), latent), jit_compile=True), ds, args.steps),
         fit_default: lambda: fit_rate("auto", None),
+        "ganviz.GAN.fit defaults through Keras's loop (the compiled step launched once per step)": lambda: fit_rate(
+            "auto", None, fused=False
+        ),
         "ganviz.GAN.fit, updates='simultaneous'": lambda: fit_rate("auto", None, updates="simultaneous"),
         "ganviz.GAN.fit with Keras's defaults (no XLA on CPU, 1 step per execution)": lambda: fit_rate(False, None, 1),
         "ganviz.GAN.fit + R1 penalty (r1_shrink 8; simultaneous updates)": lambda: fit_rate(
