@@ -85,12 +85,16 @@ def plot_curves(
         ax.set_title(title)
         ax.set_xlabel("step")
         if group:
-            ax.legend(loc="best", fontsize=8)
+            # a fixed corner: "best" scans every point of every line (most of a redraw on a long run)
+            ax.legend(loc="upper right", fontsize=8, framealpha=0.8)
         ax.grid(alpha=0.3)
     if not d_keys:
         ax2.text(0.5, 0.5, "D(x), D(G(z)) not logged\n(see the note below)", ha="center", va="center",
                  transform=ax2.transAxes, color="#8a5a00")  # fmt: skip
-    fig.tight_layout(rect=(0, note_h / (3.6 + note_h), 1, 1))
+    # Fixed margins, not tight_layout (which draws the figure an extra time): the Monitor redraws this
+    # at every checkpoint, on the training thread.
+    height = 3.6 + note_h
+    fig.subplots_adjust(left=0.07, right=0.985, top=1 - 0.35 / height, bottom=(note_h + 0.5) / height, wspace=0.2)
     for i, line in enumerate(lines):
         y = (note_h - 0.1 - 0.16 * i) / (3.6 + note_h)
         fig.text(0.01, y, line, fontsize=7.5, color="#8a5a00", va="top")
