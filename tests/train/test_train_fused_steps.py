@@ -72,3 +72,7 @@ def test_batches_that_cannot_be_stacked_run_one_by_one():
     assert not fused_steps._stackable([tf.zeros((4, 2)), tf.zeros((3, 2))])
     assert not fused_steps._stackable([tf.zeros((4, 2)), tf.zeros((4, 2), tf.int32)])
     assert not fused_steps._stackable([(tf.zeros((4, 2)), tf.zeros(4)), tf.zeros((4, 2))])
+    assert not fused_steps._stackable(same, max_bytes=63)  # 2 batches of 8 float32: 64 bytes
+    assert fused_steps._stackable(same, max_bytes=64)
+    assert fused_steps._stackable([np.zeros((4, 2), "float32")] * 3)  # a generator's NumPy batches
+    assert not fused_steps._stackable([[1, 2], [3, 4]])  # not arrays

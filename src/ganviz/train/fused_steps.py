@@ -10,6 +10,7 @@ the same compiled step, so every batch is trained on exactly once, as with Keras
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -28,9 +29,20 @@ def can_fuse(model: Any) -> bool:
     )
 
 
-def _stackable(batches: list[Any]) -> bool:
-    """Whether every batch has the first one's structure, dtypes and fully known, equal shapes."""
+# Stacking copies the execution's batches; above this many bytes (large images) the steps run one by one.
+MAX_STACKED_BYTES = 256 * 2**20
+
+
+def _stackable(batches: list[Any], max_bytes: int = MAX_STACKED_BYTES) -> bool:
+    """Whether every batch has the first one's structure, dtypes and fully known, equal shapes, and all
+    of them together hold at most ``max_bytes``."""
     first = tf.nest.flatten(batches[0])
+    try:
+        size = sum(math.prod(tuple(leaf.shape)) * tf.as_dtype(leaf.dtype).size for leaf in first)
+    except (AttributeError, TypeError, ValueError):  # not an array, or a shape not fully known
+        return False
+    if size * len(batches) > max_bytes:
+        return False
     for batch in batches[1:]:
         try:
             tf.nest.assert_same_structure(batches[0], batch)
