@@ -246,7 +246,8 @@ class GAN(keras.Model):
                 place mirrored variables).
             steps_per_execution: Training steps per call of the compiled function; callbacks see
                 a batch end every this many steps. ``None``: ``DEFAULT_STEPS_PER_EXECUTION``, or 1
-                under a ``tf.distribute`` strategy (Keras's multi-step loop fails there).
+                under a ``tf.distribute`` strategy (Keras's multi-step loop fails there). With XLA
+                on one device the steps of a call run as one XLA program (:meth:`make_train_function`).
             **kwargs: Passed to ``keras.Model.compile`` (``run_eagerly``...).
         """
         distributed = getattr(self, "_distribute_strategy", None) is not None or tf.distribute.has_strategy()
