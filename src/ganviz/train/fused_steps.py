@@ -2,7 +2,7 @@
 
 Keras runs ``steps_per_execution`` steps as a TensorFlow ``while`` loop that launches the compiled step
 once per step; on a small GAN each launch (arguments, every model and optimizer variable, the data
-iterator) cost as much as a third of the step (BENCHMARKS.md, training speed). Here the execution's
+iterator) cost up to a third of the step (BENCHMARKS.md, training speed). Here the execution's
 batches are fetched first and one compiled program runs every step in an XLA ``while`` loop. An
 execution that cannot be stacked (fewer batches left, a smaller last batch) runs step by step through
 the same compiled step, so every batch is trained on exactly once, as with Keras's loop.
