@@ -49,7 +49,7 @@ def _stackable(batches: list[Any], max_bytes: int = MAX_STACKED_BYTES) -> bool:
         except (TypeError, ValueError):
             return False
         for a, b in zip(first, tf.nest.flatten(batch)):
-            if not hasattr(a, "shape") or not hasattr(b, "shape") or a.dtype != b.dtype or a.shape != b.shape:
+            if not hasattr(b, "shape") or a.dtype != b.dtype or a.shape != b.shape:
                 return False
     return True
 
@@ -59,11 +59,6 @@ def fused_train_function(model: Any) -> Callable[[Any], Any]:
     ``model.steps_per_execution`` steps (fewer at the end of the data) and returns the last step's logs."""
     step = model.train_step
 
-    @tf.autograph.experimental.do_not_convert
-    def one(batch: Any) -> Any:
-        return step(batch)
-
-    @tf.autograph.experimental.do_not_convert
     def many(batches: tuple[Any, ...]) -> Any:
         logs = step(batches[0])
         rest = tf.nest.map_structure(lambda *leaves: tf.stack(leaves), *batches[1:])
@@ -74,8 +69,8 @@ def fused_train_function(model: Any) -> Callable[[Any], Any]:
         _, logs = tf.while_loop(lambda i, _: i < len(batches) - 1, body, (tf.constant(0), logs))
         return logs
 
-    one_step = tf.function(one, jit_compile=True, reduce_retracing=True)
-    many_steps = tf.function(many, jit_compile=True, reduce_retracing=True)
+    one_step = tf.function(step, jit_compile=True, reduce_retracing=True, autograph=False)
+    many_steps = tf.function(many, jit_compile=True, reduce_retracing=True, autograph=False)
 
     def function(iterator: Any) -> Any:
         count = max(1, int(model.steps_per_execution or 1))

@@ -464,12 +464,11 @@ class GAN(keras.Model):
             fake = tf.cast(self.generator(z, training=True), tf.float32)
             # Two discriminator calls, not one on real + fake: the generator's gradient then goes back
             # through the fake half only (faster than the joint call here, BENCHMARKS.md).
-            real_out, fake_out = self._score_pair(real, fake, joint=False)
-            as_logits = self.loss_name != "lsgan"
+            real_out, fake_out = self._score_pair(real, fake, joint=False)  # logits (lsgan: raw scores)
             d_loss, logged_d_loss, d_real, d_fake = self._discriminator_loss(
                 real, tf.stop_gradient(fake), real_out, fake_out, step
             )
-            g_per_example = self._g_loss(fake_out, logits=as_logits)
+            g_per_example = self._g_loss(fake_out, logits=True)
             g_loss = tf.nn.compute_average_loss(g_per_example) + self._regularization(self.generator)
         d_grads = d_tape.gradient(d_loss, d_vars)
         g_grads = g_tape.gradient(g_loss, g_vars)
@@ -493,14 +492,19 @@ class GAN(keras.Model):
         return d_loss, logged_d_loss, d_real, d_fake
 
     def _end_step(
-        self, step: tf.Tensor, d_loss: tf.Tensor, g_per_example: tf.Tensor, d_real: tf.Tensor, d_fake: tf.Tensor
+        self,
+        step: tf.Tensor,
+        logged_d_loss: tf.Tensor,
+        g_per_example: tf.Tensor,
+        d_real: tf.Tensor,
+        d_fake: tf.Tensor,
     ) -> dict[str, tf.Tensor]:
         """The EMA update, the step counter and the logs, after both updates."""
         if self.ema_generator is not None:
             _ema_update(self.ema_generator.weights, self.generator.weights, self.ema, step)
         self.noise_counter.assign_add(1)
         return {
-            "d_loss": d_loss,
+            "d_loss": logged_d_loss,
             "g_loss": tf.reduce_mean(g_per_example),
             "d_real": tf.reduce_mean(d_real),
             "d_fake": tf.reduce_mean(d_fake),
