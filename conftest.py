@@ -5,5 +5,5 @@ from __future__ import annotations
 import importlib.util
 
 collect_ignore = [
-    f"src/ganviz/train/gan_{name}.py" for name in ("jax", "torch") if importlib.util.find_spec(name) is None
+    f"src/ganviz/train/gan/{name}_backend.py" for name in ("jax", "torch") if importlib.util.find_spec(name) is None
 ]

@@ -52,9 +52,9 @@ def run_recipe(name: str, seed: int, *, steps: int, batch_size: int, ema: float)
     import keras
 
     from ganviz.train import data as data_mod
-    from ganviz.train.gan import GAN
-    from ganviz.train.metrics import sample_quality
+    from ganviz.train.gan.tf_backend import GAN
     from ganviz.train.models import seed_discriminator, seed_generator
+    from ganviz.train.quality import sample_quality
 
     opts = dict(RECIPES[name])
     bs = int(opts.pop("batch_size", batch_size))

@@ -147,11 +147,11 @@ def main(argv: list[str] | None = None) -> int:
 
     from ganviz.train import data as data_mod
     from ganviz.train import fused_steps
-    from ganviz.train.gan import GAN
-    from ganviz.train.metrics import sample_quality
+    from ganviz.train.gan.tf_backend import GAN
     from ganviz.train.models import seed_discriminator, seed_generator
-    from ganviz.train.monitor import Monitor
-    from ganviz.train.runner import DEFAULTS
+    from ganviz.train.monitor.callback import Monitor
+    from ganviz.train.quality import sample_quality
+    from ganviz.train.recipe.command import DEFAULTS
 
     images = data_mod.load(args.data)
     bs, latent = args.batch_size, 100

@@ -22,8 +22,8 @@ _LAZY = {
     "plot_model": "ganviz.api",
     "plot_gan": "ganviz.api",
     "render": "ganviz.api",
-    "GAN": "ganviz.train.gans",
-    "Monitor": "ganviz.train.monitor",
+    "GAN": "ganviz.train.gan",
+    "Monitor": "ganviz.train.monitor.callback",
     "data": "ganviz.train.data",
 }
 

@@ -145,7 +145,7 @@ def _trace(entry: Any) -> dict[str, Any]:
 
 
 def _ganviz_gans() -> dict[str, Any]:
-    from ganviz.train.gan import GAN
+    from ganviz.train.gan.tf_backend import GAN
     from ganviz.train.models import seed_discriminator, seed_generator
 
     def make(**kw: Any) -> Any:

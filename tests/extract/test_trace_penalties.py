@@ -24,7 +24,7 @@ DATA = np.zeros((8, 28, 28, 1), "float32")
 
 
 def _own(**kw: Any) -> Any:
-    from ganviz.train.gans import gan_class
+    from ganviz.train.gan import gan_class
     from ganviz.train.models import seed_discriminator, seed_generator
 
     gan = gan_class()(seed_generator(16), seed_discriminator(), latent_dim=16, **kw)

@@ -120,7 +120,7 @@ def test_backend_hint_does_not_suggest_installing_what_is_installed(monkeypatch:
 
 
 def test_metrics_json_is_strict_json(tmp_path: Path) -> None:
-    from ganviz.train.run_folder import append_jsonl
+    from ganviz.train.run.folder import append_jsonl
 
     append_jsonl(tmp_path / "m.jsonl", {"step": 3, "g_loss": float("nan"), "d_loss": float("inf")})
     line = (tmp_path / "m.jsonl").read_text(encoding="utf-8")

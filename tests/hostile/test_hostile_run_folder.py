@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 from harness import SRC, assert_refused, run_cli, snapshot
 
-from ganviz.train.checkpoint import Checkpointer
-from ganviz.train.run_lock import LOCK_NAME, RunFolderBusyError, RunLock
-from ganviz.train.run_rules import remove_partial
+from ganviz.train.run.checkpoint import Checkpointer
+from ganviz.train.run.lock import LOCK_NAME, RunFolderBusyError, RunLock
+from ganviz.train.run.rules import remove_partial
 
 CONFIG = {"data": "digits", "steps": 40, "loss": "bce", "batch_size": 16, "learning_rate": 0.0002, "seed": 0}
 
@@ -113,7 +113,7 @@ def test_a_lock_from_another_host_is_never_taken_over(tmp_path: Path) -> None:
 
 _RACER = r"""
 import sys, time
-from ganviz.train.run_lock import RunLock, RunFolderBusyError
+from ganviz.train.run.lock import RunLock, RunFolderBusyError
 time.sleep(max(0.0, float(sys.argv[2]) - time.time()))
 try:
     lock = RunLock(sys.argv[1]).acquire()

@@ -18,9 +18,9 @@ if keras.backend.backend() != "tensorflow":
 
 import tensorflow as tf  # noqa: E402
 
-from ganviz.train.gan import DEFAULT_STEPS_PER_EXECUTION, GAN, xla_by_default  # noqa: E402
+from ganviz.train.gan.tf_backend import DEFAULT_STEPS_PER_EXECUTION, GAN, xla_by_default  # noqa: E402
 from ganviz.train.models import seed_discriminator, seed_generator  # noqa: E402
-from ganviz.train.monitor import Monitor  # noqa: E402
+from ganviz.train.monitor.callback import Monitor  # noqa: E402
 
 
 class Doubler(keras.layers.Layer):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from ganviz.train.distributed import cluster_workers, is_chief
+from ganviz.train.gan.distributed import cluster_workers, is_chief
 
 ROOT = Path(__file__).resolve().parents[2]
 

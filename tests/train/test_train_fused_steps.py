@@ -9,7 +9,7 @@ keras = pytest.importorskip("keras")
 tf = pytest.importorskip("tensorflow")
 
 from ganviz.train import fused_steps  # noqa: E402
-from ganviz.train.gan import GAN  # noqa: E402
+from ganviz.train.gan.tf_backend import GAN  # noqa: E402
 
 
 def _models() -> tuple[keras.Model, keras.Model]:

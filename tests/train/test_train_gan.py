@@ -13,7 +13,7 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from ganviz.train.gan import GAN, ends_with_sigmoid, normalize_loss  # noqa: E402
+from ganviz.train.gan.tf_backend import GAN, ends_with_sigmoid, normalize_loss  # noqa: E402
 from ganviz.train.models import seed_discriminator, seed_generator  # noqa: E402
 
 
@@ -128,9 +128,9 @@ _MIRRORED = textwrap.dedent(
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     import keras
-    from ganviz.train.gan import GAN
+    from ganviz.train.gan.tf_backend import GAN
     from ganviz.train.models import seed_generator, seed_discriminator
-    from ganviz.train.monitor import Monitor
+    from ganviz.train.monitor.callback import Monitor
     from ganviz.train.data import to_dataset
     keras.utils.set_random_seed(0)
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])

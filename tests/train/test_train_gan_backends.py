@@ -20,7 +20,7 @@ import keras  # noqa: E402
 from keras import ops  # noqa: E402
 
 import ganviz  # noqa: E402
-from ganviz.train.gans import gan_class  # noqa: E402
+from ganviz.train.gan import gan_class  # noqa: E402
 
 BACKEND = keras.backend.backend()
 
@@ -58,7 +58,11 @@ def _fit(loss: str, *, seed: int = 3, d_steps: int = 1, sgd: bool = False) -> tu
 def test_ganviz_gan_is_the_backends_own_class() -> None:
     cls = gan_class()
     assert ganviz.GAN is cls
-    expected = {"tensorflow": "ganviz.train.gan", "jax": "ganviz.train.gan_jax", "torch": "ganviz.train.gan_torch"}
+    expected = {
+        "tensorflow": "ganviz.train.gan.tf_backend",
+        "jax": "ganviz.train.gan.jax_backend",
+        "torch": "ganviz.train.gan.torch_backend",
+    }
     assert cls.__module__ == expected[BACKEND]
 
 
@@ -131,7 +135,7 @@ def test_bad_options_and_missing_compile() -> None:
 
 
 def test_runner_monitor_checkpoints_and_resume_without_lost_steps(tmp_path: Path) -> None:
-    from ganviz.train.runner import train
+    from ganviz.train.recipe.command import train
 
     run = tmp_path / "run"
     opts = dict(batch_size=16, latent_dim=8, sample_every=5, checkpoint_every=5, progress=False, report=False)

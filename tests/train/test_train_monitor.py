@@ -18,12 +18,12 @@ keras = pytest.importorskip("keras")
 import tensorflow as tf  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from ganviz.train.checkpoint import Checkpointer  # noqa: E402
-from ganviz.train.gan import GAN  # noqa: E402
-from ganviz.train.health import HealthChecker  # noqa: E402
-from ganviz.train.images import grid_size  # noqa: E402
+from ganviz.train.gan.tf_backend import GAN  # noqa: E402
 from ganviz.train.models import seed_discriminator, seed_generator  # noqa: E402
-from ganviz.train.monitor import Monitor  # noqa: E402
+from ganviz.train.monitor.callback import Monitor  # noqa: E402
+from ganviz.train.monitor.health import HealthChecker  # noqa: E402
+from ganviz.train.outputs.images import grid_size  # noqa: E402
+from ganviz.train.run.checkpoint import Checkpointer  # noqa: E402
 
 
 def _x(n: int = 64, seed: int = 0) -> np.ndarray:
@@ -219,7 +219,7 @@ def test_health_checker_rules():
 _KILLABLE = textwrap.dedent(
     """
     import sys
-    from ganviz.train.runner import train
+    from ganviz.train.recipe.command import train
     train("digits", 100000, sys.argv[1], batch_size=16, sample_every=25, checkpoint_every=40,
           progress=False, report=False, seed=5)
     """
@@ -228,7 +228,7 @@ _KILLABLE = textwrap.dedent(
 
 @pytest.mark.slow
 def test_resume_after_sigkill_has_no_lost_or_duplicated_steps(tmp_path):
-    from ganviz.train.runner import train
+    from ganviz.train.recipe.command import train
 
     run = tmp_path / "run"
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""}

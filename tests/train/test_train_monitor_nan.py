@@ -11,7 +11,7 @@ import pytest
 keras = pytest.importorskip("keras")
 
 from ganviz.train.models import seed_discriminator, seed_generator  # noqa: E402
-from ganviz.train.monitor import Monitor  # noqa: E402
+from ganviz.train.monitor.callback import Monitor  # noqa: E402
 
 
 def _events(run: Path) -> list[dict]:

@@ -15,11 +15,11 @@ import tensorflow as tf  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from fixtures import monitor_zoo as mz  # noqa: E402
-from ganviz.train.gan import GAN  # noqa: E402
-from ganviz.train.images import grid_size  # noqa: E402
+from ganviz.train.gan.tf_backend import GAN  # noqa: E402
 from ganviz.train.models import seed_discriminator, seed_generator  # noqa: E402
-from ganviz.train.monitor import Monitor  # noqa: E402
-from ganviz.train.tensorboard import read_events  # noqa: E402
+from ganviz.train.monitor.callback import Monitor  # noqa: E402
+from ganviz.train.outputs.images import grid_size  # noqa: E402
+from ganviz.train.outputs.tensorboard import read_events  # noqa: E402
 
 
 def _events(run: Path) -> list[dict]:
@@ -98,7 +98,7 @@ def test_pix2pix_loop_gets_fixed_input_images_never_noise(tmp_path):
     assert grid.shape == (*grid_size(4, 4, 16, 16)[::-1], 3)  # 8 pairs: input | output, two pairs a row
     first_input = grid[2 : 2 + 32 : 2, 2 : 2 + 32 : 2]
     np.testing.assert_array_equal(first_input[..., 0] > 127, inp[0, ..., 0] > 0)  # the outline square, as given
-    from ganviz.train.report import write_report
+    from ganviz.train.outputs.report import write_report
 
     page = write_report(tmp_path).read_text()
     assert "g_opt</td><td>Adam" in page and "unet_generator" in page and "found by tracing" in page
@@ -132,7 +132,7 @@ def test_drawing_failures_never_stop_fit(tmp_path):
     errors = _errors(tmp_path)
     assert "could not draw the sample grid: RuntimeError: sampler exploded" in errors[0]
     assert "7 times" in errors[-1]
-    from ganviz.train.report import write_report
+    from ganviz.train.outputs.report import write_report
 
     page = write_report(tmp_path).read_text()
     assert "training looked healthy" not in page and "sampler exploded" in page

@@ -12,9 +12,9 @@ import pytest
 pytest.importorskip("keras")
 
 from ganviz.train import data  # noqa: E402
-from ganviz.train.metrics import DigitScorer, frechet_distance  # noqa: E402
-from ganviz.train.report import write_report  # noqa: E402
-from ganviz.train.runner import train  # noqa: E402
+from ganviz.train.outputs.report import write_report  # noqa: E402
+from ganviz.train.quality import DigitScorer, frechet_distance  # noqa: E402
+from ganviz.train.recipe.command import train  # noqa: E402
 
 
 def test_frechet_distance_basics():

@@ -36,7 +36,7 @@ def run_demo(out: Path, *, quick: bool = False, steps: int | None = None) -> dic
     import keras
 
     from ..api import plot_gan, plot_model
-    from ..train.gan import GAN
+    from ..train.gan.tf_backend import GAN
     from ..train.models import seed_discriminator, seed_generator
 
     keras.utils.set_random_seed(0)
@@ -79,7 +79,7 @@ def run_demo(out: Path, *, quick: bool = False, steps: int | None = None) -> dic
 
     # What the seed calls impossible: the whole GAN in one picture, traced from its train_step.
     _say("ganviz demo: tracing one training step of the whole GAN ...")
-    from ..train.runner import DEFAULTS
+    from ..train.recipe.command import DEFAULTS
 
     # the recipe the run below trains (ganviz train with bce): R1 penalty and an EMA generator
     gan = GAN(generator, discriminator, latent_dim=latent_dim, r1_weight=DEFAULTS["r1_weight"], ema=DEFAULTS["ema"])
@@ -95,13 +95,13 @@ def run_demo(out: Path, *, quick: bool = False, steps: int | None = None) -> dic
     made["interactive GAN page"] = plot_gan(trace, to_file=out / "gan_system.html").path  # type: ignore[assignment]
 
     # Training with eyes open on the embedded digits.
-    from ..train.runner import train
+    from ..train.recipe.command import train
 
     n_steps = steps if steps is not None else (QUICK_STEPS if quick else DEMO_STEPS)
     run_dir = out / "run"
     _say(f"ganviz demo: training on the embedded digits for {n_steps} steps (monitor in {run_dir}) ...")
     train(data="digits", steps=n_steps, out=str(run_dir), quick=quick, overwrite=True)  # the demo owns its folder
-    from ..train.run_folder import RunFolder
+    from ..train.run.folder import RunFolder
 
     run = RunFolder(run_dir)
     for name, path in [

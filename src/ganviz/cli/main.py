@@ -264,11 +264,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     if args.data is not None:
         check_spec(args.data)  # before TensorFlow is imported: a bad --data is refused at once
-    from ..train.runner import train
+    from ..train.recipe.command import train
 
     user_model = None
     if args.model:
-        from ..train.user_model import check_user_model
+        from ..train.recipe.user_model import check_user_model
         from .targets import load_object
 
         user_model = check_user_model(load_object(args.model), repr(args.model))
@@ -310,7 +310,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
         raise TargetError(f"run folder {args.run_dir!r} not found (give the --out folder of `ganviz train`)")
     if not run_dir.is_dir():
         raise TargetError(f"{args.run_dir!r} is a file, not a run folder (give the --out folder of `ganviz train`)")
-    from ..train.run_folder import RunFolder
+    from ..train.run.folder import RunFolder
 
     metrics = RunFolder(run_dir).metrics
     if not metrics.is_file():
@@ -318,7 +318,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     if args.out:
         format_for_report(args.out)
         check_writable(args.out)
-    from ..train.report import write_report
+    from ..train.outputs.report import write_report
 
     path = write_report(run_dir)
     if args.out:

@@ -12,19 +12,21 @@ from typing import Any
 import keras
 import numpy as np
 
-from .._io import write_atomic
+from ..._io import write_atomic
+from ..outputs.images import diversity
+from ..outputs.notebook import in_notebook
+from ..outputs.system import draw_system
+from ..run.checkpoint import Checkpointer, state_objects
+from ..run.folder import RunFolder, clear_run, json_line
 from . import fit_context
-from .checkpoint import Checkpointer, state_objects
-from .health import HealthChecker, HealthEvent, ProgressBar
-from .images import diversity
-from .monitor_events import MonitorEvents
-from .monitor_notes import health_notes, running_mean_keys
-from .monitor_state import MonitorState
-from .notebook import in_notebook
-from .outputs import RunOutputs, draw_system
-from .run_folder import RunFolder, clear_run, json_line
+from .drawing import RunOutputs
+from .events import MonitorEvents
+from .health import HealthChecker, HealthEvent
+from .notes import health_notes, running_mean_keys
+from .progress import ProgressBar
+from .sampler_choice import choose_sampler
 from .samplers import Sampler
-from .sampling import choose_sampler
+from .state import MonitorState
 from .step_counter import StepCounter, optimizers_of
 
 __all__ = ["Monitor", "latent_shape"]
@@ -39,9 +41,9 @@ log = logging.getLogger("ganviz.train")
 
 def latent_shape(generator: Any, model: Any = None) -> tuple[int, ...]:
     """The noise shape a generator takes: its input shape if known, else ``model.latent_dim``."""
-    from .sampling import _noise_shape
+    from .sampler_choice import noise_shape
 
-    return _noise_shape(model, generator)
+    return noise_shape(model, generator)
 
 
 def _floats(logs: dict[str, Any] | None) -> dict[str, float]:

@@ -8,8 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from .images import output_range, to_uint8
-from .samplers import Sampler, _cells_to_grid, data_range, find_generators, is_image_to_image
+from ..outputs.images import output_range, to_uint8
+from ..roles import find_generators, input_shapes, is_image_to_image, shape_of
+from .samplers import Sampler, _cells_to_grid, data_range
 
 __all__ = ["choose_sampler", "batch_arrays"]
 
@@ -83,7 +84,7 @@ def _plain_grid(rows: int, cols: int) -> Callable[[dict[str, np.ndarray], np.nda
 
 def _conditional(model: Any, generator: Any, rows: int, cols: int, rng: np.random.Generator) -> Sampler | None:
     """Fixed noise and fixed labels (a row per class) for a generator that takes labels."""
-    ins = [_shape(t) for t in generator.inputs]
+    ins = input_shapes(generator)
     names = [str(getattr(t, "name", "")).lower() for t in generator.inputs]
     latent = _int_attr(model, ("latent_dim", "noise_dim", "z_dim", "codings_size"))
     classes = _class_count(model, generator)
@@ -125,13 +126,9 @@ def _conditional(model: Any, generator: Any, rows: int, cols: int, rng: np.rando
     return Sampler("conditional", what, run, arrays, _plain_grid(k, cols))
 
 
-def _shape(tensor: Any) -> tuple[Any, ...]:
-    return tuple(tensor.shape[1:])
-
-
 def _pairs(generator: Any, rows: int, cols: int, value_range: Any) -> Sampler:
     """Fixed input images from the first batch, drawn input | output side by side."""
-    shape, n, per_row = _shape(generator.inputs[0]), max(1, rows * max(1, cols // 2)), max(1, cols // 2)
+    shape, n, per_row = shape_of(generator.inputs[0]), max(1, rows * max(1, cols // 2)), max(1, cols // 2)
 
     def take(batch: Any) -> dict[str, np.ndarray] | None:
         x = _pick(batch_arrays(batch), shape, n)
@@ -151,7 +148,7 @@ def _pairs(generator: Any, rows: int, cols: int, value_range: Any) -> Sampler:
 def _cycle(g: tuple[str, Any], f: tuple[str, Any], rows: int) -> Sampler:
     """Both directions of a CycleGAN: x | G(x) | y | F(y) per row."""
     (g_name, gen_g), (f_name, gen_f) = g, f
-    gx_shape, fy_shape = _shape(gen_g.inputs[0]), _shape(gen_f.inputs[0])
+    gx_shape, fy_shape = shape_of(gen_g.inputs[0]), shape_of(gen_f.inputs[0])
 
     def take(batch: Any) -> dict[str, np.ndarray] | None:
         arrays = batch_arrays(batch)
@@ -235,17 +232,17 @@ def choose_sampler(
         if cond is not None:
             cond.value_range = vr
             return cond
-    shape = _noise_shape(model, gen)
+    shape = noise_shape(model, gen)
     z = rng.standard_normal((rows * cols, *shape)).astype("float32")
     what = f"fixed noise {shape}" + (" into the EMA generator" if name == "ema_generator" else "")
     return Sampler("noise", what, lambda a: _call(gen, a["fixed_noise"]), {"fixed_noise": z},
                    _plain_grid(rows, cols), value_range=vr)  # fmt: skip
 
 
-def _noise_shape(model: Any, generator: Any) -> tuple[int, ...]:
+def noise_shape(model: Any, generator: Any) -> tuple[int, ...]:
     inputs = getattr(generator, "inputs", None)
-    if inputs and all(d is not None for d in _shape(inputs[0])):
-        return tuple(int(d) for d in _shape(inputs[0]))
+    if inputs and all(d is not None for d in shape_of(inputs[0])):
+        return tuple(int(d) for d in shape_of(inputs[0]))
     dim = getattr(model, "latent_dim", None) or getattr(generator, "latent_dim", None)
     if dim:
         return tuple(dim) if isinstance(dim, (tuple, list)) else (int(dim),)

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..errors import OutputPathError
+from ...errors import OutputPathError
 
 __all__ = ["LOCK_NAME", "RunLock", "RunFolderBusyError"]
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from .._io import write_atomic
+from ..._io import write_atomic
 from .curves import plot_curves
 
 __all__ = ["to_uint8", "output_range", "make_grid", "grid_size", "save_png", "save_gif", "diversity", "plot_curves"]

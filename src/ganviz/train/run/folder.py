@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .._io import write_atomic
+from ..._io import write_atomic
 
 __all__ = [
     "RunFolder",

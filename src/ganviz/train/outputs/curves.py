@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._io import write_atomic
+from ..._io import write_atomic
 
 __all__ = ["plot_curves", "D_OUTPUTS_MISSING"]
 

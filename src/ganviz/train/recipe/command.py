@@ -7,47 +7,15 @@ import errno
 import math
 import os
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .._io import check_name_lengths
-from ..errors import DataError, OutputPathError
-from .run_folder import RunFolder
+from ..._io import check_name_lengths
+from ...errors import DataError, OutputPathError
+from ..run.folder import RunFolder
+from .options import DEFAULTS, LOSS_SETTINGS, TrainResult
 
 __all__ = ["train", "TrainResult", "DEFAULTS"]
-
-# Measured on the seed's models and the digits (benchmarks/bench_quality.py, BENCHMARKS.md): with an R1
-# penalty 3000 steps of batch 128 score FID 3.6-3.8 against 1.6 for real held-out digits, all 10 classes
-# (without it: 14-22); the earlier default, 6000 steps without R1, scored 18.5.
-DEFAULTS: dict[str, Any] = {
-    "steps": 3000,
-    "batch_size": 128,
-    "latent_dim": 100,
-    "learning_rate": 2e-4,
-    "quick_steps": 200,
-    "r1_weight": 1.0,  # bce only: an R1 penalty took FID from 14.3 to 3.8 at 3000 steps (BENCHMARKS.md)
-    "ema": 0.999,  # bce only: grids and the report come from the EMA generator (FID 3.7-4.0 vs 4.3-5.1 raw)
-}
-_LOSS_SETTINGS = {  # loss -> (discriminator activation, d_steps, beta_2)
-    "bce": ("sigmoid", 1, 0.999),
-    "lsgan": ("sigmoid", 1, 0.999),
-    "hinge": (None, 1, 0.999),
-    "wgan-gp": (None, 3, 0.9),
-}
-
-
-@dataclass(frozen=True)
-class TrainResult:
-    """What a run produced."""
-
-    out_dir: Path
-    steps: int
-    initial_step: int
-    stopped_on_nonfinite: bool
-    report: Path | None
-    events: list[dict[str, Any]]
-    last_checkpoint: int | None = None
 
 
 def train(
@@ -111,7 +79,7 @@ def train(
         OutputPathError: the run folder is in use, holds a run (without ``resume``/``overwrite``),
             has nothing to resume, was made with other options, or the disk filled up.
     """
-    from .data import check_spec
+    from ..data import check_spec
 
     if resume and overwrite:
         raise ValueError("resume and overwrite exclude each other: choose one")
@@ -141,12 +109,12 @@ def train(
         model=model,
         tensorboard=tensorboard,
     )
-    from .distributed import is_chief
+    from ..gan.distributed import is_chief
 
     if not is_chief():  # the other workers of a multi-worker run write nothing: no folder, no lock
         return _train(out_dir, **runs, **given, steps=steps)
     created = _run_folder(out_dir)
-    from .run_lock import RunLock
+    from ..run.lock import RunLock
 
     lock = RunLock(out_dir)
     try:
@@ -154,11 +122,11 @@ def train(
         if resume:
             options = _resume_options(out_dir, given, steps)
         else:
-            from .run_rules import check_new_run
+            from ..run.rules import check_new_run
 
             check_new_run(out_dir, overwrite=overwrite)
             options = {**given, "steps": steps}
-        from .run_rules import remove_partial
+        from ..run.rules import remove_partial
 
         remove_partial(out_dir)
         return _train(out_dir, **runs, **options)
@@ -176,8 +144,8 @@ _FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 
 def _resume_options(out_dir: Path, given: dict[str, Any], steps: int | None) -> dict[str, Any]:
-    from .checkpoint import Checkpointer
-    from .run_rules import check_resume, merge_resume_options
+    from ..run.checkpoint import Checkpointer
+    from ..run.rules import check_resume, merge_resume_options
 
     ckpt = Checkpointer(out_dir / "checkpoints")
     latest = ckpt.load_latest()
@@ -188,7 +156,7 @@ def _resume_options(out_dir: Path, given: dict[str, Any], steps: int | None) -> 
 
 
 def _disk_full(out_dir: Path, exc: OSError) -> str:
-    from .checkpoint import Checkpointer
+    from ..run.checkpoint import Checkpointer
 
     steps = [s for s, _ in Checkpointer(out_dir / "checkpoints").paths()]
     kept = f"its last good checkpoint (step {steps[-1]}) is kept" if steps else "it had no checkpoint yet"
@@ -231,7 +199,7 @@ def _train(
     model: Any,
     tensorboard: bool,
 ) -> TrainResult:
-    from . import data as data_mod
+    from .. import data as data_mod
 
     if model is not None:
         from .user_model import train_user_model
@@ -244,14 +212,14 @@ def _train(
     images = data_mod.load(data or "digits", scale="tanh")  # before TensorFlow: bad data is refused at once
     import keras
 
-    from ..extract.keras_model.facts import tensorflow_left_alone
-    from .batches import numpy_batches
-    from .checkpoint import Checkpointer
-    from .distributed import fit_distributed, is_chief, multi_worker_strategy
-    from .gan_base import normalize_loss
-    from .gans import gan_class
-    from .models import seed_discriminator, seed_generator
-    from .monitor import Monitor
+    from ...extract.keras_model.facts import tensorflow_left_alone
+    from ..data.batches import numpy_batches
+    from ..gan import gan_class
+    from ..gan.base import normalize_loss
+    from ..gan.distributed import fit_distributed, is_chief, multi_worker_strategy
+    from ..models import seed_discriminator, seed_generator
+    from ..monitor.callback import Monitor
+    from ..run.checkpoint import Checkpointer
 
     # TF_CONFIG naming several workers: join a multi-worker run; only the chief writes files.
     strategy = multi_worker_strategy()  # first: TensorFlow sets up collectives before other TF work
@@ -265,7 +233,7 @@ def _train(
     batch_size = int(batch_size or DEFAULTS["batch_size"])
     latent_dim = int(latent_dim or DEFAULTS["latent_dim"])
     lr = float(learning_rate or DEFAULTS["learning_rate"])
-    d_activation, default_d_steps, beta_2 = _LOSS_SETTINGS[loss]
+    d_activation, default_d_steps, beta_2 = LOSS_SETTINGS[loss]
 
     if images.shape[1:] != (28, 28, 1) and generator is None:
         raise DataError(f"the seed models make 28x28x1 images but {data!r} holds {images.shape[1:]} images")
@@ -354,7 +322,7 @@ def _train(
             )
     report_path = None
     if report and chief:
-        from .report import write_report
+        from ..outputs.report import write_report
 
         report_path = write_report(out_dir, gan=gan)
     return TrainResult(

@@ -7,8 +7,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ..errors import OutputPathError
-from .run_folder import RunFolder
+from ...errors import OutputPathError
+from .folder import RunFolder
 
 __all__ = ["holds_run", "check_new_run", "check_resume", "merge_resume_options", "remove_partial"]
 

@@ -8,10 +8,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .._io import write_atomic
-from ..render.html import asset
-from ..render.quoting import html_attr, html_text
-from .run_folder import RunFolder
+from ..._io import write_atomic
+from ...render.html import asset
+from ...render.quoting import html_attr, html_text
+from ..run.folder import RunFolder
 
 __all__ = ["write_report", "render_diagrams"]
 
@@ -37,7 +37,7 @@ def render_diagrams(run_dir: str | os.PathLike[str], gan: Any) -> dict[str, str]
     The system is drawn from the traced step unless the Monitor already drew it. Each drawing
     that fails is skipped; returns ``{name: error message}`` for those.
     """
-    from .outputs import draw_system
+    from .system import draw_system
 
     run = Path(run_dir)
     folder = RunFolder(run).diagrams
@@ -49,7 +49,7 @@ def render_diagrams(run_dir: str | os.PathLike[str], gan: Any) -> dict[str, str]
         if outcome["error"]:
             errors["system"] = outcome["error"]
     try:
-        from .. import api
+        from ... import api
     except Exception as exc:  # noqa: BLE001 - the report must not depend on the drawing code
         return {"diagrams": f"{type(exc).__name__}: {exc}"}
     for name in ("generator", "discriminator"):

@@ -1,15 +1,19 @@
-"""``ganviz.GAN`` for the running Keras backend: TensorFlow (``gan.py``), JAX (``gan_jax.py``) or PyTorch (``gan_torch.py``)."""
+"""``ganviz.GAN`` for the running Keras backend: ``tf_backend.py``, ``jax_backend.py`` or ``torch_backend.py``, all over ``base.GANBase``."""
 
 from __future__ import annotations
 
 import importlib
 from typing import Any
 
-from .gan_base import LOSSES, ends_with_sigmoid, normalize_loss
+from .base import LOSSES, ends_with_sigmoid, normalize_loss
 
 __all__ = ["GAN", "LOSSES", "gan_class", "normalize_loss", "ends_with_sigmoid"]  # noqa: F822 - GAN resolves lazily
 
-_MODULES = {"tensorflow": "ganviz.train.gan", "jax": "ganviz.train.gan_jax", "torch": "ganviz.train.gan_torch"}
+_MODULES = {
+    "tensorflow": "ganviz.train.gan.tf_backend",
+    "jax": "ganviz.train.gan.jax_backend",
+    "torch": "ganviz.train.gan.torch_backend",
+}
 
 
 def gan_class() -> type:

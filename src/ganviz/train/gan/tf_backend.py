@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from .gan_base import LOSSES, ends_with_sigmoid, normalize_loss
+from .base import LOSSES, ends_with_sigmoid, normalize_loss
 
 __all__ = [
     "GAN",
@@ -276,13 +276,13 @@ class GAN(keras.Model):
         ``steps_per_epoch = ceil(len(x) / batch_size)`` (Keras would rebuild its iterator every
         epoch, which on small data costs more than the training). Under a multi-worker strategy
         (``MultiWorkerMirroredStrategy``, where Keras 3 ``fit`` fails) the GAN trains through
-        :func:`ganviz.train.distributed.fit_distributed`; callbacks then run on the chief only.
+        :func:`ganviz.train.gan.distributed.fit_distributed`; callbacks then run on the chief only.
         """
         from .distributed import fit_distributed, is_multi_worker
 
         plain = not any(kwargs.get(k) for k in ("validation_data", "validation_split", "sample_weight", "class_weight"))
         if isinstance(x, np.ndarray) and y is None and plain:
-            from .data import to_dataset
+            from ..data import to_dataset
 
             batch = min(int(batch_size or 32), len(x))
             kwargs["steps_per_epoch"] = kwargs.get("steps_per_epoch") or math.ceil(len(x) / batch)
@@ -333,7 +333,7 @@ class GAN(keras.Model):
 
     def make_train_function(self, force: bool = False) -> Any:
         """Keras's, except with XLA on one device: then every step of an execution runs in one compiled
-        program (:mod:`ganviz.train.fused_steps`; 1.18x Keras's loop on the seed's GAN, BENCHMARKS.md)."""
+        program (:mod:`ganviz.train.gan.fused_steps`; 1.18x Keras's loop on the seed's GAN, BENCHMARKS.md)."""
         from .fused_steps import can_fuse, fused_train_function
 
         if self.train_function is not None and not force:

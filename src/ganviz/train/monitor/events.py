@@ -7,8 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..run.folder import RunFolder, append_jsonl
 from .health import HealthEvent
-from .run_folder import RunFolder, append_jsonl
 from .samplers import NeedsInputs
 
 __all__ = ["MonitorEvents"]

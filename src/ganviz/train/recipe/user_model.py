@@ -6,7 +6,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from ..errors import NotAModelError
+from ...errors import NotAModelError
 
 __all__ = ["train_user_model", "check_user_model"]
 
@@ -30,7 +30,7 @@ def check_user_model(model: Any, where: str = "the model") -> Any:
 
 
 def _image_size(model: Any) -> int | None:
-    from .samplers import find_generators
+    from ..roles import find_generators
 
     for _, gen in find_generators(model):
         outs = getattr(gen, "outputs", None)
@@ -60,10 +60,10 @@ def train_user_model(
     """
     import numpy as np
 
-    from . import data as data_mod
-    from .checkpoint import Checkpointer
-    from .monitor import Monitor
-    from .runner import TrainResult
+    from .. import data as data_mod
+    from ..monitor.callback import Monitor
+    from ..run.checkpoint import Checkpointer
+    from .options import TrainResult
 
     model = check_user_model(model)
     size = _image_size(model) or 28
@@ -84,7 +84,7 @@ def train_user_model(
                   verbose=0, callbacks=[monitor])  # fmt: skip
     report_path = None
     if report:
-        from .report import write_report
+        from ..outputs.report import write_report
 
         report_path = write_report(out_dir, gan=model)
     return TrainResult(out_dir=out_dir, steps=monitor.global_step if remaining else done,

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .._io import write_atomic
+from ..._io import write_atomic
 
 __all__ = ["Checkpointer", "state_objects", "collect_state", "restore_state"]
 
@@ -28,7 +28,7 @@ def state_objects(model: Any = None, **named: Any) -> dict[str, Any]:
     """
     objects: dict[str, Any] = {}
     if model is not None:
-        from .step_counter import optimizers_of
+        from ..monitor.step_counter import optimizers_of
 
         objects["model"] = model
         objects.update(optimizers_of(model))

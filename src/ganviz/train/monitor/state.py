@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from .checkpoint import Checkpointer, collect_state, restore_state
+from ..run.checkpoint import Checkpointer, collect_state, restore_state
+from ..run.folder import rewind_run, write_config
 from .health import HealthChecker, HealthEvent
-from .run_folder import rewind_run, write_config
 
 __all__ = ["MonitorState"]
 

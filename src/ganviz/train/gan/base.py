@@ -135,7 +135,7 @@ def g_losses(loss: str, fake_out: Any, *, from_logits: bool) -> Any:
 class GANBase(keras.Model):
     """Options, optimizers, sampling and config of ``ganviz.GAN``; each backend's module adds ``train_step``.
 
-    See :class:`ganviz.train.gan.GAN` for the arguments; the JAX and PyTorch versions take the same.
+    See :class:`ganviz.train.gan.tf_backend.GAN` for the arguments; the JAX and PyTorch versions take the same.
     """
 
     def __init__(

@@ -7,48 +7,14 @@ from typing import Any
 
 import numpy as np
 
-from .images import make_grid, to_uint8
+from ..outputs.images import make_grid, to_uint8
+from ..roles import find_generators, is_image_to_image
 
 __all__ = ["Sampler", "is_image_to_image", "find_generators", "data_range", "NeedsInputs"]
 
 
 class NeedsInputs(Exception):
     """Raised by :meth:`Sampler.draw` while an image-to-image sampler has no fixed input images yet."""
-
-
-def _shape(tensor: Any) -> tuple[Any, ...]:
-    return tuple(tensor.shape[1:])
-
-
-def is_image_to_image(generator: Any) -> bool:
-    """Whether ``generator`` maps images to images: one input and one output of rank 3 (H, W, C)."""
-    ins, outs = getattr(generator, "inputs", None), getattr(generator, "outputs", None)
-    return bool(ins) and bool(outs) and len(ins) == 1 and len(_shape(ins[0])) == 3 and len(_shape(outs[0])) >= 2
-
-
-def find_generators(model: Any) -> list[tuple[str, Any]]:
-    """The generator-like Keras models a GAN holds: ``generator``, or ``gen_G`` / ``generator_f`` style names.
-
-    A GAN that keeps an exponential moving average of its generator (``ema_generator``, as
-    ``ganviz.GAN(ema=...)`` and Keras's GAN-ADA example do) is sampled from that copy.
-
-    Attribute order is kept, so CycleGAN's G (X -> Y) comes before F (Y -> X).
-    """
-    import keras
-
-    found: list[tuple[str, Any]] = []
-    seen: set[int] = set()
-    for name, value in list(vars(model).items()) if model is not None else []:
-        low = name.lower().lstrip("_")
-        if not isinstance(value, keras.Model) or id(value) in seen:
-            continue
-        if low.startswith("gen") or low.startswith("g_") or low in ("netg", "g"):
-            found.append((name, value))
-            seen.add(id(value))
-    ema = getattr(model, "ema_generator", None) if model is not None else None
-    if found and isinstance(ema, keras.Model) and id(ema) not in seen:
-        found[0] = ("ema_generator", ema)  # a GAN keeping an EMA copy is sampled from it, as it is used
-    return found
 
 
 def data_range(x: np.ndarray) -> tuple[float, float]:

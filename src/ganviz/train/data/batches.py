@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from ..errors import DataError
+from ...errors import DataError
 
 __all__ = ["numpy_batches"]
 

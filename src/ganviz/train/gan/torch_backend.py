@@ -7,7 +7,7 @@ from typing import Any
 import torch
 from keras import ops
 
-from .gan_base import LOSSES, GANBase, d_losses, ends_with_sigmoid, g_losses, logits_of, normalize_loss, to_logits
+from .base import LOSSES, GANBase, d_losses, ends_with_sigmoid, g_losses, logits_of, normalize_loss, to_logits
 
 __all__ = ["GAN", "LOSSES", "normalize_loss", "ends_with_sigmoid"]
 

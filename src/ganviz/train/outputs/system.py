@@ -1,0 +1,71 @@
+"""``draw_system``: the run's system diagram (``diagrams/system.svg``, ``trace.json``), traced or assumed.
+
+It may fail (a step that cannot be traced): the outcome is written to ``diagrams/system.json``
+and returned, never raised into training.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from ..._io import write_atomic
+from ..run.folder import RunFolder
+
+__all__ = ["draw_system"]
+
+
+def draw_system(run: Path, *, model: Any = None, trace: Any = None, generator: Any = None,
+                discriminator: Any = None, data: Any = None, png: bool = False) -> dict[str, Any]:  # fmt: skip
+    """Trace the GAN (or take ``trace``) and write ``diagrams/system.svg``, ``trace.json`` (and ``system.png``).
+
+    Returns ``{"how": "traced" | "assumed", "error": str | None}``; the outcome is also written to
+    ``diagrams/system.json`` for the report.
+    """
+    folder = RunFolder(run).diagrams
+    folder.mkdir(parents=True, exist_ok=True)
+    outcome: dict[str, Any] = {"how": None, "error": None}
+    try:
+        from ... import api
+        from ...ir import Trace
+
+        if trace is None and model is not None and _has_train_step(model):
+            from ...extract.step_trace import trace_gan
+
+            trace, outcome["how"] = trace_gan(model, data=data), "traced"
+        elif trace is None and generator is not None and _image_to_image(generator):
+            raise ValueError(
+                "the standard loop feeds noise to the generator, but this one maps images to images; to draw "
+                "your step pass Monitor.start(trace=ganviz.trace_step(train_step, input_batch, target_batch))"
+            )
+        elif trace is None and generator is not None and discriminator is not None:
+            from ...extract.step_trace import assumed_gan_trace
+
+            trace, outcome["how"] = assumed_gan_trace(generator=generator, discriminator=discriminator), "assumed"
+        elif trace is not None:
+            outcome["how"] = "assumed" if getattr(trace, "assumed", False) else "traced"
+        if not isinstance(trace, Trace):
+            why = "no train_step to trace and no generator/discriminator pair"
+            raise ValueError(f"{why}: pass Monitor.start(trace=ganviz.trace_step(your_step, batch))")
+        write_atomic(folder / "trace.json", trace.to_json())
+        api.plot_gan(trace, to_file=str(folder / "system.svg"))
+        if png:
+            api.plot_gan(trace, to_file=str(folder / "system.png"), dpi=72)
+    except Exception as exc:  # noqa: BLE001 - reported in the run, never raised into training
+        outcome["error"] = f"{type(exc).__name__}: {' '.join(str(exc).split())[:400]}"
+    write_atomic(folder / "system.json", json.dumps(outcome))
+    return outcome
+
+
+def _has_train_step(model: Any) -> bool:
+    import keras
+
+    step = getattr(type(model), "train_step", None)
+    return step is not None and step is not getattr(keras.Model, "train_step", None)
+
+
+def _image_to_image(generator: Any) -> bool:
+    from ..roles import is_image_to_image
+
+    return is_image_to_image(generator)

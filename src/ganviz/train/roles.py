@@ -1,0 +1,52 @@
+"""What the user's models are to a GAN: which held models are generators, and which map images to images.
+
+Shared by the Monitor (what to sample), the system diagram (what the standard loop may assume) and
+``ganviz train --model`` (the image size), so each reads a model's role the same way.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["find_generators", "input_shapes", "is_image_to_image", "shape_of"]
+
+
+def shape_of(tensor: Any) -> tuple[Any, ...]:
+    """A tensor's shape without the batch axis."""
+    return tuple(tensor.shape[1:])
+
+
+def is_image_to_image(generator: Any) -> bool:
+    """Whether ``generator`` maps images to images: one input and one output of rank 3 (H, W, C)."""
+    ins, outs = getattr(generator, "inputs", None), getattr(generator, "outputs", None)
+    return bool(ins) and bool(outs) and len(ins) == 1 and len(shape_of(ins[0])) == 3 and len(shape_of(outs[0])) >= 2
+
+
+def find_generators(model: Any) -> list[tuple[str, Any]]:
+    """The generator-like Keras models a GAN holds: ``generator``, or ``gen_G`` / ``generator_f`` style names.
+
+    A GAN that keeps an exponential moving average of its generator (``ema_generator``, as
+    ``ganviz.GAN(ema=...)`` and Keras's GAN-ADA example do) is sampled from that copy.
+
+    Attribute order is kept, so CycleGAN's G (X -> Y) comes before F (Y -> X).
+    """
+    import keras
+
+    found: list[tuple[str, Any]] = []
+    seen: set[int] = set()
+    for name, value in list(vars(model).items()) if model is not None else []:
+        low = name.lower().lstrip("_")
+        if not isinstance(value, keras.Model) or id(value) in seen:
+            continue
+        if low.startswith("gen") or low.startswith("g_") or low in ("netg", "g"):
+            found.append((name, value))
+            seen.add(id(value))
+    ema = getattr(model, "ema_generator", None) if model is not None else None
+    if found and isinstance(ema, keras.Model) and id(ema) not in seen:
+        found[0] = ("ema_generator", ema)  # a GAN keeping an EMA copy is sampled from it, as it is used
+    return found
+
+
+def input_shapes(model: Any) -> list[tuple[Any, ...]]:
+    """Each input's shape without the batch axis."""
+    return [shape_of(t) for t in model.inputs]
