@@ -21,7 +21,7 @@ __all__ = ["train", "TrainResult", "DEFAULTS"]
 def train(
     data: str | None = None,
     steps: int | None = None,
-    out: str | os.PathLike[str] = "ganviz-run",
+    out: str | os.PathLike[str] = DEFAULTS["out"],
     *,
     resume: bool = False,
     overwrite: bool = False,
@@ -206,7 +206,7 @@ def _train(
 
         return train_user_model(model, data=data or "digits", out_dir=out_dir, resume=resume,
                                 steps=int(steps if steps is not None else DEFAULTS["quick_steps"] if quick else DEFAULTS["steps"]),
-                                batch_size=int(batch_size or DEFAULTS["batch_size"]), seed=int(seed or 0),
+                                batch_size=int(batch_size or DEFAULTS["batch_size"]), seed=int(seed or DEFAULTS["seed"]),
                                 sample_every=sample_every, checkpoint_every=checkpoint_every,
                                 progress=progress, report=report, tensorboard=tensorboard)  # fmt: skip
     images = data_mod.load(data or "digits", scale="tanh")  # before TensorFlow: bad data is refused at once
@@ -225,8 +225,8 @@ def _train(
     strategy = multi_worker_strategy()  # first: TensorFlow sets up collectives before other TF work
     chief = is_chief()
     data = data or "digits"
-    seed = int(seed or 0)
-    loss = normalize_loss(loss or "bce")
+    seed = int(seed or DEFAULTS["seed"])
+    loss = normalize_loss(loss or DEFAULTS["loss"])
     steps = int(steps if steps is not None else DEFAULTS["quick_steps"] if quick else DEFAULTS["steps"])
     if steps < 1:
         raise ValueError(f"steps must be >= 1, got {steps}")

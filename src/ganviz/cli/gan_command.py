@@ -1,0 +1,153 @@
+"""``ganviz gan``: the whole GAN traced from its step, a trace file, or the assumed loop of two models."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from .._io import check_input_file, check_writable
+from ..errors import TargetError
+from .args import FORMAT_HELP, add_out, default_out, pos_int, shape_value, subcommand
+
+EXAMPLES = """examples:
+  ganviz gan examples/seed_gan.py:build_gan -o gan_system.png
+  ganviz gan mypkg.train:make_gan -o trace.json      (save the traced step)
+  ganviz gan trace.json -o gan_system.svg --expand-nested"""
+
+
+def _data_spec(shapes: list[tuple[int, ...]] | None, batch_size: int) -> Any:
+    """One ``tf.TensorSpec`` per ``--data-shape`` (a tuple when several), or None."""
+    if not shapes:
+        return None
+    import tensorflow as tf
+
+    specs = tuple(tf.TensorSpec((batch_size, *s), tf.float32) for s in shapes)
+    return specs[0] if len(specs) == 1 else specs
+
+
+def _gan_object(target: str) -> Any:
+    """A trace file, a GAN object, a ``{generator, discriminator}`` dict, or a step function."""
+    import inspect
+
+    from ..ir import Trace
+    from .targets import load_object
+
+    if target.endswith(".json"):
+        path = check_input_file(target, "trace file", hint="write one with `ganviz gan TARGET -o t.json`")
+        try:
+            return Trace.from_json(path.read_text(encoding="utf-8"))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise TargetError(f"{target!r} is not a ganviz trace ({exc})") from None
+    obj = load_object(target, call=False)
+    fn = getattr(obj, "python_function", obj)  # a tf.function's Python function
+    if inspect.isfunction(fn) or inspect.ismethod(fn):
+        try:
+            required = [
+                p.name
+                for p in inspect.signature(fn).parameters.values()
+                if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+            ]
+        except (TypeError, ValueError):
+            required = []
+        return ("step", obj, required) if required else obj()
+    if inspect.isclass(obj):
+        try:
+            sig = inspect.signature(obj)
+            needed = [
+                n
+                for n, p in sig.parameters.items()
+                if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+            ]
+        except (TypeError, ValueError):
+            needed = []
+        if needed:
+            raise TargetError(
+                f"{target!r} is a class whose constructor needs arguments ({', '.join(needed)}); point at an "
+                f"object, or at a zero-argument function that builds and compiles the GAN"
+            )
+        return obj()
+    return obj
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..api import format_for, plot_gan
+
+    pair = args.generator is not None or args.discriminator is not None
+    if pair and args.target is not None:
+        raise TargetError("give either TARGET or --generator and --discriminator, not both")
+    if not pair and args.target is None:
+        raise TargetError(
+            "give a TARGET (a GAN, a train_step function or a trace .json), or --generator G --discriminator D"
+        )
+    if pair and (args.generator is None or args.discriminator is None):
+        missing = "--discriminator" if args.discriminator is None else "--generator"
+        raise TargetError(f"{missing} is missing: the assumed loop needs both --generator and --discriminator")
+    out = args.out or default_out(args.target or args.generator, "_system.png")
+    format_for(out)
+    check_writable(out)
+    calls = "merged" if args.merge_calls else "separate"
+    common = dict(to_file=out, expand_nested=args.expand_nested, rankdir=args.rankdir, calls=calls)
+    if pair:
+        from .targets import load_object
+
+        models = {"generator": load_object(args.generator), "discriminator": load_object(args.discriminator)}
+        if args.combined:
+            models["combined"] = load_object(args.combined)
+        diagram = plot_gan(**models, **common)
+        print(f"wrote {diagram.path}")
+        return 0
+    obj = _gan_object(args.target)
+    data = _data_spec(args.data_shape, args.batch_size)
+    if isinstance(obj, tuple) and obj[:1] == ("step",):
+        from ..extract.step_trace import trace_step
+
+        _, fn, required = obj
+        if data is None:
+            example: tuple[Any, ...] = ()
+        elif isinstance(data, tuple) and len(required) == len(data):
+            example = data  # one --data-shape per argument: train_step(images, labels)
+        else:
+            example = (data,)
+        if example and len(example) != len(required):
+            raise TargetError(
+                f"{args.target!r} takes {len(required)} argument(s) ({', '.join(required)}) but "
+                f"{len(example)} example(s) were given: pass one --data-shape per argument"
+            )
+        obj = trace_step(fn, *example)
+    if isinstance(obj, dict) and "generator" in obj and "discriminator" in obj:
+        diagram = plot_gan(
+            generator=obj["generator"], discriminator=obj["discriminator"], combined=obj.get("combined"), **common
+        )
+    else:
+        diagram = plot_gan(obj, data=data, **common)
+    print(f"wrote {diagram.path}")
+    return 0
+
+
+def add_parser(sub: Any) -> argparse.ArgumentParser:
+    """Add ``ganviz gan`` to the subparsers ``sub``."""
+    sg = subcommand(
+        sub, "gan", "draw a whole GAN training step", "Trace a GAN's train_step and draw the whole system.", EXAMPLES
+    )
+    sg.add_argument(
+        "target",
+        metavar="TARGET",
+        nargs="?",
+        help="FILE.py:NAME or package.module:NAME (a GAN model or a train_step function), or a trace .json",
+    )
+    sg.add_argument("--generator", metavar="T", help="generator FILE.py:NAME: draw the standard loop, no tracing")
+    sg.add_argument("--discriminator", metavar="T", help="discriminator FILE.py:NAME (with --generator)")
+    sg.add_argument("--combined", metavar="T", help="optional stacked model that trains the generator")
+    sg.add_argument("--merge-calls", action="store_true", help="one box per model instead of one per call")
+    add_out(sg, FORMAT_HELP + " (default: NAME_system.png)")
+    sg.add_argument("--expand-nested", action="store_true", help="draw each model's architecture inside its box")
+    sg.add_argument("--rankdir", choices=["TB", "LR", "BT", "RL"], default="TB", help="layout direction")
+    sg.add_argument(
+        "--data-shape",
+        type=shape_value,
+        action="append",
+        help="shape of one real example, e.g. 28,28,1 (if not found); repeat for a tuple batch: "
+        "--data-shape 28,28,1 --data-shape 10",
+    )
+    sg.add_argument("--batch-size", type=pos_int, default=8, help=argparse.SUPPRESS)
+    sg.set_defaults(func=run)
