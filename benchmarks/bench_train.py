@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     import tensorflow as tf
 
     from ganviz.train import data as data_mod
-    from ganviz.train import fused_steps
+    from ganviz.train.gan import fused_steps
     from ganviz.train.gan.tf_backend import GAN
     from ganviz.train.models import seed_discriminator, seed_generator
     from ganviz.train.monitor.callback import Monitor

@@ -8,7 +8,7 @@ import pytest
 keras = pytest.importorskip("keras")
 tf = pytest.importorskip("tensorflow")
 
-from ganviz.train import fused_steps  # noqa: E402
+from ganviz.train.gan import fused_steps  # noqa: E402
 from ganviz.train.gan.tf_backend import GAN  # noqa: E402
 
 

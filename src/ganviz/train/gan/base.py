@@ -10,9 +10,14 @@ import keras
 import numpy as np
 from keras import ops
 
+from ...errors import GanvizError
+
 __all__ = [
     "LOSSES",
     "GANBase",
+    "GANOptionError",
+    "check_options",
+    "step_intervals",
     "normalize_loss",
     "ends_with_sigmoid",
     "sigmoid_layer",
@@ -132,11 +137,78 @@ def g_losses(loss: str, fake_out: Any, *, from_logits: bool) -> Any:
     return ops.softplus(-f) if loss == "bce" else -f
 
 
-class GANBase(keras.Model):
-    """Options, optimizers, sampling and config of ``ganviz.GAN``; each backend's module adds ``train_step``.
+UPDATES = ("auto", "simultaneous", "alternating")
+RECIPE_DEFAULTS: dict[str, Any] = {
+    "ema": None,
+    "r1_weight": 0.0,
+    "r1_shrink": 8,
+    "label_smoothing": 0.0,
+    "updates": "auto",
+}
 
-    See :class:`ganviz.train.gan.tf_backend.GAN` for the arguments; the JAX and PyTorch versions take the same.
+
+class GANOptionError(GanvizError, ValueError):
+    """An option of ``ganviz.GAN`` out of range, or one the running backend's training step does not have."""
+
+
+def check_options(latent_dim: Any, d_steps: Any, ema: Any, r1_weight: Any, r1_shrink: Any, label_smoothing: Any,
+                  updates: Any) -> None:  # fmt: skip
+    """Refuse an option out of range in one line that names it and a value that works."""
+    if int(latent_dim) < 1:
+        raise GANOptionError(f"latent_dim must be a positive integer, got {latent_dim!r}")
+    if int(d_steps) < 1:
+        raise GANOptionError(f"d_steps must be >= 1, got {d_steps!r}")
+    if ema is not None and not 0.0 < float(ema) < 1.0:
+        raise GANOptionError(f"ema must be a decay between 0 and 1 (such as 0.999) or None, got {ema!r}")
+    if not 0.0 <= float(label_smoothing) < 0.5:
+        raise GANOptionError(f"label_smoothing must be in [0, 0.5) (such as 0.1), got {label_smoothing!r}")
+    if float(r1_weight) < 0.0:
+        raise GANOptionError(f"r1_weight must be >= 0 (such as 1.0), got {r1_weight!r}")
+    if int(r1_shrink) < 1:
+        raise GANOptionError(f"r1_shrink must be >= 1 (such as 8), got {r1_shrink!r}")
+    if updates not in UPDATES:
+        raise GANOptionError(f"updates must be one of {list(UPDATES)}, got {updates!r}")
+    if updates == "simultaneous" and int(d_steps) != 1:
+        raise GANOptionError(f"updates='simultaneous' needs d_steps=1 (got {d_steps}); use updates='alternating'")
+
+
+def step_intervals(callbacks: Any) -> list[int]:
+    """The step intervals callbacks declare through ``step_intervals()`` (the Monitor: grids, checkpoints, the
+    step budget), which a GAN's executions should end on."""
+    found: list[int] = []
+    for cb in callbacks or []:
+        declare = getattr(cb, "step_intervals", None)
+        if callable(declare):
+            found.extend(int(v) for v in declare() if isinstance(v, int) and not isinstance(v, bool) and v > 0)
+    return found
+
+
+class GANBase(keras.Model):
+    """``ganviz.GAN`` on every backend: options, checks, optimizers, sampling and config; each backend adds
+    ``train_step`` (``tf_backend.py``, ``jax_backend.py``, ``torch_backend.py``).
+
+    Args:
+        generator: Model mapping noise of shape ``(latent_dim,)`` to samples.
+        discriminator: Model mapping samples to one score (a probability if it ends with a sigmoid,
+            otherwise logits / a critic score).
+        latent_dim: Length of the noise vector.
+        loss: ``"bce"`` (non-saturating, default), ``"lsgan"`` (least squares), ``"hinge"`` or
+            ``"wgan-gp"``.
+        d_steps: Discriminator updates per generator update.
+        gp_weight: Gradient-penalty weight (WGAN-GP only).
+        from_logits: Whether the discriminator outputs logits; ``None`` detects it from the last
+            layer's activation.
+        seed: Base seed of the noise drawn in ``train_step`` (stateless, so a restored
+            checkpoint continues the same noise stream).
+        ema, r1_weight, r1_shrink, label_smoothing, updates: the recipe options; see the TensorFlow
+            GAN (:class:`ganviz.train.gan.tf_backend.GAN`). A backend whose step lacks one
+            (``recipe_options``) refuses a value other than its default in one line naming the backend.
+        name: Model name.
+        **kwargs: Passed to ``keras.Model``.
     """
+
+    backend_name = "?"
+    recipe_options: frozenset[str] = frozenset()  # the recipe options this backend's train_step implements
 
     def __init__(
         self,
@@ -149,14 +221,24 @@ class GANBase(keras.Model):
         gp_weight: float = 10.0,
         from_logits: bool | None = None,
         seed: int | None = None,
+        ema: float | None = None,
+        r1_weight: float = 0.0,
+        r1_shrink: int = 8,
+        label_smoothing: float = 0.0,
+        updates: str = "auto",
         name: str = "gan",
         **kwargs: Any,
     ) -> None:
         super().__init__(name=name, **kwargs)
-        if int(latent_dim) < 1:
-            raise ValueError(f"latent_dim must be a positive integer, got {latent_dim!r}")
-        if int(d_steps) < 1:
-            raise ValueError(f"d_steps must be >= 1, got {d_steps!r}")
+        check_options(latent_dim, d_steps, ema, r1_weight, r1_shrink, label_smoothing, updates)
+        given = {"ema": ema, "r1_weight": r1_weight, "r1_shrink": r1_shrink, "label_smoothing": label_smoothing,
+                 "updates": updates}  # fmt: skip
+        for option, value in given.items():
+            if option not in self.recipe_options and value != RECIPE_DEFAULTS[option]:
+                raise GANOptionError(
+                    f"GAN({option}={value!r}) is not available on the {self.backend_name} backend yet (its training "
+                    f"step has none); leave {option} out, or train with KERAS_BACKEND=tensorflow"
+                )
         self.generator = generator
         self.discriminator = discriminator
         self.latent_dim = int(latent_dim)
@@ -165,18 +247,39 @@ class GANBase(keras.Model):
         self.gp_weight = float(gp_weight)
         self.from_logits = (not ends_with_sigmoid(discriminator)) if from_logits is None else bool(from_logits)
         self.seed = int(np.random.SeedSequence().entropy % (2**31)) if seed is None else int(seed)
+        self.r1_weight = float(r1_weight)
+        self.r1_shrink = int(r1_shrink)
+        self.label_smoothing = float(label_smoothing)
+        self.updates = updates
+        self.simultaneous = updates == "simultaneous" or (
+            updates == "auto" and self.d_steps == 1 and self.r1_weight > 0 and "updates" in self.recipe_options
+        )
+        self.ema = float(ema) if ema is not None else None
+        self.ema_generator: Any = self.ema_copy(generator) if ema is not None else None
         probability = self.loss_name == "bce" or (self.loss_name == "lsgan" and not self.from_logits)
         self.score_kind = "probability" if probability else "score"
         self.noise_counter = self.add_weight(
-            shape=(), dtype="int32", initializer="zeros", trainable=False, name="noise_counter"
+            shape=(), initializer="zeros", trainable=False, name="noise_counter", **self.counter_options()
         )
         self.d_optimizer: Any = None
         self.g_optimizer: Any = None
         self.built = True
 
+    def counter_options(self) -> dict[str, Any]:
+        """``add_weight`` options of the step counter (the backend's dtype, its distributed aggregation)."""
+        return {"dtype": "int32"}
+
+    def ema_copy(self, generator: Any) -> Any:
+        """A copy of ``generator`` whose weights will hold the moving average (backends with ``ema``)."""
+        raise NotImplementedError
+
     def call(self, inputs: Any, training: bool = False) -> Any:
         """Generate samples from noise ``inputs``."""
         return self.generator(inputs, training=training)
+
+    def optimizer_scope(self) -> Any:
+        """Where the optimizers' variables are created (a ``tf.distribute`` strategy's scope on TensorFlow)."""
+        return contextlib.nullcontext()
 
     def compile(self, d_optimizer: Any = None, g_optimizer: Any = None, **kwargs: Any) -> None:
         """Configure the two optimizers (default: Adam, learning rate 2e-4, beta_1 0.5).
@@ -188,9 +291,10 @@ class GANBase(keras.Model):
                 ``steps_per_execution``...).
         """
         super().compile(**kwargs)
-        self.d_optimizer = d_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
-        self.g_optimizer = g_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
-        self.build_optimizers()
+        with self.optimizer_scope():
+            self.d_optimizer = d_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
+            self.g_optimizer = g_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
+            self.build_optimizers()
 
     def build_optimizers(self) -> None:
         """Create the optimizers' slot variables now (a compiled step cannot create them)."""
@@ -206,10 +310,17 @@ class GANBase(keras.Model):
         """The counter the ``k``-th noise draw of training step ``step`` is seeded with (resumes exactly)."""
         return step * (self.d_steps + 2) + k
 
+    @property
+    def sampler(self) -> Any:
+        """The generator to sample from: the EMA copy when ``ema`` is set, else the trained one."""
+        return self.ema_generator if self.ema_generator is not None else self.generator
+
     def sample(self, n: int, *, seed: int = 0) -> np.ndarray:
-        """Generate ``n`` samples from seeded normal noise, as a NumPy array."""
+        """Generate ``n`` samples from seeded normal noise (with the EMA generator if any), as a NumPy array."""
         z = np.random.default_rng(seed).standard_normal((n, self.latent_dim)).astype("float32")
-        return np.asarray(ops.convert_to_numpy(self.generator(z, training=False)))
+        out = self.sampler(z, training=False)
+        out = out.detach() if hasattr(out, "detach") else out  # a torch tensor that requires grad
+        return np.asarray(ops.convert_to_numpy(out))
 
     def get_config(self) -> dict[str, Any]:
         """Return the constructor options that are plain data (the sub-models are not serialized)."""
@@ -221,4 +332,9 @@ class GANBase(keras.Model):
             "gp_weight": self.gp_weight,
             "from_logits": self.from_logits,
             "seed": self.seed,
+            "ema": self.ema,
+            "r1_weight": self.r1_weight,
+            "r1_shrink": self.r1_shrink,
+            "label_smoothing": self.label_smoothing,
+            "updates": self.updates,
         }

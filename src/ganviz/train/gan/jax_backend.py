@@ -58,11 +58,15 @@ def _put(values: list[Any], at: list[int], new: list[Any]) -> list[Any]:
 class GAN(GANBase):
     """A generator and a discriminator trained adversarially by ``fit()`` on the JAX backend.
 
-    Same arguments, losses, ``d_steps``, seeding and logs as the TensorFlow version; the step is a
+    Same arguments, losses, ``d_steps``, seeding and logs as the TensorFlow version (its recipe options
+    ``ema``, ``r1_weight``, ``r1_shrink``, ``label_smoothing`` and ``updates`` are refused in one line: this
+    step has none yet); the step is a
     pure function of the variables (Keras's "customizing fit() with JAX" pattern), jitted by Keras.
     Noise comes from ``jax.random`` keyed on ``seed`` and the step counter, so a resumed run
     continues the same stream.
     """
+
+    backend_name = "JAX"
 
     def compile(self, d_optimizer: Any = None, g_optimizer: Any = None, **kwargs: Any) -> None:  # noqa: D102
         super().compile(d_optimizer=d_optimizer, g_optimizer=g_optimizer, **kwargs)

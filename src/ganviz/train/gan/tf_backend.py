@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from .base import LOSSES, ends_with_sigmoid, normalize_loss
+from .base import LOSSES, RECIPE_DEFAULTS, GANBase, ends_with_sigmoid, normalize_loss, step_intervals
 
 __all__ = [
     "GAN",
@@ -49,7 +49,6 @@ DEFAULT_STEPS_PER_EXECUTION = 8
 
 
 _BATCH_LAYERS = ("BatchNormalization", "SyncBatchNormalization")
-_UPDATES = ("auto", "simultaneous", "alternating")
 
 
 def _own_layers(model: Any) -> list[Any] | None:
@@ -106,7 +105,7 @@ def _ema_update(targets: list[Any], sources: list[Any], decay: float, step: tf.T
     tf.distribute.get_replica_context().merge_call(merge, args=([tf.identity(s.value) for s in sources],))
 
 
-class GAN(keras.Model):
+class GAN(GANBase):
     """A generator and a discriminator trained adversarially by ``fit()``.
 
     Args:
@@ -151,80 +150,21 @@ class GAN(keras.Model):
     Under a ``tf.distribute`` strategy per-replica losses are divided by the global batch size.
     """
 
-    def __init__(
-        self,
-        generator: Any,
-        discriminator: Any,
-        *,
-        latent_dim: int,
-        loss: str = "bce",
-        d_steps: int = 1,
-        gp_weight: float = 10.0,
-        from_logits: bool | None = None,
-        seed: int | None = None,
-        ema: float | None = None,
-        r1_weight: float = 0.0,
-        r1_shrink: int = 8,
-        label_smoothing: float = 0.0,
-        updates: str = "auto",
-        name: str = "gan",
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(name=name, **kwargs)
-        if int(latent_dim) < 1:
-            raise ValueError(f"latent_dim must be a positive integer, got {latent_dim!r}")
-        if int(d_steps) < 1:
-            raise ValueError(f"d_steps must be >= 1, got {d_steps!r}")
-        if ema is not None and not 0.0 < float(ema) < 1.0:
-            raise ValueError(f"ema must be a decay between 0 and 1 (such as 0.999) or None, got {ema!r}")
-        if not 0.0 <= float(label_smoothing) < 0.5:
-            raise ValueError(f"label_smoothing must be in [0, 0.5) (such as 0.1), got {label_smoothing!r}")
-        if float(r1_weight) < 0.0:
-            raise ValueError(f"r1_weight must be >= 0 (such as 1.0), got {r1_weight!r}")
-        if int(r1_shrink) < 1:
-            raise ValueError(f"r1_shrink must be >= 1 (such as 8), got {r1_shrink!r}")
-        if updates not in _UPDATES:
-            raise ValueError(f"updates must be one of {list(_UPDATES)}, got {updates!r}")
-        if updates == "simultaneous" and int(d_steps) != 1:
-            raise ValueError(f"updates='simultaneous' needs d_steps=1 (got {d_steps}); use updates='alternating'")
-        self.generator = generator
-        self.discriminator = discriminator
-        self.latent_dim = int(latent_dim)
-        self.loss_name = normalize_loss(loss)
-        self.d_steps = int(d_steps)
-        self.gp_weight = float(gp_weight)
-        self.from_logits = (not ends_with_sigmoid(discriminator)) if from_logits is None else bool(from_logits)
-        self.seed = int(np.random.SeedSequence().entropy % (2**31)) if seed is None else int(seed)
-        self.r1_weight = float(r1_weight)
-        self.r1_shrink = int(r1_shrink)
-        self.label_smoothing = float(label_smoothing)
-        self.updates = updates
-        self.simultaneous = updates == "simultaneous" or (
-            updates == "auto" and self.d_steps == 1 and self.r1_weight > 0
-        )
-        self.joint_discriminator = scores_each_example_alone(discriminator)
-        self.ema = float(ema) if ema is not None else None
-        self.ema_generator: Any = _ema_copy(generator) if ema is not None else None
-        self.score_kind = (
-            "probability"
-            if self.loss_name == "bce" or (self.loss_name == "lsgan" and not self.from_logits)
-            else "score"
-        )
-        self.noise_counter = self.add_weight(
-            shape=(),
-            dtype="int64",
-            initializer="zeros",
-            trainable=False,
-            name="noise_counter",
-            aggregation="only_first_replica",
-        )
-        self.d_optimizer: Any = None
-        self.g_optimizer: Any = None
-        self.built = True
+    backend_name = "TensorFlow"
+    recipe_options = frozenset(RECIPE_DEFAULTS)
 
-    def call(self, inputs: Any, training: bool = False) -> Any:
-        """Generate samples from noise ``inputs``."""
-        return self.generator(inputs, training=training)
+    def __init__(self, generator: Any, discriminator: Any, **options: Any) -> None:
+        super().__init__(generator, discriminator, **options)
+        self.joint_discriminator = scores_each_example_alone(discriminator)
+
+    def counter_options(self) -> dict[str, Any]:  # noqa: D102
+        return {"dtype": "int64", "aggregation": "only_first_replica"}
+
+    def ema_copy(self, generator: Any) -> Any:  # noqa: D102
+        return _ema_copy(generator)
+
+    def optimizer_scope(self) -> Any:  # noqa: D102
+        return self.distribute_strategy.scope()
 
     def compile(
         self,
@@ -262,12 +202,9 @@ class GAN(keras.Model):
         self._default_execution = steps_per_execution is None
         if steps_per_execution is None:
             steps_per_execution = 1 if distributed else DEFAULT_STEPS_PER_EXECUTION
-        super().compile(jit_compile=jit_compile, steps_per_execution=int(steps_per_execution), **kwargs)
+        super().compile(d_optimizer, g_optimizer, jit_compile=jit_compile, steps_per_execution=int(steps_per_execution),
+                        **kwargs)  # fmt: skip
         self._wanted_steps_per_execution = int(steps_per_execution)
-        with self.distribute_strategy.scope():
-            self.d_optimizer = d_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
-            self.g_optimizer = g_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
-            self.build_optimizers()
 
     def fit(self, x: Any = None, y: Any = None, batch_size: int | None = None, epochs: int = 1, **kwargs: Any) -> Any:
         """``keras.Model.fit``, with two differences that keep training fast and working.
@@ -314,17 +251,13 @@ class GAN(keras.Model):
         """Run whole executions per epoch: Keras runs ``steps_per_execution`` steps per call even past
         ``steps_per_epoch``, so use its largest divisor not above the compiled value. With the default
         (not a value given to ``compile``) the executions also end on the intervals of callbacks such as
-        the Monitor (``every_n_steps``, ``checkpoint_every``, ``max_steps``), so grids and checkpoints
+        the Monitor (what their ``step_intervals()`` declare), so grids and checkpoints
         land on their steps."""
         wanted = getattr(self, "_wanted_steps_per_execution", None) or int(self.steps_per_execution or 1)
         self._wanted_steps_per_execution = wanted
         marks = [int(steps_per_epoch)] if steps_per_epoch else []
         if getattr(self, "_default_execution", False):
-            for cb in callbacks or []:
-                for attr in ("every_n_steps", "checkpoint_every", "max_steps"):
-                    value = getattr(cb, attr, None)
-                    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-                        marks.append(value)
+            marks.extend(step_intervals(callbacks))
         common = math.gcd(*marks) if marks else 0
         spe = max(d for d in range(1, wanted + 1) if common % d == 0) if common else wanted
         if spe != self.steps_per_execution:
@@ -342,22 +275,6 @@ class GAN(keras.Model):
             return super().make_train_function(force=force)
         self.train_function = fused_train_function(self)
         return self.train_function
-
-    def build_optimizers(self) -> None:
-        """Create the optimizers' slot variables now (XLA cannot create them inside a step)."""
-        for opt, model in ((self.d_optimizer, self.discriminator), (self.g_optimizer, self.generator)):
-            if opt is not None and not opt.built and model.built:
-                opt.build(model.trainable_variables)
-
-    @property
-    def sampler(self) -> Any:
-        """The generator to sample from: the EMA copy when ``ema`` is set, else the trained one."""
-        return self.ema_generator if self.ema_generator is not None else self.generator
-
-    def sample(self, n: int, *, seed: int = 0) -> np.ndarray:
-        """Generate ``n`` samples from seeded normal noise (with the EMA generator if any), as a NumPy array."""
-        z = np.random.default_rng(seed).standard_normal((n, self.latent_dim)).astype("float32")
-        return np.asarray(self.sampler(z, training=False))
 
     def _noise(self, batch: tf.Tensor, step: tf.Tensor, k: int) -> tf.Tensor:
         ctx = tf.distribute.get_replica_context()
@@ -538,20 +455,3 @@ class GAN(keras.Model):
             score = tf.reduce_sum(_per_example(logits))
         grads = tape.gradient(score, subset)
         return tf.reduce_sum(tf.reshape(tf.square(grads), [count, -1]), axis=1)
-
-    def get_config(self) -> dict[str, Any]:
-        """Return the constructor options that are plain data (the sub-models are not serialized)."""
-        return {
-            "name": self.name,
-            "latent_dim": self.latent_dim,
-            "loss": self.loss_name,
-            "d_steps": self.d_steps,
-            "gp_weight": self.gp_weight,
-            "from_logits": self.from_logits,
-            "seed": self.seed,
-            "ema": self.ema,
-            "r1_weight": self.r1_weight,
-            "r1_shrink": self.r1_shrink,
-            "label_smoothing": self.label_smoothing,
-            "updates": self.updates,
-        }

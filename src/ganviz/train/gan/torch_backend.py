@@ -25,12 +25,16 @@ def _regularization(model: Any) -> Any:
 class GAN(GANBase):
     """A generator and a discriminator trained adversarially by ``fit()`` on the PyTorch backend.
 
-    Same arguments, losses, ``d_steps``, seeding and logs as the TensorFlow version, written as
+    Same arguments, losses, ``d_steps``, seeding and logs as the TensorFlow version (its recipe options
+    ``ema``, ``r1_weight``, ``r1_shrink``, ``label_smoothing`` and ``updates`` are refused in one line: this
+    step has none yet), written as
     Keras's "customizing fit() with PyTorch" guide shows: ``loss.backward()``, then each variable's
     ``.value.grad`` applied by the optimizer under ``torch.no_grad()``. Noise comes from a
     ``torch.Generator`` seeded with ``seed`` and the step counter, so a resumed run continues the
     same stream.
     """
+
+    backend_name = "PyTorch"
 
     def _noise(self, batch: int, step: int, k: int, device: Any) -> Any:
         gen = torch.Generator(device=device)

@@ -153,6 +153,11 @@ class Monitor(MonitorEvents, MonitorState, keras.callbacks.Callback):
         return self.sampler.arrays.get("fixed_noise") if self.sampler is not None else None
 
     # ----- Keras callback hooks -------------------------------------------------------------
+    def step_intervals(self) -> list[int]:
+        """The steps a GAN's executions should end on: the grid and checkpoint intervals and the step budget
+        (``ganviz.GAN`` reads these from every callback that declares them)."""
+        return [v for v in (self.every_n_steps, self.checkpoint_every, self.max_steps) if v]
+
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:  # noqa: D102
         self._fit = fit_context.fit_locals(self.model)
         steps, epochs = self.params.get("steps"), self.params.get("epochs")

@@ -266,8 +266,8 @@ def _train(
         "latent_dim": latent_dim,
         "learning_rate": lr,
         "d_steps": gan.d_steps,
-        "r1_weight": getattr(gan, "r1_weight", 0.0),  # the jax/torch trainers have no R1 yet
-        "ema": getattr(gan, "ema", None),  # nor EMA
+        "r1_weight": gan.r1_weight,
+        "ema": gan.ema,
         "seed": seed,
         "generator": gen.name,
         "discriminator": disc.name,
