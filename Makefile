@@ -29,7 +29,7 @@ lint: $(STAMP)
 	$(BIN)/mypy src/ganviz/ir src/ganviz/render
 
 test: $(STAMP) lint
-	$(BIN)/python -m pytest
+	GANVIZ_CHECK_COLLECTION=1 $(BIN)/python -m pytest
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install -q -e ".[train,tf,dev,bench]"

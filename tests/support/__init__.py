@@ -1,0 +1,1 @@
+"""Pytest plugins of the test suite itself (not fixtures of the systems under test)."""
