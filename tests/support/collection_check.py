@@ -37,7 +37,7 @@ def pytest_collectreport(report: Any) -> None:
 def pytest_sessionfinish(session: Any, exitstatus: int) -> None:
     if not _active():
         return
-    hidden = [(node, why) for node, why in _skipped if not any(allowed in why for allowed in ALLOWED)]
+    hidden = [(node, why) for node, why in dict(_skipped).items() if not any(allowed in why for allowed in ALLOWED)]
     if not hidden:
         return
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
