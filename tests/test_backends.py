@@ -20,7 +20,7 @@ import pytest
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
 # Files whose tests use only Keras's backend-neutral API (no tf.* and no traced tf.GradientTape steps).
-NEUTRAL = ["extract/test_keras_model.py", "test_plot_model_keras.py", "train/test_train_gan_backends.py"]
+NEUTRAL = ["extract/test_keras_model.py", "test_plot_model_keras.py", "train/gan/test_train_gan_backends.py"]
 _TORCH_SKIP = (
     "PyTorch is not installed: the registry's torch wheel is the CUDA build (~3 GB with its nvidia-* "
     "dependencies), so it is left out of the dev extra; `pip install torch` to run these"

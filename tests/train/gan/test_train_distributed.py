@@ -16,7 +16,7 @@ import pytest
 
 from ganviz.train.gan.distributed import cluster_workers, is_chief
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _config(kind: str, index: int, cluster: dict) -> str:

@@ -13,7 +13,7 @@ import pytest
 from ganviz.errors import DataError, GanvizError
 from ganviz.train import data
 
-MNIST = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "mnist"
+MNIST = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "mnist"
 if not MNIST.exists():  # the shared folder sits next to the checkout
     MNIST = Path("/work/shared/data/mnist")
 needs_mnist = pytest.mark.skipif(
