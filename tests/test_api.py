@@ -314,7 +314,7 @@ def test_plot_gan_needs_models(seed_models: tuple[keras.Model, keras.Model], tmp
 def test_render_a_trace_to_html_carries_the_architectures(
     seed_models: tuple[keras.Model, keras.Model], tmp_path: Path
 ) -> None:
-    from ganviz.extract.step_trace import assumed_gan_trace
+    from ganviz.extract.assumed import assumed_gan_trace
 
     trace = assumed_gan_trace(generator=seed_models[0], discriminator=seed_models[1])
     render(trace, tmp_path / "t.html")

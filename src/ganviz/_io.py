@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import stat
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import TextIO
 
 from .errors import OutputPathError, TargetError
 
@@ -100,6 +102,59 @@ def write_atomic(path: str | os.PathLike[str], data: bytes | str) -> Path:
             pass
         raise
     return p
+
+
+def write_atomic_with(path: str | os.PathLike[str], writer: Callable[[Path], object]) -> Path:
+    """Let a library's own writer (``model.save``) write a temporary file beside ``path``, then ``os.replace`` it.
+
+    The temporary name keeps ``path``'s suffix (Keras picks the format by it); on failure it is removed
+    and an existing ``path`` is left intact.
+    """
+    p = check_writable(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.stem}.", suffix=p.suffix, dir=str(p.parent))
+    os.close(fd)
+    try:
+        os.unlink(tmp)  # the writer creates it (Keras refuses to overwrite some files)
+        writer(Path(tmp))
+        os.replace(tmp, p)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return p
+
+
+def append_text(path: str | os.PathLike[str], text: str) -> None:
+    """Append ``text`` to ``path`` (one JSON line of a log: a kill loses at most that line, never earlier ones)."""
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(text)
+
+
+def open_append(path: str | os.PathLike[str]) -> TextIO:
+    """``path`` opened for appending text, for a log written line by line while training runs."""
+    return open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed by its owner (the Monitor) at the end
+
+
+def create_once(path: str | os.PathLike[str], text: str) -> bool:
+    """Create ``path`` holding ``text`` only if it does not exist; False if it does (a lock taken by another).
+
+    The file is written whole under a temporary name and hard-linked into place, so no reader ever
+    sees it half-written and two writers cannot both succeed.
+    """
+    p = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f"{p.name}.", suffix=".tmp", dir=str(p.parent))
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        try:
+            os.link(tmp, p)
+        except FileExistsError:
+            return False
+        return True
+    finally:
+        os.unlink(tmp)
 
 
 def _mode_for(path: Path) -> int:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from html import escape
 from pathlib import Path
 from typing import Any
 
 from .ir import Graph
 from .render.options import DrawOptions
+from .render.quoting import markup_attr
 
 __all__ = ["Diagram"]
 
@@ -50,7 +50,7 @@ class Diagram:
             page = self.path.read_text(encoding="utf-8")
             # Sandboxed: the page's script runs, but in its own origin, away from the notebook.
             frame = (
-                f'<iframe srcdoc="{escape(page, quote=True)}" sandbox="allow-scripts" '
+                f'<iframe srcdoc="{markup_attr(page)}" sandbox="allow-scripts" '
                 'style="width:100%;height:600px;border:1px solid #e2e8f0"></iframe>'
             )
             return {"text/html": frame, "text/plain": repr(self)}

@@ -14,7 +14,8 @@ np = pytest.importorskip("numpy")
 
 from fixtures import gan_zoo  # noqa: E402
 from ganviz.errors import TraceError  # noqa: E402
-from ganviz.extract.step_trace import assumed_gan_trace, trace_gan, trace_step  # noqa: E402
+from ganviz.extract.assumed import assumed_gan_trace  # noqa: E402
+from ganviz.extract.step_trace import trace_gan, trace_step  # noqa: E402
 from ganviz.ir import Graph, Trace  # noqa: E402
 from ganviz.ir.trace_graph import trace_to_graph  # noqa: E402
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from .._io import write_atomic_with
 from ..errors import OutputPathError
 
 __all__ = ["run_demo", "DEMO_STEPS", "QUICK_STEPS"]
@@ -72,7 +73,7 @@ def run_demo(out: Path, *, quick: bool = False, steps: int | None = None) -> dic
 
     # The model-file reader: save the generator and draw it back without TensorFlow.
     keras_file = out / "generator.keras"
-    generator.save(keras_file)
+    write_atomic_with(keras_file, generator.save)
     made["generator from file (SVG)"] = plot_model(
         str(keras_file), to_file=out / "generator_from_file.svg", show_shapes=True, show_layer_names=True
     ).path  # type: ignore[assignment]

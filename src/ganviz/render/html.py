@@ -17,7 +17,7 @@ from ..ir.graph import Graph
 from ..ir.transforms import collapse_to_depth, max_depth
 from .dot import _DotWriter
 from .options import DrawOptions
-from .quoting import html_attr, html_text
+from .quoting import html_attr, html_text, markup_attr, markup_text
 
 __all__ = ["graph_to_page", "depth_views", "graph_to_html", "svg_inline_safe"]
 
@@ -87,14 +87,6 @@ def _clean_attrs(elem: ET.Element) -> dict[str, str]:
     return out
 
 
-def _text(value: str) -> str:
-    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _attr(value: str) -> str:
-    return _text(value).replace('"', "&quot;").replace("\n", "&#10;").replace("\r", "&#13;").replace("\t", "&#9;")
-
-
 def _write(elem: ET.Element, out: list[str], root: bool = False) -> None:
     ns, local = _local(elem.tag)
     if ns != SVG_NS or local not in _ALLOWED_ELEMENTS or (root and local != "svg"):
@@ -102,18 +94,18 @@ def _write(elem: ET.Element, out: list[str], root: bool = False) -> None:
     attrs = _clean_attrs(elem)
     if root:
         attrs = {"xmlns": SVG_NS, "xmlns:xlink": XLINK_NS, **attrs}
-    out.append("<" + local + "".join(f' {k}="{_attr(v)}"' for k, v in attrs.items()))
+    out.append("<" + local + "".join(f' {k}="{markup_attr(v)}"' for k, v in attrs.items()))
     children = list(elem)
     if elem.text is None and not children:
         out.append("/>")
         return
     out.append(">")
     if elem.text:
-        out.append(_text(elem.text))
+        out.append(markup_text(elem.text))
     for child in children:
         _write(child, out)
         if child.tail:
-            out.append(_text(child.tail))
+            out.append(markup_text(child.tail))
     out.append(f"</{local}>")
 
 

@@ -27,6 +27,8 @@ __all__ = [
     "dot_html_join",
     "html_text",
     "html_attr",
+    "markup_text",
+    "markup_attr",
     "mermaid_text",
     "safe_id",
 ]
@@ -137,6 +139,24 @@ def html_attr(text: str) -> HtmlText:
     'a&quot;b&#10;c'
     """
     return HtmlText(_xml_escape(clean_text(text)).replace("\n", "&#10;"))
+
+
+def markup_text(text: str) -> HtmlText:
+    """Escape markup that ganviz re-serializes as it is (sanitized SVG, a whole page for ``srcdoc``): no cleaning.
+
+    >>> markup_text("a < b & c")
+    'a &lt; b &amp; c'
+    """
+    return HtmlText(_xml_escape(text))
+
+
+def markup_attr(text: str) -> HtmlText:
+    """:func:`markup_text` for a double-quoted attribute value: line breaks and tabs become character references.
+
+    >>> markup_attr('x="1"\\n')
+    'x=&quot;1&quot;&#10;'
+    """
+    return HtmlText(_xml_escape(text).replace("\n", "&#10;").replace("\r", "&#13;").replace("\t", "&#9;"))
 
 
 _MERMAID_CODES = {'"': "#34;", "#": "#35;", "&": "#38;", "<": "#60;", ">": "#62;", "`": "#96;", "|": "#124;"}

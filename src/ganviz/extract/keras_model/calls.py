@@ -3,28 +3,13 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from typing import Any
 
 from ...errors import GanvizError, ModelNotBuiltError, NotAModelError
 from .facts import shape
+from .layer_hook import LayerCall, hooked_calls, link_tensors, training_off
 
 __all__ = ["LayerCall", "link_tensors", "record_calls", "with_batch"]
-
-
-@dataclass(eq=False)
-class LayerCall:
-    """One recorded ``Layer.__call__`` during a trace: its symbolic tensors and the calls made inside it.
-
-    ``links`` (on the root only) maps ``id(tensor)`` to the tensors an ordinary op (``keras.ops.add``
-    ...) made it from, for every tensor of the trace; the tensors stay alive through the records.
-    """
-
-    layer: Any
-    inputs: list[Any]
-    outputs: list[Any] = field(default_factory=list)
-    children: list[LayerCall] = field(default_factory=list)
-    links: dict[int, list[Any]] = field(default_factory=dict)
 
 
 def record_calls(
@@ -76,7 +61,7 @@ def record_calls(
             from .calls_tf import record_tf
 
             try:
-                root = _twice(record_tf, keras, layer, args, kwargs, LayerCall)
+                root = _twice(record_tf, keras, layer, args, kwargs)
             except Exception:
                 root = None
         if root is None and required:
@@ -123,10 +108,6 @@ def _record(keras: Any, layer: Any, args: list[Any], kwargs: dict[str, Any]) -> 
     calls and the ``keras.ops`` between them are recorded as symbolic nodes; other layers make
     one ordinary symbolic call (their insides run on the backend's placeholders, unrecorded).
     """
-    layer_cls = keras.layers.Layer
-    original = layer_cls.__call__
-    stack: list[LayerCall] = []
-    roots: list[LayerCall] = []
     touched: dict[int, tuple[Any, int, int]] = {}  # id(layer) -> (layer, inbound, outbound) before
 
     def tensors(value: Any) -> list[Any]:
@@ -136,42 +117,27 @@ def _record(keras: Any, layer: Any, args: list[Any], kwargs: dict[str, Any]) -> 
         if id(obj) not in touched:
             touched[id(obj)] = (obj, len(obj._inbound_nodes), len(obj._outbound_nodes))
 
-    def hooked(self: Any, *a: Any, **k: Any) -> Any:
-        ins = tensors((a, k))
-        if not ins:  # a call inside a layer's backend computation: not part of the drawing
-            return original(self, *a, **k)
+    def before(self: Any, ins: list[Any]) -> None:
         for t in ins:
             operation = _producer(t)
             if operation is not None:
                 remember(operation)
         remember(self)
-        call = LayerCall(self, ins)
-        parent = stack[-1] if stack else None
-        stack.append(call)
-        try:
-            if self is layer or isinstance(self, keras.Model):
-                out = _direct_call(keras, original, self, a, k)
-            else:
-                out = original(self, *a, **k)
-        finally:
-            stack.pop()
-        call.outputs = tensors(out)
-        if parent is not None:
-            parent.children.append(call)
-        elif self is layer:
-            roots.append(call)
-        return out
 
-    extra = {"training": False} if getattr(layer, "_call_has_training_arg", False) and "training" not in kwargs else {}
-    layer_cls.__call__ = hooked
+    def invoke(original: Any, self: Any, a: tuple[Any, ...], k: dict[str, Any]) -> Any:
+        if self is layer or isinstance(self, keras.Model):
+            return _direct_call(keras, original, self, a, k)
+        return original(self, *a, **k)
+
+    extra = training_off(layer, kwargs)
     try:
-        layer(*args, **kwargs, **extra)
+        with hooked_calls(keras, layer, tensors, skip_without_inputs=True, before=before, invoke=invoke) as roots:
+            layer(*args, **kwargs, **extra)
         if not roots:
             raise GanvizError(f"tracing {layer.name!r} recorded no call")
-        root = roots[-1]
+        root: LayerCall = roots[-1]
         root.links = link_tensors(root, _keras_inputs)
     finally:
-        layer_cls.__call__ = original
         for obj, inbound, outbound in touched.values():  # leave the user's layers as they were
             del obj._inbound_nodes[inbound:]
             del obj._outbound_nodes[outbound:]
@@ -182,8 +148,7 @@ def _direct_call(keras: Any, original: Any, layer: Any, a: tuple[Any, ...], k: d
     """Run ``layer.call`` itself on KerasTensors (built first through the normal call if needed)."""
     if not layer.built:
         original(layer, *a, **k)
-    if "training" not in k and getattr(layer, "_call_has_training_arg", False):
-        k = {**k, "training": False}
+    k = {**k, **training_off(layer, k)}
     return layer.call(*a, **k)
 
 
@@ -191,29 +156,6 @@ def _producer(tensor: Any) -> Any:
     """The operation (layer or ``keras.ops`` op) whose symbolic call made ``tensor``, or None."""
     history = getattr(tensor, "_keras_history", None)
     return None if history is None else history.operation
-
-
-def link_tensors(root: Any, inputs_of: Any) -> dict[int, list[Any]]:
-    """``id(tensor)`` -> ``inputs_of(tensor)`` for every tensor reached from ``root``'s call tree.
-
-    Both recorders (Keras's symbolic call here, ``tf.function`` in ``calls_tf``) walk the same way;
-    only how a tensor's inputs are read differs.
-    """
-    links: dict[int, list[Any]] = {}
-    stack: list[Any] = []
-    calls = [root]
-    while calls:
-        call = calls.pop()
-        stack += call.inputs + call.outputs
-        calls += call.children
-    while stack:
-        t = stack.pop()
-        if id(t) in links:
-            continue
-        ins = inputs_of(t)
-        links[id(t)] = ins
-        stack += ins
-    return links
 
 
 def _keras_inputs(t: Any) -> list[Any]:

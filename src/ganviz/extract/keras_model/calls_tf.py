@@ -10,16 +10,16 @@ from __future__ import annotations
 from typing import Any
 
 from ..tf_graph import SHAPE_OPS
-from .calls import link_tensors
 from .facts import shape
+from .layer_hook import hooked_calls, link_tensors, training_off
 
 __all__ = ["record_tf"]
 
 
-def record_tf(keras: Any, layer: Any, args: list[Any], kwargs: dict[str, Any], call_cls: Any) -> Any:
+def record_tf(keras: Any, layer: Any, args: list[Any], kwargs: dict[str, Any]) -> Any:
     """Trace ``layer(*args, **kwargs)`` (KerasTensors become ``tf.TensorSpec`` s) and record its calls.
 
-    Returns the root ``call_cls`` record with ``links`` filled from the traced graph; raises
+    Returns the root :class:`~.layer_hook.LayerCall` record with ``links`` filled from the traced graph; raises
     whatever the tracing raises.
     """
     import tensorflow as tf
@@ -29,39 +29,17 @@ def record_tf(keras: Any, layer: Any, args: list[Any], kwargs: dict[str, Any], c
 
     specs = [keras.tree.map_structure(to_spec, a) for a in args]
     kw_specs = {k: keras.tree.map_structure(to_spec, v) for k, v in kwargs.items()}
-    layer_cls = keras.layers.Layer
-    original = layer_cls.__call__
-    stack: list[Any] = []
-    roots: list[Any] = []
 
     def tensors(value: Any) -> list[Any]:
         return [t for t in tf.nest.flatten(value, expand_composites=True) if isinstance(t, tf.Tensor)]
 
-    def hooked(self: Any, *a: Any, **k: Any) -> Any:
-        call = call_cls(self, tensors((a, k)))
-        parent = stack[-1] if stack else None
-        stack.append(call)
-        try:
-            out = original(self, *a, **k)
-        finally:
-            stack.pop()
-        call.outputs = tensors(out)
-        if parent is not None:
-            parent.children.append(call)
-        elif self is layer:
-            roots.append(call)
-        return out
-
-    extra = {"training": False} if getattr(layer, "_call_has_training_arg", False) and "training" not in kwargs else {}
+    extra = training_off(layer, kwargs)
 
     def fn(*a: Any, **k: Any) -> Any:
         return layer(*a, **k, **extra)
 
-    layer_cls.__call__ = hooked
-    try:
+    with hooked_calls(keras, layer, tensors) as roots:
         tf.function(fn, autograph=False).get_concrete_function(*specs, **kw_specs)
-    finally:
-        layer_cls.__call__ = original
     if not roots:
         raise RuntimeError(f"tracing {layer.name!r} recorded no call")
     root = roots[-1]

@@ -16,7 +16,7 @@ from .build import build_trace
 from .find import Found, data_paths, find_in_function, infer_data, keras_tf, model_names, to_spec, unwrap
 from .record import Recorder, patched
 
-__all__ = ["trace_gan", "trace_step", "assumed_gan_trace"]
+__all__ = ["trace_gan", "trace_step"]
 
 
 # -- the trace ---------------------------------------------------------------------------------------
@@ -218,7 +218,3 @@ def trace_step(step_fn: Callable[..., Any], *example_args: Any, models: Any = No
         spec, origin = infer_data(found)
         example_args, note = (spec,), f" (data was inferred from {origin}; pass example arguments)"
     return _trace(fn, tuple(example_args), found, f"step function {name!r}", name, params, note)
-
-
-# Drawn without tracing, on any backend; kept importable from here.
-from ..assumed import assumed_gan_trace  # noqa: E402

@@ -62,8 +62,9 @@ def multi_worker_strategy() -> Any:
 
 def is_multi_worker(strategy: Any) -> bool:
     """Whether ``strategy`` spans several processes (where Keras 3 ``fit`` does not work)."""
-    extended = getattr(strategy, "extended", None)
-    return bool(getattr(extended, "_in_multi_worker_mode", lambda: False)())
+    from ..keras_internals import multi_worker
+
+    return multi_worker(strategy)
 
 
 def _broadcast_from_chief(strategy: Any, variables: Sequence[Any], chief: bool) -> None:

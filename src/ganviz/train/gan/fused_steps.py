@@ -16,6 +16,8 @@ from typing import Any
 
 import tensorflow as tf
 
+from ..keras_internals import strategy_set_at_build
+
 __all__ = ["can_fuse", "fused_train_function"]
 
 
@@ -24,7 +26,7 @@ def can_fuse(model: Any) -> bool:
     return (
         model.jit_compile is True
         and not model.run_eagerly
-        and getattr(model, "_distribute_strategy", None) is None
+        and strategy_set_at_build(model) is None
         and not tf.distribute.has_strategy()
     )
 

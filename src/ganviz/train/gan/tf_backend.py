@@ -9,6 +9,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from ..keras_internals import all_layers, keras_logits, strategy_set_at_build
 from .base import LOSSES, RECIPE_DEFAULTS, GANBase, ends_with_sigmoid, normalize_loss, step_intervals
 
 __all__ = [
@@ -28,7 +29,7 @@ def _to_logits(out: tf.Tensor, from_logits: bool) -> tf.Tensor:
     """Recover logits from a discriminator output, stably where the sigmoid's input is reachable."""
     if from_logits:
         return out
-    logits = getattr(out, "_keras_logits", None)
+    logits = keras_logits(out)
     if logits is not None:
         return tf.cast(logits, tf.float32)
     if not tf.executing_eagerly() and getattr(getattr(out, "op", None), "type", None) == "Sigmoid":
@@ -53,9 +54,9 @@ _BATCH_LAYERS = ("BatchNormalization", "SyncBatchNormalization")
 
 def _own_layers(model: Any) -> list[Any] | None:
     """The layers of ``model`` when every one is Keras's own, else ``None`` (also for a non-Keras model)."""
-    if not hasattr(model, "_flatten_layers"):
+    layers = all_layers(model)
+    if layers is None:
         return None
-    layers = list(model._flatten_layers(include_self=False))
     return layers if all(type(layer).__module__.startswith("keras.") for layer in layers) else None
 
 
@@ -190,7 +191,7 @@ class GAN(GANBase):
                 on one device the steps of a call run as one XLA program (:meth:`make_train_function`).
             **kwargs: Passed to ``keras.Model.compile`` (``run_eagerly``...).
         """
-        distributed = getattr(self, "_distribute_strategy", None) is not None or tf.distribute.has_strategy()
+        distributed = strategy_set_at_build(self) is not None or tf.distribute.has_strategy()
         if jit_compile == "auto" and distributed:
             jit_compile = False
         elif (

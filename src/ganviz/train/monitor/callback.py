@@ -12,13 +12,13 @@ from typing import Any
 import keras
 import numpy as np
 
-from ..._io import write_atomic
+from ..._io import open_append, write_atomic
+from .. import keras_internals
 from ..outputs.images import diversity
 from ..outputs.notebook import in_notebook
 from ..outputs.system import draw_system
 from ..run.checkpoint import Checkpointer, state_objects
 from ..run.folder import RunFolder, clear_run, json_line
-from . import fit_context
 from .drawing import RunOutputs
 from .events import MonitorEvents
 from .health import HealthChecker, HealthEvent
@@ -159,11 +159,11 @@ class Monitor(MonitorEvents, MonitorState, keras.callbacks.Callback):
         return [v for v in (self.every_n_steps, self.checkpoint_every, self.max_steps) if v]
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:  # noqa: D102
-        self._fit = fit_context.fit_locals(self.model)
+        self._fit = keras_internals.fit_locals(self.model)
         steps, epochs = self.params.get("steps"), self.params.get("epochs")
         self._begin(self.model, planned=steps * epochs if steps and epochs else None)
         if self.progress and self._safely(
-            "turn off Keras's progress bar", fit_context.silence_keras_progbar, self._fit
+            "turn off Keras's progress bar", keras_internals.silence_keras_progbar, self._fit
         ):
             self._info("progress", "Keras's own progress bar was turned off: the Monitor shows one bar")
         if self.sampler is not None and self.sampler.needs_inputs:
@@ -252,7 +252,7 @@ class Monitor(MonitorEvents, MonitorState, keras.callbacks.Callback):
         self.counter = StepCounter(opts)
         self.counter.begin(self.initial_step)
         self._batches = 0
-        self._metrics_file = open(self.run.metrics, "a", encoding="utf-8")  # noqa: SIM115
+        self._metrics_file = open_append(self.run.metrics)
         if planned is not None:
             total = self.initial_step + planned
         if self.max_steps is not None:
@@ -383,7 +383,7 @@ class Monitor(MonitorEvents, MonitorState, keras.callbacks.Callback):
     def _first_batch(self) -> Any:
         """``fit``'s first batch, read once (for the sampler's fixed inputs and for tracing)."""
         if self._first is None:
-            self._first = fit_context.first_batch(self._fit)
+            self._first = keras_internals.first_batch(self._fit)
         return self._first
 
     def _finish_bar(self) -> None:

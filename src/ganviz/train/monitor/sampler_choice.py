@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from ..keras_internals import all_layers
 from ..outputs.images import output_range, to_uint8
 from ..roles import find_generators, input_shapes, is_image_to_image, shape_of
 from .samplers import Sampler, _cells_to_grid, data_range
@@ -68,7 +69,7 @@ def _class_count(model: Any, generator: Any) -> int | None:
         return found
     import keras
 
-    for layer in getattr(generator, "_flatten_layers", lambda: [])():
+    for layer in all_layers(generator) or []:
         if isinstance(layer, keras.layers.Embedding):
             return int(layer.input_dim)
     return None

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import base64
-import html
 import os
 import sys
 from pathlib import Path
 from typing import Any
+
+from ...render.quoting import html_text
 
 __all__ = ["NotebookDisplay", "in_notebook"]
 
@@ -25,7 +26,7 @@ def _img(path: Path, caption: str) -> str:
     return (
         f'<figure style="margin:0 1rem 0 0"><img src="data:image/png;base64,{data}" '
         f'style="image-rendering:pixelated;max-width:100%"><figcaption style="font-size:85%">'
-        f"{html.escape(caption)}</figcaption></figure>"
+        f"{html_text(caption)}</figcaption></figure>"
     )
 
 
@@ -53,7 +54,7 @@ class NotebookDisplay:
             parts.append(_img(Path(curves), "losses and discriminator outputs"))
         parts.append("</div>")
         if note:
-            parts.append(f'<p style="font-size:85%">{html.escape(note)}</p>')
+            parts.append(f'<p style="font-size:85%">{html_text(note)}</p>')
         obj = self._ipd.HTML("".join(parts))
         if self._handle is None:
             self._handle = self._ipd.display(obj, display_id=True)

@@ -40,7 +40,7 @@ def draw_system(run: Path, *, model: Any = None, trace: Any = None, generator: A
                 "your step pass Monitor.start(trace=ganviz.trace_step(train_step, input_batch, target_batch))"
             )
         elif trace is None and generator is not None and discriminator is not None:
-            from ...extract.step_trace import assumed_gan_trace
+            from ...extract.assumed import assumed_gan_trace
 
             trace, outcome["how"] = assumed_gan_trace(generator=generator, discriminator=discriminator), "assumed"
         elif trace is not None:

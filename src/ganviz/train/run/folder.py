@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ..._io import write_atomic
+from ..._io import append_text, write_atomic
 
 __all__ = [
     "RunFolder",
@@ -180,8 +180,7 @@ def json_line(record: dict[str, Any]) -> str:
 
 def append_jsonl(path: Path, record: dict[str, Any]) -> None:
     """Append ``record`` to ``path`` as one JSON line."""
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(json_line(record))
+    append_text(path, json_line(record))
 
 
 def write_config(out_dir: Path, info: dict[str, Any]) -> None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import os
 import socket
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+from ..._io import create_once
 from ...errors import OutputPathError
 
 __all__ = ["LOCK_NAME", "RunLock", "RunFolderBusyError"]
@@ -109,17 +109,7 @@ class RunLock:
 
     # -- internals ---------------------------------------------------------------------------
     def _link(self) -> bool:
-        fd, tmp = tempfile.mkstemp(prefix=f"{LOCK_NAME}.", suffix=".tmp", dir=str(self.out_dir))
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(self._me, f)
-            try:
-                os.link(tmp, self.path)
-            except FileExistsError:
-                return False
-            return True
-        finally:
-            os.unlink(tmp)
+        return create_once(self.path, json.dumps(self._me))
 
     def _stale(self, owner: dict[str, Any]) -> bool:
         if not owner:  # unreadable: written by something else, or damaged; a lock is always written whole

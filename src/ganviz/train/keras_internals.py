@@ -1,4 +1,12 @@
-"""What a callback cannot see through Keras's API: ``fit``'s first batch and its progress bar.
+"""The one module of ``train/`` that reads Keras internals (private attributes, ``fit``'s frame); each use is named here.
+
+- ``all_layers``: a model's layers at every depth (``_flatten_layers``), for "made of Keras's own
+  layers" (the XLA default) and finding a label embedding.
+- ``strategy_set_at_build``: the ``tf.distribute`` strategy a model was built under (``_distribute_strategy``).
+- ``keras_logits``: the logits Keras keeps on a sigmoid's output (``_keras_logits``), for exact losses.
+- ``multi_worker``: whether a strategy spans processes (``extended._in_multi_worker_mode``).
+- ``fit_locals``, ``first_batch``, ``silence_keras_progbar``: what a callback cannot see through
+  Keras's API (below).
 
 Keras passes callbacks no data and no handle on the other callbacks. The Monitor needs a fixed
 batch of input images for image-to-image generators and must keep a single progress display, so
@@ -11,7 +19,37 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-__all__ = ["fit_locals", "first_batch", "silence_keras_progbar"]
+__all__ = [
+    "all_layers",
+    "strategy_set_at_build",
+    "keras_logits",
+    "multi_worker",
+    "fit_locals",
+    "first_batch",
+    "silence_keras_progbar",
+]
+
+
+def all_layers(model: Any) -> list[Any] | None:
+    """Every layer inside ``model`` (nested ones too), or ``None`` for an object that is no Keras model."""
+    flatten = getattr(model, "_flatten_layers", None)
+    return None if flatten is None else list(flatten(include_self=False))
+
+
+def strategy_set_at_build(model: Any) -> Any:
+    """The ``tf.distribute`` strategy ``model`` was created under, or ``None``."""
+    return getattr(model, "_distribute_strategy", None)
+
+
+def keras_logits(out: Any) -> Any:
+    """The logits Keras keeps on the output of a sigmoid/softmax activation, or ``None``."""
+    return getattr(out, "_keras_logits", None)
+
+
+def multi_worker(strategy: Any) -> bool:
+    """Whether ``strategy`` spans several processes."""
+    extended = getattr(strategy, "extended", None)
+    return bool(getattr(extended, "_in_multi_worker_mode", lambda: False)())
 
 
 def fit_locals(model: Any) -> dict[str, Any] | None:
