@@ -295,6 +295,31 @@ def test_plot_gan_traced_is_not_labelled_assumed(tmp_path: Path) -> None:
     assert "Assumed" not in " ".join(svg_texts((tmp_path / "dcgan.svg").read_bytes()))
 
 
+@pytest.mark.parametrize(("name", "made"), [("gan.png", 1), ("gan.svg", 1), ("gan.html", 2)])
+def test_plot_gan_makes_each_system_graph_once(
+    seed_models: tuple[keras.Model, keras.Model], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, made: int
+) -> None:
+    from ganviz.ir import trace_graph
+
+    seen: list[tuple[bool, str]] = []
+    real = trace_graph.trace_to_graph
+
+    def counting(trace: Trace, *, expand_nested: bool = False, calls: str = "separate") -> Graph:
+        seen.append((expand_nested, calls))
+        return real(trace, expand_nested=expand_nested, calls=calls)
+
+    monkeypatch.setattr(trace_graph, "trace_to_graph", counting)
+    plot_gan(generator=seed_models[0], discriminator=seed_models[1], to_file=tmp_path / name)
+    assert len(seen) == made and len(set(seen)) == made, seen  # the page's two views: per call, and expanded
+
+
+def test_plot_gan_to_no_file_returns_the_diagram(seed_models: tuple[keras.Model, keras.Model], tmp_path: Path) -> None:
+    diagram = plot_gan(generator=seed_models[0], discriminator=seed_models[1], to_file=None)
+    assert diagram.path is None and diagram.graph.details["assumed"] is True
+    assert "<svg" in diagram._repr_mimebundle_()["image/svg+xml"]  # what Jupyter shows
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_plot_gan_needs_models(seed_models: tuple[keras.Model, keras.Model], tmp_path: Path) -> None:
     out = tmp_path / "gan.png"
     with pytest.raises(NotAModelError) as info:

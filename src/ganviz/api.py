@@ -20,27 +20,40 @@ from .render.options import DrawOptions
 __all__ = ["Diagram", "format_for", "render", "plot_model", "plot_gan"]
 
 
-def _trace_graph(trace: Trace, *, expand_nested: bool, calls: str = "separate") -> Graph:
-    """The system diagram: one box per model call (or per model with ``calls="merged"``), not
-    clusters collapsed by depth; ``expand_nested`` draws each model's architecture inside instead."""
-    from .ir.trace_graph import trace_to_graph
+class _TraceViews:
+    """The system diagram's graphs of one trace, each made once per drawing (a PNG needs one, a page two).
 
-    return trace_to_graph(trace, expand_nested=expand_nested, calls=calls)
+    ``graph(expand_nested=False)`` is one box per model call (or per model with ``calls="merged"``),
+    not clusters collapsed by depth; ``expand_nested`` draws each model's architecture inside instead.
+    """
+
+    def __init__(self, trace: Trace) -> None:
+        self.trace = trace
+        self._made: dict[tuple[bool, str], Graph] = {}
+
+    def graph(self, *, expand_nested: bool, calls: str = "separate") -> Graph:
+        key = (bool(expand_nested), calls)
+        if key not in self._made:
+            from .ir.trace_graph import trace_to_graph
+
+            self._made[key] = trace_to_graph(self.trace, expand_nested=expand_nested, calls=calls)
+        return self._made[key]
 
 
-def _trace_bytes(trace: Trace, fmt: str, options: DrawOptions, *, expand_nested: bool, calls: str) -> bytes:
+def _trace_bytes(views: _TraceViews, fmt: str, options: DrawOptions, *, expand_nested: bool, calls: str) -> bytes:
     """A traced step in ``fmt``; its page opens on the per-call view and keeps every architecture."""
+    trace = views.trace
     if fmt == "json":
         return trace.to_json().encode("utf-8")
     if fmt == "html":
-        full = _trace_graph(trace, expand_nested=True)
+        full = views.graph(expand_nested=True)
         if calls == "merged":
             return render_bytes(full, fmt, depth=None if expand_nested else 0, title=trace.name, options=options)
         from .render.html import trace_page
 
-        steps = _trace_graph(trace, expand_nested=False, calls=calls)
+        steps = views.graph(expand_nested=False, calls=calls)
         return trace_page(steps, full, options, open_models=expand_nested, title=trace.name).encode("utf-8")
-    graph = _trace_graph(trace, expand_nested=expand_nested, calls=calls)
+    graph = views.graph(expand_nested=expand_nested, calls=calls)
     return render_bytes(graph, fmt, depth=None, title=trace.name, options=options)
 
 
@@ -65,10 +78,12 @@ def render(obj: Graph | Trace, to_file: str | os.PathLike[str], *, depth: int | 
     check_writable(to_file)
     if isinstance(obj, Trace):
         if depth is None:
-            payload = _trace_bytes(obj, fmt, options, expand_nested=bool(expand), calls=_check_calls(calls))
+            payload = _trace_bytes(
+                _TraceViews(obj), fmt, options, expand_nested=bool(expand), calls=_check_calls(calls)
+            )
             return write_atomic(to_file, payload)
         # An explicit depth: the merged diagram with every architecture, collapsed to it.
-        graph = _trace_graph(obj, expand_nested=True, calls="merged")
+        graph = _TraceViews(obj).graph(expand_nested=True, calls="merged")
         level = depth
     else:
         if calls is not None:
@@ -167,7 +182,7 @@ def _collapsed(graph: Graph, level: int) -> Graph:
 
 def plot_gan(
     gan_or_trace: Any = None,
-    to_file: str | os.PathLike[str] = "gan.png",
+    to_file: str | os.PathLike[str] | None = "gan.png",
     *,
     expand_nested: bool = False,
     show_shapes: bool = True,
@@ -185,7 +200,8 @@ def plot_gan(
     Args:
         gan_or_trace: a ``keras.Model`` subclass with a custom ``train_step`` (traced, never run),
             or a ``Trace`` from ``trace_gan``/``trace_step``.
-        to_file: output file; its extension picks the format.
+        to_file: output file; its extension picks the format (``None``: nothing is written, the
+            returned Diagram shows itself inline in Jupyter).
         expand_nested: draw each model's whole architecture inside its box.
         show_shapes: show tensor shapes.
         data: an example batch or ``tf.TensorSpec`` for tracing (found from the models if omitted).
@@ -204,8 +220,9 @@ def plot_gan(
     options = DrawOptions(
         show_shapes=show_shapes, show_layer_names=True, rankdir=rankdir, show_trainable=show_trainable, dpi=dpi
     )
-    fmt = format_for(to_file)
-    check_writable(to_file)
+    fmt = "svg" if to_file is None else format_for(to_file)
+    if to_file is not None:
+        check_writable(to_file)
     if gan_or_trace is None:
         if generator is None or discriminator is None:
             missing = [n for n, m in (("generator", generator), ("discriminator", discriminator)) if m is None]
@@ -223,8 +240,11 @@ def plot_gan(
         from .extract.step_trace import trace_gan
 
         trace = trace_gan(gan_or_trace, data=data)
-    graph = _trace_graph(trace, expand_nested=expand_nested, calls=calls)
-    path = write_atomic(to_file, _trace_bytes(trace, fmt, options, expand_nested=expand_nested, calls=calls))
+    views = _TraceViews(trace)
+    graph = views.graph(expand_nested=expand_nested, calls=calls)
+    if to_file is None:  # nothing written, as plot_model: Jupyter draws the SVG from the graph when it is shown
+        return Diagram(None, graph, fmt, options)
+    path = write_atomic(to_file, _trace_bytes(views, fmt, options, expand_nested=expand_nested, calls=calls))
     return Diagram(path, graph, fmt, options)
 
 
