@@ -191,7 +191,7 @@ def compact_svg(graph: Graph, options: DrawOptions | None = None) -> Iterator[st
             )
         yield (
             f'<g id="edge-{k}" class="edge {html_attr(edge.kind)}">'
-            f"<title>{html_text(edge.source)}-&gt;{html_text(edge.target)}</title>"
+            f"<title>{html_text(edge.source + '->' + edge.target)}</title>"
             f'<path{paint} d="{_line(lay, s, t, across)}"/>{label}</g>\n'
         )
     yield '</g>\n<g text-anchor="middle">\n'
