@@ -1,4 +1,4 @@
-"""Import rules from DESIGN.md: ir is stdlib-only, render never touches Keras/TF, import ganviz stays light."""
+"""Import rules of docs/ARCHITECTURE.md: ir is stdlib-only, render never touches Keras/TF, import ganviz stays light."""
 
 from __future__ import annotations
 
