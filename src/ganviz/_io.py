@@ -88,20 +88,15 @@ def write_atomic(path: str | os.PathLike[str], data: bytes | str) -> Path:
         raise OutputPathError(f"cannot write {str(p)!r}: it is not a regular file (give a file name)")
     payload = data.encode("utf-8") if isinstance(data, str) else data
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=str(p.parent))
-    try:
+
+    def write(_: Path) -> None:
         os.chmod(tmp, _mode_for(p))
         with os.fdopen(fd, "wb") as f:
             f.write(payload)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, p)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    return p
+
+    return _replace_with(p, tmp, write)
 
 
 def write_atomic_with(path: str | os.PathLike[str], writer: Callable[[Path], object]) -> Path:
@@ -113,8 +108,13 @@ def write_atomic_with(path: str | os.PathLike[str], writer: Callable[[Path], obj
     p = check_writable(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{p.stem}.", suffix=p.suffix, dir=str(p.parent))
     os.close(fd)
+    os.unlink(tmp)  # the writer creates it (Keras refuses to overwrite some files)
+    return _replace_with(p, tmp, writer)
+
+
+def _replace_with(p: Path, tmp: str, writer: Callable[[Path], object]) -> Path:
+    """Run ``writer(tmp)``, then move ``tmp`` over ``p``; on any failure remove ``tmp`` and leave ``p`` as it was."""
     try:
-        os.unlink(tmp)  # the writer creates it (Keras refuses to overwrite some files)
         writer(Path(tmp))
         os.replace(tmp, p)
     except BaseException:

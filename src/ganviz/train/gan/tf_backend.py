@@ -107,21 +107,11 @@ def _ema_update(targets: list[Any], sources: list[Any], decay: float, step: tf.T
 
 
 class GAN(GANBase):
-    """A generator and a discriminator trained adversarially by ``fit()``.
+    """A generator and a discriminator trained adversarially by ``fit()`` (TensorFlow backend).
 
     Args:
-        generator: Model mapping noise of shape ``(latent_dim,)`` to samples.
-        discriminator: Model mapping samples to one score (a probability if it ends with a sigmoid,
-            otherwise logits / a critic score).
-        latent_dim: Length of the noise vector.
-        loss: ``"bce"`` (non-saturating, default), ``"lsgan"`` (least squares), ``"hinge"`` or
-            ``"wgan-gp"``.
-        d_steps: Discriminator updates per generator update.
-        gp_weight: Gradient-penalty weight (WGAN-GP only).
-        from_logits: Whether the discriminator outputs logits; ``None`` detects it from the last
-            layer's activation.
-        seed: Base seed of the noise drawn in ``train_step`` (stateless, so a restored
-            checkpoint continues the same noise stream).
+        generator, discriminator, latent_dim, loss, d_steps, gp_weight, from_logits, seed, name,
+            **kwargs: as :class:`~ganviz.train.gan.base.GANBase`.
         ema: Decay of an exponential moving average of the generator's weights (such as 0.999),
             kept in ``ema_generator``; ``sample()`` and :attr:`sampler` use it. ``None``: none.
         r1_weight: Weight ``gamma`` of the R1 penalty ``gamma / 2 * |grad D(x)|^2`` on real images
@@ -143,8 +133,6 @@ class GAN(GANBase):
             without a penalty they trained far worse on the seed's GAN (raw FID 31-57 against 14-26
             over three seeds, BENCHMARKS.md), as Mescheder et al. (2018) found for unregularized
             simultaneous gradient steps.
-        name: Model name.
-        **kwargs: Passed to ``keras.Model``.
 
     Each step logs ``d_loss``, ``g_loss`` and the mean ``d_real`` / ``d_fake``: D(x) and D(G(z)) as
     probabilities for ``bce`` (and ``lsgan`` with a sigmoid discriminator), raw scores otherwise.
