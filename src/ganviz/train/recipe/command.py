@@ -13,7 +13,7 @@ from typing import Any
 from ..._io import check_name_lengths
 from ...errors import DataError, OutputPathError
 from ..run.folder import RunFolder
-from .options import DEFAULTS, LOSS_SETTINGS, TrainResult
+from .options import DEFAULTS, LOSS_SETTINGS, TrainResult, total_steps
 
 __all__ = ["train", "TrainResult", "DEFAULTS"]
 
@@ -205,7 +205,7 @@ def _train(
         from .user_model import train_user_model
 
         return train_user_model(model, data=data or "digits", out_dir=out_dir, resume=resume,
-                                steps=int(steps if steps is not None else DEFAULTS["quick_steps"] if quick else DEFAULTS["steps"]),
+                                steps=total_steps(steps, quick),
                                 batch_size=int(batch_size or DEFAULTS["batch_size"]), seed=int(seed or DEFAULTS["seed"]),
                                 sample_every=sample_every, checkpoint_every=checkpoint_every,
                                 progress=progress, report=report, tensorboard=tensorboard)  # fmt: skip
@@ -227,9 +227,7 @@ def _train(
     data = data or "digits"
     seed = int(seed or DEFAULTS["seed"])
     loss = normalize_loss(loss or DEFAULTS["loss"])
-    steps = int(steps if steps is not None else DEFAULTS["quick_steps"] if quick else DEFAULTS["steps"])
-    if steps < 1:
-        raise ValueError(f"steps must be >= 1, got {steps}")
+    steps = total_steps(steps, quick)
     batch_size = int(batch_size or DEFAULTS["batch_size"])
     latent_dim = int(latent_dim or DEFAULTS["latent_dim"])
     lr = float(learning_rate or DEFAULTS["learning_rate"])

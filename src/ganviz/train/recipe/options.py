@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DEFAULTS", "LOSS_SETTINGS", "TrainResult"]
+__all__ = ["DEFAULTS", "LOSS_SETTINGS", "TrainResult", "total_steps"]
 
 # Measured on the seed's models and the digits (benchmarks/bench_quality.py, BENCHMARKS.md): with an R1
 # penalty 3000 steps of batch 128 score FID 3.6-3.8 against 1.6 for real held-out digits, all 10 classes
@@ -42,3 +42,11 @@ class TrainResult:
     report: Path | None
     events: list[dict[str, Any]]
     last_checkpoint: int | None = None
+
+
+def total_steps(steps: int | None, quick: bool) -> int:
+    """The run's step budget: ``steps`` if given, else the quick or the full default (refused below 1)."""
+    total = int(steps if steps is not None else DEFAULTS["quick_steps"] if quick else DEFAULTS["steps"])
+    if total < 1:
+        raise ValueError(f"steps must be >= 1, got {total}")
+    return total
