@@ -147,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from ganviz.train import data as data_mod
     from ganviz.train.gan import fused_steps
+    from ganviz.train.gan.base import BCE_RECIPE
     from ganviz.train.gan.tf_backend import GAN
     from ganviz.train.models import seed_discriminator, seed_generator
     from ganviz.train.monitor.callback import Monitor
@@ -213,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
         "ganviz.GAN.fit, updates='simultaneous'": lambda: fit_rate("auto", None, updates="simultaneous"),
         "ganviz.GAN.fit with Keras's defaults (no XLA on CPU, 1 step per execution)": lambda: fit_rate(False, None, 1),
         "ganviz.GAN.fit + R1 penalty (r1_shrink 8; simultaneous updates)": lambda: fit_rate(
-            "auto", None, r1=DEFAULTS["r1_weight"]
+            "auto", None, r1=BCE_RECIPE["r1_weight"]
         ),
         train_like: None,
         "seed loop, tf.function, digits": lambda: _loop_rate(
@@ -224,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     rates: dict[str, list[float]] = {k: [] for k in variants}
     cpu: dict[str, list[float]] = {k: [] for k in variants}
     with tempfile.TemporaryDirectory() as tmp:
-        variants[train_like] = lambda: fit_rate("auto", tmp, r1=DEFAULTS["r1_weight"], ema=DEFAULTS["ema"])
+        variants[train_like] = lambda: fit_rate("auto", tmp, r1=BCE_RECIPE["r1_weight"], ema=BCE_RECIPE["ema"])
         for r in range(args.rounds):
             for name, fn in variants.items():
                 rate, ms = fn()

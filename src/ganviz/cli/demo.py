@@ -80,10 +80,9 @@ def run_demo(out: Path, *, quick: bool = False, steps: int | None = None) -> dic
 
     # What the seed calls impossible: the whole GAN in one picture, traced from its train_step.
     _say("ganviz demo: tracing one training step of the whole GAN ...")
-    from ..train.recipe.command import DEFAULTS
 
     # the recipe the run below trains (ganviz train with bce): R1 penalty and an EMA generator
-    gan = GAN(generator, discriminator, latent_dim=latent_dim, r1_weight=DEFAULTS["r1_weight"], ema=DEFAULTS["ema"])
+    gan = GAN(generator, discriminator, latent_dim=latent_dim)  # bce: R1 and the EMA generator by default
     gan.compile(
         d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
         g_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),

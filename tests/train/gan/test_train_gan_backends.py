@@ -134,6 +134,73 @@ def test_bad_options_and_missing_compile() -> None:
         ganviz.GAN(g, d, latent_dim=8, d_steps=0)
 
 
+def _linear_critic() -> keras.Model:
+    """D(x) = w . x + b: its input gradient is w at every image, so R1's value is known exactly."""
+    return keras.Sequential(
+        [keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(1)], name="discriminator"
+    )
+
+
+def _first_logs(**options: object) -> tuple[dict[str, float], object]:
+    """The logs of one step with learning rate 0 (nothing moves), from the same weights and seed each time."""
+    keras.utils.set_random_seed(4)
+    g, d = _tiny()[0], _linear_critic()
+    gan = ganviz.GAN(g, d, latent_dim=8, seed=9, from_logits=True, ema=None, **options)  # type: ignore[arg-type]
+    gan.compile(d_optimizer=keras.optimizers.SGD(0.0), g_optimizer=keras.optimizers.SGD(0.0))
+    hist = gan.fit(_real(8), batch_size=8, epochs=1, verbose=0, shuffle=False).history
+    return {k: float(v[-1]) for k, v in hist.items()}, gan
+
+
+@pytest.mark.parametrize("updates", ["simultaneous", "alternating"])
+def test_r1_adds_half_gamma_times_the_squared_input_gradient(updates: str) -> None:
+    plain, _ = _first_logs(r1_weight=0.0, updates=updates)
+    with_r1, gan = _first_logs(r1_weight=2.0, r1_shrink=4, updates=updates)
+    w = ops.convert_to_numpy(gan.discriminator.layers[-1].kernel)  # type: ignore[attr-defined]
+    expected = 0.5 * 2.0 * float(np.sum(np.square(w)))  # the same |w|^2 at each of the batch // 4 images
+    assert with_r1["d_loss"] - plain["d_loss"] == pytest.approx(expected, rel=1e-4)
+    assert with_r1["g_loss"] == pytest.approx(plain["g_loss"], rel=1e-6)
+
+
+def test_label_smoothing_moves_real_targets_to_one_minus_it() -> None:
+    plain, gan = _first_logs(r1_weight=0.0, updates="alternating")
+    smooth, _ = _first_logs(r1_weight=0.0, updates="alternating", label_smoothing=0.2)
+    d = gan.discriminator  # type: ignore[attr-defined]
+    logits = ops.convert_to_numpy(d(_real(8)))  # softplus(r) - softplus(-r) == r: the loss moves by 0.2 * mean(r)
+    assert smooth["d_loss"] - plain["d_loss"] == pytest.approx(0.2 * float(np.mean(logits)), rel=1e-4, abs=1e-6)
+
+
+def test_ema_generator_follows_the_warmed_up_average() -> None:
+    keras.utils.set_random_seed(5)
+    g, d = _tiny()
+    gan = ganviz.GAN(g, d, latent_dim=8, seed=2, ema=0.999, r1_weight=0.0)
+    gan.compile(d_optimizer=keras.optimizers.SGD(0.05), g_optimizer=keras.optimizers.SGD(0.05))
+    before = [w.copy() for w in g.get_weights()]
+    gan.fit(_real(8), batch_size=8, epochs=1, verbose=0, shuffle=False)  # one step: decay min(0.999, 1/10)
+    after = g.get_weights()
+    assert any(not np.allclose(a, b) for a, b in zip(before, after))
+    for ema, b, a in zip(gan.ema_generator.get_weights(), before, after):  # type: ignore[attr-defined]
+        np.testing.assert_allclose(ema, 0.1 * b + 0.9 * a, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(gan.sample(3, seed=1), ops.convert_to_numpy(gan.ema_generator(  # type: ignore[attr-defined]
+        np.random.default_rng(1).standard_normal((3, 8)).astype("float32"))), rtol=1e-5, atol=1e-6)  # fmt: skip
+
+
+def test_bce_defaults_are_the_measured_recipe_and_turn_off() -> None:
+    g, d = _tiny()
+    gan = ganviz.GAN(g, d, latent_dim=8)
+    off = ganviz.GAN(*_tiny(), latent_dim=8, r1_weight=0, ema=None)
+    hinge = ganviz.GAN(*_tiny(d_activation=None), latent_dim=8, loss="hinge")
+    if BACKEND == "torch":  # its step has no recipe options yet: off, and a request for them is refused
+        assert (gan.r1_weight, gan.ema) == (0.0, None)
+        with pytest.raises(ValueError, match="not available on the PyTorch backend"):
+            ganviz.GAN(*_tiny(), latent_dim=8, r1_weight=1.0)
+    else:
+        assert (gan.r1_weight, gan.ema, gan.simultaneous) == (1.0, 0.999, True)
+        assert gan.ema_generator is not None and gan.sampler is gan.ema_generator
+    assert (off.r1_weight, off.ema, off.ema_generator) == (0.0, None, None)
+    assert (hinge.r1_weight, hinge.ema) == (0.0, None)
+    assert gan.get_config()["r1_weight"] == gan.r1_weight
+
+
 def test_runner_monitor_checkpoints_and_resume_without_lost_steps(tmp_path: Path) -> None:
     from ganviz.train.recipe.command import train
 

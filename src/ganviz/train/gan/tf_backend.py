@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import keras
 import numpy as np
 import tensorflow as tf
 
@@ -79,15 +78,6 @@ def xla_by_default(*models: Any) -> bool:
     return all(_own_layers(m) is not None for m in models)
 
 
-def _ema_copy(generator: Any) -> Any:
-    """A frozen copy of ``generator`` holding its exponential moving average."""
-    copy = keras.models.clone_model(generator)
-    copy.set_weights(generator.get_weights())
-    copy.trainable = False
-    copy.name = f"{generator.name}_ema"
-    return copy
-
-
 def _ema_update(targets: list[Any], sources: list[Any], decay: float, step: tf.Tensor) -> None:
     """``target = d * target + (1 - d) * source`` for each pair, on every replica.
 
@@ -114,8 +104,9 @@ class GAN(GANBase):
             **kwargs: as :class:`~ganviz.train.gan.base.GANBase`.
         ema: Decay of an exponential moving average of the generator's weights (such as 0.999),
             kept in ``ema_generator``; ``sample()`` and :attr:`sampler` use it. ``None``: none.
+            Default: 0.999 with ``loss="bce"`` (the measured recipe, BENCHMARKS.md), else none.
         r1_weight: Weight ``gamma`` of the R1 penalty ``gamma / 2 * |grad D(x)|^2`` on real images
-            (0: off).
+            (0: off). Default: 1.0 with ``loss="bce"`` (the measured recipe), else 0.
         r1_shrink: The R1 penalty is estimated each step on ``batch // r1_shrink`` real images (at
             least one; 1: the whole batch), with a discriminator call of its own: its double
             backward pass costs that much less (the mean over a sub-batch is an unbiased estimate of
@@ -148,9 +139,6 @@ class GAN(GANBase):
 
     def counter_options(self) -> dict[str, Any]:  # noqa: D102
         return {"dtype": "int64", "aggregation": "only_first_replica"}
-
-    def ema_copy(self, generator: Any) -> Any:  # noqa: D102
-        return _ema_copy(generator)
 
     def optimizer_scope(self) -> Any:  # noqa: D102
         return self.distribute_strategy.scope()

@@ -241,13 +241,11 @@ def _train(
     GAN = gan_class()  # noqa: N806 - the backend's GAN class
     with tensorflow_left_alone(keras):  # on jax/torch Keras would import TensorFlow just to seed it
         keras.utils.set_random_seed(seed)
-    # R1 (measured in BENCHMARKS.md) is the TensorFlow trainer's; the jax/torch trainers do not have it yet.
-    measured = loss == "bce" and keras.backend.backend() == "tensorflow"  # the recipe of BENCHMARKS.md
-    extra = {"r1_weight": DEFAULTS["r1_weight"], "ema": DEFAULTS["ema"]} if measured else {}
     with strategy.scope() if strategy is not None else contextlib.nullcontext():
         gen = generator if generator is not None else seed_generator(latent_dim)
         disc = discriminator if discriminator is not None else seed_discriminator(activation=d_activation)
-        gan = GAN(gen, disc, latent_dim=latent_dim, loss=loss, d_steps=d_steps or default_d_steps, seed=seed, **extra)
+        # GAN's own defaults are the measured recipe (with bce: R1 and an EMA generator, where the backend has them)
+        gan = GAN(gen, disc, latent_dim=latent_dim, loss=loss, d_steps=d_steps or default_d_steps, seed=seed)
         sample_every = sample_every or max(1, steps // 20)
         checkpoint_every = checkpoint_every or max(sample_every, steps // 5)
         gan.compile(

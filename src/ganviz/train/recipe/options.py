@@ -6,6 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+# R1 and the EMA generator are ganviz.GAN's own defaults with bce (train/gan/base.BCE_RECIPE): an R1
+# penalty took FID from 14.3 to 3.8 at 3000 steps; the EMA generator's grids scored 3.7-4.0 vs 4.3-5.1 raw.
+
 __all__ = ["DEFAULTS", "LOSS_SETTINGS", "TrainResult", "total_steps"]
 
 # Measured on the seed's models and the digits (benchmarks/bench_quality.py, BENCHMARKS.md): with an R1
@@ -20,8 +23,6 @@ DEFAULTS: dict[str, Any] = {
     "latent_dim": 100,
     "learning_rate": 2e-4,
     "quick_steps": 200,
-    "r1_weight": 1.0,  # bce only: an R1 penalty took FID from 14.3 to 3.8 at 3000 steps (BENCHMARKS.md)
-    "ema": 0.999,  # bce only: grids and the report come from the EMA generator (FID 3.7-4.0 vs 4.3-5.1 raw)
 }
 LOSS_SETTINGS = {  # loss -> (discriminator activation, d_steps, beta_2)
     "bce": ("sigmoid", 1, 0.999),
