@@ -107,3 +107,60 @@ def test_tracing_a_step_off_tensorflow_says_so_in_one_line() -> None:
     assert out.returncode == 0 and len(lines) == 1, out.stdout + out.stderr[-2000:]
     assert "needs TensorFlow" in lines[0] and "backend is 'jax'" in lines[0]
     assert "plot_gan(generator=..., discriminator=...)" in lines[0]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_ganviz_demo_runs_on(backend: str, tmp_path: Path) -> None:
+    """The demo on a backend without tracing: every picture, the standard loop labelled assumed, a short run."""
+    _needs(backend)
+    out = _run(backend, ["-m", "ganviz", "demo", "--quick", "--steps", "8", "-o", str(tmp_path)], timeout=900)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "tracing a step needs TensorFlow" in out.stdout
+    for name in ("generator_plot.png", "gan_system.png", "gan_system.html", "run/report.html", "run/metrics.jsonl"):
+        assert (tmp_path / name).is_file(), name
+    assert "Assumed" in (tmp_path / "gan_system.html").read_text(encoding="utf-8")
+
+
+def test_the_command_line_picks_an_installed_backend_when_none_is_set(tmp_path: Path) -> None:
+    """KERAS_BACKEND unset and TensorFlow missing (blocked here): JAX is picked, in one line, and the plot works."""
+    _needs("jax")
+    code = textwrap.dedent(
+        """
+        import os, sys
+        sys.modules["tensorflow"] = None  # as if TensorFlow were not installed
+        os.environ.pop("KERAS_BACKEND", None)
+        from ganviz.cli import main
+        rc = main(["plot", sys.argv[1], "-o", sys.argv[2]])
+        import keras
+        print(rc, keras.backend.backend())
+        """
+    )
+    model = ROOT / "tests" / "fixtures" / "zoo.py"
+    env = {k: v for k, v in _env("jax").items() if k != "KERAS_BACKEND"}
+    out = subprocess.run(
+        [sys.executable, "-c", code, f"{model}:build_generator", str(tmp_path / "g.svg")],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert out.stdout.strip().splitlines()[-1] == "0 jax", out.stdout + out.stderr[-2000:]
+    notes = [line for line in out.stderr.splitlines() if line.startswith("ganviz:")]
+    assert notes == ["ganviz: KERAS_BACKEND is not set and TensorFlow is not installed: using the jax backend "
+                     "(set KERAS_BACKEND to choose)"]  # fmt: skip
+    assert (tmp_path / "g.svg").is_file()
+
+
+def test_a_missing_optional_dependency_is_one_line_naming_the_extra(tmp_path: Path) -> None:
+    code = textwrap.dedent(
+        """
+        import sys
+        sys.modules["sklearn"] = None  # as after a plain `pip install ganviz`, without [train]
+        from ganviz.cli import main
+        sys.exit(main(["train", "--quick", "--steps", "2", "-o", sys.argv[1]]))
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "run")], cwd=ROOT, env=_env("tensorflow"),
+                         capture_output=True, text=True, timeout=300)  # fmt: skip
+    lines = [line for line in out.stderr.splitlines() if line.startswith("ganviz:")]
+    assert out.returncode == 2, out.stderr[-2000:]
+    assert lines == ["ganviz: error: this needs scikit-learn, which is not installed: pip install 'ganviz[train]'"]
+    assert "Traceback" not in out.stderr

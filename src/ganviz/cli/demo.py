@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 from .._io import write_atomic_with
 from ..errors import OutputPathError
@@ -37,7 +38,7 @@ def run_demo(out: Path, *, quick: bool = False, steps: int | None = None) -> dic
     import keras
 
     from ..api import plot_gan, plot_model
-    from ..train.gan.tf_backend import GAN
+    from ..train.gan import gan_class
     from ..train.models import seed_discriminator, seed_generator
 
     keras.utils.set_random_seed(0)
@@ -79,20 +80,26 @@ def run_demo(out: Path, *, quick: bool = False, steps: int | None = None) -> dic
     ).path  # type: ignore[assignment]
 
     # What the seed calls impossible: the whole GAN in one picture, traced from its train_step.
-    _say("ganviz demo: tracing one training step of the whole GAN ...")
+    if keras.backend.backend() == "tensorflow":
+        _say("ganviz demo: tracing one training step of the whole GAN ...")
+        gan = gan_class()(generator, discriminator, latent_dim=latent_dim)  # bce: R1 and the EMA generator
+        gan.compile(
+            d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
+            g_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
+        )
+        from ..extract.step_trace import trace_gan
 
-    # the recipe the run below trains (ganviz train with bce): R1 penalty and an EMA generator
-    gan = GAN(generator, discriminator, latent_dim=latent_dim)  # bce: R1 and the EMA generator by default
-    gan.compile(
-        d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
-        g_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
-    )
-    from ..extract.step_trace import trace_gan
+        system: Any = trace_gan(gan)  # traced once, drawn three ways
+    else:  # tracing a train_step needs TensorFlow: draw the standard loop the seed writes, labelled assumed
+        _say(
+            f"ganviz demo: drawing the standard GAN loop (tracing a step needs TensorFlow; this is {keras.backend.backend()}) ..."
+        )
+        from ..extract.assumed import assumed_gan_trace
 
-    trace = trace_gan(gan)  # traced once, drawn three ways
-    made["whole-GAN system diagram"] = plot_gan(trace, to_file=out / "gan_system.png").path  # type: ignore[assignment]
-    made["whole-GAN, expanded"] = plot_gan(trace, to_file=out / "gan_system_expanded.png", expand_nested=True).path  # type: ignore[assignment]
-    made["interactive GAN page"] = plot_gan(trace, to_file=out / "gan_system.html").path  # type: ignore[assignment]
+        system = assumed_gan_trace(generator=generator, discriminator=discriminator)
+    made["whole-GAN system diagram"] = plot_gan(system, to_file=out / "gan_system.png").path  # type: ignore[assignment]
+    made["whole-GAN, expanded"] = plot_gan(system, to_file=out / "gan_system_expanded.png", expand_nested=True).path  # type: ignore[assignment]
+    made["interactive GAN page"] = plot_gan(system, to_file=out / "gan_system.html").path  # type: ignore[assignment]
 
     # Training with eyes open on the embedded digits.
     from ..train.recipe.command import train

@@ -20,6 +20,7 @@ from ..errors import GanvizError
 from ..render.formats import EXTENSIONS
 from . import demo_command, gan_command, plot_command, report_command, train_command
 from .args import ALIASES, Parser, UsageError
+from .backend import choose_backend, missing_extra
 
 __all__ = ["main", "build_parser"]
 
@@ -105,8 +106,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except SystemExit as exc:  # argparse: --help or --version
         return int(exc.code) if isinstance(exc.code, int) else 2
+    note = choose_backend()
+    if note is not None:
+        print(f"ganviz: {note}", file=sys.stderr)
     try:
         return int(args.func(args) or 0)
+    except ModuleNotFoundError as exc:
+        line = missing_extra(exc)
+        if line is None:
+            raise
+        print(f"ganviz: error: {line}", file=sys.stderr)
+        return 2
     except GanvizError as exc:
         print(f"ganviz: error: {_one_line(exc)}", file=sys.stderr)
         return 2
