@@ -5,8 +5,6 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from .base import LOSSES, ends_with_sigmoid, normalize_loss
-
 __all__ = ["GAN", "LOSSES", "gan_class", "normalize_loss", "ends_with_sigmoid"]  # noqa: F822 - GAN resolves lazily
 
 _MODULES = {
@@ -35,6 +33,12 @@ def gan_class() -> type:
 
 
 def __getattr__(name: str) -> Any:
+    """``GAN`` (the running backend's), and the loss helpers of ``base``, resolved on first use: importing
+    this package (``gan.distributed``, say) imports no Keras."""
     if name == "GAN":
         return gan_class()
+    if name in ("LOSSES", "normalize_loss", "ends_with_sigmoid"):
+        from . import base
+
+        return getattr(base, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

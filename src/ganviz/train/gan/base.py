@@ -303,7 +303,10 @@ class GANBase(keras.Model):
 
     def ema_copy(self, generator: Any) -> Any:
         """A frozen copy of ``generator`` whose weights hold its exponential moving average."""
-        copy = keras.models.clone_model(generator)
+        from ...extract.keras_model.facts import tensorflow_left_alone
+
+        with tensorflow_left_alone(keras):  # cloning serialises the config, which imports TensorFlow off it
+            copy = keras.models.clone_model(generator)
         copy.set_weights(generator.get_weights())
         copy.trainable = False
         copy.name = f"{generator.name}_ema"
