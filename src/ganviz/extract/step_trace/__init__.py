@@ -16,7 +16,7 @@ from .build import build_trace
 from .find import Found, data_paths, find_in_function, infer_data, keras_tf, model_names, to_spec, unwrap
 from .record import Recorder, patched
 
-__all__ = ["trace_gan", "trace_step", "assumed_gan_trace"]
+__all__ = ["trace_gan", "trace_step", "assumed_gan_trace", "verify_trace"]
 
 
 # -- the trace ---------------------------------------------------------------------------------------
@@ -222,3 +222,4 @@ def trace_step(step_fn: Callable[..., Any], *example_args: Any, models: Any = No
 
 # Drawn without tracing, on any backend; kept importable from here.
 from ..assumed import assumed_gan_trace  # noqa: E402
+from .verify import verify_trace  # noqa: E402
