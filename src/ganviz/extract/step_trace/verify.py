@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import inspect
 import time
 import warnings
@@ -170,6 +171,37 @@ def _snapshot(variables: list[Any]) -> list[Any]:
 def _restore(variables: list[Any], values: list[Any]) -> None:
     for v, value in zip(variables, values):
         v.assign(value)
+
+
+@contextlib.contextmanager
+def _unbuilt_kept(optimizers: list[Any]) -> Iterator[None]:
+    """An optimizer never applied before stays so: the slots its real step built are dropped again.
+
+    Its attributes are put back as they were (lists and dicts in place, since Keras's tracker holds
+    them); the slot variables made for the check then belong to nothing.
+    """
+    saved = []
+    for opt in optimizers:
+        if getattr(opt, "built", True):
+            continue
+        refs = dict(opt.__dict__)
+        contents = {
+            k: (list(v) if isinstance(v, list) else dict(v)) for k, v in refs.items() if isinstance(v, (list, dict))
+        }
+        saved.append((opt, refs, contents))
+    try:
+        yield
+    finally:
+        for opt, refs, contents in saved:
+            for k in [k for k in opt.__dict__ if k not in refs]:
+                del opt.__dict__[k]
+            for k, ref in refs.items():
+                opt.__dict__[k] = ref
+                if isinstance(ref, list):
+                    ref[:] = contents[k]
+                elif isinstance(ref, dict):
+                    ref.clear()
+                    ref.update(contents[k])
 
 
 @contextlib.contextmanager
@@ -346,7 +378,6 @@ def _evidence(rec: Recorder, system: _System, plan: _Plan) -> list[Any]:  # noqa
 
 def _run(system: _System) -> tuple[_Plan, list[Any], dict[str, int], dict[int, tuple[Any, Any]], float]:
     """Trace the verifying graph, run it once, restore all state; what it computed, and the seconds."""
-    import numpy as np
     import tensorflow as tf
 
     t0 = time.perf_counter()
@@ -357,6 +388,8 @@ def _run(system: _System) -> tuple[_Plan, list[Any], dict[str, int], dict[int, t
     opts = [o for _, o in system.found.optimizers.values()]
     specs = tuple(to_spec(a) for a in system.args)
 
+    step = [system.step]
+
     def entry(*args: Any) -> list[Any]:
         # tf.function traces twice when the first trace creates variables (optimizer slots): keep the last.
         plan.__dict__.update(_Plan().__dict__)
@@ -364,21 +397,40 @@ def _run(system: _System) -> tuple[_Plan, list[Any], dict[str, int], dict[int, t
         rec.data = [p for i, a in enumerate(args) for p in data_paths(a, str(i))]
         rec.recording = True
         try:
-            rec.result = system.step(*args)
+            rec.result = step[0](*args)
         finally:
             rec.recording = False
         return _evidence(rec, system, plan)
 
-    rec.stop_code = entry.__code__
-    with patched(rec, models, opts), _real_gradients():
+    def concrete_function() -> Any:
         try:
-            concrete = tf.function(entry, autograph=False, reduce_retracing=False).get_concrete_function(*specs)
-        except Exception as exc:
-            raise TraceError(
-                f"cannot check {system.what} against a real step: tracing it with real gradients and "
-                f"updates failed ({type(exc).__name__}: {str(exc).splitlines()[0][:200]}); fix: make the step "
-                f"run under tf.function, or draw it without verify=True"
-            ) from exc
+            return tf.function(entry, autograph=False, reduce_retracing=False).get_concrete_function(*specs)
+        except tf.errors.OperatorNotAllowedInGraphError:  # Python control flow on tensors, as when tracing
+            owner = getattr(system.step, "__self__", None)
+            func = tf.autograph.to_graph(getattr(system.step, "__func__", system.step))
+            step[0] = func if owner is None else functools.partial(func, owner)
+            return tf.function(entry, autograph=False, reduce_retracing=False).get_concrete_function(*specs)
+
+    rec.stop_code = entry.__code__
+    with _unbuilt_kept(opts):
+        with patched(rec, models, opts), _real_gradients():
+            try:
+                concrete = concrete_function()
+            except Exception as exc:
+                raise TraceError(
+                    f"cannot check {system.what} against a real step: tracing it with real gradients and "
+                    f"updates failed ({type(exc).__name__}: {str(exc).splitlines()[0][:200]}); fix: make the "
+                    f"step run under tf.function, or draw it without verify=True"
+                ) from exc
+        return _execute(system, plan, concrete, t0)
+
+
+def _execute(
+    system: _System, plan: _Plan, concrete: Any, t0: float
+) -> tuple[_Plan, list[Any], dict[str, int], dict[int, Any], float]:
+    import numpy as np
+    import tensorflow as tf
+
     variables = _all_variables(system, concrete)
     saved = _snapshot(variables)
     before = dict(zip((id(v) for v in variables), saved))
