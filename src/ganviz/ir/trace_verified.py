@@ -11,8 +11,9 @@ __all__ = ["FACT_KINDS", "Fact", "Verification"]
 # updates: who an optimizer changed, with how many variables, how many times; iterations: its counter;
 # assignment: weights set without an optimizer; loss: the terms' weighted sum is the loss; term: one
 # term's weight; feeds: the calls a loss depends on; frozen: a model drawn frozen got no update;
-# phases: the order of the updates, with repeats; explained: every changed weight is drawn.
-FACT_KINDS = ("update", "iterations", "assignment", "loss", "term", "feeds", "frozen", "phases", "explained")
+# phases: the order of the updates, with repeats; explained: every changed weight is drawn; sign: a
+# term's kind agrees with its sign (a KL is never negative, a wasserstein term rises with its scores).
+FACT_KINDS = ("update", "iterations", "assignment", "loss", "term", "sign", "feeds", "frozen", "phases", "explained")
 
 
 @dataclass(frozen=True)

@@ -82,7 +82,7 @@ def _random_like(spec: Any, seed: int = 0) -> Any:
 def _system(gan_or_step: Any, batch: Any, more: tuple[Any, ...], models: Any) -> _System:
     keras = keras_tf()
     found = Found()
-    if hasattr(gan_or_step, "train_step") and not isinstance(gan_or_step, type) and not callable_step(gan_or_step):
+    if not callable_step(gan_or_step):
         step = gan_or_step.train_step
         found.add_attributes(gan_or_step)
         params = [p for p in inspect.signature(step).parameters][:1] or ["data"]
@@ -225,6 +225,7 @@ class _Plan:
     n_targets: int = 0
     loss_names: list[str] = dataclasses.field(default_factory=list)
     n_terms: list[int] = dataclasses.field(default_factory=list)
+    term_kinds: list[list[str]] = dataclasses.field(default_factory=list)
     feeds_ok: list[bool] = dataclasses.field(default_factory=list)
     applies: list[tuple[str, list[str]]] = dataclasses.field(default_factory=list)  # (optimizer, owner per grad)
     assigns: list[tuple[str, str, bool, bool]] = dataclasses.field(default_factory=list)  # target, method, old?, src?
@@ -322,10 +323,24 @@ def _evidence(rec: Recorder, system: _System, plan: _Plan) -> list[Any]:  # noqa
             grads = tf.gradients(value, cores, unconnected_gradients="zero")
         except Exception:
             grads = [None] * len(cores)
-        for core, g in zip(cores, grads):
+        plan.term_kinds.append([kind for _, kind, *_ in terms])
+        declared = [[t for t in outs if t.dtype.is_floating] for _, _, outs in rec.calls]
+        flat = [t for outs in declared for t in outs]
+        for (_, kind, *_), core, g in zip(terms, cores, grads):
             n_core = _float(tf.size(core))
-            out.append(tf.reduce_sum(_float(core)) * n_target / n_core)  # a per-example term enters as its mean
+            term_value = tf.reduce_sum(_float(core)) * n_target / n_core  # a per-example term enters as its mean
+            out.append(term_value)
             out.append(tf.constant(float("nan")) if g is None else tf.reduce_sum(_float(g)) / n_target)
+            if kind == "wasserstein":  # which way the term moves with each call's scores
+                try:
+                    gs = tf.gradients(term_value, flat, unconnected_gradients="zero") if flat else []
+                except Exception:
+                    gs = [None] * len(flat)
+                k = 0
+                for outs in declared:
+                    mine = [x for x in gs[k : k + len(outs)] if x is not None]
+                    k += len(outs)
+                    out.append(tf.add_n([tf.reduce_sum(_float(x)) for x in mine]) if mine else tf.constant(0.0))
         try:
             flat = [t for outs in call_outs for t in outs]
             gs = tf.gradients(value, flat, unconnected_gradients="zero") if flat else []
@@ -484,6 +499,37 @@ def _fmt(x: float) -> str:
     return f"{x:.6g}"
 
 
+def _sign_fact(t: Any, loss: str, value: float, slope: list[float] | None, label: dict[str, str]) -> Fact | None:
+    """The sign a term's kind implies: a KL is never negative; a wasserstein term rises with its scores.
+
+    With the sign in the weight, ``-1 x wasserstein(fake_scores)`` reads as "lowers the fake
+    scores"; a sign hidden inside the term (labels of -1) makes the picture say the opposite.
+    """
+    if t.kind == "kl":
+        ok = value >= -1e-6
+        return Fact(
+            "sign",
+            f"{t.name} of {loss}",
+            ok,
+            "a KL divergence (never negative)",
+            f"the term is {_fmt(value)}" + ("" if ok else ": its sign is in the weight"),
+        )
+    if t.kind != "wasserstein" or slope is None:
+        return None
+    calls = [i for i in t.inputs if i.startswith("call") and i[4:].isdigit() and int(i[4:]) < len(slope)]
+    if len(calls) != 1:
+        return None
+    s = slope[int(calls[0][4:])]
+    scores = label.get(calls[0], calls[0])
+    return Fact(
+        "sign",
+        f"{t.name} of {loss}",
+        s > 0,
+        f"{_fmt(float(t.weight or 0.0))} × mean({scores})" if t.weight is not None else f"mean({scores})",
+        f"the term {'rises' if s > 0 else 'falls'} with {scores} (slope {_fmt(s)})",
+    )
+
+
 def _check(
     trace: Trace, plan: _Plan, fetched: list[Any], iters: dict[str, int], changed: dict[int, Any]
 ) -> Verification:  # noqa: C901
@@ -507,12 +553,24 @@ def _check(
             f"cannot check the trace: the real step made other model calls than the traced one "
             f"({len(plan.call_models)} calls); fix: check the trace of the same system, traced with the same batch"
         )
-    losses = {x.id: x for x in trace.losses}
+    phase_of = {lid: p.name for p in trace.phases for lid in p.losses}
+    loss_names = [x.name for x in trace.losses]
+    # Two losses sharing a name (``total_loss`` in two phases) are named with their phase, as drawn.
+    losses = {
+        x.id: dataclasses.replace(x, name=f"{x.name} ({phase_of[x.id]})")
+        if loss_names.count(x.name) > 1 and x.id in phase_of
+        else x
+        for x in trace.losses
+    }
     feeding = _feeding(trace)
     kept_calls = [i for i in sorted(trace_calls)]
     for ti in range(plan.n_targets):
         value = float(take())
-        terms = [(float(take()), float(take())) for _ in range(plan.n_terms[ti])]
+        terms: list[tuple[float, float]] = []
+        slopes: list[list[float] | None] = []
+        for kind in plan.term_kinds[ti]:
+            terms.append((float(take()), float(take())))
+            slopes.append([float(take()) for _ in plan.call_models] if kind == "wasserstein" else None)
         flags = [bool(take()) for _ in plan.call_models]
         loss = losses.get(f"loss{ti}")
         if loss is None:
@@ -550,6 +608,10 @@ def _check(
                     f"d {loss.name} / d {t.name} = {_fmt(real_w)}",
                 )
             )
+        for (v, _), slope, t in zip(terms, slopes, loss.terms):
+            fact = _sign_fact(t, loss.name, v, slope, label)
+            if fact is not None:
+                facts.append(fact)
         if plan.feeds_ok[ti]:
             real = {f"call{i}" for i in kept_calls if flags[i]}
             drawn = feeding.get(loss.id, set())
@@ -741,12 +803,13 @@ def verify_trace(
     from . import trace_gan, trace_step
 
     t0 = time.perf_counter()
-    system = _system(gan_or_step, batch, more_args, models)
-    if trace is None:
-        if system.gan is not None or not callable_step(gan_or_step):
-            trace = trace_gan(gan_or_step, data=system.args[0])
+    if trace is None:  # first, so that a system that cannot be traced gets the tracer's own message
+        if callable_step(gan_or_step):
+            args = () if batch is None else (batch, *more_args)
+            trace = trace_step(gan_or_step, *args, models=models)
         else:
-            trace = trace_step(gan_or_step, *system.args, models=models)
+            trace = trace_gan(gan_or_step, data=batch)
+    system = _system(gan_or_step, batch, more_args, models)
     plan, fetched, iters, changed, _ = _run(system)
     result = _check(trace, plan, fetched, iters, changed)
     extra = _explained(trace, plan, changed, system)
