@@ -307,3 +307,10 @@ def test_plot_gan_verify_needs_the_gan(tmp_path: Path) -> None:
     trace = trace_gan(entry.system, data=entry.data)
     with pytest.raises(NotAModelError, match="verify=True needs the GAN itself"):
         plot_gan(trace, to_file=tmp_path / "t.png", verify=True)
+
+
+def test_bad_input_gets_the_tracers_one_line() -> None:
+    with pytest.raises(TraceError, match="is a class, not a GAN object"):
+        verify_trace(_BNGan, np.zeros((2, 4), "float32"))
+    with pytest.raises(TraceError, match="does not override train_step"):
+        verify_trace(keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)]), np.zeros((2, 4), "float32"))
