@@ -55,6 +55,8 @@ def test_golden_facts(checked: Any, name: str) -> None:
     ]
     assert got == [(n, [(a, b, c, list(d)) for a, b, c, d in terms]) for n, terms in golden["losses"]]
     assert trace.updates_by_model() == golden["updates"]
+    if "assignments" in golden:
+        assert [(a.target, a.source, a.kind, a.decay) for a in trace.assignments] == golden["assignments"]
     if "times" in golden:
         assert {u.model: u.times for u in trace.updates} == golden["times"]
     assert [m.name for m in trace.models if not m.trainable] == golden["frozen"]
