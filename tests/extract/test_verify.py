@@ -314,3 +314,27 @@ def test_bad_input_gets_the_tracers_one_line() -> None:
         verify_trace(_BNGan, np.zeros((2, 4), "float32"))
     with pytest.raises(TraceError, match="does not override train_step"):
         verify_trace(keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)]), np.zeros((2, 4), "float32"))
+
+
+# -- ganviz's own GAN: stop_gradient, warmed-up EMA, per-example losses ------------------------------
+
+
+@pytest.mark.parametrize(("loss", "options"), [("bce", {}), ("wgan-gp", {"d_steps": 2}), ("hinge", {"ema": 0.99})])
+def test_ganviz_gan_is_verified(loss: str, options: dict[str, Any]) -> None:
+    import ganviz
+
+    g, d = gan_zoo.seed_models(8)
+    gan = ganviz.GAN(g, d, latent_dim=8, loss=loss, seed=3, **options)
+    gan.compile()
+    entry = ZooEntry("own", gan, gan_zoo._images(), {"generator": g, "discriminator": d}, {})
+    before = _state(entry)
+    checked, warned = _verify(entry)
+    assert checked.verified.holds, warned
+    assert _same_state(before, _state(entry))
+    facts = {(f.kind, f.subject): f for f in checked.verified.facts}
+    if loss == "bce":  # the generator's images reach the discriminator's loss behind a stop_gradient
+        assert "fake_g through stop_gradient" in facts[("feeds", "d_loss")].observed
+    if loss == "hinge":  # the generator's hinge loss is -mean(scores): the sign is the weight
+        (term,) = next(x for x in checked.losses if x.name == "g_loss").terms
+        assert (term.kind, term.weight) == ("wasserstein", -1.0)
+        assert "while it warms up" in facts[("assignment", "generator_ema")].observed

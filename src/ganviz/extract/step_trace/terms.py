@@ -130,12 +130,18 @@ def _peel(t: Any, w: float | None) -> tuple[Any, float | None] | None:
         va = _factor(t, a) if op.type == "Mul" else None
         if va is not None:
             return b, None if w is None else w * va
+    inner = None
     if op.type == "Mean" and op.inputs:  # mean(c * x) = c * mean(x): the term is x, entering as its mean
         inner = op.inputs[0]
-        if inner.op.type == "Neg" or (inner.op.type == "Mul" and any(_factor(inner, x) for x in inner.op.inputs)):
-            step = _peel(inner, w)
-            if step is not None:
-                return step
+    elif op.type in _NORMALIZE and len(op.inputs) == 2 and op.inputs[0].op.type == "Sum" and _size_only(op.inputs[1]):
+        inner = op.inputs[0].op.inputs[0]  # sum(c * x) / batch (compute_average_loss) of per-example x
+        if inner.shape.rank != 1:
+            inner = None
+    if inner is not None and (
+        inner.op.type == "Neg"
+        or (inner.op.type == "Mul" and any(_factor(inner, x) is not None for x in inner.op.inputs))
+    ):
+        return _peel(inner, w)
     return None
 
 

@@ -227,8 +227,10 @@ class _Plan:
     n_terms: list[int] = dataclasses.field(default_factory=list)
     term_kinds: list[list[str]] = dataclasses.field(default_factory=list)
     feeds_ok: list[bool] = dataclasses.field(default_factory=list)
+    stopped: list[set[int]] = dataclasses.field(default_factory=list)  # per target: calls behind a stop_gradient
     applies: list[tuple[str, list[str]]] = dataclasses.field(default_factory=list)  # (optimizer, owner per grad)
-    assigns: list[tuple[str, str, bool, bool]] = dataclasses.field(default_factory=list)  # target, method, old?, src?
+    # target, method, old read?, source read?, decay warmed up (a ``Minimum`` in the value)?
+    assigns: list[tuple[str, str, bool, bool, bool]] = dataclasses.field(default_factory=list)
     events: list[tuple[str, int]] = dataclasses.field(default_factory=list)
     optimizers: dict[str, Any] = dataclasses.field(default_factory=dict)
 
@@ -293,6 +295,42 @@ def _exits(rec: Recorder, i: int) -> list[Any]:
     return outs
 
 
+def _through_stop_gradient(rec: Recorder, target: Any, owner: dict[str, int], limit: int = 20000) -> set[int]:
+    """Calls ``target`` is computed from only through a ``stop_gradient`` (their data flows, no gradient)."""
+    plain: set[int] = set()
+    stopped: set[int] = set()
+    stack, seen = [(target, False)], set()
+    while stack and len(seen) < limit:
+        t, through = stack.pop()
+        if (t.name, through) in seen:
+            continue
+        seen.add((t.name, through))
+        i = owner.get(t.op.name)
+        if i is not None:
+            (stopped if through else plain).add(i)
+            stack.extend((x, through) for x in rec.calls[i][1])
+            continue
+        if t.op.type in tfg.STOP_OPS or t.op.type in tfg.SHAPE_OPS:
+            continue
+        flag = through or t.op.type == "StopGradient"
+        stack.extend((x, flag) for x in t.op.inputs)
+    return stopped - plain
+
+
+def _read_from_calls(core: Any, owner: dict[str, int], n_calls: int, limit: int = 3000) -> list[list[Any]]:
+    """Per call, the tensors made inside it that ``core`` reads (its output, or the logits behind it)."""
+    out: list[list[Any]] = [[] for _ in range(n_calls)]
+
+    def descend(t: Any) -> bool:
+        return t.op.name not in owner and t.op.type not in tfg.STOP_OPS and t.op.type not in tfg.SHAPE_OPS
+
+    for t in tfg.walk_up(core, descend, limit=limit):
+        i = owner.get(t.op.name)
+        if i is not None and t.dtype.is_floating:
+            out[i].append(t)
+    return out
+
+
 def _evidence(rec: Recorder, system: _System, plan: _Plan) -> list[Any]:  # noqa: C901 - one block per fact kind
     """The tensors the checks need, computed in the step's graph after the step; ``plan`` says what they are."""
     import tensorflow as tf
@@ -312,7 +350,9 @@ def _evidence(rec: Recorder, system: _System, plan: _Plan) -> list[Any]:  # noqa
         for i, outs in enumerate(call_outs):
             if any(any(t is o for o in outs) for t in tgts):
                 inner_of.setdefault(i, []).extend(r for r in results if r is not None)
+    owner = {name: i for i, ops in enumerate(rec.call_ops) for name in ops}
     for i, target in enumerate(targets):
+        plan.stopped.append(_through_stop_gradient(rec, target, owner))
         value = tf.reduce_sum(_float(target))
         n_target = _float(tf.size(target))
         terms = b.terms(target, loss_names[i], inner)
@@ -324,22 +364,19 @@ def _evidence(rec: Recorder, system: _System, plan: _Plan) -> list[Any]:  # noqa
         except Exception:
             grads = [None] * len(cores)
         plan.term_kinds.append([kind for _, kind, *_ in terms])
-        declared = [[t for t in outs if t.dtype.is_floating] for _, _, outs in rec.calls]
-        flat = [t for outs in declared for t in outs]
         for (_, kind, *_), core, g in zip(terms, cores, grads):
             n_core = _float(tf.size(core))
             term_value = tf.reduce_sum(_float(core)) * n_target / n_core  # a per-example term enters as its mean
             out.append(term_value)
             out.append(tf.constant(float("nan")) if g is None else tf.reduce_sum(_float(g)) / n_target)
             if kind == "wasserstein":  # which way the term moves with each call's scores
-                try:
-                    gs = tf.gradients(term_value, flat, unconnected_gradients="zero") if flat else []
-                except Exception:
-                    gs = [None] * len(flat)
-                k = 0
-                for outs in declared:
-                    mine = [x for x in gs[k : k + len(outs)] if x is not None]
-                    k += len(outs)
+                read = _read_from_calls(core, owner, len(rec.calls))
+                for tensors in read:
+                    try:
+                        gs = tf.gradients(term_value, tensors, unconnected_gradients="zero") if tensors else []
+                    except Exception:
+                        gs = []
+                    mine = [x for x in gs if x is not None]
                     out.append(tf.add_n([tf.reduce_sum(_float(x)) for x in mine]) if mine else tf.constant(0.0))
         try:
             flat = [t for outs in call_outs for t in outs]
@@ -382,7 +419,12 @@ def _evidence(rec: Recorder, system: _System, plan: _Plan) -> list[Any]:  # noqa
                 elif var_owner.get(id(v)) != target and src is None and tuple(read.shape) == tuple(value.shape):
                     src = read
         new = value if tfg.is_graph_tensor(value) and value.dtype.is_floating else None
-        plan.assigns.append((target, method, old is not None and new is not None, src is not None and new is not None))
+        warm = tfg.is_graph_tensor(value) and any(
+            t.op.type == "Minimum" for t in tfg.walk_up(value, lambda t: t.op.type != "ReadVariableOp", limit=400)
+        )
+        plan.assigns.append(
+            (target, method, old is not None and new is not None, src is not None and new is not None, warm)
+        )
         out.append(_float(new) if new is not None else tf.constant(0.0))
         if old is not None and new is not None:
             out.append(_float(old))
@@ -520,6 +562,8 @@ def _sign_fact(t: Any, loss: str, value: float, slope: list[float] | None, label
     if len(calls) != 1:
         return None
     s = slope[int(calls[0][4:])]
+    if abs(s) < 1e-6:  # a difference of two halves of one call (fake - real of a joint call): no one sign
+        return None
     scores = label.get(calls[0], calls[0])
     return Fact(
         "sign",
@@ -614,17 +658,13 @@ def _check(
                 facts.append(fact)
         if plan.feeds_ok[ti]:
             real = {f"call{i}" for i in kept_calls if flags[i]}
+            stopped = {f"call{i}" for i in kept_calls if i in plan.stopped[ti] and not flags[i]}
             drawn = feeding.get(loss.id, set())
             names = lambda ids: ", ".join(sorted(label.get(i, i) for i in ids)) or "no call"  # noqa: E731
-            facts.append(
-                Fact(
-                    "feeds",
-                    loss.name,
-                    real == drawn,
-                    f"computed from {names(drawn)}",
-                    f"non-zero gradient wrt {names(real)}",
-                )
-            )
+            observed = f"non-zero gradient wrt {names(real)}"
+            if stopped:
+                observed += f"; computed from {names(stopped)} through stop_gradient"
+            facts.append(Fact("feeds", loss.name, real | stopped == drawn, f"computed from {names(drawn)}", observed))
         else:
             unchecked.append(f"loss {loss.name}: its gradients wrt the calls could not be taken")
 
@@ -709,12 +749,13 @@ def _check(
 
     # Assignments: weights set without an optimizer, with their decay.
     real_assign: dict[str, dict[str, Any]] = {}
-    for target, method, has_old, has_src in plan.assigns:
+    for target, method, has_old, has_src, warm in plan.assigns:
         new = np.asarray(take(), dtype=np.float64)
         old = np.asarray(take(), dtype=np.float64) if has_old else None
         src = np.asarray(take(), dtype=np.float64) if has_src else None
-        slot = real_assign.setdefault(target, {"n": 0, "num": 0.0, "den": 0.0, "copy": True, "inc": []})
+        slot = real_assign.setdefault(target, {"n": 0, "num": 0.0, "den": 0.0, "copy": True, "inc": [], "warm": False})
         slot["n"] += 1
+        slot["warm"] = slot["warm"] or warm
         if old is not None and src is not None:
             slot["num"] += float(np.sum((new - src) * (old - src)))
             slot["den"] += float(np.sum((old - src) ** 2))
@@ -742,7 +783,10 @@ def _check(
         if r["den"] > 0:
             implied = r["num"] / r["den"]
             parts.append(f"implied decay {_fmt(implied)}")
-            if decays:
+            if decays and r["warm"]:  # a decay that warms up to its cap: at this step it is at most the cap
+                parts.append(f"at most {_fmt(max(decays))} while it warms up")
+                holds = holds and all(implied <= d + 1e-3 * max(1.0, abs(d)) for d in decays)
+            elif decays:
                 holds = holds and all(abs(d - implied) <= 1e-3 * max(1.0, abs(d)) for d in decays)
         elif decays:
             parts.append("decay not measurable (target equals source)")
