@@ -6,8 +6,11 @@ The first trace in a process pays TensorFlow's one-off graph machinery, so both 
 and the median of the following ones are reported. Importing TensorFlow is not counted.
 Target: trace + render (median) under 1 s for each system. A third column traces with TensorFlow's
 real gradients (``record.REAL_GRADIENTS``), as ganviz did before its stand-in gradients, in the same run.
+A fourth is what ``verify=True`` adds to a trace: ``verify_trace`` given the trace, that is a second
+trace with real gradients and updates, one real step, saving and restoring every variable, and the
+checks. The systems of ``tests/fixtures/corpus.py`` follow the seven published ones.
 
-Usage: python benchmarks/bench_trace.py [--repeats 5]   (writes benchmarks/results/trace.json)
+Usage: python benchmarks/bench_trace.py [--repeats 5] [--verify-repeats 2]   (writes benchmarks/results/trace.json)
 """
 
 from __future__ import annotations
@@ -61,6 +64,23 @@ def _real_gradients_trace(entry) -> float:
         record.REAL_GRADIENTS = False
 
 
+def _verify_cost(entry, trace) -> float:
+    """What ``verify=True`` adds to a trace: the real step, its save/restore and the checks."""
+    import warnings
+
+    from ganviz.extract.step_trace.verify import verify_trace
+
+    args = (entry.data,) if entry.kind == "gan" else tuple(entry.data)
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        checked = verify_trace(entry.system, *args, trace=trace)
+    elapsed = time.perf_counter() - t0
+    if not checked.verified.holds:
+        print(f"  {entry.name}: {checked.verified.verdict()}", flush=True)
+    return elapsed
+
+
 def _once(entry, out: Path) -> tuple[float, float]:
     from ganviz.api import plot_gan
 
@@ -74,21 +94,25 @@ def _once(entry, out: Path) -> tuple[float, float]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--verify-repeats", type=int, default=2)
     args = ap.parse_args()
-    from fixtures import zoo_published
+    from fixtures import corpus, zoo_published
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for name, build in zoo_published.PUBLISHED.items():
+        for name, build in {**zoo_published.PUBLISHED, **corpus.CORPUS}.items():
             entry = build()
             first = _once(entry, Path(tmp) / f"{name}.png")
             rest = [_once(entry, Path(tmp) / f"{name}.png") for _ in range(args.repeats)]
             plain = statistics.median(_plain(entry) for _ in range(args.repeats))
             real = statistics.median(_real_gradients_trace(entry) for _ in range(args.repeats))
+            traced = _trace(entry)
+            verify = statistics.median(_verify_cost(entry, traced) for _ in range(max(1, args.verify_repeats)))
             row = {
                 "system": name,
                 "plain_trace_s": plain,
                 "real_gradients_trace_s": real,
+                "verify_s": verify,
                 "first_trace_s": first[0],
                 "first_render_s": first[1],
                 "trace_s": statistics.median(r[0] for r in rest),
@@ -105,14 +129,14 @@ def main() -> int:
     out.write_text(json.dumps(payload, indent=1), encoding="utf-8")
     print(
         "\n| system | first trace + render | plain TF trace (baseline) | trace, real gradients | ganviz trace |"
-        " trace / plain | render to PNG | trace + render |"
+        " trace / plain | render to PNG | trace + render | verify adds |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(
             f"| {r['system']} | {r['first_total_s']:.2f} s | {r['plain_trace_s']:.2f} s |"
             f" {r['real_gradients_trace_s']:.2f} s | {r['trace_s']:.2f} s |"
-            f" {r['trace_vs_plain']:.1f}× | {r['render_s']:.2f} s | {r['total_s']:.2f} s |"
+            f" {r['trace_vs_plain']:.1f}× | {r['render_s']:.2f} s | {r['total_s']:.2f} s | {r['verify_s']:.2f} s |"
         )
     return 0
 

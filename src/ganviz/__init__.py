@@ -16,6 +16,7 @@ _LAZY = {
     "file_to_graph": "ganviz.extract.keras_file",
     "trace_gan": "ganviz.extract.step_trace",
     "trace_step": "ganviz.extract.step_trace",
+    "verify_trace": "ganviz.extract.step_trace.verify",
     "graph_to_dot": "ganviz.render.dot",
     "graph_to_mermaid": "ganviz.render.mermaid",
     "graph_to_html": "ganviz.render.html",

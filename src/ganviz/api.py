@@ -194,6 +194,7 @@ def plot_gan(
     dpi: int = 200,
     show_trainable: bool = True,
     calls: str = "separate",
+    verify: bool = False,
 ) -> Diagram:
     """Draw a whole GAN (or any multi-model training step) in one diagram.
 
@@ -212,9 +213,15 @@ def plot_gan(
         show_trainable: mark frozen models.
         calls: ``"separate"`` (one box per model call, named after its result, grouped by phase)
             or ``"merged"`` (one box per model). Expanded views always merge calls.
+        verify: also run one real training step on ``data`` (all state restored afterwards) and
+            check the trace against it (``verify_trace``): the verdict is a line of the key and
+            ``verified`` in the JSON; each fact that does not hold is a warning.
 
     Returns:
         A :class:`Diagram`.
+
+    Raises:
+        NotAModelError: ``verify=True`` with a Trace or with generator=/discriminator= (nothing to run).
     """
     _check_calls(calls)
     options = DrawOptions(
@@ -236,10 +243,20 @@ def plot_gan(
         trace = assumed_gan_trace(generator=generator, discriminator=discriminator, combined=combined)
     elif isinstance(gan_or_trace, Trace):
         trace = gan_or_trace
+    elif verify:
+        from .extract.step_trace.verify import verify_trace
+
+        trace = verify_trace(gan_or_trace, data)
     else:
         from .extract.step_trace import trace_gan
 
         trace = trace_gan(gan_or_trace, data=data)
+    if verify and trace.verified is None:
+        what = "a Trace (its step is not at hand)" if gan_or_trace is not None else "generator=/discriminator="
+        raise NotAModelError(
+            f"verify=True needs the GAN itself to run one real step, not {what}; "
+            "pass the GAN model, e.g. plot_gan(gan, data=batch, verify=True), or use ganviz.verify_trace"
+        )
     views = _TraceViews(trace)
     graph = views.graph(expand_nested=expand_nested, calls=calls)
     if to_file is None:  # nothing written, as plot_model: Jupyter draws the SVG from the graph when it is shown

@@ -3,6 +3,7 @@
 from .graph import GRAPH_FORMAT, Cluster, Edge, Graph, GraphBuilder, Node
 from .trace import TRACE_FORMAT, TRACE_FORMATS, Call, Loss, OptimizerInfo, Source, Trace, TraceModel, Update
 from .trace_facts import Assignment, LossTerm, Phase, TraceOp
+from .trace_verified import Fact, Verification
 from .transforms import collapse_to_depth, max_depth, view
 
 __all__ = [
@@ -25,6 +26,8 @@ __all__ = [
     "TraceOp",
     "Assignment",
     "Phase",
+    "Fact",
+    "Verification",
     "collapse_to_depth",
     "max_depth",
     "view",

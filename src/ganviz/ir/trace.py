@@ -9,6 +9,7 @@ from typing import Any
 
 from .graph import Graph, Shape, shape_from_json, shape_to_json
 from .trace_facts import Assignment, LossTerm, Phase, TraceOp
+from .trace_verified import Fact, Verification
 
 __all__ = [
     "TRACE_FORMAT",
@@ -24,6 +25,8 @@ __all__ = [
     "TraceOp",
     "Assignment",
     "Phase",
+    "Fact",
+    "Verification",
 ]
 
 TRACE_FORMAT = "ganviz.trace/2"
@@ -202,7 +205,8 @@ class Trace:
     """Everything one training step does: sources, model calls, losses and updates.
 
     ``assumed`` is True when the system was not traced but drawn from the standard adversarial
-    loop (``plot_gan(generator=..., discriminator=...)``).
+    loop (``plot_gan(generator=..., discriminator=...)``). ``verified`` is set by ``verify_trace``:
+    the facts of this trace checked against one real step.
     """
 
     name: str = "step"
@@ -218,6 +222,7 @@ class Trace:
     phases: tuple[Phase, ...] = ()
     unused_models: tuple[str, ...] = ()
     details: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    verified: Verification | None = None
 
     def model(self, name: str) -> TraceModel:
         for m in self.models:
@@ -258,6 +263,8 @@ class Trace:
         }
         if self.details:
             d["details"] = dict(self.details)
+        if self.verified is not None:  # written only when checked, so unchecked traces read as before
+            d["verified"] = self.verified.to_dict()
         return d
 
     def to_json(self, *, indent: int | None = 1) -> str:
@@ -285,6 +292,7 @@ class Trace:
             phases=tuple(Phase.from_dict(p) for p in d.get("phases", [])),
             unused_models=tuple(str(n) for n in unused or []),
             details=details,
+            verified=None if d.get("verified") is None else Verification.from_dict(d["verified"]),
         )
 
     @classmethod

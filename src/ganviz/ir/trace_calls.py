@@ -122,6 +122,8 @@ def legend_lines(trace: Trace) -> list[str]:
     hidden = not_drawn(trace)
     if hidden:
         lines.append("Not drawn (bookkeeping, kept in the trace JSON): " + "; ".join(hidden))
+    if trace.verified is not None:
+        lines.append(trace.verified.verdict())
     return lines
 
 

@@ -8,7 +8,18 @@ from typing import Any
 
 __all__ = ["TERM_KINDS", "ASSIGNMENT_KINDS", "OP_KINDS", "LossTerm", "TraceOp", "Assignment", "Phase"]
 
-TERM_KINDS = ("bce", "mse", "mae", "wasserstein", "hinge", "gradient_penalty", "kl", "regularization", "other")
+TERM_KINDS = (
+    "bce",
+    "cce",
+    "mse",
+    "mae",
+    "wasserstein",
+    "hinge",
+    "gradient_penalty",
+    "kl",
+    "regularization",
+    "other",
+)
 ASSIGNMENT_KINDS = ("ema", "copy", "assign")
 OP_KINDS = ("concat", "interpolate")
 

@@ -6,7 +6,7 @@ import dataclasses
 from typing import Any
 
 from .graph import Graph, GraphBuilder, shape_to_json
-from .trace import Trace, TraceModel
+from .trace import Loss, Trace, TraceModel
 from .trace_calls import (
     MAX_INCHES,
     assignment_label,
@@ -111,13 +111,24 @@ def trace_to_graph(trace: Trace, *, expand_nested: bool = False, calls: str = "s
     return trace_to_merged_graph(trace, expand_nested=expand_nested)
 
 
+def loss_key(trace: Trace, loss: Loss) -> object:
+    """What makes two losses one: name, terms (name, kind, weight) and the updates they drive.
+
+    Two losses both called ``total_loss`` in two phases (one trains the discriminator, one the
+    generator) are two losses; the same loss of an unfolded loop, repeated, is one.
+    """
+    drives = tuple(sorted((u.optimizer, u.model) for u in trace.updates if u.loss == loss.id))
+    return (loss.name, tuple((t.name, t.kind, t.weight) for t in loss.terms), drives)
+
+
 def trace_to_merged_graph(trace: Trace, *, expand_nested: bool = False) -> Graph:
     """One diagram of a training step: sources, each model once, losses, and gradient edges.
 
     Sources with the same kind and name (the noise drawn in each iteration of a loop) become one
     node; each model is one ``model`` node (or, with ``expand_nested=True``, its architecture as a
-    cluster); a model called N times from the same input gets one data edge labelled ``×N``; losses
-    with the same name are one node; a ``gradient`` edge goes from each loss to each model it
+    cluster); a model called N times from the same input gets one data edge labelled ``×N``; one
+    loss is one node (:func:`loss_key`: two losses sharing a name in two phases are two nodes,
+    labelled with their phase); a ``gradient`` edge goes from each loss to each model it
     updates, labelled with the optimizer (``d_optimizer: Adam lr=0.0002``). Frozen models have
     ``trainable=False``.
 
@@ -235,21 +246,25 @@ def trace_to_merged_graph(trace: Trace, *, expand_nested: bool = False) -> Graph
             for dst in anchors[key[1]].entries:
                 b.add_edge(src, dst, "data", label)
 
-    # Losses, merged by name, with edges from what they derive from.
-    loss_count: dict[str, int] = {}
+    # Losses, one node per distinct loss (never merged by name alone), with edges from what they derive from.
+    keys = {loss.id: loss_key(trace, loss) for loss in trace.losses}
+    loss_count: dict[object, int] = {}
     for loss in trace.losses:
-        loss_count[loss.name] = loss_count.get(loss.name, 0) + 1
-    loss_node: dict[str, str] = {}
+        loss_count[keys[loss.id]] = loss_count.get(keys[loss.id], 0) + 1
+    shared = {n for n in (x.name for x in trace.losses) if len({keys[x.id] for x in trace.losses if x.name == n}) > 1}
+    phase_of = {lid: p.name for p in trace.phases for lid in p.losses}
+    loss_node: dict[object, str] = {}
     for loss in trace.losses:
-        if loss.name not in loss_node:
-            n = loss_count[loss.name]
-            loss_node[loss.name] = b.add_node(
-                loss.name,
+        if keys[loss.id] not in loss_node:
+            n = loss_count[keys[loss.id]]
+            shown = f"{loss.name} ({phase_of[loss.id]})" if loss.name in shared and loss.id in phase_of else loss.name
+            loss_node[keys[loss.id]] = b.add_node(
+                shown,
                 kind="loss",
                 class_name=loss_summary(loss.terms) if loss.terms else "loss",
                 details={"count": n} if n > 1 else {},
             )
-    loss_of = {loss.id: loss_node[loss.name] for loss in trace.losses}
+    loss_of = {loss.id: loss_node[keys[loss.id]] for loss in trace.losses}
     for loss in trace.losses:
         for ref in loss.inputs:
             for src in exits_of(ref):

@@ -16,7 +16,7 @@ from .build import build_trace
 from .find import Found, data_paths, find_in_function, infer_data, keras_tf, model_names, to_spec, unwrap
 from .record import Recorder, patched
 
-__all__ = ["trace_gan", "trace_step"]
+__all__ = ["trace_gan", "trace_step", "verify_trace"]
 
 
 # -- the trace ---------------------------------------------------------------------------------------
@@ -218,3 +218,6 @@ def trace_step(step_fn: Callable[..., Any], *example_args: Any, models: Any = No
         spec, origin = infer_data(found)
         example_args, note = (spec,), f" (data was inferred from {origin}; pass example arguments)"
     return _trace(fn, tuple(example_args), found, f"step function {name!r}", name, params, note)
+
+
+from .verify import verify_trace  # noqa: E402

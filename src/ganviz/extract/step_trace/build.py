@@ -34,8 +34,19 @@ def _model_graph(model: Any, name: str) -> Graph:
         return Graph(name=name, details={"class_name": type(model).__name__})
 
 
-def trace_model(model: Any, name: str, first_call: tuple[str, list[Any], list[Any]] | None) -> TraceModel:
+def trace_model(
+    model: Any, name: str, first_call: tuple[str, list[Any], list[Any]] | None, updated: list[Any] | None = None
+) -> TraceModel:
+    """A model of the step; ``updated`` are the variables of it that an optimizer updates in the step.
+
+    A model the step updates is trainable in the step, whatever its ``trainable`` flag says once the
+    step is over (a discriminator unfrozen only around its own gradient).
+    """
     params, trainable = param_counts(model)
+    is_trainable = bool(model.trainable)
+    if updated and (not is_trainable or not trainable):
+        is_trainable = True
+        trainable = sum(_size(v) for v in {id(v): v for v in updated}.values())
     try:
         ins: tuple[Any, ...] = tuple(tuple(t.shape) for t in model.inputs)
         outs: tuple[Any, ...] = tuple(tuple(t.shape) for t in model.outputs)
@@ -48,10 +59,17 @@ def trace_model(model: Any, name: str, first_call: tuple[str, list[Any], list[An
         params=params,
         trainable_params=trainable,
         graph=_model_graph(model, name),
-        trainable=bool(model.trainable),
+        trainable=is_trainable,
         input_shapes=ins,
         output_shapes=outs,
     )
+
+
+def _size(variable: Any) -> int:
+    n = 1
+    for d in tuple(variable.shape):
+        n *= int(d or 0)
+    return n
 
 
 def learning_rate(optimizer: Any) -> float | None:
@@ -231,17 +249,22 @@ class _Builder:
         def is_leaf(t: Any) -> bool:
             return self.name_of(t) is not None and not mixes_penalty(t, grad_results, stops=stops)
 
+        def is_kl(t: Any) -> bool:  # a closed-form KL keeps its own -0.5
+            return term_kind(t, stops=stops, gradient_results=grad_results, loss_classes=classes) == "kl"
+
         parts = split_terms(
             target,
             is_leaf=is_leaf,
             atomic=atomic,
             stops=stops,
             split_sum=lambda t: mixes_penalty(t, grad_results, stops=stops),
+            keeps_sign=is_kl,
         )
         out: list[tuple[str | None, str, float | None, list[str], Any]] = []
         for named, weight, core in parts:
             kind = term_kind(core, stops=stops, gradient_results=grad_results, loss_classes=classes)
-            name = self.name_of(named) if named is not target else loss_name
+            # A term that is a model's output is named after its kind: ``wasserstein(scores)``.
+            name = loss_name if named is target else None if self.is_stop(named) else self.name_of(named)
             if name is None and kind == "gradient_penalty":
                 name = self.penalty_name(core, inner, stops)
             out.append((name, kind, weight, self.walker.origins([core]), core))
@@ -299,6 +322,9 @@ class _Builder:
         loss_ids = [f"loss{i}" for i in range(len(targets))]
         raw_loss_inputs = [self.walker.origins([t]) for t in targets]
         raw_terms = [self.terms(t, loss_names[i], inner) for i, t in enumerate(targets)]
+        for i, terms in enumerate(raw_terms):  # a constant label folded into a term's sign is no input
+            used = {k for term in terms for k in term[3]}
+            raw_loss_inputs[i] = [k for k in raw_loss_inputs[i] if not k.startswith("constant:") or k in used]
 
         # Updates: which optimizer applies which loss's gradients to which model's variables.
         var_owner = self.var_owner()
@@ -478,7 +504,12 @@ class _Builder:
         order_models = list(first) + [u.model for u in updates]
         order_models += [n for a in assignments for n in (a.source, a.target) if n in by_name]
         used = [n for n in dict.fromkeys(order_models) if n in by_name]
-        trace_models = tuple(trace_model(by_name[n], n, first.get(n)) for n in used)
+        updated: dict[str, list[Any]] = {}
+        for _, grads, variables_ in rec.applies:
+            for g, v in zip(grads, variables_):
+                if g is not None and id(v) in var_owner:
+                    updated.setdefault(var_owner[id(v)], []).append(v)
+        trace_models = tuple(trace_model(by_name[n], n, first.get(n), updated.get(n)) for n in used)
         unused = tuple(n for n in by_name if n not in used)
         return Trace(
             name=trace_name,

@@ -40,6 +40,7 @@ class Recorder:
         self.recording = False
         self.depth = 0
         self.assigning = False
+        self.execute = False  # True only for verify_trace's real step: optimizers are applied for real
         self.reset()
 
     def reset(self) -> None:
@@ -131,6 +132,15 @@ class Recorder:
         grads = [g.values if isinstance(g, tf.IndexedSlices) else g for g in grads]
         self.events.append(("apply", len(self.applies)))
         self.applies.append((optimizer, grads, list(variables)))
+
+
+def _unrecorded(rec: Recorder, orig: Any, *args: Any, **kwargs: Any) -> Any:
+    """Run an optimizer's own update with recording off (its inner ``apply`` is not a second update)."""
+    rec.recording = False
+    try:
+        return orig(*args, **kwargs)
+    finally:
+        rec.recording = True
 
 
 def _variable_classes() -> list[type]:
@@ -236,6 +246,8 @@ def patched(rec: Recorder, models: list[Any], optimizers: list[Any]) -> Iterator
                 return orig(self, grads_and_vars, *args, **kwargs)
             pairs = list(grads_and_vars)
             rec.on_apply(self, [g for g, _ in pairs], [v for _, v in pairs])
+            if rec.execute:
+                return _unrecorded(rec, orig, self, pairs, *args, **kwargs)
             return self.iterations  # never update while tracing
 
         return apply_gradients
@@ -244,7 +256,10 @@ def patched(rec: Recorder, models: list[Any], optimizers: list[Any]) -> Iterator
         def apply(self: Any, grads: Any, trainable_variables: Any = None, *args: Any, **kwargs: Any) -> Any:
             if not rec.recording:
                 return orig(self, grads, trainable_variables, *args, **kwargs)
-            rec.on_apply(self, list(grads), None if trainable_variables is None else list(trainable_variables))
+            grads = list(grads)
+            rec.on_apply(self, grads, None if trainable_variables is None else list(trainable_variables))
+            if rec.execute:
+                return _unrecorded(rec, orig, self, grads, trainable_variables, *args, **kwargs)
             return None
 
         return apply

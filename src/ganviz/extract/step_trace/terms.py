@@ -13,6 +13,9 @@ __all__ = ["LOSS_CLASS_KINDS", "mixes_penalty", "reaches", "split_terms", "term_
 LOSS_CLASS_KINDS = {
     "BinaryCrossentropy": "bce",
     "BinaryFocalCrossentropy": "bce",
+    "CategoricalCrossentropy": "cce",
+    "SparseCategoricalCrossentropy": "cce",
+    "CategoricalFocalCrossentropy": "cce",
     "MeanSquaredError": "mse",
     "MeanAbsoluteError": "mae",
     "Hinge": "hinge",
@@ -23,6 +26,7 @@ LOSS_CLASS_KINDS = {
 _ADD = frozenset({"AddV2", "Add", "AddN"})
 _PASS = frozenset({"Identity", "Cast", "StopGradient"})
 _BCE_OPS = frozenset({"Log1p", "Softplus", "Log", "Xlogy", "SigmoidCrossEntropyWithLogits"})
+_CCE_OPS = frozenset({"SoftmaxCrossEntropyWithLogits", "SparseSoftmaxCrossEntropyWithLogits"})
 _HINGE_OPS = frozenset({"Relu", "Maximum"})
 _SQUARE_OPS = frozenset({"Square", "SquaredDifference", "Pow"})
 _LINEAR_OPS = frozenset(
@@ -48,8 +52,71 @@ def _scalar_value(tensor: Any) -> float | None:
     return float(np.asarray(value).reshape(()))
 
 
+_UNIFORM_PASS = frozenset({"Identity", "Cast", "Reshape", "ExpandDims", "Squeeze", "BroadcastTo", "Tile"})
+
+
+def _uniform_value(tensor: Any, depth: int = 0) -> float | None:
+    """The one value every element of a constant tensor holds (``-tf.ones((n, 1))``: -1), else None.
+
+    Label vectors made of one constant (``ones``, ``-ones``, ``fill(shape, 0.9)``) scale what they
+    multiply exactly as a scalar would, whatever the batch size.
+    """
+    import numpy as np
+    import tensorflow as tf
+
+    op = tensor.op
+    if depth > 8:
+        return None
+    if op.type == "Const":
+        try:
+            value = np.asarray(tf.get_static_value(tensor))
+        except Exception:
+            return None
+        if value.size == 0 or not np.issubdtype(value.dtype, np.number):
+            return None
+        first = float(value.reshape(-1)[0])
+        return first if bool(np.all(value == value.reshape(-1)[0])) else None
+    if op.type == "Fill" and len(op.inputs) == 2:
+        return _scalar_value(op.inputs[1])
+    if op.type in ("OnesLike", "ZerosLike"):
+        return 1.0 if op.type == "OnesLike" else 0.0
+    if op.type == "Neg":
+        v = _uniform_value(op.inputs[0], depth + 1)
+        return None if v is None else -v
+    if op.type in _UNIFORM_PASS and op.inputs:
+        return _uniform_value(op.inputs[0], depth + 1)
+    if op.type in ("Mul", "AddV2", "Add", "Sub") and len(op.inputs) == 2:
+        a, b = (_uniform_value(x, depth + 1) for x in op.inputs)
+        if a is None or b is None:
+            return None
+        return a * b if op.type == "Mul" else (a - b if op.type == "Sub" else a + b)
+    return None
+
+
+def _same_shape(a: Any, b: Any) -> bool:
+    """Whether two tensors have the same static shape (unknown dimensions match each other)."""
+    try:
+        sa, sb = a.shape.as_list(), b.shape.as_list()
+    except (ValueError, AttributeError):
+        return False
+    return sa == sb
+
+
+def _factor(t: Any, x: Any) -> float | None:
+    """The constant ``x`` multiplies ``t``'s other operand by: a scalar, or a uniform label vector that
+    does not broadcast it to more elements."""
+    v = _scalar_value(x)
+    if v is None and _same_shape(t, t.op.inputs[0] if t.op.inputs[1] is x else t.op.inputs[1]):
+        v = _uniform_value(x)
+    return v
+
+
 def _peel(t: Any, w: float | None) -> tuple[Any, float | None] | None:
-    """One step through a pass-through op, a negation or a scaling by a scalar constant, else None."""
+    """One step through a pass-through op, a negation or a scaling by a constant, else None.
+
+    A constant is a scalar or a label vector of one value (``mean(-labels * scores)`` with labels
+    ``-1`` is ``+1 x mean(scores)``), and a mean of such a scaling is the scaled mean.
+    """
     op = t.op
     if op.type in _PASS and op.inputs:
         return op.inputs[0], w
@@ -57,12 +124,24 @@ def _peel(t: Any, w: float | None) -> tuple[Any, float | None] | None:
         return op.inputs[0], None if w is None else -w
     if op.type in ("Mul", "RealDiv") and len(op.inputs) == 2:
         a, b = op.inputs
-        vb = _scalar_value(b)
+        vb = _factor(t, b)
         if vb is not None and (op.type == "Mul" or vb != 0):
             return a, None if w is None else w * (vb if op.type == "Mul" else 1.0 / vb)
-        va = _scalar_value(a) if op.type == "Mul" else None
+        va = _factor(t, a) if op.type == "Mul" else None
         if va is not None:
             return b, None if w is None else w * va
+    inner = None
+    if op.type == "Mean" and op.inputs:  # mean(c * x) = c * mean(x): the term is x, entering as its mean
+        inner = op.inputs[0]
+    elif op.type in _NORMALIZE and len(op.inputs) == 2 and op.inputs[0].op.type == "Sum" and _size_only(op.inputs[1]):
+        inner = op.inputs[0].op.inputs[0]  # sum(c * x) / batch (compute_average_loss) of per-example x
+        if inner.shape.rank != 1:
+            inner = None
+    if inner is not None and (
+        inner.op.type == "Neg"
+        or (inner.op.type == "Mul" and any(_factor(inner, x) is not None for x in inner.op.inputs))
+    ):
+        return _peel(inner, w)
     return None
 
 
@@ -151,6 +230,7 @@ def split_terms(
     atomic: frozenset[str] = frozenset(),
     stops: Callable[[Any], bool] = lambda t: False,
     split_sum: Callable[[Any], bool] = lambda t: False,
+    keeps_sign: Callable[[Any], bool] = lambda t: False,
     limit: int = 64,
 ) -> list[tuple[Any, float | None, Any]]:
     """The additive terms of ``root`` as ``(named tensor, weight, core tensor)``, in the order added.
@@ -163,25 +243,34 @@ def split_terms(
     the batch size). A mean or sum of a sum (``reduce_mean(a + b)``, ``compute_average_loss``) splits
     into the sum's terms where ``split_sum`` holds for the sum (it mixes a gradient penalty with
     other terms), unless the sum is a model's output (``stops``). A constant term is dropped.
+    A negative factor stays inside a term for which ``keeps_sign`` holds of what it scales (the
+    ``-0.5`` of a closed-form KL is part of the divergence, not a weight that maximises it).
     """
+
+    def peel(t: Any, w: float | None) -> tuple[Any, float | None] | None:
+        step = _peel(t, w)
+        if step is None or w is None or step[1] is None or (step[1] < 0) == (w < 0):
+            return step
+        return None if keeps_sign(step[0]) else step
+
     out: list[tuple[Any, float | None, Any]] = []
     stack: list[tuple[Any, float | None, bool]] = [(root, 1.0, True)]
     while stack and len(out) < limit:
         t, w, first = stack.pop()
-        if t.name in atomic:
+        if t.name in atomic or (t is not root and stops(t)):  # a model's output is no sum of terms
             out.append((t, w, t))
             continue
         if not first and is_leaf(t):
             core, cw = t, w
             for _ in range(8):
-                step = None if core.name in atomic else _peel(core, cw)
+                step = None if core.name in atomic else peel(core, cw)
                 if step is None:
                     break
                 core, cw = step
             out.append((t, cw, core))
             continue
         op = t.op
-        step = _peel(t, w)
+        step = peel(t, w)
         summed = None if step is not None else _through_reduction(t, stops)
         summed = summed if summed is not None and split_sum(summed) else None
         if step is not None:
@@ -238,6 +327,8 @@ def term_kind(
         if kind is not None:
             return kind
     reached_data, reached_vars = reached["data"], reached["vars"]
+    if op_types & _CCE_OPS:
+        return "cce"
     if op_types & _BCE_OPS:
         return "bce"
     if "Exp" in op_types and op_types & _SQUARE_OPS:
