@@ -319,7 +319,11 @@ def test_bad_input_gets_the_tracers_one_line() -> None:
 # -- ganviz's own GAN: stop_gradient, warmed-up EMA, per-example losses ------------------------------
 
 
-@pytest.mark.parametrize(("loss", "options"), [("bce", {}), ("wgan-gp", {"d_steps": 2}), ("hinge", {"ema": 0.99})])
+@pytest.mark.parametrize(
+    ("loss", "options"),
+    [("bce", {"r1_weight": 0.0, "ema": None}), ("bce", {}), ("wgan-gp", {"d_steps": 2}), ("hinge", {"ema": 0.99})],
+    ids=["bce-plain", "bce-recipe", "wgan-gp", "hinge-ema"],
+)
 def test_ganviz_gan_is_verified(loss: str, options: dict[str, Any]) -> None:
     import ganviz
 
@@ -332,8 +336,11 @@ def test_ganviz_gan_is_verified(loss: str, options: dict[str, Any]) -> None:
     assert checked.verified.holds, warned
     assert _same_state(before, _state(entry))
     facts = {(f.kind, f.subject): f for f in checked.verified.facts}
-    if loss == "bce":  # the generator's images reach the discriminator's loss behind a stop_gradient
+    if loss == "bce" and not gan.r1_weight:  # alternating: G's images reach D's loss behind a stop_gradient
         assert "fake_g through stop_gradient" in facts[("feeds", "d_loss")].observed
+    if loss == "bce" and gan.r1_weight:  # the default recipe: R1's own discriminator call, the EMA generator
+        assert "r1_scores" in facts[("feeds", "d_loss")].observed
+        assert ("assignment", "generator_ema") in facts
     if loss == "hinge":  # the generator's hinge loss is -mean(scores): the sign is the weight
         (term,) = next(x for x in checked.losses if x.name == "g_loss").terms
         assert (term.kind, term.weight) == ("wasserstein", -1.0)
