@@ -14,6 +14,7 @@ from ...ir.trace import Trace
 from .. import tf_graph as tfg
 from .build import build_trace
 from .find import Found, data_paths, find_in_function, infer_data, keras_tf, model_names, to_spec, unwrap
+from .guard import no_trace_left
 from .record import Recorder, patched
 
 __all__ = ["trace_gan", "trace_step", "assumed_gan_trace"]
@@ -96,6 +97,7 @@ def _trace(
     trace_name: str,
     param_names: list[str],
     note: str = "",
+    owner: Any = None,
 ) -> Trace:
     import tensorflow as tf
 
@@ -110,7 +112,10 @@ def _trace(
     rec = Recorder(names)
     models = [m for _, m in found.models.values()]
     opts = [o for _, o in found.optimizers.values()]
-    with patched(rec, models, opts):
+    with (
+        no_trace_left([*models, *opts, *([] if owner is None else [owner])]) as guard,
+        patched(rec, models, opts, guard),
+    ):
         try:
             _run_trace(step, specs, rec, autograph=False)
         except TraceError:
@@ -170,7 +175,7 @@ def trace_gan(gan: Any, *, data: Any = None) -> Trace:
     what = f"{type(gan).__name__}.train_step"
     uncompiled = isinstance(gan, keras.Model) and not getattr(gan, "compiled", True)
     try:
-        return _trace(step, (data,), found, what, type(gan).__name__, params, note)
+        return _trace(step, (data,), found, what, type(gan).__name__, params, note, owner=gan)
     except TraceError as exc:
         cause = exc.__cause__
         if uncompiled and isinstance(cause, AttributeError):
@@ -217,7 +222,8 @@ def trace_step(step_fn: Callable[..., Any], *example_args: Any, models: Any = No
     if not example_args and len(params) == 1 and found.models:
         spec, origin = infer_data(found)
         example_args, note = (spec,), f" (data was inferred from {origin}; pass example arguments)"
-    return _trace(fn, tuple(example_args), found, f"step function {name!r}", name, params, note)
+    owner = getattr(fn, "__self__", None)
+    return _trace(fn, tuple(example_args), found, f"step function {name!r}", name, params, note, owner=owner)
 
 
 # Drawn without tracing, on any backend; kept importable from here.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import sys
 import types
 from collections.abc import Callable, Iterator
@@ -149,6 +150,31 @@ def _variable_classes() -> list[type]:
     return out
 
 
+# Keras model methods that build and cache functions, compiled-loss/metric state or optimizer state.
+_KERAS_CACHING = (
+    "fit",
+    "evaluate",
+    "predict",
+    "train_on_batch",
+    "test_on_batch",
+    "predict_on_batch",
+    "make_train_function",
+    "make_test_function",
+    "make_predict_function",
+    "compute_loss",
+    "compute_metrics",
+)
+
+
+def _user_code(fn: Any) -> bool:
+    import inspect
+
+    code = getattr(inspect.unwrap(fn), "__code__", None)
+    if code is None:
+        code = getattr(getattr(inspect.unwrap(fn), "__func__", None), "__code__", None)
+    return code is not None and not tfg.is_library_file(code.co_filename)
+
+
 def _owner(cls: type, attr: str) -> type:
     for klass in cls.__mro__:
         if attr in klass.__dict__:
@@ -157,10 +183,15 @@ def _owner(cls: type, attr: str) -> type:
 
 
 @contextlib.contextmanager
-def patched(rec: Recorder, models: list[Any], optimizers: list[Any]) -> Iterator[None]:
-    """Temporarily wrap model ``__call__``, ``GradientTape.gradient`` and optimizer updates."""
+def patched(rec: Recorder, models: list[Any], optimizers: list[Any], guard: Any = None) -> Iterator[None]:
+    """Temporarily wrap model ``__call__``, ``GradientTape.gradient`` and optimizer updates.
+
+    ``guard`` (:class:`~.guard.Guard`) is told of every model whose Keras training API the step
+    reaches and every optimizer it builds, before Keras caches anything on them.
+    """
     import keras
     import tensorflow as tf
+    from tensorflow.python.eager.polymorphic_function import polymorphic_function as tf_poly
 
     saved: list[tuple[type, str, bool, Any]] = []
 
@@ -292,7 +323,34 @@ def patched(rec: Recorder, models: list[Any], optimizers: list[Any]) -> Iterator
 
         return assign
 
+    def wrap_watched(orig: Any) -> Any:
+        @functools.wraps(orig)
+        def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+            if rec.recording and guard is not None:
+                guard.watch(self)
+            return orig(self, *args, **kwargs)
+
+        return method
+
+    def wrap_tf_function(orig: Any) -> Any:
+        def __call__(self: Any, *args: Any, **kwargs: Any) -> Any:
+            python_function = getattr(self, "_python_function", None)
+            if rec.recording and python_function is not None and _user_code(python_function):
+                # Inline the user's own tf.function: traced here, its cache would hold the stand-ins.
+                return python_function(*args, **kwargs)
+            return orig(self, *args, **kwargs)
+
+        return __call__
+
     try:
+        patch(tf_poly.Function, "__call__", wrap_tf_function)
+        for method in _KERAS_CACHING:
+            if hasattr(keras.Model, method):
+                patch(_owner(keras.Model, method), method, wrap_watched)
+        for cls in dict.fromkeys([keras.optimizers.Optimizer, *(type(o) for o in optimizers)]):
+            for klass in cls.__mro__:
+                if "build" in klass.__dict__ and klass is not object:
+                    patch(klass, "build", wrap_watched)
         patch(tf.GradientTape, "__enter__", wrap_enter)
         patch(tf.GradientTape, "__exit__", wrap_exit)
         patch(_owner(keras.losses.Loss, "__call__"), "__call__", wrap_loss)
