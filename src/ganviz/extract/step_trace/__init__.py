@@ -13,8 +13,10 @@ from ...errors import TraceError
 from ...ir.trace import Trace
 from .. import tf_graph as tfg
 from .build import build_trace
+from .compiled import add_compiled
 from .find import Found, data_paths, find_in_function, infer_data, keras_tf, model_names, to_spec, unwrap
 from .guard import no_trace_left
+from .phases import unique_phase_names
 from .record import Recorder, patched
 
 __all__ = ["trace_gan", "trace_step", "assumed_gan_trace"]
@@ -127,7 +129,14 @@ def _trace(
                 raise _trace_error(exc, what, note) from exc  # the plain error names the user's own line
         except Exception as exc:
             raise _trace_error(exc, what, note) from exc
-    return build_trace(rec, found, names, trace_name, param_names)
+    for name, model in rec.emulator.extra_models:  # compiled models reached through train_on_batch/predict
+        found.models.setdefault(id(model), (name, model))
+    for r in rec.emulator.records:  # a compiled model's optimizer, as the script reaches it
+        name = rec.model_names.get(id(r.model), r.model.name)
+        found.optimizers.setdefault(id(r.optimizer), (f"{name}.optimizer", r.optimizer))
+    trace = build_trace(rec, found, names, trace_name, param_names)
+    opt_names = {key: attr for key, (attr, _) in found.optimizers.items()}
+    return unique_phase_names(add_compiled(trace, rec.emulator, opt_names))
 
 
 def trace_gan(gan: Any, *, data: Any = None) -> Trace:

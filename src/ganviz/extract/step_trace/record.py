@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from .. import tf_graph as tfg
+from .compiled import EMULATED, Emulator, emulate
 from .standin import TapeLog, standin_gradient
 
 __all__ = ["Recorder", "flat_tensors", "patched", "REAL_GRADIENTS"]
@@ -41,6 +42,8 @@ class Recorder:
         self.recording = False
         self.depth = 0
         self.assigning = False
+        self.transparent: set[int] = set()  # compiled models made of the step's models: their parts are recorded
+        self.emulating = 0  # inside a recorded train_on_batch: its gradient is a stand-in too
         self.reset()
 
     def reset(self) -> None:
@@ -62,6 +65,10 @@ class Recorder:
         self.data: list[tuple[str, Any]] = []
         self.result: Any = None
         self.tapes = TapeLog()
+        old = getattr(self, "emulator", None)
+        self.emulator = Emulator(self)  # train_on_batch / predict of this recording
+        if old is not None:
+            self.emulator.extra_models = old.extra_models  # their names stay registered
 
     def capture_names(self, frame: types.FrameType | None) -> list[types.FrameType]:
         frames = tfg.user_frames(frame, self.stop_code)
@@ -204,7 +211,7 @@ def patched(rec: Recorder, models: list[Any], optimizers: list[Any], guard: Any 
     def wrap_call(orig: Any) -> Any:
         def __call__(self: Any, *args: Any, **kwargs: Any) -> Any:
             name = rec.model_names.get(id(self))
-            if name is None or not rec.recording or rec.depth:
+            if name is None or not rec.recording or rec.depth or id(self) in rec.transparent:
                 return orig(self, *args, **kwargs)
             graph = tf.compat.v1.get_default_graph()
             before = len(graph.get_operations())
@@ -226,7 +233,7 @@ def patched(rec: Recorder, models: list[Any], optimizers: list[Any], guard: Any 
             if not rec.recording:
                 return orig(self, target, sources, output_gradients, **extra)
             result = None
-            if not REAL_GRADIENTS and not tfg.is_library_file(sys._getframe(1).f_code.co_filename):
+            if not REAL_GRADIENTS and (rec.emulating or not tfg.is_library_file(sys._getframe(1).f_code.co_filename)):
                 with contextlib.suppress(Exception):  # anything unusual: TensorFlow's own gradient
                     result = standin_gradient(rec.tapes, self, target, sources, unconnected_gradients)
             if result is None:
@@ -323,11 +330,13 @@ def patched(rec: Recorder, models: list[Any], optimizers: list[Any], guard: Any 
 
         return assign
 
-    def wrap_watched(orig: Any) -> Any:
+    def wrap_watched(orig: Any, name: str = "") -> Any:
         @functools.wraps(orig)
         def method(self: Any, *args: Any, **kwargs: Any) -> Any:
             if rec.recording and guard is not None:
                 guard.watch(self)
+            if name in EMULATED and rec.recording and not rec.depth and not rec.emulating:
+                return emulate(rec.emulator, name, self, args, kwargs)  # recorded, never run
             return orig(self, *args, **kwargs)
 
         return method
@@ -346,7 +355,7 @@ def patched(rec: Recorder, models: list[Any], optimizers: list[Any], guard: Any 
         patch(tf_poly.Function, "__call__", wrap_tf_function)
         for method in _KERAS_CACHING:
             if hasattr(keras.Model, method):
-                patch(_owner(keras.Model, method), method, wrap_watched)
+                patch(_owner(keras.Model, method), method, lambda orig, m=method: wrap_watched(orig, m))
         for cls in dict.fromkeys([keras.optimizers.Optimizer, *(type(o) for o in optimizers)]):
             for klass in cls.__mro__:
                 if "build" in klass.__dict__ and klass is not object:

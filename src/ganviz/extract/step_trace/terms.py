@@ -19,6 +19,8 @@ LOSS_CLASS_KINDS = {
     "SquaredHinge": "hinge",
     "CategoricalHinge": "hinge",
     "KLDivergence": "kl",
+    "CategoricalCrossentropy": "cce",
+    "SparseCategoricalCrossentropy": "sparse_cce",
 }
 _ADD = frozenset({"AddV2", "Add", "AddN"})
 _PASS = frozenset({"Identity", "Cast", "StopGradient"})
