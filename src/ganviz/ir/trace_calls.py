@@ -210,7 +210,8 @@ def trace_to_call_graph(trace: Trace) -> Graph:  # noqa: C901 - one block per el
     for c in trace.calls:
         parent = phase_cluster.get(c.phase) if c.phase else None
         cls = c.model if c.in_tape else f"{c.model} · no tape"
-        frozen = {"trainable": False} if (c.phase, c.model) in frozen_in else {}
+        frozen_here = (c.phase, c.model) in frozen_in
+        frozen: dict[str, bool] = {"trainable": False} if frozen_here else {}
         if c.model in summarised or c.model not in models:
             shape = (c.output_shape,) if c.output_shape is not None else ()
             node = b.add_node(
@@ -224,7 +225,8 @@ def trace_to_call_graph(trace: Trace) -> Graph:  # noqa: C901 - one block per el
             )
         else:
             m = models[c.model]
-            node = _model_node(b, dataclasses.replace(m, **frozen) if frozen else m, c.model, names[c.id], cls, parent)
+            shown = dataclasses.replace(m, trainable=False) if frozen_here else m
+            node = _model_node(b, shown, c.model, names[c.id], cls, parent)
         summarised.add(c.model)
         node_of[c.id] = node
         first_call_in.setdefault((c.phase, c.model), node)

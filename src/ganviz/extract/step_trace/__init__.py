@@ -30,6 +30,11 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 def _fix_for(exc: BaseException) -> str:
     text = f"{type(exc).__name__} {exc}"
+    if "symbolic tf.Tensor" in text or "NumPy call" in text:
+        return (
+            "while tracing, the step's data and what `predict` returns are symbolic tensors: combine them "
+            "with tf ops (tf.concat, tf.ones_like), not numpy functions (np.concatenate, np.add)"
+        )
     if "numpy" in text:
         return (
             "remove `.numpy()` (and other eager-only calls) from the step: while tracing, tensors are "

@@ -160,6 +160,29 @@ class Emulator:
             return []
         return [m for m in layers if id(m) in names and m is not model]
 
+    def output_names(self, model: Any, n: int) -> list[str]:
+        """A name per output: the step's model that computes it (``discriminator``), that model's own
+        output name when it has several (``validity``, ``label``), else the output layer's name; a
+        single output of a plain model is the model's name."""
+        names = _output_names(model, n)
+        try:
+            outputs = list(model.outputs)
+        except Exception:
+            return names
+        if len(outputs) != n:
+            return names
+        out = []
+        for i, t in enumerate(outputs):
+            history = getattr(t, "_keras_history", None)
+            op = getattr(history, "operation", None)
+            if op is not None and id(op) in self.rec.model_names and op is not model:
+                own = _output_names(op, len(op.outputs)) if len(op.outputs) > 1 else [self.rec.model_names[id(op)]]
+                index = getattr(history, "tensor_index", 0)
+                out.append(own[index] if index < len(own) else names[i])
+            else:
+                out.append(names[i])
+        return out
+
     # -- values ------------------------------------------------------------------------------
 
     def tensor(self, value: Any, frame: types.FrameType | None) -> Any:
@@ -218,6 +241,7 @@ class Emulator:
         mname = self.register(model, frame)
         xs, ys = self.tensor(x, frame), self.tensor(y, frame)
         sw = self.tensor(sample_weight, frame)
+        self.check_batch(mname, xs, ys, x, y, frame)
         if model.train_function is None:  # Keras 3 fixes the set when the train function is first built
             trainable = self.first_trainable.setdefault(id(model), list(model.trainable_variables))
         else:
@@ -241,11 +265,40 @@ class Emulator:
         self.records.append(record)
         rec.emulating += 1
         try:
-            grads = tape.gradient(total, trainable) if trainable else []
+            # Keras takes no gradient when nothing is trainable ("The model does not have any trainable
+            # weights"); the empty one here keeps the loss, with no update, in its own phase.
+            grads = tape.gradient(total, trainable)
             model.optimizer.apply_gradients(list(zip(grads, trainable)))
         finally:
             rec.emulating -= 1
         return _placeholder_result(model, len(record.outputs))
+
+    def check_batch(self, mname: str, xs: Any, ys: Any, x: Any, y: Any, frame: Any) -> None:
+        """One clear line when the inputs and targets of a ``train_on_batch`` disagree on the batch size
+        (the script's ``valid = np.ones((batch_size, 1))`` against example data of another batch)."""
+        import tensorflow as tf
+
+        def batches(structure: Any, raw: Any) -> list[tuple[int, str]]:
+            out = []
+            flat_raw = tf.nest.flatten(raw) if raw is not None else []
+            for i, t in enumerate(tf.nest.flatten(structure) if structure is not None else []):
+                if tfg.is_graph_tensor(t) and t.shape.rank and t.shape[0] is not None:
+                    name = self.rec.names.get(t.name) or (
+                        _local_name(frame, flat_raw[i]) if i < len(flat_raw) else None
+                    )
+                    out.append((int(t.shape[0]), name or "an input"))
+            return out
+
+        sizes = batches(xs, x) + batches(ys, y)
+        if len({n for n, _ in sizes}) > 1:
+            from ...errors import TraceError
+
+            shown = ", ".join(f"{name} {n}" for n, name in sizes)
+            raise TraceError(
+                f"cannot trace {mname}.train_on_batch: its inputs and targets have different batch sizes "
+                f"({shown}); fix: give example data of the batch size the step's arrays use "
+                f"(CLI: --batch-size N; Python: an example batch of N, or tf.TensorSpec((N, ...)))"
+            )
 
     def loss(self, model: Any, y: Any, y_pred: Any, sample_weight: Any, record: CompiledRecord, frame: Any) -> Any:
         """The compiled loss of ``model``, one named term per output, weighted as compiled."""
@@ -257,10 +310,8 @@ class Emulator:
         if isinstance(y, dict):
             targets = [y.get(n) for n in _output_names(model, len(preds))]
         specs = _compiled_losses(model, len(preds))
-        out_names = _output_names(model, len(preds))
-        if len(preds) == 1:
-            producer = [self.rec.model_names[id(p)] for p in self.parts(model) if _produces(model, p)]
-            out_names = producer[-1:] or out_names
+        out_names = self.output_names(model, len(preds))
+        inner = {r.name for _, results, _ in self.rec.grads for r in results if r is not None}
         terms = []
         for i, (pred, (identifier, weight)) in enumerate(zip(preds, specs)):
             if identifier is None or i >= len(targets):
@@ -274,7 +325,8 @@ class Emulator:
                 value = tf.cast(resolved(target, pred, sw), tf.float32)
             finally:
                 self.rec.depth -= 1
-            self.rec.loss_calls.append((cls, value))
+            if not (inner and _reaches(pred, inner)):  # a penalty on a gradient norm keeps its own kind
+                self.rec.loss_calls.append((cls, value))
             target_name = self.rec.names.get(target.name) or tfg.forward_name(target, self.rec.names) or "y"
             self.rec.names.setdefault(value.name, f"{short}({out_names[i]}, {target_name})")
             record.outputs.append((out_names[i], short, cls, weight, pred, target))
@@ -289,13 +341,18 @@ class Emulator:
         return total
 
 
-def _produces(model: Any, part: Any) -> bool:
-    """Whether ``part`` (a model inside ``model``) computes ``model``'s only output."""
-    try:
-        history = model.outputs[0]._keras_history  # noqa: SLF001
-    except Exception:
-        return False
-    return getattr(history, "operation", None) is part
+def _reaches(tensor: Any, names: set[str], limit: int = 3000) -> bool:
+    """Whether ``tensor`` is computed from a tensor named in ``names`` (a gradient used as data)."""
+    stack, seen = [tensor], set()
+    while stack and len(seen) < limit:
+        t = stack.pop()
+        if t.name in names:
+            return True
+        if t.name in seen:
+            continue
+        seen.add(t.name)
+        stack.extend(t.op.inputs)
+    return False
 
 
 def _size(variable: Any) -> int:
@@ -388,6 +445,7 @@ def add_compiled(trace: Any, em: Emulator, optimizer_names: dict[int, str]) -> A
 
     if not em.records:
         return trace
+    trace = _distinct_term_names(trace)
     used: set[str] = set()
     phase_of = {lid: p.name for p in trace.phases for lid in p.losses}
     opt_of = {u.loss: u.optimizer for u in trace.updates}
@@ -397,13 +455,13 @@ def add_compiled(trace: Any, em: Emulator, optimizer_names: dict[int, str]) -> A
         if loss is None:
             continue  # a repetition folded into its phase's repeat
         used.add(loss.id)
-        terms = {t.name: t for t in loss.terms}
         outputs = []
-        for oname, short, cls, weight, _pred, target in r.outputs:
+        for k, (oname, short, cls, weight, _pred, _target) in enumerate(r.outputs):
             from .terms import LOSS_CLASS_KINDS
 
-            target_name = em.rec.names.get(target.name) or tfg.forward_name(target, em.rec.names) or "y"
-            term = terms.get(f"{short}({oname}, {target_name})")
+            term = loss.terms[k] if k < len(loss.terms) else None  # terms keep the outputs' order
+            if term is None or not term.name.startswith(short + "("):
+                term = next((t for t in loss.terms if t.name.startswith(f"{short}({oname}, ")), None)
             ins = term.inputs if term is not None else ()
             pred_id = next((i for i in ins if i.startswith("call")), None)
             target_id = next((i for i in ins if i != pred_id), None)
@@ -422,6 +480,15 @@ def add_compiled(trace: Any, em: Emulator, optimizer_names: dict[int, str]) -> A
                 outputs=tuple(outputs),
             )
         )
+    # A phase whose compiled model trains nothing (the Keras 3 trap) says so instead of "phase 2".
+    idle = {c.phase: f"{c.model}.train_on_batch: nothing trainable" for c in out if not c.trains and c.phase}
+    if idle:
+        trace = dataclasses.replace(
+            trace,
+            phases=tuple(dataclasses.replace(p, name=idle.get(p.name, p.name)) for p in trace.phases),
+            calls=tuple(dataclasses.replace(c, phase=idle.get(c.phase or "", c.phase)) for c in trace.calls),
+        )
+        out = [dataclasses.replace(c, phase=idle.get(c.phase or "", c.phase)) for c in out]
     compiled_models = {c.model for c in out}
     trained: dict[str, int] = {}
     for r in em.records:
@@ -433,3 +500,31 @@ def add_compiled(trace: Any, em: Emulator, optimizer_names: dict[int, str]) -> A
     )
     unused = tuple(n for n in trace.unused_models if n not in compiled_models)
     return dataclasses.replace(trace, compiled=tuple(out), models=models, unused_models=unused)
+
+
+def _distinct_term_names(trace: Any) -> Any:
+    """Two terms of one loss named alike (CycleGAN's cycle and identity terms, both on ``g_BA``
+    against ``imgs_A``) are named after their calls instead: ``mae(g_BA(g_AB(imgs_A)), imgs_A)``."""
+    import dataclasses
+
+    labels: dict[str, str] = {s.id: s.name for s in trace.sources}
+    labels.update({o.id: o.output or o.kind for o in trace.ops})
+    for c in trace.calls:
+        args = ", ".join(labels.get(i, i) for i in c.inputs[:2]) + (", ..." if len(c.inputs) > 2 else "")
+        labels[c.id] = c.output or f"{c.model}({args})"
+    losses = []
+    for loss in trace.losses:
+        names = [t.name for t in loss.terms]
+        if len(set(names)) == len(names):
+            losses.append(loss)
+            continue
+        terms = []
+        for t in loss.terms:
+            call = next((i for i in t.inputs if i.startswith("call")), None)
+            if names.count(t.name) > 1 and call is not None and "(" in t.name:
+                head, _, rest = t.name.partition("(")
+                target = rest.rsplit(", ", 1)[-1].rstrip(")")
+                t = dataclasses.replace(t, name=f"{head}({labels[call]}, {target})")
+            terms.append(t)
+        losses.append(dataclasses.replace(loss, terms=tuple(terms)))
+    return dataclasses.replace(trace, losses=tuple(losses))
