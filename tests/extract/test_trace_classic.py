@@ -8,6 +8,7 @@ training the parts of it that are trainable at that moment, with its compiled lo
 from __future__ import annotations
 
 import os
+import types
 from typing import Any
 
 import pytest
@@ -221,3 +222,91 @@ def test_cyclegan_six_weighted_outputs(classic: Any) -> None:
     assert [c.model for c in trace.compiled[:-1]] == ["d_A", "d_A", "d_B", "d_B"]
     graph = trace_to_graph(trace)
     assert "mse + mse + 10×mae + 10×mae + mae + mae" in {n.class_name for n in graph.nodes if n.kind == "loss"}
+
+
+def test_infogan_trains_the_auxiliary_head_it_never_names(classic: Any) -> None:
+    trace = classic["infogan"][1]
+    combined = trace.compiled[-1]
+    assert (combined.model, combined.trains, combined.frozen) == (
+        "combined",
+        ("generator", "auxiliary"),
+        ("discriminator",),
+    )
+    assert [(o.name, o.loss) for o in combined.outputs] == [("discriminator", "bce"), ("auxiliary", "mutual_info_loss")]
+    aux = trace.model("auxiliary")
+    assert 0 < aux.trainable_params < aux.params  # its own head; the trunk is frozen with the discriminator
+    assert "auxiliary" in trace.updates_by_model()
+
+
+def test_bigan_trains_generator_and_encoder(classic: Any) -> None:
+    trace = classic["bigan"][1]
+    update = trace.compiled[-1]
+    assert (update.model, update.trains, update.frozen) == (
+        "bigan_generator",
+        ("generator", "encoder"),
+        ("discriminator",),
+    )
+    assert _outputs(trace, 2) == [("bce", "bce", None, "ones"), ("bce", "bce", None, "zeros")]
+    encoded = [c for c in trace.calls if c.output == "z_"]
+    assert [(c.model, c.in_tape) for c in encoded] == [("encoder", False)]
+    real = _call(trace, trace.compiled[0].outputs[0].prediction)
+    assert set(real.inputs) == {encoded[0].id, next(s.id for s in trace.sources if s.name == "imgs")}
+
+
+def test_trainable_set_is_read_at_the_first_train_on_batch() -> None:
+    """Keras 3 builds the train function once: a flag changed after a model's first train_on_batch
+    changes nothing for its later ones, and the trace says so."""
+    entry = classic_zoo.dcgan()
+    d, valid = entry.models["discriminator"], np.ones((classic_zoo.BATCH, 1))
+
+    def train_step(imgs: Any) -> Any:
+        d.trainable = True
+        first = d.train_on_batch(imgs, valid)
+        d.trainable = False  # too late: d's train function already holds its weights
+        second = d.train_on_batch(imgs, valid)
+        return first, second
+
+    trace = trace_step(train_step, *entry.data)
+    assert _compiled(trace) == [("discriminator", ("discriminator",), ())] * 2
+
+
+def test_a_compiled_model_reached_only_through_the_step_is_named_by_its_local() -> None:
+    entry = classic_zoo.dcgan()
+    holder = types.SimpleNamespace(gan=entry.models["combined"])  # an object the model search does not open
+    noise, valid = np.zeros((classic_zoo.BATCH, 4)), np.ones((classic_zoo.BATCH, 1))
+
+    def train_step(imgs: Any) -> Any:
+        full_model = holder.gan
+        return full_model.train_on_batch(noise, valid)
+
+    trace = trace_step(train_step, *entry.data, models=[entry.models["generator"], entry.models["discriminator"]])
+    assert _compiled(trace) == [("full_model", ("generator",), ("discriminator",))]
+    assert {s.name: s.kind for s in trace.sources} == {"noise": "constant", "valid": "constant"}
+
+
+def test_batch_mismatch_is_one_clear_line() -> None:
+    from ganviz.errors import TraceError
+
+    entry = classic_zoo.dcgan()
+    with pytest.raises(TraceError) as info:
+        trace_step(entry.step, tf.TensorSpec((8, *classic_zoo.IMAGE_SHAPE)))
+    text = str(info.value)
+    assert "\n" not in text
+    assert "different batch sizes (imgs 8, valid 4)" in text and "--batch-size" in text
+
+
+def test_numpy_on_a_predicted_tensor_says_what_to_use() -> None:
+    from ganviz.errors import TraceError
+
+    entry = classic_zoo.dcgan()
+    g, d = entry.models["generator"], entry.models["discriminator"]
+    labels = np.concatenate([np.ones((classic_zoo.BATCH, 1)), np.zeros((classic_zoo.BATCH, 1))])
+
+    def train_step(imgs: Any) -> Any:
+        gen_imgs = g.predict(np.random.normal(0, 1, (classic_zoo.BATCH, 4)), verbose=0)
+        return d.train_on_batch(np.concatenate([imgs, gen_imgs]), labels)
+
+    with pytest.raises(TraceError) as info:
+        trace_step(train_step, *entry.data)
+    text = str(info.value)
+    assert "np.concatenate" in text and "tf.concat" in text and ".numpy()" not in text

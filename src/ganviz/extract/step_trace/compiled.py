@@ -219,6 +219,21 @@ class Emulator:
 
     # -- the calls ---------------------------------------------------------------------------
 
+    def register_parts(self, model: Any) -> None:
+        """A model made of the step's models (``combined``) gets its other direct parts registered too
+        (InfoGAN's auxiliary Q model, which the step itself never names)."""
+        import keras
+
+        if not self.parts(model):
+            return
+        try:
+            direct = list(model._flatten_layers(include_self=False, recursive=False))  # noqa: SLF001
+        except Exception:
+            return
+        for layer in direct:
+            if isinstance(layer, keras.Model) and id(layer) not in self.rec.model_names:
+                self.register(layer, None)
+
     def call(self, model: Any, x: Any, training: bool) -> Any:
         rec = self.rec
         if self.parts(model):
@@ -230,6 +245,7 @@ class Emulator:
 
     def predict(self, model: Any, x: Any, frame: types.FrameType | None) -> Any:
         self.register(model, frame)
+        self.register_parts(model)
         return self.call(model, self.tensor(x, frame), training=False)
 
     def train_on_batch(
@@ -239,6 +255,7 @@ class Emulator:
 
         rec = self.rec
         mname = self.register(model, frame)
+        self.register_parts(model)
         xs, ys = self.tensor(x, frame), self.tensor(y, frame)
         sw = self.tensor(sample_weight, frame)
         self.check_batch(mname, xs, ys, x, y, frame)
