@@ -310,3 +310,17 @@ def test_numpy_on_a_predicted_tensor_says_what_to_use() -> None:
         trace_step(train_step, *entry.data)
     text = str(info.value)
     assert "np.concatenate" in text and "tf.concat" in text and ".numpy()" not in text
+
+
+def test_train_on_batch_of_an_uncompiled_model_is_one_clear_line() -> None:
+    from ganviz.errors import TraceError
+
+    entry = classic_zoo.dcgan()
+    generator = entry.models["generator"]  # never compiled in the classic scripts
+    target = np.zeros((classic_zoo.BATCH, *classic_zoo.IMAGE_SHAPE))
+
+    def train_step(noise: Any) -> Any:
+        return generator.train_on_batch(noise, target)
+
+    with pytest.raises(TraceError, match=r"generator is not compiled; fix: call generator\.compile\("):
+        trace_step(train_step, np.zeros((classic_zoo.BATCH, 4), "float32"))

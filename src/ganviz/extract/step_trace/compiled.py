@@ -255,6 +255,13 @@ class Emulator:
 
         rec = self.rec
         mname = self.register(model, frame)
+        if not getattr(model, "compiled", False) or getattr(model, "optimizer", None) is None:
+            from ...errors import TraceError
+
+            raise TraceError(
+                f"cannot trace {mname}.train_on_batch: {mname} is not compiled; fix: call "
+                f"{mname}.compile(optimizer=..., loss=...) before the step, as Keras needs to train it"
+            )
         self.register_parts(model)
         xs, ys = self.tensor(x, frame), self.tensor(y, frame)
         sw = self.tensor(sample_weight, frame)
@@ -436,9 +443,10 @@ def emulate(em: Emulator, method: str, model: Any, args: tuple[Any, ...], kwargs
         names = ("x", "y", "sample_weight", "class_weight", "return_dict")
         bound = dict(zip(names, args))
         bound.update(kwargs)
-        return em.train_on_batch(
+        result = em.train_on_batch(
             model, bound.get("x"), bound.get("y"), bound.get("sample_weight"), frame, assigned_name(frame)
         )
+        return {"loss": 0.0} if bound.get("return_dict") else result
     x = args[0] if args else kwargs.get("x")
     out = em.predict(model, x, frame)
     if method == "test_on_batch":
