@@ -224,3 +224,15 @@ def test_untraced_twins_agree() -> None:
         keras.utils.set_random_seed(1)
         _train_classic(entry)
     _assert_twins(a.models, b.models, a.optimizers, b.optimizers)
+
+
+def test_tracing_makes_no_global_seed_generator() -> None:
+    """An unseeded ``keras.random`` draw in the step (WGAN-GP's random weighted average) would create
+    Keras's global SeedGenerator inside the traced graph; training after the trace makes its own."""
+    from keras.src.backend.common import global_state
+    from keras.src.random import seed_generator
+
+    entry = classic_zoo.wgan_gp()
+    keras.utils.set_random_seed(1)  # drops the global generator
+    trace_step(entry.step, *entry.data)
+    assert global_state.get_global_attribute(seed_generator.GLOBAL_SEED_GENERATOR) is None

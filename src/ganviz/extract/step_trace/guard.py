@@ -160,8 +160,8 @@ class Guard:
 @contextlib.contextmanager
 def no_trace_left(objects: Iterable[Any]) -> Iterator[Guard]:
     """Put back, on exit, every Keras cache of ``objects`` (models, their sub-models, optimizers,
-    the GAN object) and of what the trace reaches later (``Guard.watch``), and the global random
-    state of ``random`` and ``numpy``."""
+    the GAN object) and of what the trace reaches later (``Guard.watch``), the global random state
+    of ``random`` and ``numpy``, and Keras's global seed generator."""
     import numpy as np
 
     guard = Guard()
@@ -169,9 +169,24 @@ def no_trace_left(objects: Iterable[Any]) -> Iterator[Guard]:
         guard.watch(obj)
     py_random = random.getstate()
     np_random = np.random.get_state()
+    seeds = _keras_seed_generator()
     try:
         yield guard
     finally:
         guard.restore()
         random.setstate(py_random)
         np.random.set_state(np_random)
+        if seeds is not None:  # the global SeedGenerator of unseeded keras.random ops, made lazily
+            seeds[0].set_global_attribute(seeds[1], seeds[2])
+
+
+def _keras_seed_generator() -> tuple[Any, str, Any] | None:
+    """``(global_state, key, value)`` of Keras's global ``SeedGenerator``: a trace that is the first to
+    draw an unseeded ``keras.random`` number would otherwise create it inside the traced graph."""
+    try:
+        from keras.src.backend.common import global_state
+        from keras.src.random import seed_generator
+    except ImportError:
+        return None
+    key = seed_generator.GLOBAL_SEED_GENERATOR
+    return global_state, key, global_state.get_global_attribute(key)
