@@ -324,3 +324,18 @@ def test_train_on_batch_of_an_uncompiled_model_is_one_clear_line() -> None:
 
     with pytest.raises(TraceError, match=r"generator is not compiled; fix: call generator\.compile\("):
         trace_step(train_step, np.zeros((classic_zoo.BATCH, 4), "float32"))
+
+
+def test_srgan_frozen_feature_network_and_its_target(classic: Any) -> None:
+    trace = classic["srgan"][1]
+    combined = trace.compiled[-1]
+    assert (combined.model, combined.trains, combined.frozen) == ("combined", ("generator",), ("discriminator", "vgg"))
+    assert [(o.name, o.kind, o.weight) for o in combined.outputs] == [
+        ("discriminator", "bce", 0.001),
+        ("vgg", "mse", 1.0),
+    ]
+    features = _call(trace, combined.outputs[1].target)  # the target is the code's vgg.predict(imgs_hr)
+    assert (features.model, features.output, features.in_tape) == ("vgg", "image_features", False)
+    predicted = _call(trace, combined.outputs[1].prediction)
+    assert predicted.model == "vgg" and _call(trace, predicted.inputs[0]).model == "generator"
+    assert not trace.model("vgg").trainable

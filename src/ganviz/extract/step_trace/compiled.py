@@ -472,6 +472,7 @@ def add_compiled(trace: Any, em: Emulator, optimizer_names: dict[int, str]) -> A
         return trace
     trace = _distinct_term_names(trace)
     used: set[str] = set()
+    call_of = {t.name: f"call{i}" for i, (_, _, outs) in enumerate(em.rec.calls) for t in outs}
     phase_of = {lid: p.name for p in trace.phases for lid in p.losses}
     opt_of = {u.loss: u.optimizer for u in trace.updates}
     out = []
@@ -488,8 +489,12 @@ def add_compiled(trace: Any, em: Emulator, optimizer_names: dict[int, str]) -> A
             if term is None or not term.name.startswith(short + "("):
                 term = next((t for t in loss.terms if t.name.startswith(f"{short}({oname}, ")), None)
             ins = term.inputs if term is not None else ()
-            pred_id = next((i for i in ins if i.startswith("call")), None)
-            target_id = next((i for i in ins if i != pred_id), None)
+            pred_id = call_of.get(_pred.name) if call_of.get(_pred.name) in ins else None
+            target_id = call_of.get(_target.name) if call_of.get(_target.name) in ins else None
+            if target_id is None:  # a source, or an op on the way (prefer what the prediction is not)
+                target_id = next((i for i in ins if i != pred_id and not i.startswith("call")), None)
+            if pred_id is None:
+                pred_id = next((i for i in ins if i.startswith("call") and i != target_id), None)
             kind = term.kind if term is not None else LOSS_CLASS_KINDS.get(cls, "other")
             outputs.append(CompiledOutput(oname, short, kind, weight, pred_id, target_id))
         model_name = em.rec.model_names.get(id(r.model), getattr(r.model, "name", "model"))
