@@ -13,7 +13,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 keras = pytest.importorskip("keras")
 tf = pytest.importorskip("tensorflow")
 
-from fixtures import gan_zoo, zoo_published  # noqa: E402
+from fixtures import classic_zoo, gan_zoo, zoo_published  # noqa: E402
 from ganviz.extract.step_trace import record, trace_gan, trace_step  # noqa: E402
 from ganviz.extract.step_trace.record import Recorder, patched  # noqa: E402
 
@@ -162,10 +162,20 @@ def _ganviz_gans() -> dict[str, Any]:
                                                                                      activation=None)}  # fmt: skip
 
 
+def _classic(build: Any) -> gan_zoo.ZooEntry:
+    entry = build()
+    return gan_zoo.ZooEntry(entry.name, entry.step, entry.data, entry.models, entry.optimizers, kind="step")
+
+
 SYSTEMS = {
     **{f"published:{k}": v for k, v in zoo_published.PUBLISHED.items()},
     **{f"zoo:{k}": v for k, v in gan_zoo.ZOO.items()},
     **_ganviz_gans(),
+    **{
+        f"classic:{k}": (lambda build=v: _classic(build))
+        for k, v in classic_zoo.CLASSIC.items()
+        if k in ("dcgan", "pix2pix", "wgan_gp")
+    },
 }
 
 

@@ -2,7 +2,7 @@
 
 from .graph import GRAPH_FORMAT, Cluster, Edge, Graph, GraphBuilder, Node
 from .trace import TRACE_FORMAT, TRACE_FORMATS, Call, Loss, OptimizerInfo, Source, Trace, TraceModel, Update
-from .trace_facts import Assignment, LossTerm, Phase, TraceOp
+from .trace_facts import Assignment, CompiledOutput, CompiledUpdate, LossTerm, Phase, TraceOp
 from .trace_verified import Fact, Verification
 from .transforms import collapse_to_depth, max_depth, view
 
@@ -28,6 +28,8 @@ __all__ = [
     "Phase",
     "Fact",
     "Verification",
+    "CompiledOutput",
+    "CompiledUpdate",
     "collapse_to_depth",
     "max_depth",
     "view",

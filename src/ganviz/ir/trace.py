@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .graph import Graph, Shape, shape_from_json, shape_to_json
-from .trace_facts import Assignment, LossTerm, Phase, TraceOp
+from .trace_facts import Assignment, CompiledOutput, CompiledUpdate, LossTerm, Phase, TraceOp
 from .trace_verified import Fact, Verification
 
 __all__ = [
@@ -27,6 +27,8 @@ __all__ = [
     "Phase",
     "Fact",
     "Verification",
+    "CompiledOutput",
+    "CompiledUpdate",
 ]
 
 TRACE_FORMAT = "ganviz.trace/2"
@@ -221,6 +223,7 @@ class Trace:
     assignments: tuple[Assignment, ...] = ()
     phases: tuple[Phase, ...] = ()
     unused_models: tuple[str, ...] = ()
+    compiled: tuple[CompiledUpdate, ...] = ()
     details: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
     verified: Verification | None = None
 
@@ -261,6 +264,8 @@ class Trace:
             "phases": [p.to_dict() for p in self.phases],
             "unused_models": list(self.unused_models),
         }
+        if self.compiled:  # written only for steps that call train_on_batch (older files stay as they were)
+            d["compiled"] = [c.to_dict() for c in self.compiled]
         if self.details:
             d["details"] = dict(self.details)
         if self.verified is not None:  # written only when checked, so unchecked traces read as before
@@ -291,6 +296,7 @@ class Trace:
             assignments=tuple(Assignment.from_dict(a) for a in d.get("assignments", [])),
             phases=tuple(Phase.from_dict(p) for p in d.get("phases", [])),
             unused_models=tuple(str(n) for n in unused or []),
+            compiled=tuple(CompiledUpdate.from_dict(c) for c in d.get("compiled", [])),
             details=details,
             verified=None if d.get("verified") is None else Verification.from_dict(d["verified"]),
         )

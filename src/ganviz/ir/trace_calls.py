@@ -207,9 +207,13 @@ def trace_to_call_graph(trace: Trace) -> Graph:  # noqa: C901 - one block per el
         node_of[o.id] = b.add_node(o.output or o.kind, kind="op", class_name=o.kind, parent=parent)
     summarised: set[str] = set()
     first_call_in: dict[tuple[str | None, str], str] = {}
+    # A model frozen inside a compiled model's update (the discriminator in ``combined``) is drawn frozen there.
+    frozen_in = {(cu.phase, name) for cu in trace.compiled for name in cu.frozen}
     for c in trace.calls:
         parent = phase_cluster.get(c.phase) if c.phase else None
         cls = c.model if c.in_tape else f"{c.model} · no tape"
+        frozen_here = (c.phase, c.model) in frozen_in
+        frozen: dict[str, bool] = {"trainable": False} if frozen_here else {}
         if c.model in summarised or c.model not in models:
             shape = (c.output_shape,) if c.output_shape is not None else ()
             node = b.add_node(
@@ -219,9 +223,12 @@ def trace_to_call_graph(trace: Trace) -> Graph:  # noqa: C901 - one block per el
                 parent=parent,
                 output_shapes=shape,
                 details={"model": c.model},
+                **frozen,
             )
         else:
-            node = _model_node(b, models[c.model], c.model, names[c.id], cls, parent)
+            m = models[c.model]
+            shown = dataclasses.replace(m, trainable=False) if frozen_here else m
+            node = _model_node(b, shown, c.model, names[c.id], cls, parent)
         summarised.add(c.model)
         node_of[c.id] = node
         first_call_in.setdefault((c.phase, c.model), node)

@@ -1,4 +1,5 @@
-"""Parts of a traced step added by ``ganviz.trace/2``: loss terms, operations, assignments, phases."""
+"""Parts of a traced step added by ``ganviz.trace/2``: loss terms, operations, assignments, phases,
+compiled-model updates."""
 
 from __future__ import annotations
 
@@ -6,7 +7,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["TERM_KINDS", "ASSIGNMENT_KINDS", "OP_KINDS", "LossTerm", "TraceOp", "Assignment", "Phase"]
+__all__ = [
+    "TERM_KINDS",
+    "ASSIGNMENT_KINDS",
+    "OP_KINDS",
+    "LossTerm",
+    "TraceOp",
+    "Assignment",
+    "Phase",
+    "CompiledOutput",
+    "CompiledUpdate",
+]
 
 TERM_KINDS = (
     "bce",
@@ -19,6 +30,7 @@ TERM_KINDS = (
     "kl",
     "regularization",
     "other",
+    "sparse_cce",  # sparse categorical cross-entropy
 )
 ASSIGNMENT_KINDS = ("ema", "copy", "assign")
 OP_KINDS = ("concat", "interpolate")
@@ -149,4 +161,90 @@ class Phase:
             calls=tuple(d.get("calls", [])),
             losses=tuple(d.get("losses", [])),
             updates=tuple(d.get("updates", [])),
+        )
+
+
+@dataclass(frozen=True)
+class CompiledOutput:
+    """One output of a compiled model's loss: ``weight × loss(prediction, target)``.
+
+    ``name`` is the model's output name; ``loss`` the loss as compiled (``mse``, ``bce``,
+    ``sparse_cce``, or a custom function's name), ``kind`` its term kind; ``prediction`` and
+    ``target`` are call/source ids (None when not drawn).
+    """
+
+    name: str
+    loss: str
+    kind: str = "other"
+    weight: float | None = None
+    prediction: str | None = None
+    target: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "loss": self.loss,
+            "kind": self.kind,
+            "weight": self.weight,
+            "prediction": self.prediction,
+            "target": self.target,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> CompiledOutput:
+        pred, target = d.get("prediction"), d.get("target")
+        return cls(
+            name=str(d["name"]),
+            loss=str(d.get("loss", "")),
+            kind=str(d.get("kind", "other")),
+            weight=_float_or_none(d.get("weight")),
+            prediction=None if pred is None else str(pred),
+            target=None if target is None else str(target),
+        )
+
+
+@dataclass(frozen=True)
+class CompiledUpdate:
+    """One ``model.train_on_batch(x, y)`` of a compiled model, as the step calls it.
+
+    ``model`` is the compiled model, ``optimizer`` its optimizer, ``loss`` the id of the loss it
+    minimizes, ``phase`` the phase it ends. ``trains`` are the models (the compiled model's parts,
+    or the model itself) whose weights are trainable in it, ``frozen`` those whose weights are not
+    (Keras 3 reads ``trainable`` when the train function is first built); ``outputs`` its compiled
+    losses in output order.
+    """
+
+    model: str
+    optimizer: str
+    loss: str
+    phase: str | None = None
+    trains: tuple[str, ...] = ()
+    frozen: tuple[str, ...] = ()
+    outputs: tuple[CompiledOutput, ...] = ()
+    method: str = "train_on_batch"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "optimizer": self.optimizer,
+            "loss": self.loss,
+            "phase": self.phase,
+            "trains": list(self.trains),
+            "frozen": list(self.frozen),
+            "outputs": [o.to_dict() for o in self.outputs],
+            "method": self.method,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> CompiledUpdate:
+        phase = d.get("phase")
+        return cls(
+            model=str(d["model"]),
+            optimizer=str(d.get("optimizer", "")),
+            loss=str(d.get("loss", "")),
+            phase=None if phase is None else str(phase),
+            trains=tuple(str(x) for x in d.get("trains", [])),
+            frozen=tuple(str(x) for x in d.get("frozen", [])),
+            outputs=tuple(CompiledOutput.from_dict(o) for o in d.get("outputs", [])),
+            method=str(d.get("method", "train_on_batch")),
         )

@@ -13,7 +13,10 @@ from ...errors import TraceError
 from ...ir.trace import Trace
 from .. import tf_graph as tfg
 from .build import build_trace
+from .compiled import add_compiled
 from .find import Found, data_paths, find_in_function, infer_data, keras_tf, model_names, to_spec, unwrap
+from .guard import no_trace_left
+from .phases import unique_phase_names
 from .record import Recorder, patched
 
 __all__ = ["trace_gan", "trace_step", "verify_trace"]
@@ -27,6 +30,11 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 def _fix_for(exc: BaseException) -> str:
     text = f"{type(exc).__name__} {exc}"
+    if "symbolic tf.Tensor" in text or "NumPy call" in text:
+        return (
+            "while tracing, the step's data and what `predict` returns are symbolic tensors: combine them "
+            "with tf ops (tf.concat, tf.ones_like), not numpy functions (np.concatenate, np.add)"
+        )
     if "numpy" in text:
         return (
             "remove `.numpy()` (and other eager-only calls) from the step: while tracing, tensors are "
@@ -96,6 +104,7 @@ def _trace(
     trace_name: str,
     param_names: list[str],
     note: str = "",
+    owner: Any = None,
 ) -> Trace:
     import tensorflow as tf
 
@@ -110,7 +119,10 @@ def _trace(
     rec = Recorder(names)
     models = [m for _, m in found.models.values()]
     opts = [o for _, o in found.optimizers.values()]
-    with patched(rec, models, opts):
+    with (
+        no_trace_left([*models, *opts, *([] if owner is None else [owner])]) as guard,
+        patched(rec, models, opts, guard),
+    ):
         try:
             _run_trace(step, specs, rec, autograph=False)
         except TraceError:
@@ -122,7 +134,14 @@ def _trace(
                 raise _trace_error(exc, what, note) from exc  # the plain error names the user's own line
         except Exception as exc:
             raise _trace_error(exc, what, note) from exc
-    return build_trace(rec, found, names, trace_name, param_names)
+    for name, model in rec.emulator.extra_models:  # compiled models reached through train_on_batch/predict
+        found.models.setdefault(id(model), (name, model))
+    for r in rec.emulator.records:  # a compiled model's optimizer, as the script reaches it
+        name = rec.model_names.get(id(r.model), r.model.name)
+        found.optimizers.setdefault(id(r.optimizer), (f"{name}.optimizer", r.optimizer))
+    trace = build_trace(rec, found, names, trace_name, param_names)
+    opt_names = {key: attr for key, (attr, _) in found.optimizers.items()}
+    return unique_phase_names(add_compiled(trace, rec.emulator, opt_names))
 
 
 def trace_gan(gan: Any, *, data: Any = None) -> Trace:
@@ -170,7 +189,7 @@ def trace_gan(gan: Any, *, data: Any = None) -> Trace:
     what = f"{type(gan).__name__}.train_step"
     uncompiled = isinstance(gan, keras.Model) and not getattr(gan, "compiled", True)
     try:
-        return _trace(step, (data,), found, what, type(gan).__name__, params, note)
+        return _trace(step, (data,), found, what, type(gan).__name__, params, note, owner=gan)
     except TraceError as exc:
         cause = exc.__cause__
         if uncompiled and isinstance(cause, AttributeError):
@@ -217,7 +236,8 @@ def trace_step(step_fn: Callable[..., Any], *example_args: Any, models: Any = No
     if not example_args and len(params) == 1 and found.models:
         spec, origin = infer_data(found)
         example_args, note = (spec,), f" (data was inferred from {origin}; pass example arguments)"
-    return _trace(fn, tuple(example_args), found, f"step function {name!r}", name, params, note)
+    owner = getattr(fn, "__self__", None)
+    return _trace(fn, tuple(example_args), found, f"step function {name!r}", name, params, note, owner=owner)
 
 
 from .verify import verify_trace  # noqa: E402

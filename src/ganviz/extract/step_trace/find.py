@@ -70,8 +70,14 @@ def _code_names(code: types.CodeType) -> list[str]:
     return names
 
 
-def find_in_function(fn: Any, found: Found) -> None:
+def find_in_function(fn: Any, found: Found, depth: int = 0, seen: set[int] | None = None) -> None:
+    """Models and optimizers in ``fn``'s closure and globals, and in those of the plain functions
+    (and ``tf.function`` s) it calls from there, two levels down (``update_discriminator(...)``)."""
+    seen = set() if seen is None else seen
     fn = unwrap(fn)
+    if id(fn) in seen:
+        return
+    seen.add(id(fn))
     owner = getattr(fn, "__self__", None)
     if owner is not None:
         found.add_attributes(owner)
@@ -79,15 +85,23 @@ def find_in_function(fn: Any, found: Found) -> None:
     code = getattr(fn, "__code__", None)
     if code is None:
         return
+    helpers: list[Any] = []
     for name, cell in zip(code.co_freevars, fn.__closure__ or ()):
         with contextlib.suppress(ValueError):
             found.searched.append(name)
             found.add(name, cell.cell_contents)
+            helpers.append(cell.cell_contents)
     glb = getattr(fn, "__globals__", {})
     for name in _code_names(code):
         if name in glb:
             found.searched.append(name)
             found.add(name, glb[name])
+            helpers.append(glb[name])
+    if depth < 2:
+        for value in helpers:
+            inner = unwrap(value)
+            if isinstance(inner, types.FunctionType) and not tfg.is_library_file(inner.__code__.co_filename):
+                find_in_function(inner, found, depth + 1, seen)
 
 
 def model_names(found: Found) -> dict[int, str]:

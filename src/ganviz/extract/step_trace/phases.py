@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
-__all__ = ["RawPhase", "cut_phases", "fold_repeats", "phase_name"]
+__all__ = ["RawPhase", "cut_phases", "fold_repeats", "phase_name", "unique_phase_names"]
 
 
 @dataclass
@@ -66,3 +67,31 @@ def phase_name(updated: list[str], assigned: list[str], index: int) -> str:
     if assigned:
         return "assign " + ", ".join(assigned)
     return f"phase {index + 1}"
+
+
+def unique_phase_names(trace: Any) -> Any:
+    """``trace`` with every phase's name unique: a name used twice (two ``train_on_batch`` of one
+    discriminator, on real then on generated images) gets its losses' names, ``update
+    discriminator (d_loss_real)``, or its position; calls and compiled updates follow."""
+    import dataclasses
+
+    names = [p.name for p in trace.phases]
+    if len(set(names)) == len(names):
+        return trace
+    loss_names = {x.id: x.name for x in trace.losses}
+    new: list[str] = []
+    for p, name in zip(trace.phases, names):
+        if names.count(name) > 1:
+            losses = ", ".join(loss_names.get(lid, lid) for lid in p.losses)
+            name = f"{name} ({losses})" if losses else name
+        while name in new:
+            name = f"{name} ({len(new) + 1})"
+        new.append(name)
+    call_phase = {cid: renamed for p, renamed in zip(trace.phases, new) for cid in p.calls}
+    loss_phase = {lid: renamed for p, renamed in zip(trace.phases, new) for lid in p.losses}
+    return dataclasses.replace(
+        trace,
+        phases=tuple(dataclasses.replace(p, name=n) for p, n in zip(trace.phases, new)),
+        calls=tuple(dataclasses.replace(c, phase=call_phase.get(c.id, c.phase)) for c in trace.calls),
+        compiled=tuple(dataclasses.replace(c, phase=loss_phase.get(c.loss, c.phase)) for c in trace.compiled),
+    )

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import sys
 import types
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from .. import tf_graph as tfg
+from .compiled import EMULATED, Emulator, emulate
 from .standin import TapeLog, standin_gradient
 
 __all__ = ["Recorder", "flat_tensors", "patched", "REAL_GRADIENTS"]
@@ -41,6 +43,8 @@ class Recorder:
         self.depth = 0
         self.assigning = False
         self.execute = False  # True only for verify_trace's real step: optimizers are applied for real
+        self.transparent: set[int] = set()  # compiled models made of the step's models: their parts are recorded
+        self.emulating = 0  # inside a recorded train_on_batch: its gradient is a stand-in too
         self.reset()
 
     def reset(self) -> None:
@@ -62,6 +66,10 @@ class Recorder:
         self.data: list[tuple[str, Any]] = []
         self.result: Any = None
         self.tapes = TapeLog()
+        old = getattr(self, "emulator", None)
+        self.emulator = Emulator(self)  # train_on_batch / predict of this recording
+        if old is not None:
+            self.emulator.extra_models = old.extra_models  # their names stay registered
 
     def capture_names(self, frame: types.FrameType | None) -> list[types.FrameType]:
         frames = tfg.user_frames(frame, self.stop_code)
@@ -159,6 +167,31 @@ def _variable_classes() -> list[type]:
     return out
 
 
+# Keras model methods that build and cache functions, compiled-loss/metric state or optimizer state.
+_KERAS_CACHING = (
+    "fit",
+    "evaluate",
+    "predict",
+    "train_on_batch",
+    "test_on_batch",
+    "predict_on_batch",
+    "make_train_function",
+    "make_test_function",
+    "make_predict_function",
+    "compute_loss",
+    "compute_metrics",
+)
+
+
+def _user_code(fn: Any) -> bool:
+    import inspect
+
+    code = getattr(inspect.unwrap(fn), "__code__", None)
+    if code is None:
+        code = getattr(getattr(inspect.unwrap(fn), "__func__", None), "__code__", None)
+    return code is not None and not tfg.is_library_file(code.co_filename)
+
+
 def _owner(cls: type, attr: str) -> type:
     for klass in cls.__mro__:
         if attr in klass.__dict__:
@@ -167,10 +200,15 @@ def _owner(cls: type, attr: str) -> type:
 
 
 @contextlib.contextmanager
-def patched(rec: Recorder, models: list[Any], optimizers: list[Any]) -> Iterator[None]:
-    """Temporarily wrap model ``__call__``, ``GradientTape.gradient`` and optimizer updates."""
+def patched(rec: Recorder, models: list[Any], optimizers: list[Any], guard: Any = None) -> Iterator[None]:
+    """Temporarily wrap model ``__call__``, ``GradientTape.gradient`` and optimizer updates.
+
+    ``guard`` (:class:`~.guard.Guard`) is told of every model whose Keras training API the step
+    reaches and every optimizer it builds, before Keras caches anything on them.
+    """
     import keras
     import tensorflow as tf
+    from tensorflow.python.eager.polymorphic_function import polymorphic_function as tf_poly
 
     saved: list[tuple[type, str, bool, Any]] = []
 
@@ -183,7 +221,7 @@ def patched(rec: Recorder, models: list[Any], optimizers: list[Any]) -> Iterator
     def wrap_call(orig: Any) -> Any:
         def __call__(self: Any, *args: Any, **kwargs: Any) -> Any:
             name = rec.model_names.get(id(self))
-            if name is None or not rec.recording or rec.depth:
+            if name is None or not rec.recording or rec.depth or id(self) in rec.transparent:
                 return orig(self, *args, **kwargs)
             graph = tf.compat.v1.get_default_graph()
             before = len(graph.get_operations())
@@ -205,7 +243,7 @@ def patched(rec: Recorder, models: list[Any], optimizers: list[Any]) -> Iterator
             if not rec.recording:
                 return orig(self, target, sources, output_gradients, **extra)
             result = None
-            if not REAL_GRADIENTS and not tfg.is_library_file(sys._getframe(1).f_code.co_filename):
+            if not REAL_GRADIENTS and (rec.emulating or not tfg.is_library_file(sys._getframe(1).f_code.co_filename)):
                 with contextlib.suppress(Exception):  # anything unusual: TensorFlow's own gradient
                     result = standin_gradient(rec.tapes, self, target, sources, unconnected_gradients)
             if result is None:
@@ -307,7 +345,36 @@ def patched(rec: Recorder, models: list[Any], optimizers: list[Any]) -> Iterator
 
         return assign
 
+    def wrap_watched(orig: Any, name: str = "") -> Any:
+        @functools.wraps(orig)
+        def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+            if rec.recording and guard is not None:
+                guard.watch(self)
+            if name in EMULATED and rec.recording and not rec.depth and not rec.emulating:
+                return emulate(rec.emulator, name, self, args, kwargs)  # recorded, never run
+            return orig(self, *args, **kwargs)
+
+        return method
+
+    def wrap_tf_function(orig: Any) -> Any:
+        def __call__(self: Any, *args: Any, **kwargs: Any) -> Any:
+            python_function = getattr(self, "_python_function", None)
+            if rec.recording and python_function is not None and _user_code(python_function):
+                # Inline the user's own tf.function: traced here, its cache would hold the stand-ins.
+                return python_function(*args, **kwargs)
+            return orig(self, *args, **kwargs)
+
+        return __call__
+
     try:
+        patch(tf_poly.Function, "__call__", wrap_tf_function)
+        for method in _KERAS_CACHING:
+            if hasattr(keras.Model, method):
+                patch(_owner(keras.Model, method), method, lambda orig, m=method: wrap_watched(orig, m))
+        for cls in dict.fromkeys([keras.optimizers.Optimizer, *(type(o) for o in optimizers)]):
+            for klass in cls.__mro__:
+                if "build" in klass.__dict__ and klass is not object:
+                    patch(klass, "build", wrap_watched)
         patch(tf.GradientTape, "__enter__", wrap_enter)
         patch(tf.GradientTape, "__exit__", wrap_exit)
         patch(_owner(keras.losses.Loss, "__call__"), "__call__", wrap_loss)

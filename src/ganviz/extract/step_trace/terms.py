@@ -14,7 +14,7 @@ LOSS_CLASS_KINDS = {
     "BinaryCrossentropy": "bce",
     "BinaryFocalCrossentropy": "bce",
     "CategoricalCrossentropy": "cce",
-    "SparseCategoricalCrossentropy": "cce",
+    "SparseCategoricalCrossentropy": "sparse_cce",
     "CategoricalFocalCrossentropy": "cce",
     "MeanSquaredError": "mse",
     "MeanAbsoluteError": "mae",

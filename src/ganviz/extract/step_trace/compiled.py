@@ -1,0 +1,560 @@
+"""``train_on_batch`` and ``predict`` of compiled models, recorded while a step is traced, never run.
+
+A classic Keras GAN step calls ``generator.predict(noise)``, ``discriminator.train_on_batch(imgs,
+valid)`` and ``combined.train_on_batch(noise, valid)``. Run inside a trace, Keras would build (and
+cache) its own train function under the stand-in optimizer and return numbers that do not exist
+yet. Instead, while tracing, each call is recorded as what it means:
+
+* ``m.train_on_batch(x, y)`` is one update of ``m`` by ``m.optimizer``: a call of ``m`` on ``x``
+  (for a model made of the step's other models, such as ``combined = Model(z, D(G(z)))``, the calls
+  of those models), its compiled loss on each output (the loss function as compiled, by kind, times
+  its ``loss_weights`` entry) against the targets ``y``, and a gradient of the total applied to the
+  variables trainable in ``m``. Keras 3 reads ``trainable`` when ``m``'s train function is first
+  built, so the set is taken at ``m``'s first ``train_on_batch`` (of the trace, when ``m`` was never
+  trained before) and kept for its later ones, as Keras does;
+* ``m.predict(x)`` (and ``predict_on_batch``, ``test_on_batch``) is a call of ``m`` outside any tape.
+
+Numpy values the step makes itself become named sources: an array of one repeated value
+(``valid = np.ones((batch, 1))``) a constant, any other array a random draw (``noise``,
+``sampled_labels``). ``train_on_batch`` returns zeros shaped like Keras's result (so ``0.5 *
+np.add(d_loss_real, d_loss_fake)`` and the progress print still run); ``predict`` returns the
+symbolic output.
+"""
+
+from __future__ import annotations
+
+import dis
+import sys
+import types
+from dataclasses import dataclass, field
+from typing import Any
+
+from .. import tf_graph as tfg
+
+__all__ = ["CompiledRecord", "EMULATED", "Emulator", "emulate", "assigned_name", "loss_label", "add_compiled"]
+
+EMULATED = ("train_on_batch", "predict", "predict_on_batch", "test_on_batch")
+
+# Keras loss names (functions, classes, compile strings) -> the class whose term kind they share.
+_LOSS_CLASSES = {
+    "mean_squared_error": "MeanSquaredError",
+    "mse": "MeanSquaredError",
+    "mean_absolute_error": "MeanAbsoluteError",
+    "mae": "MeanAbsoluteError",
+    "binary_crossentropy": "BinaryCrossentropy",
+    "bce": "BinaryCrossentropy",
+    "binary_focal_crossentropy": "BinaryFocalCrossentropy",
+    "categorical_crossentropy": "CategoricalCrossentropy",
+    "sparse_categorical_crossentropy": "SparseCategoricalCrossentropy",
+    "hinge": "Hinge",
+    "squared_hinge": "SquaredHinge",
+    "categorical_hinge": "CategoricalHinge",
+    "kl_divergence": "KLDivergence",
+    "kld": "KLDivergence",
+}
+# Short labels for the compiled loss functions, as a picture writes them.
+_SHORT = {
+    "MeanSquaredError": "mse",
+    "MeanAbsoluteError": "mae",
+    "BinaryCrossentropy": "bce",
+    "BinaryFocalCrossentropy": "bce",
+    "CategoricalCrossentropy": "cce",
+    "SparseCategoricalCrossentropy": "sparse_cce",
+    "Hinge": "hinge",
+    "SquaredHinge": "hinge",
+    "CategoricalHinge": "hinge",
+    "KLDivergence": "kl",
+}
+
+
+@dataclass
+class CompiledRecord:
+    """One recorded ``train_on_batch``: what it updates, with which losses, against which targets."""
+
+    model: Any
+    optimizer: Any
+    total: Any  # the loss tensor (the gradient's target)
+    loss_name: str
+    trains: list[str] = field(default_factory=list)
+    frozen: list[str] = field(default_factory=list)
+    trained_params: dict[str, int] = field(default_factory=dict)  # per trained model: its parameters trained here
+    # per compiled output: (output name, loss name as compiled, loss class, weight, prediction tensor, target tensor)
+    outputs: list[tuple[str, str, str, float | None, Any, Any]] = field(default_factory=list)
+
+
+def loss_label(identifier: Any, resolved: Any) -> tuple[str, str]:
+    """``(name as compiled, class for its kind)``: ``("mse", "MeanSquaredError")``, or a custom
+    function's own name twice (its kind is then read from its ops)."""
+    fn = getattr(resolved, "fn", None)
+    raw = identifier if isinstance(identifier, str) else getattr(fn, "__name__", None) or type(resolved).__name__
+    if not isinstance(identifier, str) and fn is None:
+        raw = type(resolved).__name__
+    name = str(raw)
+    cls = _LOSS_CLASSES.get(name.lower(), name)
+    if fn is not None and cls == name:
+        cls = _LOSS_CLASSES.get(getattr(fn, "__name__", ""), cls)
+    short = _SHORT.get(cls, name)
+    return short, cls
+
+
+def assigned_name(frame: types.FrameType | None) -> str | None:
+    """The local that the call running in ``frame`` is stored to (``d_loss_real = d.train_on_batch(...)``)."""
+    if frame is None:
+        return None
+    for ins in dis.get_instructions(frame.f_code):  # f_lasti: the call (or its last inline cache entry)
+        if ins.offset <= frame.f_lasti or ins.opname in ("CACHE", "PRECALL", "EXTENDED_ARG"):
+            continue
+        if ins.opname in ("STORE_FAST", "STORE_NAME", "STORE_DEREF", "STORE_GLOBAL"):
+            return str(ins.argval)
+        return None
+    return None
+
+
+def _user_frame(start: types.FrameType | None) -> types.FrameType | None:
+    frame = start
+    while frame is not None and tfg.is_library_file(frame.f_code.co_filename):
+        frame = frame.f_back
+    return frame
+
+
+def _local_name(frame: types.FrameType | None, value: Any) -> str | None:
+    if frame is None:
+        return None
+    for scope in (frame.f_locals, frame.f_globals):
+        for k, v in list(scope.items()):
+            if v is value and not k.startswith("_") and k != "self":
+                return str(k)
+    return None
+
+
+class Emulator:
+    """Records the Keras training calls of one trace (see the module's docstring)."""
+
+    def __init__(self, rec: Any) -> None:
+        self.rec = rec
+        self.records: list[CompiledRecord] = []
+        self.first_trainable: dict[int, list[Any]] = {}
+        self.arrays: dict[int, tuple[Any, Any]] = {}  # id(numpy value) -> (value, tensor)
+        self.extra_models: list[tuple[str, Any]] = []
+
+    # -- models ------------------------------------------------------------------------------
+
+    def register(self, model: Any, frame: types.FrameType | None) -> str:
+        names = self.rec.model_names
+        if id(model) in names:
+            return str(names[id(model)])
+        base = _local_name(frame, model) or model.name
+        name, i = base, 1
+        while name in names.values():
+            name, i = f"{base}_{i}", i + 1
+        names[id(model)] = name
+        self.extra_models.append((name, model))
+        return name
+
+    def parts(self, model: Any) -> list[Any]:
+        """The step's models that ``model`` is made of (``combined``: the generator and the discriminator)."""
+        names = self.rec.model_names
+        try:
+            layers = list(model._flatten_layers(include_self=False))  # noqa: SLF001
+        except Exception:
+            return []
+        return [m for m in layers if id(m) in names and m is not model]
+
+    def output_names(self, model: Any, n: int) -> list[str]:
+        """A name per output: the step's model that computes it (``discriminator``), that model's own
+        output name when it has several (``validity``, ``label``), else the output layer's name; a
+        single output of a plain model is the model's name."""
+        names = _output_names(model, n)
+        try:
+            outputs = list(model.outputs)
+        except Exception:
+            return names
+        if len(outputs) != n:
+            return names
+        out = []
+        for i, t in enumerate(outputs):
+            history = getattr(t, "_keras_history", None)
+            op = getattr(history, "operation", None)
+            if op is not None and id(op) in self.rec.model_names and op is not model:
+                own = _output_names(op, len(op.outputs)) if len(op.outputs) > 1 else [self.rec.model_names[id(op)]]
+                index = getattr(history, "tensor_index", 0)
+                out.append(own[index] if index < len(own) else names[i])
+            else:
+                out.append(names[i])
+        return out
+
+    # -- values ------------------------------------------------------------------------------
+
+    def tensor(self, value: Any, frame: types.FrameType | None) -> Any:
+        """``value`` as a graph tensor: tensors as they are, numpy values as named sources."""
+        import numpy as np
+        import tensorflow as tf
+
+        if value is None or tfg.is_graph_tensor(value):
+            return value
+        if isinstance(value, dict):
+            return {k: self.tensor(v, frame) for k, v in value.items()}
+        if isinstance(value, (list, tuple)) and not _is_number_list(value):
+            return (
+                type(value)(self.tensor(v, frame) for v in value)
+                if isinstance(value, list)
+                else tuple(self.tensor(v, frame) for v in value)
+            )
+        hit = self.arrays.get(id(value))
+        if hit is not None and hit[0] is value:
+            return hit[1]
+        arr = np.asarray(value)
+        dtype = tf.float32 if arr.dtype.kind == "f" else tf.as_dtype(arr.dtype)
+        if arr.size and np.all(arr == arr.flat[0]):
+            t = tf.fill(arr.shape, tf.constant(arr.flat[0], dtype))
+        elif dtype.is_integer:
+            t = tf.random.uniform(arr.shape, 0, int(arr.max()) + 1, dtype=dtype)
+        else:
+            t = tf.random.normal(arr.shape, dtype=dtype)
+        name = _local_name(frame, value)
+        if name is not None:
+            self.rec.names.setdefault(t.name, name)
+        self.arrays[id(value)] = (value, t)
+        return t
+
+    # -- the calls ---------------------------------------------------------------------------
+
+    def register_parts(self, model: Any) -> None:
+        """A model made of the step's models (``combined``) gets its other direct parts registered too
+        (InfoGAN's auxiliary Q model, which the step itself never names)."""
+        import keras
+
+        if not self.parts(model):
+            return
+        try:
+            direct = list(model._flatten_layers(include_self=False, recursive=False))  # noqa: SLF001
+        except Exception:
+            return
+        for layer in direct:
+            if isinstance(layer, keras.Model) and id(layer) not in self.rec.model_names:
+                self.register(layer, None)
+
+    def call(self, model: Any, x: Any, training: bool) -> Any:
+        rec = self.rec
+        if self.parts(model):
+            rec.transparent.add(id(model))
+        try:
+            return model(x, training=training)
+        finally:
+            rec.transparent.discard(id(model))
+
+    def predict(self, model: Any, x: Any, frame: types.FrameType | None) -> Any:
+        self.register(model, frame)
+        self.register_parts(model)
+        return self.call(model, self.tensor(x, frame), training=False)
+
+    def train_on_batch(
+        self, model: Any, x: Any, y: Any, sample_weight: Any, frame: types.FrameType | None, result_name: str | None
+    ) -> Any:
+        import tensorflow as tf
+
+        rec = self.rec
+        mname = self.register(model, frame)
+        if not getattr(model, "compiled", False) or getattr(model, "optimizer", None) is None:
+            from ...errors import TraceError
+
+            raise TraceError(
+                f"cannot trace {mname}.train_on_batch: {mname} is not compiled; fix: call "
+                f"{mname}.compile(optimizer=..., loss=...) before the step, as Keras needs to train it"
+            )
+        self.register_parts(model)
+        xs, ys = self.tensor(x, frame), self.tensor(y, frame)
+        sw = self.tensor(sample_weight, frame)
+        self.check_batch(mname, xs, ys, x, y, frame)
+        if model.train_function is None:  # Keras 3 fixes the set when the train function is first built
+            trainable = self.first_trainable.setdefault(id(model), list(model.trainable_variables))
+        else:
+            trainable = list(model.trainable_variables)
+        chosen = {id(v) for v in trainable}
+        parts = self.parts(model) or [model]
+        record = CompiledRecord(model, model.optimizer, None, result_name or f"{mname}_loss")
+        for p in parts:
+            pname = rec.model_names[id(p)]
+            weights = list(p.weights)
+            if any(id(v) in chosen for v in weights):
+                record.trains.append(pname)
+                record.trained_params[pname] = sum(_size(v) for v in weights if id(v) in chosen)
+            elif weights:
+                record.frozen.append(pname)
+        with tf.GradientTape() as tape:
+            y_pred = self.call(model, xs, training=True)
+            total = self.loss(model, ys, y_pred, sw, record, frame)
+        rec.names.setdefault(total.name, record.loss_name)
+        record.total = total
+        self.records.append(record)
+        rec.emulating += 1
+        try:
+            # Keras takes no gradient when nothing is trainable ("The model does not have any trainable
+            # weights"); the empty one here keeps the loss, with no update, in its own phase.
+            grads = tape.gradient(total, trainable)
+            model.optimizer.apply_gradients(list(zip(grads, trainable)))
+        finally:
+            rec.emulating -= 1
+        return _placeholder_result(model, len(record.outputs))
+
+    def check_batch(self, mname: str, xs: Any, ys: Any, x: Any, y: Any, frame: Any) -> None:
+        """One clear line when the inputs and targets of a ``train_on_batch`` disagree on the batch size
+        (the script's ``valid = np.ones((batch_size, 1))`` against example data of another batch)."""
+        import tensorflow as tf
+
+        def batches(structure: Any, raw: Any) -> list[tuple[int, str]]:
+            out = []
+            flat_raw = tf.nest.flatten(raw) if raw is not None else []
+            for i, t in enumerate(tf.nest.flatten(structure) if structure is not None else []):
+                if tfg.is_graph_tensor(t) and t.shape.rank and t.shape[0] is not None:
+                    name = self.rec.names.get(t.name) or (
+                        _local_name(frame, flat_raw[i]) if i < len(flat_raw) else None
+                    )
+                    out.append((int(t.shape[0]), name or "an input"))
+            return out
+
+        sizes = batches(xs, x) + batches(ys, y)
+        if len({n for n, _ in sizes}) > 1:
+            from ...errors import TraceError
+
+            shown = ", ".join(f"{name} {n}" for n, name in sizes)
+            raise TraceError(
+                f"cannot trace {mname}.train_on_batch: its inputs and targets have different batch sizes "
+                f"({shown}); fix: give example data of the batch size the step's arrays use "
+                f"(CLI: --batch-size N; Python: an example batch of N, or tf.TensorSpec((N, ...)))"
+            )
+
+    def loss(self, model: Any, y: Any, y_pred: Any, sample_weight: Any, record: CompiledRecord, frame: Any) -> Any:
+        """The compiled loss of ``model``, one named term per output, weighted as compiled."""
+        import tensorflow as tf
+        from keras.src.trainers.compile_utils import get_loss
+
+        preds = tf.nest.flatten(y_pred)
+        targets = tf.nest.flatten(y) if y is not None else []
+        if isinstance(y, dict):
+            targets = [y.get(n) for n in _output_names(model, len(preds))]
+        specs = _compiled_losses(model, len(preds))
+        out_names = self.output_names(model, len(preds))
+        inner = {r.name for _, results, _ in self.rec.grads for r in results if r is not None}
+        terms = []
+        for i, (pred, (identifier, weight)) in enumerate(zip(preds, specs)):
+            if identifier is None or i >= len(targets):
+                continue
+            target = targets[i]
+            resolved = get_loss(identifier, target, pred)
+            short, cls = loss_label(identifier, resolved)
+            sw = sample_weight[i] if isinstance(sample_weight, (list, tuple)) else sample_weight
+            self.rec.depth += 1  # the loss object's own recording is replaced by the one below
+            try:
+                value = tf.cast(resolved(target, pred, sw), tf.float32)
+            finally:
+                self.rec.depth -= 1
+            if not (inner and _reaches(pred, inner)):  # a penalty on a gradient norm keeps its own kind
+                self.rec.loss_calls.append((cls, value))
+            target_name = self.rec.names.get(target.name) or tfg.forward_name(target, self.rec.names) or "y"
+            self.rec.names.setdefault(value.name, f"{short}({out_names[i]}, {target_name})")
+            record.outputs.append((out_names[i], short, cls, weight, pred, target))
+            terms.append(value if weight is None else value * float(weight))
+        for reg in list(getattr(model, "losses", []) or []):  # add_loss / regularizers, as Keras adds them
+            terms.append(tf.reduce_sum(tf.cast(reg, tf.float32)))
+        if not terms:
+            return tf.constant(0.0)
+        total = terms[0] if len(terms) > 1 else tf.identity(terms[0])
+        for t in terms[1:]:
+            total = total + t
+        return total
+
+
+def _reaches(tensor: Any, names: set[str], limit: int = 3000) -> bool:
+    """Whether ``tensor`` is computed from a tensor named in ``names`` (a gradient used as data)."""
+    stack, seen = [tensor], set()
+    while stack and len(seen) < limit:
+        t = stack.pop()
+        if t.name in names:
+            return True
+        if t.name in seen:
+            continue
+        seen.add(t.name)
+        stack.extend(t.op.inputs)
+    return False
+
+
+def _size(variable: Any) -> int:
+    n = 1
+    for d in variable.shape:
+        n *= int(d)
+    return n
+
+
+def _is_number_list(value: Any) -> bool:
+    return bool(value) and all(isinstance(v, (int, float)) for v in value)
+
+
+def _output_names(model: Any, n: int) -> list[str]:
+    try:
+        names = [str(s) for s in model.output_names]
+    except Exception:
+        names = []
+    if len(names) == n and n > 1:
+        return names
+    return [model.name] if n == 1 else [f"output_{i}" for i in range(n)]
+
+
+def _compiled_losses(model: Any, n: int) -> list[tuple[Any, float | None]]:
+    """``(loss identifier, weight)`` per flat output, as ``compile(loss=..., loss_weights=...)`` gave them."""
+    cl = getattr(model, "_compile_loss", None)
+    loss = getattr(cl, "_user_loss", getattr(model, "loss", None))
+    weights = getattr(cl, "_user_loss_weights", None)
+    names = _output_names(model, n)
+    if isinstance(loss, dict):
+        loss = [loss.get(k) for k in names]
+    if isinstance(weights, dict):
+        weights = [weights.get(k) for k in names]
+    if not isinstance(loss, (list, tuple)):
+        loss = [loss] * n
+    if weights is None:
+        weights = [None] * n
+    elif not isinstance(weights, (list, tuple)):
+        weights = [weights] * n
+    out = []
+    for i in range(n):
+        ident = loss[i] if i < len(loss) else None
+        w = weights[i] if i < len(weights) else None
+        out.append((ident, None if w is None else float(w)))
+    return out
+
+
+def _placeholder_result(model: Any, n_losses: int) -> Any:
+    """Zeros shaped like Keras's ``train_on_batch`` result: the loss, per-output losses, metrics."""
+    from keras import tree
+
+    metrics = getattr(getattr(model, "_compile_metrics", None), "_user_metrics", None)
+    weighted = getattr(getattr(model, "_compile_metrics", None), "_user_weighted_metrics", None)
+    n = 1 + (n_losses if n_losses > 1 else 0)
+    n += len(tree.flatten(metrics)) if metrics else 0
+    n += len(tree.flatten(weighted)) if weighted else 0
+    return 0.0 if n == 1 else [0.0] * n
+
+
+def emulate(em: Emulator, method: str, model: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """Record ``model.<method>(*args, **kwargs)`` while tracing (``method`` in :data:`EMULATED`)."""
+    frame = _user_frame(sys._getframe(2))
+    if method == "train_on_batch":
+        names = ("x", "y", "sample_weight", "class_weight", "return_dict")
+        bound = dict(zip(names, args))
+        bound.update(kwargs)
+        result = em.train_on_batch(
+            model, bound.get("x"), bound.get("y"), bound.get("sample_weight"), frame, assigned_name(frame)
+        )
+        return {"loss": 0.0} if bound.get("return_dict") else result
+    x = args[0] if args else kwargs.get("x")
+    out = em.predict(model, x, frame)
+    if method == "test_on_batch":
+        return _placeholder_result(model, len(tf_flat(out)))
+    return out
+
+
+def tf_flat(value: Any) -> list[Any]:
+    import tensorflow as tf
+
+    return list(tf.nest.flatten(value))
+
+
+def add_compiled(trace: Any, em: Emulator, optimizer_names: dict[int, str]) -> Any:
+    """``trace`` with a :class:`~ganviz.ir.CompiledUpdate` per recorded ``train_on_batch`` (a run of
+    equal ones folded into a phase's repeat is listed once); the compiled models made of other
+    models are not "unused", and a model that one of them trains is not drawn frozen."""
+    import dataclasses
+
+    from ...ir.trace_facts import CompiledOutput, CompiledUpdate
+
+    if not em.records:
+        return trace
+    trace = _distinct_term_names(trace)
+    used: set[str] = set()
+    call_of = {t.name: f"call{i}" for i, (_, _, outs) in enumerate(em.rec.calls) for t in outs}
+    phase_of = {lid: p.name for p in trace.phases for lid in p.losses}
+    opt_of = {u.loss: u.optimizer for u in trace.updates}
+    out = []
+    for r in em.records:
+        loss = next((x for x in trace.losses if x.name == r.loss_name and x.id not in used), None)
+        if loss is None:
+            continue  # a repetition folded into its phase's repeat
+        used.add(loss.id)
+        outputs = []
+        for k, (oname, short, cls, weight, _pred, _target) in enumerate(r.outputs):
+            from .terms import LOSS_CLASS_KINDS
+
+            term = loss.terms[k] if k < len(loss.terms) else None  # terms keep the outputs' order
+            if term is None or not term.name.startswith(short + "("):
+                term = next((t for t in loss.terms if t.name.startswith(f"{short}({oname}, ")), None)
+            ins = term.inputs if term is not None else ()
+            pred_id = call_of.get(_pred.name) if call_of.get(_pred.name) in ins else None
+            target_id = call_of.get(_target.name) if call_of.get(_target.name) in ins else None
+            if target_id is None:  # a source, or an op on the way (prefer what the prediction is not)
+                target_id = next((i for i in ins if i != pred_id and not i.startswith("call")), None)
+            if pred_id is None:
+                pred_id = next((i for i in ins if i.startswith("call") and i != target_id), None)
+            kind = term.kind if term is not None else LOSS_CLASS_KINDS.get(cls, "other")
+            outputs.append(CompiledOutput(oname, short, kind, weight, pred_id, target_id))
+        model_name = em.rec.model_names.get(id(r.model), getattr(r.model, "name", "model"))
+        opt = opt_of.get(loss.id) or optimizer_names.get(id(r.optimizer)) or str(getattr(r.optimizer, "name", ""))
+        out.append(
+            CompiledUpdate(
+                model=model_name,
+                optimizer=opt,
+                loss=loss.id,
+                phase=phase_of.get(loss.id),
+                trains=tuple(r.trains),
+                frozen=tuple(r.frozen),
+                outputs=tuple(outputs),
+            )
+        )
+    # A phase whose compiled model trains nothing (the Keras 3 trap) says so instead of "phase 2".
+    idle = {c.phase: f"{c.model}.train_on_batch: nothing trainable" for c in out if not c.trains and c.phase}
+    if idle:
+        trace = dataclasses.replace(
+            trace,
+            phases=tuple(dataclasses.replace(p, name=idle.get(p.name, p.name)) for p in trace.phases),
+            calls=tuple(dataclasses.replace(c, phase=idle.get(c.phase or "", c.phase)) for c in trace.calls),
+        )
+        out = [dataclasses.replace(c, phase=idle.get(c.phase or "", c.phase)) for c in out]
+    compiled_models = {c.model for c in out}
+    trained: dict[str, int] = {}
+    for r in em.records:
+        for name, n in r.trained_params.items():
+            trained[name] = max(trained.get(name, 0), n)
+    models = tuple(
+        dataclasses.replace(m, trainable=True, trainable_params=trained[m.name]) if m.name in trained else m
+        for m in trace.models
+    )
+    unused = tuple(n for n in trace.unused_models if n not in compiled_models)
+    return dataclasses.replace(trace, compiled=tuple(out), models=models, unused_models=unused)
+
+
+def _distinct_term_names(trace: Any) -> Any:
+    """Two terms of one loss named alike (CycleGAN's cycle and identity terms, both on ``g_BA``
+    against ``imgs_A``) are named after their calls instead: ``mae(g_BA(g_AB(imgs_A)), imgs_A)``."""
+    import dataclasses
+
+    labels: dict[str, str] = {s.id: s.name for s in trace.sources}
+    labels.update({o.id: o.output or o.kind for o in trace.ops})
+    for c in trace.calls:
+        args = ", ".join(labels.get(i, i) for i in c.inputs[:2]) + (", ..." if len(c.inputs) > 2 else "")
+        labels[c.id] = c.output or f"{c.model}({args})"
+    losses = []
+    for loss in trace.losses:
+        names = [t.name for t in loss.terms]
+        if len(set(names)) == len(names):
+            losses.append(loss)
+            continue
+        terms = []
+        for t in loss.terms:
+            call = next((i for i in t.inputs if i.startswith("call")), None)
+            if names.count(t.name) > 1 and call is not None and "(" in t.name:
+                head, _, rest = t.name.partition("(")
+                target = rest.rsplit(", ", 1)[-1].rstrip(")")
+                t = dataclasses.replace(t, name=f"{head}({labels[call]}, {target})")
+            terms.append(t)
+        losses.append(dataclasses.replace(loss, terms=tuple(terms)))
+    return dataclasses.replace(trace, losses=tuple(losses))
