@@ -79,3 +79,41 @@ def test_uncompiled_gan_says_compile_first(tmp_path: Path, capsys: pytest.Captur
     line = _err_line(capsys)
     assert "not compiled" in line and "call compile(...) first" in line and "d_optimizer" in line
     assert not out.exists()
+
+
+GAN_FILE = Path(__file__).resolve().parents[1] / "fixtures" / "cli_gan.py"
+
+
+def test_verify_checks_the_picture_against_one_real_step(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "t.json"
+    assert (
+        main(["gan", f"{GAN_FILE}:build", "--verify", "--data-shape", "28,28,1", "--batch-size", "4", "-o", str(out)])
+        == 0
+    )
+    printed = capsys.readouterr()
+    assert "checked against one real step" in printed.out and "all hold" in printed.out, printed
+    t = Trace.from_json(out.read_text(encoding="utf-8"))
+    assert t.verified is not None and t.verified.holds
+    assert next(s for s in t.sources if s.kind == "data").shape[0] == 4  # --batch-size reached the trace
+
+
+def test_verify_a_step_function(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "t.json"
+    assert main(["gan", f"{STEPS}:train_step", "--verify", "--data-shape", "8,1", "-o", str(out)]) == 0
+    assert "checked against one real step" in capsys.readouterr().out
+    assert Trace.from_json(out.read_text(encoding="utf-8")).verified is not None
+
+
+def test_verify_needs_something_to_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    trace = tmp_path / "t.json"
+    assert main(["gan", f"{STEPS}:train_step", "-o", str(trace)]) == 0
+    capsys.readouterr()
+    assert main(["gan", str(trace), "--verify", "-o", str(tmp_path / "again.png")]) == 2
+    assert "--verify runs one real step" in _err_line(capsys)
+
+
+def test_the_tracers_hint_names_the_flags(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from ganviz.cli.gan_command import _cli_hint
+
+    assert "data=<" not in _cli_hint("pass data=<an example batch, a tf.TensorSpec, or a tuple of them>")
+    assert "--data-shape" in _cli_hint("pass data=<an example batch>")

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from .._io import check_input_file, check_writable
-from ..errors import TargetError
+from ..errors import TargetError, TraceError
+from ..ir import Trace
 from .args import FORMAT_HELP, add_out, default_out, pos_int, shape_value, subcommand
 
 EXAMPLES = """examples:
@@ -98,6 +100,38 @@ def run(args: argparse.Namespace) -> int:
         return 0
     obj = _gan_object(args.target)
     data = _data_spec(args.data_shape, args.batch_size)
+    if args.verify and not (isinstance(obj, tuple) or _has_step(obj)):
+        raise TargetError(
+            "--verify runs one real step of the GAN: give a GAN object or a train_step function, "
+            "not a trace file or a generator/discriminator pair"
+        )
+    try:
+        diagram = _draw(args, obj, data, common)
+    except TraceError as exc:  # the library's hint names its keyword; a CLI user has flags
+        raise TraceError(_cli_hint(str(exc))) from None
+    print(f"wrote {diagram.path}")
+    return 0
+
+
+def _has_step(obj: Any) -> bool:
+    return callable(getattr(type(obj), "train_step", None)) and not isinstance(obj, dict)
+
+
+def _cli_hint(message: str) -> str:
+    """The tracer's advice in the command line's words: flags, not keyword arguments.
+
+    >>> _cli_hint("cannot tell the shape: pass data=<an example batch, a tf.TensorSpec>")
+    'cannot tell the shape: pass --data-shape (one real example, e.g. --data-shape 28,28,1; --batch-size N for the batch)'
+    """
+    import re
+
+    flags = "--data-shape (one real example, e.g. --data-shape 28,28,1; --batch-size N for the batch)"
+    return re.sub(r"data=<[^>]*>", flags, message)
+
+
+def _draw(args: argparse.Namespace, obj: Any, data: Any, common: dict[str, Any]) -> Any:
+    from ..api import plot_gan
+
     if isinstance(obj, tuple) and obj[:1] == ("step",):
         from ..extract.step_trace import trace_step
 
@@ -113,15 +147,31 @@ def run(args: argparse.Namespace) -> int:
                 f"{args.target!r} takes {len(required)} argument(s) ({', '.join(required)}) but "
                 f"{len(example)} example(s) were given: pass one --data-shape per argument"
             )
-        obj = trace_step(fn, *example)
+        obj = _verified(fn, *example) if args.verify else trace_step(fn, *example)
+    elif args.verify and not isinstance(obj, Trace):
+        obj = _verified(obj, data)
     if isinstance(obj, dict) and "generator" in obj and "discriminator" in obj:
-        diagram = plot_gan(
+        return plot_gan(
             generator=obj["generator"], discriminator=obj["discriminator"], combined=obj.get("combined"), **common
         )
-    else:
-        diagram = plot_gan(obj, data=data, **common)
-    print(f"wrote {diagram.path}")
-    return 0
+    return plot_gan(obj, data=data, **common)
+
+
+def _verified(target: Any, *batch: Any) -> Trace:
+    """``verify_trace`` with its findings as lines: each fact that fails one warning line, then the verdict."""
+    import warnings
+
+    from ..extract.step_trace.verify import VerifyWarning, verify_trace
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", VerifyWarning)
+        trace = verify_trace(target, *batch)
+    for w in caught:
+        if issubclass(w.category, VerifyWarning):
+            print(f"ganviz: warning: {' '.join(str(w.message).split())}", file=sys.stderr)
+    if trace.verified is not None:
+        print(trace.verified.verdict())
+    return trace
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
@@ -149,5 +199,12 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         help="shape of one real example, e.g. 28,28,1 (if not found); repeat for a tuple batch: "
         "--data-shape 28,28,1 --data-shape 10",
     )
-    sg.add_argument("--batch-size", type=pos_int, default=8, help=argparse.SUPPRESS)
+    sg.add_argument(
+        "--batch-size", type=pos_int, default=8, help="batch size of the example made from --data-shape (default 8)"
+    )
+    sg.add_argument(
+        "--verify",
+        action="store_true",
+        help="also run one real step (every weight and optimizer state put back) and check the picture against it",
+    )
     sg.set_defaults(func=run)
