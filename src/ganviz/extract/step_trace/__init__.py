@@ -219,12 +219,7 @@ def trace_step(step_fn: Callable[..., Any], *example_args: Any, models: Any = No
     """
     keras_tf()
     found = Found()
-    if isinstance(models, dict):
-        for name, obj in models.items():
-            found.add(str(name), obj)
-    elif models is not None:
-        for obj in models if isinstance(models, (list, tuple)) else [models]:
-            found.add(getattr(obj, "name", "model"), obj)
+    found.add_given(models)
     find_in_function(step_fn, found)
     fn = unwrap(step_fn)
     name = getattr(fn, "__name__", "step")

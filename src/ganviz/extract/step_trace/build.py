@@ -328,19 +328,11 @@ class _Builder:
 
         # Updates: which optimizer applies which loss's gradients to which model's variables.
         var_owner = self.var_owner()
-        opt_names: dict[int, str] = {key: attr for key, (attr, _) in self.found.optimizers.items()}
-        used_names = set(opt_names.values())
+        opt_names = optimizer_names(self.found, rec.applies)
         optimizers: dict[str, OptimizerInfo] = {}
         variables: dict[tuple[str, str, str], int] = {}
         apply_keys: list[list[tuple[str, str, str]]] = []
         for opt, grads, variables_ in rec.applies:
-            if id(opt) not in opt_names:
-                base = name = str(getattr(opt, "name", type(opt).__name__))
-                i = 1
-                while name in used_names:
-                    name, i = f"{base}_{i}", i + 1
-                used_names.add(name)
-                opt_names[id(opt)] = name
             opt_name = opt_names[id(opt)]
             optimizers.setdefault(opt_name, OptimizerInfo(opt_name, type(opt).__name__, learning_rate(opt)))
             keys: list[tuple[str, str, str]] = []
@@ -546,3 +538,18 @@ def _same(a: Any, b: Any) -> bool:
             return False
         a = a.op.inputs[0]
     return False
+
+
+def optimizer_names(found: Found, applies: list[tuple[Any, Any, Any]]) -> dict[int, str]:
+    """The optimizer names ``build_trace`` gives: the attribute holding it, else its own name made unique."""
+    names = {key: attr for key, (attr, _) in found.optimizers.items()}
+    used = set(names.values())
+    for opt, _, _ in applies:
+        if id(opt) not in names:
+            base = name = str(getattr(opt, "name", type(opt).__name__))
+            i = 1
+            while name in used:
+                name, i = f"{base}_{i}", i + 1
+            used.add(name)
+            names[id(opt)] = name
+    return names

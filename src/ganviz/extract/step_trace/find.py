@@ -37,6 +37,15 @@ class Found:
         self.optimizers: dict[int, tuple[str, Any]] = {}
         self.searched: list[str] = []
 
+    def add_given(self, models: Any) -> None:
+        """Add the models a caller named: a ``{name: model}`` dict, a list of models, or one model."""
+        if isinstance(models, dict):
+            for name, obj in models.items():
+                self.add(str(name), obj)
+        elif models is not None:
+            for obj in models if isinstance(models, (list, tuple)) else [models]:
+                self.add(getattr(obj, "name", "model"), obj)
+
     def add(self, name: str, value: Any, depth: int = 0) -> None:
         keras = sys.modules["keras"]
         if isinstance(value, keras.Model):

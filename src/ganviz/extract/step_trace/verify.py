@@ -29,7 +29,7 @@ from ...ir.trace_verified import Fact, Verification
 from .. import tf_graph as tfg
 from . import record as record_module
 from .assign import _handle_map
-from .build import _Builder
+from .build import _Builder, optimizer_names
 from .find import Found, data_paths, find_in_function, infer_data, keras_tf, model_names, to_spec, unwrap
 from .phases import cut_phases
 from .record import Recorder, patched
@@ -97,12 +97,7 @@ def _system(gan_or_step: Any, batch: Any, more: tuple[Any, ...], models: Any) ->
             f"{type(gan_or_step).__name__}.train_step",
             gan_or_step if isinstance(gan_or_step, keras.Model) else None,
         )
-    if isinstance(models, dict):
-        for name, obj in models.items():
-            found.add(str(name), obj)
-    elif models is not None:
-        for obj in models if isinstance(models, (list, tuple)) else [models]:
-            found.add(getattr(obj, "name", "model"), obj)
+    found.add_given(models)
     find_in_function(gan_or_step, found)
     fn = unwrap(gan_or_step)
     try:
@@ -248,21 +243,6 @@ def _nonzero(gs: list[Any]) -> Any:
     return tf.reduce_any(tf.stack(flags)) if flags else tf.constant(False)
 
 
-def _optimizer_names(found: Found, applies: list[tuple[Any, Any, Any]]) -> dict[int, str]:
-    """The optimizer names ``build_trace`` gives: the attribute holding it, else its own name made unique."""
-    names = {key: attr for key, (attr, _) in found.optimizers.items()}
-    used = set(names.values())
-    for opt, _, _ in applies:
-        if id(opt) not in names:
-            base = name = str(getattr(opt, "name", type(opt).__name__))
-            i = 1
-            while name in used:
-                name, i = f"{base}_{i}", i + 1
-            used.add(name)
-            names[id(opt)] = name
-    return names
-
-
 def _reads(value: Any, handles: dict[str, tuple[str, Any]], limit: int = 3000) -> list[tuple[Any, Any]]:
     """``(variable, read tensor)`` of each variable ``value`` is computed from, nearest first."""
     out: list[tuple[Any, Any]] = []
@@ -396,7 +376,7 @@ def _evidence(rec: Recorder, system: _System, plan: _Plan) -> list[Any]:  # noqa
             out.extend(tf.constant(False) for _ in call_outs)
             plan.feeds_ok.append(False)
     var_owner = b.var_owner()
-    opt_names = _optimizer_names(system.found, rec.applies)
+    opt_names = optimizer_names(system.found, rec.applies)
     for opt, grads, variables in rec.applies:
         plan.optimizers[opt_names[id(opt)]] = opt
         owners: list[str] = []
