@@ -824,7 +824,7 @@ def verify_trace(
     Raises:
         TraceError: the step cannot be traced or run (naming the fix).
     """
-    from . import trace_gan, trace_step
+    from .tracing import trace_gan, trace_step
 
     t0 = time.perf_counter()
     if trace is None:  # first, so that a system that cannot be traced gets the tracer's own message
