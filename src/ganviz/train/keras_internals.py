@@ -17,6 +17,7 @@ re-read from its start, never consumed: Python generators are left alone).
 from __future__ import annotations
 
 import inspect
+import sys
 from typing import Any
 
 __all__ = [
@@ -78,15 +79,11 @@ def first_batch(local: dict[str, Any] | None, *, limit: int = 64) -> Any:
         return None
     import numpy as np
 
-    try:
-        import tensorflow as tf
-
-        if isinstance(x, tf.data.Dataset):
-            for element in x.take(1):
-                return tf.nest.map_structure(lambda t: np.asarray(t), element)
-            return None
-    except ImportError:  # pragma: no cover - the Monitor runs under TensorFlow
-        pass
+    tf = sys.modules.get("tensorflow")  # a tf.data.Dataset means TensorFlow is loaded; never import it here
+    if tf is not None and isinstance(x, tf.data.Dataset):
+        for element in x.take(1):
+            return tf.nest.map_structure(lambda t: np.asarray(t), element)
+        return None
     if hasattr(x, "__getitem__") and hasattr(x, "num_batches"):  # keras.utils.PyDataset
         return x[0]
     if hasattr(x, "shape") or isinstance(x, (list, tuple, dict)):
