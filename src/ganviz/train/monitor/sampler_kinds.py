@@ -22,7 +22,8 @@ LABEL_WORDS = ("label", "class", "digit", "onehot", "one_hot", "y_")
 _SCHEDULE_WORDS = ("alpha", "fade", "blend", "schedule", "lod", "progress", "mix")
 _CONDITION_WORDS = ("map", "seg", "mask", "cond", "image", "img", "edge", "sketch", "layout", "semantic")
 _METHODS = ("generate", "sample", "generate_images")
-_COUNT_PARAMS = ("num_images", "n", "num", "num_samples", "n_samples", "count", "batch_size", "number", "samples")
+_COUNT_PARAMS = ("num_images", "n_images", "n", "num", "num_samples", "n_samples", "num_examples", "count",
+                 "batch_size", "number", "samples")  # fmt: skip
 _STEP_PARAMS = ("diffusion_steps", "steps", "num_steps", "sampling_steps", "timesteps")
 
 
@@ -278,11 +279,11 @@ def own_method(model: Any, rows: int, cols: int, seed: int, value_range: Any = N
             continue
         kwargs: dict[str, Any] = {}
         n, missing, counted = rows * cols, [], False
-        for i, p in enumerate(params):
+        for p in params:
             if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
                 continue
             low = p.name.lower()
-            if not counted and (low in _COUNT_PARAMS or (i == 0 and p.default is p.empty)):
+            if not counted and low in _COUNT_PARAMS:
                 kwargs[p.name], counted = n, True
             elif low == "seed":
                 kwargs[p.name] = seed
