@@ -12,35 +12,13 @@ from ..keras_internals import all_layers
 from ..outputs.images import output_range, to_uint8
 from ..roles import find_generators, input_shapes, is_image_to_image, shape_of
 from .sampler_kinds import encoder_decoder, many_inputs, own_method
-from .samplers import Sampler, _cells_to_grid, data_range, to_host
+from .samplers import Sampler, _cells_to_grid, batch_arrays, data_range, to_host
 
 __all__ = ["choose_sampler", "batch_arrays"]
 
 _LABEL_WORDS = ("label", "class", "cond", "digit", "onehot", "one_hot")
 _SCHEDULE = ("alpha", "fade", "blend", "schedule")
 _NO_SAMPLER = "pass Monitor(sample_fn=lambda: images) (or Monitor(generator=...) for a generator it did not find)"
-
-
-def batch_arrays(batch: Any) -> list[np.ndarray]:
-    """The arrays of a training batch, in order: an array, a tuple/list of them, or a dict's values."""
-    if batch is None:
-        return []
-    if isinstance(batch, dict):
-        items: list[Any] = list(batch.values())
-    elif isinstance(batch, (tuple, list)):
-        items = list(batch)
-    else:
-        items = [batch]
-    out: list[np.ndarray] = []
-    for item in items:
-        if isinstance(item, (tuple, list, dict)):
-            out.extend(batch_arrays(item))
-        elif item is not None:
-            try:
-                out.append(np.asarray(item))
-            except (TypeError, ValueError):
-                continue
-    return out
 
 
 def _fits(shape: tuple[Any, ...], arr: np.ndarray) -> bool:

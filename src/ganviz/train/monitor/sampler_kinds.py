@@ -14,7 +14,7 @@ import numpy as np
 from ..keras_internals import fixed_global_seed
 from ..outputs.images import output_range, to_uint8
 from ..roles import held_models, shape_of
-from .samplers import Sampler, _cells_to_grid, data_range, to_host
+from .samplers import Sampler, _cells_to_grid, batch_arrays, data_range, to_host
 
 __all__ = ["InputRole", "classify_inputs", "many_inputs", "encoder_decoder", "own_method", "LABEL_WORDS"]
 
@@ -55,17 +55,11 @@ def _fits(shape: tuple[Any, ...], arr: np.ndarray) -> bool:
     return arr.ndim == len(shape) + 1 and all(d is None or d == a for d, a in zip(shape, arr.shape[1:]))
 
 
-def _batch_arrays(batch: Any) -> list[np.ndarray]:
-    from .sampler_choice import batch_arrays
-
-    return batch_arrays(batch)
-
-
 def classify_inputs(model: Any, generator: Any, batch: Any = None) -> list[InputRole]:
     """Each input of ``generator``: noise, a per-resolution noise map, a style vector from a held mapping
     network, a label (integer or one-hot), a constant, a scalar schedule (a fade-in alpha) or a
     condition image/map (taken from the data), from its shape, dtype and name and the first batch."""
-    arrays = _batch_arrays(batch)
+    arrays = batch_arrays(batch)
     mappers = [
         (n, m) for n, m in held_models(model)
         if m is not generator and len(getattr(m, "inputs", None) or []) == 1 and len(shape_of(m.inputs[0])) == 1
@@ -151,7 +145,7 @@ def many_inputs(model: Any, generator: Any, rows: int, cols: int, rng: np.random
             r.how = "condition from the first batch"
 
     def take(batch: Any) -> dict[str, np.ndarray] | None:
-        found = _batch_arrays(batch)
+        found = batch_arrays(batch)
         out: dict[str, np.ndarray] = {}
         for j, r in enumerate(conds):
             same = [c for c in conds[:j] if c.shape == r.shape]
@@ -228,7 +222,7 @@ def encoder_decoder(model: Any, rows: int, cols: int, rng: np.random.Generator,
     def take(batch: Any) -> dict[str, np.ndarray] | None:
         assert enc is not None
         shape = shape_of(enc[1].inputs[0])
-        found = [a for a in _batch_arrays(batch) if _fits(shape, a)]
+        found = [a for a in batch_arrays(batch) if _fits(shape, a)]
         return {"fixed_inputs": found[0][:n_rec].astype("float32")} if found else None
 
     def run(a: dict[str, np.ndarray]) -> Any:

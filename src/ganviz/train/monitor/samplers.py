@@ -10,7 +10,16 @@ import numpy as np
 from ..outputs.images import make_grid, to_uint8
 from ..roles import find_generators, is_image_to_image
 
-__all__ = ["Sampler", "is_image_to_image", "find_generators", "data_range", "NeedsInputs", "to_host", "drawable"]
+__all__ = [
+    "Sampler",
+    "is_image_to_image",
+    "find_generators",
+    "data_range",
+    "NeedsInputs",
+    "to_host",
+    "drawable",
+    "batch_arrays",
+]
 
 
 class NeedsInputs(Exception):
@@ -27,6 +36,28 @@ def data_range(x: np.ndarray) -> tuple[float, float]:
     if lo >= -1.001 and hi <= 1.001:
         return (-1.0, 1.0) if lo < -0.01 else (0.0, 1.0)
     return (lo, hi)
+
+
+def batch_arrays(batch: Any) -> list[np.ndarray]:
+    """The arrays of a training batch, in order: an array, a tuple/list of them, or a dict's values."""
+    if batch is None:
+        return []
+    if isinstance(batch, dict):
+        items: list[Any] = list(batch.values())
+    elif isinstance(batch, (tuple, list)):
+        items = list(batch)
+    else:
+        items = [batch]
+    out: list[np.ndarray] = []
+    for item in items:
+        if isinstance(item, (tuple, list, dict)):
+            out.extend(batch_arrays(item))
+        elif item is not None:
+            try:
+                out.append(np.asarray(item))
+            except (TypeError, ValueError):
+                continue
+    return out
 
 
 def to_host(value: Any) -> Any:
