@@ -246,3 +246,22 @@ def test_a_tuple_with_an_image_draws_the_image():
     drawn, note = drawable({"logits": np.zeros((2, 10)), "image": img}, (-1.0, 1.0))
     np.testing.assert_array_equal(drawn, to_uint8(img, (-1.0, 1.0)))
     assert note == "key image of 2 drawn (the image-like one)"
+
+
+def test_a_resumed_vae_run_keeps_its_prior_noise_and_fixed_inputs(tmp_path):
+    keras.utils.set_random_seed(0)
+    vae = sz.VAE()
+    vae.compile(optimizer=keras.optimizers.Adam(1e-3))
+    x = sz.blobs(32)
+    mon = Monitor(tmp_path, every_n_steps=2, checkpoint_every=4, progress=False, diagrams=False)
+    vae.fit(x, batch_size=8, epochs=1, verbose=0, callbacks=[mon])
+    keras.utils.set_random_seed(1)
+    again = sz.VAE()
+    again.compile(optimizer=keras.optimizers.Adam(1e-3))
+    again.optimizer.build(again.trainable_variables)  # restoring a model's own unbuilt optimizer fails (left alone)
+    mon2 = Monitor(tmp_path, every_n_steps=2, checkpoint_every=4, resume=True, progress=False, diagrams=False,
+                   seed=9)  # fmt: skip
+    assert mon2.start(again) == 4 and not mon2.sampler.needs_inputs  # no batch given: the checkpoint's inputs
+    np.testing.assert_array_equal(mon2.sampler.arrays["fixed_inputs"], x[:4])
+    np.testing.assert_array_equal(mon2.fixed_noise, mon.fixed_noise)
+    mon2.end()
