@@ -164,3 +164,38 @@ def test_a_missing_optional_dependency_is_one_line_naming_the_extra(tmp_path: Pa
     assert out.returncode == 2, out.stderr[-2000:]
     assert lines == ["ganviz: error: this needs scikit-learn, which is not installed: pip install 'ganviz[train]'"]
     assert "Traceback" not in out.stderr
+
+
+_MONITOR_NO_TF = textwrap.dedent(
+    """
+    import json, sys
+    import numpy as np, keras, ganviz
+    from ganviz.train.models import seed_discriminator, seed_generator
+    gan = ganviz.GAN(seed_generator(8), seed_discriminator(), latent_dim=8, seed=0)
+    gan.compile()
+    x = np.random.default_rng(0).uniform(-1, 1, (32, 28, 28, 1)).astype("float32")
+    mon = ganviz.Monitor(sys.argv[1], every_n_steps=2, checkpoint_every=2, progress=False)
+    gan.fit(x, batch_size=8, epochs=1, verbose=0, callbacks=[mon])
+    print(json.dumps({"tf": "tensorflow" in sys.modules, "step": mon.global_step}))
+    """
+)
+
+
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_gan_fit_with_a_monitor_never_imports_tensorflow_on(backend: str, tmp_path: Path) -> None:
+    """TensorFlow is installed here; a JAX/PyTorch run must still leave it unloaded (it would take GPU memory)."""
+    _needs(backend)
+    assert importlib.util.find_spec("tensorflow") is not None  # the test means something only with it installed
+    out = _run(backend, ["-c", _MONITOR_NO_TF, str(tmp_path)], timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    import json
+
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result == {"tf": False, "step": 4}, result
+    assert sorted(p.name for p in (tmp_path / "samples").iterdir()) == ["step_000002.png", "step_000004.png"]
+    system = json.loads((tmp_path / "diagrams" / "system.json").read_text())
+    assert system == {"how": "assumed", "error": None}  # drawn from ganviz.GAN's loop, not traced
+    trace = json.loads((tmp_path / "diagrams" / "trace.json").read_text())
+    assert trace["name"] == "ganviz.GAN (bce)" and trace["assumed"] is True
+    assert [o["class_name"] for o in trace["optimizers"]] == ["Adam", "Adam"]
+    assert "<svg" in (tmp_path / "diagrams" / "system.svg").read_text(encoding="utf-8")

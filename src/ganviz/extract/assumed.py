@@ -6,11 +6,21 @@ from typing import Any
 
 from ..errors import TraceError
 from ..ir.trace import Call, Loss, OptimizerInfo, Source, Trace, Update
+from ..ir.trace_facts import Assignment, LossTerm
 
 __all__ = ["assumed_gan_trace"]
 
 
-def assumed_gan_trace(*, generator: Any, discriminator: Any, combined: Any = None) -> Trace:
+def assumed_gan_trace(
+    *,
+    generator: Any,
+    discriminator: Any,
+    combined: Any = None,
+    loss: str | None = None,
+    r1_weight: float = 0.0,
+    ema: float | None = None,
+    name: str | None = None,
+) -> Trace:
     """The standard adversarial loop for two models, drawn without tracing (``assumed=True``).
 
     Noise feeds the generator; the discriminator sees generated and real data; ``d_loss``
@@ -21,6 +31,10 @@ def assumed_gan_trace(*, generator: Any, discriminator: Any, combined: Any = Non
         generator: the generator model.
         discriminator: the discriminator model.
         combined: optional stacked model used to train the generator (classic Keras pattern).
+        loss: the loss kind when it is known (``"bce"``, ``"hinge"``, ...): each loss gets that term.
+        r1_weight: an R1 penalty on the discriminator's real scores, weighted ``r1_weight / 2``.
+        ema: the decay of an exponential moving average of the generator (an ``ema`` assignment).
+        name: the trace's name (default ``"generator + discriminator"``).
 
     Returns:
         A :class:`~ganviz.ir.Trace` with ``assumed=True``.
@@ -68,17 +82,29 @@ def assumed_gan_trace(*, generator: Any, discriminator: Any, combined: Any = Non
         calls += [Call("call3", gname, ("src0",), g_out[0] if g_out else None)]
         calls += [Call("call4", dname, ("call3",), d_out[0] if d_out else None)]
         g_opt = opt_info(generator, "g_optimizer")
+    d_inputs: tuple[str, ...] = ("call1", "call2", "src2")
+    d_terms: tuple[LossTerm, ...] = ()
+    g_terms: tuple[LossTerm, ...] = ()
+    if loss is not None:
+        d_terms = (LossTerm("d_loss", loss, 1.0, ("call1", "call2")),)
+        g_terms = (LossTerm("g_loss", loss, 1.0, (calls[-1].id,)),)
+    if r1_weight:
+        calls.append(Call(f"call{len(calls)}", dname, ("src1",), d_out[0] if d_out else None, output="r1_scores"))
+        d_inputs += (calls[-1].id,)
+        d_terms = (*(d_terms or (LossTerm("d_loss", "other", 1.0, ("call1", "call2")),)),
+                   LossTerm("r1", "gradient_penalty", r1_weight / 2, (calls[-1].id,)))  # fmt: skip
     losses = (
-        Loss("loss0", "d_loss", ("call1", "call2", "src2")),
-        Loss("loss1", "g_loss", (calls[-1].id, "src2")),
+        Loss("loss0", "d_loss", d_inputs, d_terms),
+        Loss("loss1", "g_loss", (calls[-2 if r1_weight else -1].id, "src2"), g_terms),
     )
     g_vars = len(generator.trainable_weights)
     updates = (
         Update("loss0", d_opt, dname, len(discriminator.trainable_weights) or len(discriminator.weights)),
         Update("loss1", g_opt, gname, g_vars),
     )
+    assignments = (Assignment(f"{gname}_ema", gname, "ema", float(ema), g_vars),) if ema is not None else ()
     return Trace(
-        name=f"{gname} + {dname}",
+        name=name or f"{gname} + {dname}",
         models=tuple(models),
         sources=sources,
         calls=tuple(calls),
@@ -86,4 +112,5 @@ def assumed_gan_trace(*, generator: Any, discriminator: Any, combined: Any = Non
         updates=updates,
         optimizers=tuple(optimizers),
         assumed=True,
+        assignments=assignments,
     )

@@ -5,6 +5,11 @@
 - ``strategy_set_at_build``: the ``tf.distribute`` strategy a model was built under (``_distribute_strategy``).
 - ``keras_logits``: the logits Keras keeps on a sigmoid's output (``_keras_logits``), for exact losses.
 - ``multi_worker``: whether a strategy spans processes (``extended._in_multi_worker_mode``).
+- ``held_attributes``: the attributes an object holds, wherever the backend keeps them (on
+  PyTorch a Keras layer is a ``torch.nn.Module``, whose sub-modules live in ``_modules``, not ``vars()``).
+- ``fixed_global_seed``: Keras's global seed generator (``keras.src.random.seed_generator``) set
+  for one call and put back, so a model's own unseeded sampling method draws the same noise each
+  grid without changing the training's randomness.
 - ``fit_locals``, ``first_batch``, ``silence_keras_progbar``: what a callback cannot see through
   Keras's API (below).
 
@@ -16,7 +21,10 @@ re-read from its start, never consumed: Python generators are left alone).
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+import sys
+from collections.abc import Iterator
 from typing import Any
 
 __all__ = [
@@ -24,6 +32,8 @@ __all__ = [
     "strategy_set_at_build",
     "keras_logits",
     "multi_worker",
+    "held_attributes",
+    "fixed_global_seed",
     "fit_locals",
     "first_batch",
     "silence_keras_progbar",
@@ -52,6 +62,50 @@ def multi_worker(strategy: Any) -> bool:
     return bool(getattr(extended, "_in_multi_worker_mode", lambda: False)())
 
 
+def held_attributes(obj: Any) -> list[tuple[str, Any]]:
+    """``(name, value)`` of the attributes ``obj`` holds, in assignment order, however the backend stores them.
+
+    ``vars(obj)`` first, then the sub-modules PyTorch's ``nn.Module.__setattr__`` keeps in
+    ``_modules`` (a Keras model on the torch backend), each name once.
+    """
+    if obj is None:
+        return []
+    try:
+        own = dict(vars(obj))
+    except TypeError:
+        return []
+    items = [(k, v) for k, v in own.items() if k != "_modules"]
+    seen = {k for k, _ in items}
+    modules = own.get("_modules")
+    if isinstance(modules, dict):
+        items += [(k, v) for k, v in modules.items() if k not in seen]
+    return items
+
+
+@contextlib.contextmanager
+def fixed_global_seed(seed: int) -> Iterator[None]:
+    """While open, unseeded ``keras.random`` calls (and NumPy's global RNG) start from ``seed``; both are put back."""
+    import numpy as np
+
+    np_state = np.random.get_state()
+    gen = saved = None
+    try:
+        from keras.src.random.seed_generator import global_seed_generator
+
+        gen = global_seed_generator()
+        saved = np.asarray(gen.state.numpy() if hasattr(gen.state, "numpy") else gen.state.value)
+        gen.state.assign(np.asarray([seed, 0], dtype=saved.dtype))
+    except Exception:  # noqa: BLE001 - a Keras without this generator: NumPy's seed alone
+        gen = None
+    np.random.seed(seed)
+    try:
+        yield
+    finally:
+        np.random.set_state(np_state)
+        if gen is not None and saved is not None:
+            gen.state.assign(saved)
+
+
 def fit_locals(model: Any) -> dict[str, Any] | None:
     """The local variables of the ``model.fit`` call on the stack, or ``None``."""
     frame = inspect.currentframe()
@@ -78,15 +132,11 @@ def first_batch(local: dict[str, Any] | None, *, limit: int = 64) -> Any:
         return None
     import numpy as np
 
-    try:
-        import tensorflow as tf
-
-        if isinstance(x, tf.data.Dataset):
-            for element in x.take(1):
-                return tf.nest.map_structure(lambda t: np.asarray(t), element)
-            return None
-    except ImportError:  # pragma: no cover - the Monitor runs under TensorFlow
-        pass
+    tf = sys.modules.get("tensorflow")  # a tf.data.Dataset means TensorFlow is loaded; never import it here
+    if tf is not None and isinstance(x, tf.data.Dataset):
+        for element in x.take(1):
+            return tf.nest.map_structure(lambda t: np.asarray(t), element)
+        return None
     if hasattr(x, "__getitem__") and hasattr(x, "num_batches"):  # keras.utils.PyDataset
         return x[0]
     if hasattr(x, "shape") or isinstance(x, (list, tuple, dict)):

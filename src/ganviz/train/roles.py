@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["find_generators", "input_shapes", "is_image_to_image", "shape_of"]
+__all__ = ["find_generators", "held_models", "input_shapes", "is_image_to_image", "shape_of"]
 
 
 def shape_of(tensor: Any) -> tuple[Any, ...]:
@@ -28,13 +28,16 @@ def find_generators(model: Any) -> list[tuple[str, Any]]:
     A GAN that keeps an exponential moving average of its generator (``ema_generator``, as
     ``ganviz.GAN(ema=...)`` and Keras's GAN-ADA example do) is sampled from that copy.
 
-    Attribute order is kept, so CycleGAN's G (X -> Y) comes before F (Y -> X).
+    Attribute order is kept, so CycleGAN's G (X -> Y) comes before F (Y -> X). Attributes are read
+    wherever the backend keeps them (PyTorch: ``_modules``).
     """
     import keras
 
     found: list[tuple[str, Any]] = []
     seen: set[int] = set()
-    for name, value in list(vars(model).items()) if model is not None else []:
+    from .keras_internals import held_attributes
+
+    for name, value in held_attributes(model):
         low = name.lower().lstrip("_")
         if not isinstance(value, keras.Model) or id(value) in seen:
             continue
@@ -44,6 +47,19 @@ def find_generators(model: Any) -> list[tuple[str, Any]]:
     ema = getattr(model, "ema_generator", None) if model is not None else None
     if found and isinstance(ema, keras.Model) and id(ema) not in seen:
         found[0] = ("ema_generator", ema)  # a GAN keeping an EMA copy is sampled from it, as it is used
+    return found
+
+
+def held_models(model: Any) -> list[tuple[str, Any]]:
+    """Every Keras model ``model`` holds as an attribute (each once), in attribute order."""
+    import keras
+
+    from .keras_internals import held_attributes
+
+    found: list[tuple[str, Any]] = []
+    for name, value in held_attributes(model):
+        if isinstance(value, keras.Model) and all(value is not v for _, v in found):
+            found.append((name, value))
     return found
 
 

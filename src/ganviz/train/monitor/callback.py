@@ -146,6 +146,7 @@ class Monitor(MonitorEvents, MonitorState, keras.callbacks.Callback):
         self._failures: dict[str, int] = {}
         self._fit: dict[str, Any] | None = None
         self._first: Any = None
+        self._no_sampler: str | None = None
 
     @property
     def fixed_noise(self) -> np.ndarray | None:
@@ -233,9 +234,10 @@ class Monitor(MonitorEvents, MonitorState, keras.callbacks.Callback):
             self.health.probabilities = model.score_kind == "probability"
         gen = self.sample_generator if self.sample_generator is not None else named.get("generator")
         inputs = sample_inputs if sample_inputs is not None else self.sample_inputs
-        self.sampler = self._safely("choose what to sample", choose_sampler, model=model, generator=gen,
+        first = self._safely("read the first batch", self._first_batch) if self._fit else None
+        self.sampler = self._safely("choose what to sample", self._choose, model=model, generator=gen,
                                     grid=self.grid, seed=self.seed, value_range=self.value_range,
-                                    sample_inputs=inputs, sample_fn=self.sample_fn)  # fmt: skip
+                                    sample_inputs=inputs, sample_fn=self.sample_fn, batch=first)  # fmt: skip
         if self.value_range is None and self.sampler is not None:
             self.value_range = self.sampler.value_range
         if self.running_means_option is not None and not isinstance(self.running_means_option, bool):
@@ -365,7 +367,7 @@ class Monitor(MonitorEvents, MonitorState, keras.callbacks.Callback):
             return
         notes = health_notes(self.health, self._records, self.sampler)
         summary = {"running_means": sorted(self.running_means), "health_notes": notes,
-                   "sampling": self.sampler.description if self.sampler else None, "step_count": self.counter.source}  # fmt: skip
+                   "sampling": self._sampling_line(), "step_count": self.counter.source}  # fmt: skip
         self._safely("write notes.json", write_atomic, self.run.notes, json.dumps(summary))
         self._safely("draw the curves", self._outputs.curves, self._records, running_means=self.running_means,
                      notes=notes)  # fmt: skip
@@ -379,6 +381,21 @@ class Monitor(MonitorEvents, MonitorState, keras.callbacks.Callback):
         last = self._records[-1] if self._records else {}
         values = ", ".join(f"{k} {v:.3f}" for k, v in last.items() if k != "step")
         return f"step {self.global_step}{total}" + (f": {values}" if values else "")
+
+    def _sampling_line(self) -> str | None:
+        """What the grids show, or why there are none and what to pass (one line in the report)."""
+        if self.sampler is not None:
+            return self.sampler.description
+        return f"none drawn: {self._no_sampler}" if self._no_sampler else None
+
+    def _choose(self, **kwargs: Any) -> Sampler:
+        """``choose_sampler``, keeping its one-line reason when nothing can be sampled (for the report)."""
+        self._no_sampler = None
+        try:
+            return choose_sampler(**kwargs)
+        except ValueError as exc:
+            self._no_sampler = str(exc)
+            raise
 
     def _first_batch(self) -> Any:
         """``fit``'s first batch, read once (for the sampler's fixed inputs and for tracing)."""

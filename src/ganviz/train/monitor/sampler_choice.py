@@ -1,4 +1,4 @@
-"""``choose_sampler``: pick fixed generator inputs for a GAN's shape (noise, labels, images, both directions)."""
+"""``choose_sampler``: pick what the grids draw from a system's shape (noise, labels, images, many inputs, a VAE, a method)."""
 
 from __future__ import annotations
 
@@ -11,33 +11,14 @@ import numpy as np
 from ..keras_internals import all_layers
 from ..outputs.images import output_range, to_uint8
 from ..roles import find_generators, input_shapes, is_image_to_image, shape_of
-from .samplers import Sampler, _cells_to_grid, data_range
+from .sampler_kinds import encoder_decoder, many_inputs, own_method
+from .samplers import Sampler, _cells_to_grid, batch_arrays, data_range, to_host
 
 __all__ = ["choose_sampler", "batch_arrays"]
 
 _LABEL_WORDS = ("label", "class", "cond", "digit", "onehot", "one_hot")
-
-
-def batch_arrays(batch: Any) -> list[np.ndarray]:
-    """The arrays of a training batch, in order: an array, a tuple/list of them, or a dict's values."""
-    if batch is None:
-        return []
-    if isinstance(batch, dict):
-        items: list[Any] = list(batch.values())
-    elif isinstance(batch, (tuple, list)):
-        items = list(batch)
-    else:
-        items = [batch]
-    out: list[np.ndarray] = []
-    for item in items:
-        if isinstance(item, (tuple, list, dict)):
-            out.extend(batch_arrays(item))
-        elif item is not None:
-            try:
-                out.append(np.asarray(item))
-            except (TypeError, ValueError):
-                continue
-    return out
+_SCHEDULE = ("alpha", "fade", "blend", "schedule")
+_NO_SAMPLER = "pass Monitor(sample_fn=lambda: images) (or Monitor(generator=...) for a generator it did not find)"
 
 
 def _fits(shape: tuple[Any, ...], arr: np.ndarray) -> bool:
@@ -49,8 +30,8 @@ def _pick(arrays: list[np.ndarray], shape: tuple[Any, ...], n: int, skip: int = 
     return matches[skip][:n].astype("float32") if len(matches) > skip else None
 
 
-def _call(generator: Any, x: Any) -> np.ndarray:
-    return np.asarray(generator(x, training=False))
+def _call(generator: Any, x: Any) -> Any:
+    return to_host(generator(x, training=False))
 
 
 def _int_attr(obj: Any, names: tuple[str, ...]) -> int | None:
@@ -101,8 +82,8 @@ def _conditional(model: Any, generator: Any, rows: int, cols: int, rng: np.rando
         what = f"fixed noise ({latent}) + one-hot label ({n} classes) concatenated; a row per class"
         return Sampler("conditional", what, lambda a: _call(generator, a["fixed_noise"]), {"fixed_noise": z},
                        _plain_grid(k, cols))  # fmt: skip
-    if len(ins) != 2 or any(len(s) > 1 for s in ins):
-        return None
+    if len(ins) != 2 or any(len(s) > 1 for s in ins) or any(w in nm for nm in names for w in _SCHEDULE):
+        return None  # a fade-in alpha beside the noise is no label: each input by its kind (sampler_kinds)
     label_at = next((i for i, nm in enumerate(names) if any(w in nm for w in _LABEL_WORDS)), None)
     if label_at is None:
         small = [i for i, s in enumerate(ins) if len(s) == 0 or s[0] in (1, classes)]
@@ -186,6 +167,7 @@ def choose_sampler(
     value_range: tuple[float, float] | None = None,
     sample_inputs: Any = None,
     sample_fn: Callable[[], Any] | None = None,
+    batch: Any = None,
 ) -> Sampler:
     """Choose what to feed the generator for the sample grids, from the GAN's shape.
 
@@ -193,10 +175,14 @@ def choose_sampler(
     for an image-to-image generator are drawn input | output). Otherwise: two image-to-image
     generators (CycleGAN) show both directions; one image-to-image generator gets fixed input
     images from the first batch (never noise); a generator that takes labels gets fixed noise
-    and a row per class; any other gets fixed noise.
+    and a row per class; a generator with several inputs gets each input by its kind
+    (:func:`~.sampler_kinds.classify_inputs`; ``batch``, the first training batch, tells condition
+    inputs); any other gets fixed noise. Without a generator: an encoder/decoder pair (a VAE)
+    draws the decoder on prior noise and reconstructions; a model with its own ``generate`` /
+    ``sample`` / ``generate_images`` is called with a fixed seed.
 
     Raises:
-        ValueError: no generator can be found (say ``generator=`` or ``sample_fn=``).
+        ValueError: nothing to sample from, in one line saying what to pass.
     """
     rows, cols = grid
     rng = np.random.default_rng(seed)
@@ -205,9 +191,15 @@ def choose_sampler(
                        value_range=value_range)  # fmt: skip
     gens = [("generator", generator)] if generator is not None else find_generators(model)
     if not gens:
-        raise ValueError(
-            f"found no generator on {type(model).__name__}: pass Monitor(generator=...) or Monitor(sample_fn=...)"
-        )
+        vae = encoder_decoder(model, rows, cols, rng, value_range) if model is not None else None
+        if vae is not None:
+            vae.set_inputs(batch)
+            return vae
+        method, why = own_method(model, rows, cols, seed, value_range) if model is not None else (None, "")
+        if method is not None:
+            return method
+        found = "no generator, decoder or sampling method"
+        raise ValueError(f"found {found} on {type(model).__name__}{f' ({why})' if why else ''}: {_NO_SAMPLER}")
     name, gen = gens[0]
     vr = value_range if value_range is not None else output_range(gen)
     if sample_inputs is not None:
@@ -233,6 +225,10 @@ def choose_sampler(
         if cond is not None:
             cond.value_range = vr
             return cond
+        if len(gen.inputs) > 1:
+            many = many_inputs(model, gen, rows, cols, rng, vr, batch, classes=_class_count(model, gen))
+            many.set_inputs(batch)
+            return many
     shape = noise_shape(model, gen)
     z = rng.standard_normal((rows * cols, *shape)).astype("float32")
     what = f"fixed noise {shape}" + (" into the EMA generator" if name == "ema_generator" else "")

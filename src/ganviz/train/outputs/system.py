@@ -1,5 +1,8 @@
 """``draw_system``: the run's system diagram (``diagrams/system.svg``, ``trace.json``), traced or assumed.
 
+A ``ganviz.GAN`` is drawn from the loop it runs (its loss, R1 penalty and EMA generator), not
+traced, on every Keras backend.
+
 It may fail (a step that cannot be traced): the outcome is written to ``diagrams/system.json``
 and returned, never raised into training.
 """
@@ -30,7 +33,10 @@ def draw_system(run: Path, *, model: Any = None, trace: Any = None, generator: A
         from ... import api
         from ...ir import Trace
 
-        if trace is None and model is not None and _has_train_step(model):
+        recipe = _recipe_trace(model) if trace is None and model is not None else None
+        if recipe is not None:  # ganviz.GAN: its loop is known, so it is drawn the same on every backend
+            trace, outcome["how"] = recipe, "assumed"
+        elif trace is None and model is not None and _has_train_step(model):
             from ...extract.step_trace import trace_gan
 
             trace, outcome["how"] = trace_gan(model, data=data), "traced"
@@ -56,6 +62,32 @@ def draw_system(run: Path, *, model: Any = None, trace: Any = None, generator: A
         outcome["error"] = f"{type(exc).__name__}: {' '.join(str(exc).split())[:400]}"
     write_atomic(folder / "system.json", json.dumps(outcome))
     return outcome
+
+
+def _recipe_trace(gan: Any) -> Any:
+    """The loop of a ``ganviz.GAN`` from its options (loss, R1, EMA, optimizers), or ``None`` for other models.
+
+    Drawn without tracing, so the JAX and PyTorch backends (where tracing would need TensorFlow)
+    show the same diagram as TensorFlow.
+    """
+    if not type(gan).__module__.startswith("ganviz.train.gan") or not hasattr(gan, "loss_name"):
+        return None
+    import dataclasses
+
+    from ...extract.assumed import assumed_gan_trace
+    from ...extract.step_trace.build import learning_rate
+    from ...ir.trace import OptimizerInfo
+
+    ema = getattr(gan, "ema", None)
+    r1 = float(getattr(gan, "r1_weight", 0.0) or 0.0)
+    bits = [gan.loss_name] + ([f"R1 {r1:g}"] if r1 else []) + ([f"EMA {ema:g}"] if ema is not None else [])
+    trace = assumed_gan_trace(generator=gan.generator, discriminator=gan.discriminator, loss=gan.loss_name,
+                              r1_weight=r1, ema=ema, name=f"ganviz.GAN ({', '.join(bits)})")  # fmt: skip
+    optimizers = []
+    for info in trace.optimizers:
+        opt = getattr(gan, info.name, None)
+        optimizers.append(info if opt is None else OptimizerInfo(info.name, type(opt).__name__, learning_rate(opt)))
+    return dataclasses.replace(trace, optimizers=tuple(optimizers))
 
 
 def _has_train_step(model: Any) -> bool:
