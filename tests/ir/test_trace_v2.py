@@ -93,3 +93,32 @@ def test_merged_diagram_keeps_ops_and_assignments() -> None:
     assert [n.name for n in g.nodes if n.kind == "model"] == ["g", "d", "ema"]
     edges = {(g.node(e.source).name, g.node(e.target).name, e.kind) for e in g.edges}
     assert ("mixed", "d", "data") in edges and ("g", "ema", "assign") in edges
+
+
+def test_an_optimizer_arrow_lands_on_the_call_its_loss_comes_from() -> None:
+    """The standard loop calls the generator twice; g_optimizer's arrow belongs on the call under g_loss."""
+    from ganviz.ir import Call, Graph, Loss, Source, Trace, TraceModel, Update
+    from ganviz.ir.trace_graph import trace_to_graph
+
+    trace = Trace(
+        name="g + d",
+        models=(TraceModel("g", "Sequential", 4, 4, Graph("g")), TraceModel("d", "Sequential", 4, 4, Graph("d"))),
+        sources=(Source("src0", "noise", "noise"), Source("src1", "data", "real")),
+        calls=(
+            Call("call0", "g", ("src0",)),
+            Call("call1", "d", ("call0",)),
+            Call("call2", "d", ("src1",)),
+            Call("call3", "g", ("src0",)),
+            Call("call4", "d", ("call3",)),
+        ),  # fmt: skip
+        losses=(Loss("loss0", "d_loss", ("call1", "call2")), Loss("loss1", "g_loss", ("call4",))),
+        updates=(Update("loss0", "d_opt", "d", 4), Update("loss1", "g_opt", "g", 4)),
+    )
+    graph = trace_to_graph(trace)
+    feeds = {(e.source, e.target) for e in graph.edges if e.kind == "data"}
+    grads = {e.label.split(":")[0]: e for e in graph.edges if e.kind == "gradient" and e.label}
+    g_target, g_loss = grads["g_opt"].target, grads["g_opt"].source
+    # the generator box the arrow ends on feeds a discriminator call that feeds g_loss
+    assert any((g_target, mid) in feeds and (mid, g_loss) in feeds for _, mid in feeds)
+    d_target, d_loss = grads["d_opt"].target, grads["d_opt"].source
+    assert (d_target, d_loss) in feeds  # the discriminator call right under d_loss

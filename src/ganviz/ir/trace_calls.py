@@ -278,7 +278,9 @@ def trace_to_call_graph(trace: Trace) -> Graph:  # noqa: C901 - one block per el
         label = update_label(
             u.optimizer, info.class_name if info else "", info.learning_rate if info else None, u.times
         )
-        target = first_call_in.get((loss_phase.get(u.loss), u.model)) or model_box(u.model)
+        phase = loss_phase.get(u.loss)
+        in_phase = first_call_in.get((phase, u.model)) if phase is not None else None
+        target = in_phase or _feeding_call(trace, u.loss, u.model, node_of) or model_box(u.model)
         b.add_edge(loss_node[u.loss], target, "gradient", label)
 
     for a in trace.assignments:
@@ -294,6 +296,28 @@ def trace_to_call_graph(trace: Trace) -> Graph:  # noqa: C901 - one block per el
             if ref in node_of:
                 b.add_edge(node_of[ref], target, "assign", a.kind)
     return b.build()
+
+
+def _feeding_call(trace: Trace, loss_id: str, model: str, node_of: dict[str, str]) -> str | None:
+    """The box of ``model``'s call nearest upstream of the loss (breadth first), for a trace without phases.
+
+    In the standard loop the generator is called twice, once for the discriminator's loss and once
+    for its own: its optimizer's arrow belongs on the call its loss comes from.
+    """
+    loss = next((x for x in trace.losses if x.id == loss_id), None)
+    calls = {c.id: c for c in trace.calls}
+    ops = {o.id: o for o in trace.ops}
+    queue, seen = list(loss.inputs if loss is not None else ()), set()
+    while queue:
+        ref = queue.pop(0)
+        if ref in seen:
+            continue
+        seen.add(ref)
+        call = calls.get(ref)
+        if call is not None and call.model == model and ref in node_of:
+            return node_of[ref]
+        queue.extend(call.inputs if call is not None else ops[ref].inputs if ref in ops else ())
+    return None
 
 
 def union_graph(steps: Graph, full: Graph, prefix: str = "step_") -> tuple[Graph, Graph]:
