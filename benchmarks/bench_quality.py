@@ -24,7 +24,8 @@ HERE = Path(__file__).resolve().parent
 
 # recipe -> GAN options (ema is always on, both generators are scored) and compile/batch options
 RECIPES: dict[str, dict[str, Any]] = {
-    "base": {},
+    "defaults": {"ema": "GAN's own"},  # ganviz.GAN()'s defaults: with bce R1 (1.0) and the EMA generator (0.999)
+    "base": {},  # the seed's recipe: no penalty (r1_weight=0 is set for every recipe that does not name one)
     "ttur": {"d_lr": 4e-4, "g_lr": 1e-4},
     "r1": {"r1_weight": 1.0},  # on batch // 8 real images (GAN's r1_shrink default); simultaneous updates
     "r1_alternating": {"r1_weight": 1.0, "updates": "alternating"},  # D first, then G through the updated D
@@ -60,7 +61,10 @@ def run_recipe(name: str, seed: int, *, steps: int, batch_size: int, ema: float)
     bs = int(opts.pop("batch_size", batch_size))
     d_lr, g_lr, beta_2 = opts.pop("d_lr", 2e-4), opts.pop("g_lr", 2e-4), opts.pop("beta_2", 0.999)
     keras.utils.set_random_seed(seed)
-    gan = GAN(seed_generator(100), seed_discriminator(), latent_dim=100, seed=seed, ema=ema, **opts)
+    if opts.pop("ema", None) is None:  # every other recipe: the EMA copy only to score it, R1 only when named
+        opts.setdefault("r1_weight", 0.0)
+        opts["ema"] = ema
+    gan = GAN(seed_generator(100), seed_discriminator(), latent_dim=100, seed=seed, **opts)
     gan.compile(
         d_optimizer=keras.optimizers.Adam(d_lr, beta_1=0.5, beta_2=beta_2),
         g_optimizer=keras.optimizers.Adam(g_lr, beta_1=0.5, beta_2=beta_2),
