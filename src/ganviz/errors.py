@@ -14,6 +14,9 @@ __all__ = [
     "DataError",
     "TargetError",
     "DiagramTooLargeError",
+    "RunFileError",
+    "UserCodeError",
+    "ResumeMismatchError",
 ]
 
 
@@ -59,3 +62,15 @@ class TargetError(GanvizError, ValueError):
 
 class DiagramTooLargeError(GanvizError, ValueError):
     """A diagram has too many boxes for the format asked (e.g. a raster of 100,000 layers)."""
+
+
+class RunFileError(GanvizError, ValueError):
+    """A file of a run folder is not the run's own regular file (a link out, a pipe, a device), too big, or damaged."""
+
+
+class UserCodeError(GanvizError, RuntimeError):
+    """The user's code (a model file, a factory, a ``train_step``) raised: one line naming where, and what was kept."""
+
+
+class ResumeMismatchError(GanvizError, ValueError):
+    """A run cannot be resumed with the objects given (another model than the one it was trained with)."""
