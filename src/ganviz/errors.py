@@ -17,6 +17,8 @@ __all__ = [
     "RunFileError",
     "UserCodeError",
     "ResumeMismatchError",
+    "TrainOptionError",
+    "NotReadyError",
 ]
 
 
@@ -74,3 +76,11 @@ class UserCodeError(GanvizError, RuntimeError):
 
 class ResumeMismatchError(GanvizError, ValueError):
     """A run cannot be resumed with the objects given (another model than the one it was trained with)."""
+
+
+class TrainOptionError(GanvizError, ValueError):
+    """A training option or setting is wrong (a step count, a scale, the samples' shape, ``TF_CONFIG``)."""
+
+
+class NotReadyError(GanvizError, RuntimeError):
+    """A training object was used out of order (``fit`` before ``compile``, ``Monitor.step`` before ``start``)."""

@@ -33,11 +33,7 @@ def _gan_object(target: str) -> Any:
     from .targets import load_object
 
     if target.endswith(".json"):
-        path = check_input_file(target, "trace file", hint="write one with `ganviz gan TARGET -o t.json`")
-        try:
-            return Trace.from_json(path.read_text(encoding="utf-8"))
-        except (ValueError, KeyError, TypeError) as exc:
-            raise TargetError(f"{target!r} is not a ganviz trace ({exc})") from None
+        return _read_trace(target, Trace)
     obj = load_object(target, call=False)
     fn = getattr(obj, "python_function", obj)  # a tf.function's Python function
     if inspect.isfunction(fn) or inspect.ismethod(fn):
@@ -67,6 +63,32 @@ def _gan_object(target: str) -> Any:
             )
         return obj()
     return obj
+
+
+_MAX_TRACE_BYTES = 256 << 20
+
+
+def _read_trace(target: str, trace_class: Any) -> Any:
+    """A trace file as a ``Trace``: a regular file of bounded size, JSON of bounded depth, of the trace's shape."""
+    from ..train.run.reading import parse_json
+
+    path = check_input_file(target, "trace file", hint="write one with `ganviz gan TARGET -o t.json`")
+    not_trace = f"{target!r} is not a ganviz trace"
+    if path.stat().st_size > _MAX_TRACE_BYTES:
+        raise TargetError(
+            f"{not_trace} (over {_MAX_TRACE_BYTES >> 20} MB; write one with `ganviz gan TARGET -o t.json`)"
+        )
+    try:
+        value = parse_json(path.read_bytes(), max_depth=200)
+    except (OSError, ValueError) as exc:
+        raise TargetError(f"{not_trace} ({exc})") from None
+    if not isinstance(value, dict):
+        raise TargetError(f"{not_trace} (it holds a JSON {type(value).__name__}, a trace is an object)")
+    try:
+        return trace_class.from_dict(value)
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError, OverflowError, RecursionError) as exc:
+        what = f"missing {exc}" if isinstance(exc, KeyError) else str(exc) or type(exc).__name__
+        raise TargetError(f"{not_trace} ({what}; write one with `ganviz gan TARGET -o t.json`)") from None
 
 
 def run(args: argparse.Namespace) -> int:

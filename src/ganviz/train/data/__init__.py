@@ -48,7 +48,7 @@ def scale_images(images: np.ndarray, scale: str = "tanh", *, max_value: float = 
     [0.0, 1.0]
     """
     if scale not in SCALES:
-        raise ValueError(f"unknown scale {scale!r} (must be one of {list(SCALES)})")
+        raise DataError(f"unknown scale {scale!r} (must be one of {list(SCALES)})")
     x = np.asarray(images, dtype=np.float32) / np.float32(max_value)
     return (x * 2.0 - 1.0).astype(np.float32) if scale == "tanh" else x
 
@@ -248,7 +248,7 @@ def image_folder(path: str | os.PathLike[str], size: int = 28, *, scale: str = "
     if not root.is_dir():
         raise DataError(f"image folder {str(root)!r} does not exist or is not a folder")
     if channels not in (1, 3):
-        raise ValueError(f"channels must be 1 or 3, got {channels!r}")
+        raise DataError(f"channels must be 1 or 3, got {channels!r}")
     files = sorted(f for f in root.rglob("*") if f.is_file() and f.suffix.lower() in _IMAGE_SUFFIXES)
     if not files:
         raise DataError(f"image folder {str(root)!r} has no images (looked for {', '.join(_IMAGE_SUFFIXES)})")

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from ...errors import TrainOptionError
 from ..keras_internals import all_layers
 from ..outputs.images import output_range, to_uint8
 from ..roles import find_generators, input_shapes, is_image_to_image, shape_of
@@ -205,7 +206,7 @@ def choose_sampler(
                        value_range=value_range)  # fmt: skip
     gens = [("generator", generator)] if generator is not None else find_generators(model)
     if not gens:
-        raise ValueError(
+        raise TrainOptionError(
             f"found no generator on {type(model).__name__}: pass Monitor(generator=...) or Monitor(sample_fn=...)"
         )
     name, gen = gens[0]
@@ -247,4 +248,6 @@ def noise_shape(model: Any, generator: Any) -> tuple[int, ...]:
     dim = getattr(model, "latent_dim", None) or getattr(generator, "latent_dim", None)
     if dim:
         return tuple(dim) if isinstance(dim, (tuple, list)) else (int(dim),)
-    raise ValueError("cannot tell the generator's noise shape: set model.latent_dim or give the generator an Input")
+    raise TrainOptionError(
+        "cannot tell the generator's noise shape: set model.latent_dim or give the generator an Input"
+    )

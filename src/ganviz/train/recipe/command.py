@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..._io import check_name_lengths
-from ...errors import DataError, OutputPathError
+from ...errors import DataError, OutputPathError, TrainOptionError
 from ..run.folder import RunFolder
 from .options import DEFAULTS, LOSS_SETTINGS, TrainResult, total_steps
 
@@ -82,7 +82,7 @@ def train(
     from ..data import check_spec
 
     if resume and overwrite:
-        raise ValueError("resume and overwrite exclude each other: choose one")
+        raise TrainOptionError("resume and overwrite exclude each other: choose one")
     if data is not None:
         check_spec(data)  # before TensorFlow is imported
     given = {

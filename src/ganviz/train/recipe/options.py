@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ...errors import TrainOptionError
+
 __all__ = ["DEFAULTS", "LOSS_SETTINGS", "TrainResult", "total_steps"]
 
 # Measured on the seed's models and the digits (benchmarks/bench_quality.py, BENCHMARKS.md): with an R1
@@ -48,5 +50,5 @@ def total_steps(steps: int | None, quick: bool) -> int:
     """The run's step budget: ``steps`` if given, else the quick or the full default (refused below 1)."""
     total = int(steps if steps is not None else DEFAULTS["quick_steps"] if quick else DEFAULTS["steps"])
     if total < 1:
-        raise ValueError(f"steps must be >= 1, got {total}")
+        raise TrainOptionError(f"steps must be >= 1, got {total}")
     return total
