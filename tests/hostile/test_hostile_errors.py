@@ -79,7 +79,7 @@ def test_the_raise_check_sees_builtin_raises(tmp_path: Path) -> None:
     assert _builtin_raises(fake)  # not vacuous
 
 
-@pytest.mark.parametrize("name", errors.__all__)
+@pytest.mark.parametrize("name", [n for n in errors.__all__ if isinstance(getattr(errors, n), type)])
 def test_every_ganviz_error_but_the_base_is_also_a_builtin(name: str) -> None:
     cls = getattr(errors, name)
     assert issubclass(cls, errors.GanvizError)

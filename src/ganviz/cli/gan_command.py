@@ -30,7 +30,7 @@ def _gan_object(target: str) -> Any:
     import inspect
 
     from ..ir import Trace
-    from .targets import load_object
+    from .targets import call_user, load_object
 
     if target.endswith(".json"):
         return _read_trace(target, Trace)
@@ -45,7 +45,7 @@ def _gan_object(target: str) -> Any:
             ]
         except (TypeError, ValueError):
             required = []
-        return ("step", obj, required) if required else obj()
+        return ("step", obj, required) if required else call_user(obj, target)
     if inspect.isclass(obj):
         try:
             sig = inspect.signature(obj)
@@ -61,7 +61,7 @@ def _gan_object(target: str) -> Any:
                 f"{target!r} is a class whose constructor needs arguments ({', '.join(needed)}); point at an "
                 f"object, or at a zero-argument function that builds and compiles the GAN"
             )
-        return obj()
+        return call_user(obj, target)
     return obj
 
 

@@ -45,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
         quick=args.quick,
         model=user_model,
         tensorboard=args.tensorboard,
+        model_target=args.model,
     )
     print(f"run folder: {Path(out).resolve()}")
     if result.report is not None:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..._io import check_name_lengths
-from ...errors import DataError, OutputPathError, TrainOptionError
+from ...errors import DataError, GanvizError, OutputPathError, TrainOptionError, UserCodeError, user_frame
 from ..run.folder import RunFolder
 from .options import DEFAULTS, LOSS_SETTINGS, TrainResult, total_steps
 
@@ -41,6 +41,7 @@ def train(
     discriminator: Any = None,
     model: Any = None,
     tensorboard: bool = False,
+    model_target: str | None = None,
 ) -> TrainResult:
     """Train a GAN on a dataset and write a monitored run folder with a report.
 
@@ -70,6 +71,8 @@ def train(
         model: Train this compiled GAN (a ``keras.Model`` with its own ``train_step``) instead;
             the loss and model options are then the model's own.
         tensorboard: Also write TensorBoard events to ``out/tensorboard``.
+        model_target: How the user named ``model`` (``gan.py:make_gan``), for the command that continues a
+            failed run.
 
     Returns:
         A :class:`TrainResult`.
@@ -134,6 +137,15 @@ def train(
         if isinstance(exc, OutputPathError) or exc.errno not in _FULL:
             raise
         raise OutputPathError(_disk_full(out_dir, exc)) from None
+    except GanvizError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the user's model or train_step may raise anything
+        if model is None and user_frame(exc) is None:
+            raise  # ganviz's own bug: keep its traceback
+        what = "your model's training" if model is not None else "your code"
+        raise UserCodeError.from_exception(
+            exc, what, then=_what_was_kept(out_dir, model_target or model is not None)
+        ) from None
     finally:
         lock.release()
         if created:
@@ -155,16 +167,29 @@ def _resume_options(out_dir: Path, given: dict[str, Any], steps: int | None) -> 
     return {k: options.get(k) for k in (*given, "steps")}
 
 
+def _what_was_kept(out_dir: Path, user_model: bool) -> str:
+    """What a failed run left, and the command that continues (or restarts) it."""
+    from ..run.checkpoint import Checkpointer
+
+    steps = [s for s, _ in Checkpointer(RunFolder(out_dir).checkpoints).paths()]
+    model = f" --model {user_model}" if isinstance(user_model, str) else " --model ..." if user_model else ""
+    if steps:
+        return (f"the checkpoint at step {steps[-1]} was kept: fix it, then continue with "
+                f"`ganviz train --resume{model} --out {out_dir}`")  # fmt: skip
+    return f"no checkpoint was written yet: fix it, then start again with `ganviz train{model} --overwrite --out {out_dir}`"
+
+
 def _disk_full(out_dir: Path, exc: OSError) -> str:
     from ..run.checkpoint import Checkpointer
 
     steps = [s for s, _ in Checkpointer(out_dir / "checkpoints").paths()]
-    kept = f"its last good checkpoint (step {steps[-1]}) is kept" if steps else "it had no checkpoint yet"
     name = f" {Path(exc.filename).name!r}" if exc.filename else ""
-    return (
-        f"disk full while writing{name} in run folder {str(out_dir)!r} ({exc.strerror}); {kept}: "
-        f"free some space, then continue with `ganviz train --resume --out {out_dir}`"
-    )
+    where = f"disk full while writing{name} in run folder {str(out_dir)!r} ({exc.strerror})"
+    if steps:
+        return (f"{where}; its last good checkpoint (step {steps[-1]}) is kept: free some space, then continue "
+                f"with `ganviz train --resume --out {out_dir}`")  # fmt: skip
+    return (f"{where}; it had no checkpoint yet, so there is nothing to resume: free some space, then start again "
+            f"with `ganviz train --overwrite --out {out_dir}`")  # fmt: skip
 
 
 def _remove_if_empty(out_dir: Path) -> None:

@@ -1,0 +1,38 @@
+"""#24.3, #24.7, #24.8: the user's code failing anywhere is one line naming file:line and the exception, what
+was kept, and how to continue (exit 2); a NaN stop in a ``--model`` run names its checkpoint (exit 1)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from harness import assert_failed, assert_refused, run_batch
+from user_gans import FACTORY_LINE, STEP_LINE, write_user_gans
+
+pytest.importorskip("keras")
+
+BASE = ["--steps", "6", "--batch-size", "8", "--sample-every", "2", "--checkpoint-every", "2"]
+
+
+@pytest.mark.slow
+def test_user_code_failures_are_one_line_each(tmp_path: Path) -> None:
+    write_user_gans(tmp_path)
+    jobs = [
+        ["train", "--model", "import_boom.py:make_gan", *BASE, "-o", "r_import"],
+        ["train", "--model", "gan.py:make_boom", *BASE, "-o", "r_factory"],
+        ["train", "--model", "gan.py:make_step3", *BASE, "-o", "r_step"],
+        ["train", "--model", "gan.py:make_empty", *BASE, "-o", "r_empty"],
+    ]
+    res = run_batch(jobs, cwd=tmp_path, timeout=600, mem_mb=None)
+    line = assert_refused(res[0], "import_boom.py:2", "ZeroDivisionError: at import")
+    assert "fix" in line
+    assert not (tmp_path / "r_import").exists()
+    line = assert_refused(res[1], f"gan.py:{FACTORY_LINE}", "KeyError")
+    line = assert_failed(res[2], f"gan.py:{STEP_LINE}", "RuntimeError: boom at step 3", "checkpoint at step 2 was kept",
+                          "ganviz train --resume")  # fmt: skip
+    assert (tmp_path / "r_step" / "checkpoints" / "ckpt_00000002.npz").is_file()
+    assert not (tmp_path / "r_step" / ".ganviz.lock").exists()
+    line = assert_failed(res[3], "train_step returned no losses", "return a dict",
+                         notes=("the system diagram could not be drawn",))  # fmt: skip
+    for r in res:
+        assert "Traceback" not in r.err
