@@ -221,6 +221,14 @@ def mnist(path: str | os.PathLike[str], *, scale: str = "tanh", return_labels: b
         x = x[..., 0]
     if x.ndim != 3:
         raise DataError(f"{str(p)!r} holds arrays of shape {x.shape}; expected (N, height, width) images")
+    if x.dtype.kind not in "biuf":
+        raise DataError(f"{str(p)!r} holds {x.dtype} arrays; expected numbers (uint8 pixels or floats)")
+    if x.dtype.kind == "f" and not (finite := np.isfinite(x).all(axis=(1, 2))).all():
+        bad = np.flatnonzero(~finite)
+        raise DataError(
+            f"{str(p)!r} holds {len(bad)} image(s) with NaN or infinite pixels (the first is image {int(bad[0])}): "
+            "fix or drop them, then retry"
+        )
     max_value = 255.0 if x.dtype == np.uint8 or float(x.max(initial=0)) > 1.0 else 1.0
     images = scale_images(x[..., None], scale, max_value=max_value)
     labels = None if y is None else np.asarray(y).astype(np.int64)
