@@ -22,6 +22,9 @@ def test_user_code_failures_are_one_line_each(tmp_path: Path) -> None:
         ["train", "--model", "gan.py:make_boom", *BASE, "-o", "r_factory"],
         ["train", "--model", "gan.py:make_step3", *BASE, "-o", "r_step"],
         ["train", "--model", "gan.py:make_empty", *BASE, "-o", "r_empty"],
+        ["train", "--model", "gan.py:make_gan", *BASE, "-o", "r_done"],
+        ["train", "--model", "gan.py:make_gan", "--resume", "--steps", "4", "-o", "r_done"],
+        ["train", "--model", "gan.py:make_nan", *BASE, "-o", "r_nan"],
     ]
     res = run_batch(jobs, cwd=tmp_path, timeout=600, mem_mb=None)
     line = assert_refused(res[0], "import_boom.py:2", "ZeroDivisionError: at import")
@@ -34,5 +37,22 @@ def test_user_code_failures_are_one_line_each(tmp_path: Path) -> None:
     assert not (tmp_path / "r_step" / ".ganviz.lock").exists()
     line = assert_failed(res[3], "train_step returned no losses", "return a dict",
                          notes=("the system diagram could not be drawn",))  # fmt: skip
+    assert res[4].rc == 0, res[4].err
+    assert "shuffle" not in res[4].err  # Keras's shuffle=True warning is not printed
+    before = (tmp_path / "r_done" / "metrics.jsonl").read_bytes()
+    assert_refused(res[5], "already at step 6", "--steps is 4", "nothing was changed", "--steps above 6")
+    assert (tmp_path / "r_done" / "metrics.jsonl").read_bytes() == before
+    line = assert_failed(
+        res[6],
+        "NaN/inf",
+        "your model's learning rates",
+        rc=1,
+        notes=("non-finite ", "the system diagram could not be drawn"),
+    )
+    assert "--lr" not in line and "--loss" not in line
+    if list((tmp_path / "r_nan" / "checkpoints").glob("ckpt_*.npz")):
+        assert "was kept" in line and "--resume --model gan.py:make_nan" in line
+    else:
+        assert "no checkpoint was written" in line
     for r in res:
         assert "Traceback" not in r.err

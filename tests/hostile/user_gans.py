@@ -71,6 +71,13 @@ _GAN = textwrap.dedent(
         return _gan(empty=True)
 
 
+    def make_nan():
+        g, d = _models()
+        gan = MyGAN(g, d, 8)
+        gan.compile(keras.optimizers.SGD(float("inf")), keras.optimizers.SGD(float("inf")))
+        return gan
+
+
     def make_boom():
         return {"a": 1}["missing"]  # FACTORY_LINE
 

@@ -51,11 +51,19 @@ def run(args: argparse.Namespace) -> int:
     if result.report is not None:
         print(f"report:     {result.report.resolve()}")
     if result.stopped_on_nonfinite:
-        last = result.last_checkpoint
-        kept = f"the last good checkpoint is step {last}" if last else "no checkpoint was written"
+        from ..train.run.checkpoint import Checkpointer
+        from ..train.run.folder import RunFolder
+
+        kept = [s for s, _ in Checkpointer(RunFolder(Path(out)).checkpoints).paths()]
+        last = f"the last good checkpoint, step {kept[-1]}, was kept" if kept else "no checkpoint was written"
+        if args.model:
+            then = (f"continue with `ganviz train --resume --model {args.model} --out {out}`" if kept
+                    else f"start again with `ganviz train --model {args.model} --overwrite --out {out}`")  # fmt: skip
+            fix = f"lower your model's learning rates or check its losses, then {then}"
+        else:
+            fix = f"lower --lr, or try another --loss, and start again with --overwrite --out {out}"
         print(
-            f"ganviz: error: training stopped at step {result.steps}: losses or weights became NaN/inf; {kept} "
-            "(lower --lr, or try another --loss)",
+            f"ganviz: error: training stopped at step {result.steps}: losses or weights became NaN/inf; {last} ({fix})",
             file=sys.stderr,
         )
         return 1

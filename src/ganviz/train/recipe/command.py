@@ -164,6 +164,13 @@ def _resume_options(out_dir: Path, given: dict[str, Any], steps: int | None) -> 
     saved = check_resume(out_dir, [p for _, p in ckpt.paths()], latest[2] if latest else None)
     options = merge_resume_options(out_dir, saved, given)
     options["steps"] = steps if steps is not None else saved.get("steps")
+    at = latest[2].get("step") if latest else None
+    total = options["steps"]
+    if isinstance(at, int) and isinstance(total, int) and not isinstance(total, bool) and at >= total:
+        raise OutputPathError(
+            f"nothing to resume: run {str(out_dir)!r} is already at step {at} and --steps is {total}; nothing was "
+            f"changed (give --steps above {at} to train it further)"
+        )
     return {k: options.get(k) for k in (*given, "steps")}
 
 

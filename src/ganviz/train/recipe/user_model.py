@@ -97,8 +97,14 @@ def train_user_model(
     if remaining:
         dataset = data_mod.to_dataset(np.asarray(images, "float32"), batch_size, seed=seed + done)
         per_epoch = max(1, len(images) // batch_size)
-        model.fit(dataset, steps_per_epoch=min(per_epoch, remaining), epochs=math.ceil(remaining / min(per_epoch, remaining)),
-                  verbose=0, callbacks=[monitor])  # fmt: skip
+        model.fit(
+            dataset,
+            steps_per_epoch=min(per_epoch, remaining),
+            epochs=math.ceil(remaining / min(per_epoch, remaining)),
+            verbose=0,
+            shuffle=False,
+            callbacks=[monitor],
+        )  # fmt: skip  (to_dataset shuffles; Keras warns otherwise)
     report_path = None
     if report:
         from ..outputs.report import write_report
@@ -107,4 +113,5 @@ def train_user_model(
     return TrainResult(out_dir=out_dir, steps=monitor.global_step if remaining else done,
                        initial_step=monitor.initial_step if remaining else done,
                        stopped_on_nonfinite=monitor.stopped_on_nonfinite, report=report_path,
-                       events=list(monitor.events))  # fmt: skip
+                       events=list(monitor.events),
+                       last_checkpoint=(monitor._last_ckpt if remaining and monitor._last_ckpt >= 0 else done or None))  # fmt: skip
