@@ -56,3 +56,33 @@ def test_user_code_failures_are_one_line_each(tmp_path: Path) -> None:
         assert "no checkpoint was written" in line
     for r in res:
         assert "Traceback" not in r.err
+
+
+@pytest.mark.slow
+def test_resume_with_another_model_is_refused_by_name(tmp_path: Path) -> None:
+    write_user_gans(tmp_path)
+    small = ["--steps", "2", "--batch-size", "8", "--sample-every", "1", "--checkpoint-every", "1"]
+    jobs = [
+        ["train", "--model", "gan.py:make_gan", *small, "-o", "mine"],
+        ["train", *small, "-o", "seed"],
+        ["train", "--resume", "--steps", "4", "-o", "mine"],
+        ["train", "--resume", "--steps", "4", "--model", "gan.py:make_gan", "-o", "seed"],
+        ["train", "--resume", "--steps", "4", "--model", "gan.py:make_wider", "-o", "mine"],
+    ]
+    before = {}
+    res = run_batch(jobs[:2], cwd=tmp_path, timeout=600, mem_mb=None)
+    assert res[0].rc == 0 and res[1].rc == 0, (res[0].err, res[1].err)
+    from harness import snapshot
+
+    before = {name: snapshot(tmp_path / name) for name in ("mine", "seed")}
+    res = run_batch(jobs[2:], cwd=tmp_path, timeout=600, mem_mb=None)
+    assert_refused(res[0], "cannot resume", "it trained your model MyGAN", "same --model")
+    assert_refused(res[1], "cannot resume", "ganviz's own GAN", "drop --model")
+    line = assert_failed(res[2], "checkpoint does not fit this model", "nothing was changed",
+                         notes=("the system diagram could not be drawn",))  # fmt: skip
+    assert "Traceback" not in line
+    for name in ("mine", "seed"):
+        after = snapshot(tmp_path / name)
+        assert {k: v for k, v in after.items() if "metrics" in k or "ckpt" in k} == {
+            k: v for k, v in before[name].items() if "metrics" in k or "ckpt" in k
+        }

@@ -123,7 +123,7 @@ def train(
     try:
         lock.acquire()
         if resume:
-            options = _resume_options(out_dir, given, steps)
+            options = _resume_options(out_dir, given, steps, model, model_target)
         else:
             from ..run.rules import check_new_run
 
@@ -155,13 +155,33 @@ def train(
 _FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 
-def _resume_options(out_dir: Path, given: dict[str, Any], steps: int | None) -> dict[str, Any]:
+def _check_same_model(out_dir: Path, saved: dict[str, Any], model: Any, target: str | None) -> None:
+    """Refuse by name to resume a run with another model than it trained (or a ``--model`` run without it)."""
+    trained = saved.get("model") if isinstance(saved.get("model"), str) else None
+    given = type(model).__name__ if model is not None else None
+    flag = f"--model {target}" if target else "--model"
+    if trained == given:
+        return
+    if trained is None:
+        why = f"it trained ganviz's own GAN, not {flag} ({given}): drop --model to continue it"
+    elif given is None:
+        why = f"it trained your model {trained}: give the same --model again to continue it"
+    else:
+        why = f"it trained your model {trained}, and {flag} gives {given}: give the --model it was trained with"
+    raise OutputPathError(f"cannot resume {str(out_dir)!r} with another model: {why}, or start over with "
+                          "--overwrite; nothing was changed")  # fmt: skip
+
+
+def _resume_options(
+    out_dir: Path, given: dict[str, Any], steps: int | None, model: Any = None, target: str | None = None
+) -> dict[str, Any]:
     from ..run.checkpoint import Checkpointer
     from ..run.rules import check_resume, merge_resume_options
 
     ckpt = Checkpointer(out_dir / "checkpoints")
     latest = ckpt.load_latest()
     saved = check_resume(out_dir, [p for _, p in ckpt.paths()], latest[2] if latest else None)
+    _check_same_model(out_dir, saved, model, target)
     options = merge_resume_options(out_dir, saved, given)
     options["steps"] = steps if steps is not None else saved.get("steps")
     at = latest[2].get("step") if latest else None
