@@ -85,3 +85,15 @@ def test_every_ganviz_error_but_the_base_is_also_a_builtin(name: str) -> None:
     assert issubclass(cls, errors.GanvizError)
     if cls is not errors.GanvizError:
         assert any(b.__module__ == "builtins" and b is not Exception for b in cls.__mro__[1:]), cls.__mro__
+
+
+def test_gan_given_a_model_file_says_what_it_accepts(tmp_path: Path) -> None:
+    (tmp_path / "small.keras").write_bytes(b"x")
+    jobs = [
+        ["gan", "small.keras", "-o", "x.svg"],
+        ["gan", "--generator", "small.keras", "--discriminator", "d.py:d", "-o", "x.svg"],
+        ["gan", "--generator", "g.py:g", "--discriminator", "small.keras", "-o", "x.svg"],
+    ]
+    for argv, res in zip(jobs, run_batch(jobs, cwd=tmp_path, timeout=120)):
+        line = assert_refused(res, "is a model file", "ganviz plot small.keras", "FILE.py:NAME")
+        assert "or a .keras/.h5 file" not in line, argv

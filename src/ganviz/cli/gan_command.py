@@ -91,6 +91,20 @@ def _read_trace(target: str, trace_class: Any) -> Any:
         raise TargetError(f"{not_trace} ({what}; write one with `ganviz gan TARGET -o t.json`)") from None
 
 
+def _refuse_model_files(args: argparse.Namespace) -> None:
+    """Say what ``gan`` accepts when given a ``.keras``/``.h5`` file (its step cannot be traced from a file)."""
+    from .targets import is_model_file
+
+    for flag, value in (("TARGET", args.target), ("--generator", args.generator),
+                        ("--discriminator", args.discriminator), ("--combined", getattr(args, "combined", None))):  # fmt: skip
+        if value and is_model_file(value):
+            raise TargetError(
+                f"{flag} {value!r} is a model file: `ganviz gan` draws live models and their training step "
+                f"(FILE.py:NAME or package.module:NAME, or a trace .json); draw the file itself with "
+                f"`ganviz plot {value}`"
+            )
+
+
 def run(args: argparse.Namespace) -> int:
     from ..api import format_for, plot_gan
 
@@ -104,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
     if pair and (args.generator is None or args.discriminator is None):
         missing = "--discriminator" if args.discriminator is None else "--generator"
         raise TargetError(f"{missing} is missing: the assumed loop needs both --generator and --discriminator")
+    _refuse_model_files(args)
     out = args.out or default_out(args.target or args.generator, "_system.png")
     format_for(out)
     check_writable(out)
