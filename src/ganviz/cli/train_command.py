@@ -70,6 +70,24 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def interrupted(args: argparse.Namespace) -> str:
+    """What a Ctrl-C left of a ``ganviz train`` run: its last checkpoint and the command that continues it."""
+    if getattr(args, "command", None) != "train":
+        return ""
+    from ..train.run.checkpoint import Checkpointer
+    from ..train.run.folder import RunFolder
+
+    out = args.out or DEFAULTS["out"]
+    model = f" --model {args.model}" if args.model else ""
+    try:
+        kept = [s for s, _ in Checkpointer(RunFolder(Path(out)).checkpoints).paths()]
+    except OSError:
+        kept = []
+    if kept:
+        return f"; the checkpoint at step {kept[-1]} is kept: continue with `ganviz train --resume{model} --out {out}`"
+    return f"; no checkpoint was written yet: start again with `ganviz train{model} --overwrite --out {out}`"
+
+
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     """Add ``ganviz train`` to the subparsers ``sub``."""
     st = subcommand(
