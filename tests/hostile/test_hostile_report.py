@@ -170,6 +170,6 @@ def test_report_streams_a_big_metrics_file_in_bounded_memory(tmp_path: Path) -> 
             f.write(block)
         f.write(b'{"step": 77, "g_loss": 0.25}\n')
     out = tmp_path / "r.html"
-    res = run_cli(["report", str(run), "-o", str(out)], cwd=tmp_path, timeout=120, mem_mb=900)
+    res = run_cli(["report", str(run), "-o", str(out)], cwd=tmp_path, timeout=120, mem_mb=600)
     text = _report_ok(run, out, res)
     assert "last step 77" in text and "200001 logged steps" in text
