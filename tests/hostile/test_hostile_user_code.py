@@ -25,6 +25,7 @@ def test_user_code_failures_are_one_line_each(tmp_path: Path) -> None:
         ["train", "--model", "gan.py:make_gan", *BASE, "-o", "r_done"],
         ["train", "--model", "gan.py:make_gan", "--resume", "--steps", "4", "-o", "r_done"],
         ["train", "--model", "gan.py:make_nan", *BASE, "-o", "r_nan"],
+        ["train", "--model", "gan.py:make_deep", *BASE, "-o", "r_deep"],
     ]
     res = run_batch(jobs, cwd=tmp_path, timeout=600, mem_mb=None)
     line = assert_refused(res[0], "import_boom.py:2", "ZeroDivisionError: at import")
@@ -54,6 +55,8 @@ def test_user_code_failures_are_one_line_each(tmp_path: Path) -> None:
         assert "was kept" in line and "--resume --model gan.py:make_nan" in line
     else:
         assert "no checkpoint was written" in line
+    assert_refused(res[7], "gan.py:", "RecursionError", "nothing was written")  # Keras on 5,000 layers
+    assert not (tmp_path / "r_deep").exists()
     for r in res:
         assert "Traceback" not in r.err
 
