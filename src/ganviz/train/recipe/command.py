@@ -185,10 +185,9 @@ def _resume_options(
     options = merge_resume_options(out_dir, saved, given)
     options["steps"] = steps if steps is not None else saved.get("steps")
     at = latest[2].get("step") if latest else None
-    total = options["steps"]
-    if isinstance(at, int) and isinstance(total, int) and not isinstance(total, bool) and at >= total:
+    if isinstance(at, int) and steps is not None and at > steps:  # --steps below the work done: say so, do nothing
         raise OutputPathError(
-            f"nothing to resume: run {str(out_dir)!r} is already at step {at} and --steps is {total}; nothing was "
+            f"nothing to resume: run {str(out_dir)!r} is already at step {at} and --steps is {steps}; nothing was "
             f"changed (give --steps above {at} to train it further)"
         )
     return {k: options.get(k) for k in (*given, "steps")}
