@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO, TextIO
 
 from .errors import OutputPathError, TargetError
 
-__all__ = ["write_atomic", "check_writable", "check_name_lengths", "check_input_file"]
+__all__ = ["write_atomic", "check_writable", "check_name_lengths", "check_input_file", "open_regular"]
 
 NAME_MAX = 255  # bytes in one file name on Linux, macOS and Windows file systems
 PATH_MAX = 4096
@@ -57,6 +58,20 @@ def check_input_file(path: str | os.PathLike[str], what: str, *, hint: str = "ch
     if not stat.S_ISREG(mode):
         raise TargetError(f"{what} {str(p)!r} is not a regular file (a pipe, socket or device); give a file")
     return p
+
+
+def open_regular(path: str | os.PathLike[str]) -> tuple[BinaryIO, int]:
+    """Open ``path`` to read, never blocking on a pipe (``O_NONBLOCK``): the file and its size, if a regular file.
+
+    Raises:
+        OSError: it cannot be opened, or is not a regular file once open (``errno.EINVAL`` then).
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        raise OSError(errno.EINVAL, "not a regular file", str(path))
+    return os.fdopen(fd, "rb"), st.st_size
 
 
 def check_writable(path: str | os.PathLike[str]) -> Path:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -15,7 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Result", "run_cli", "run_python", "run_batch", "snapshot", "assert_refused", "SRC"]
+__all__ = ["Result", "run_cli", "run_python", "run_batch", "snapshot", "assert_refused", "assert_failed", "SRC"]
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 _CLI = "import sys; from ganviz.cli import main; sys.exit(main(sys.argv[1:]))"
@@ -97,6 +98,24 @@ def assert_refused(res: Result, *words: str) -> str:
     assert len(lines) == 1, f"expected one line on stderr, got {lines!r}"
     line = lines[0]
     assert line.startswith("ganviz: error: "), line
+    for word in words:
+        assert word in line, f"{word!r} not in {line!r}"
+    return line
+
+
+_PROGRESS = re.compile(r"^step \d+(/\d+)?  ")
+
+
+def assert_failed(res: Result, *words: str, rc: int = 2, notes: tuple[str, ...] = ()) -> str:
+    """Like :func:`assert_refused` for a run that trained a while: the progress bar's lines may come first, then
+    exactly one ``ganviz: error: ...`` line, the last, holding every one of ``words``; exit ``rc``. Lines starting
+    with one of ``notes`` (the Monitor's notes the test expects) are allowed too."""
+    assert "Traceback" not in res.err, res.err[-3000:]
+    assert res.rc == rc, f"exit {res.rc}; stderr: {res.err[-2000:]}"
+    lines = [line for line in res.err_lines if not _PROGRESS.match(line) and not line.startswith(notes or "\0")]
+    assert len(lines) == 1, f"expected one line on stderr besides the progress bar, got {lines!r}"
+    line = lines[0]
+    assert line.startswith("ganviz: error: ") and res.err_lines[-1] == line, res.err_lines
     for word in words:
         assert word in line, f"{word!r} not in {line!r}"
     return line

@@ -32,14 +32,10 @@ def _gan_object(target: str) -> Any:
     import inspect
 
     from ..ir import Trace
-    from .targets import load_object
+    from .targets import call_user, load_object
 
     if target.endswith(".json"):
-        path = check_input_file(target, "trace file", hint="write one with `ganviz gan TARGET -o t.json`")
-        try:
-            return Trace.from_json(path.read_text(encoding="utf-8"))
-        except (ValueError, KeyError, TypeError) as exc:
-            raise TargetError(f"{target!r} is not a ganviz trace ({exc})") from None
+        return _read_trace(target, Trace)
     obj = load_object(target, call=False)
     fn = getattr(obj, "python_function", obj)  # a tf.function's Python function
     if inspect.isfunction(fn) or inspect.ismethod(fn):
@@ -51,7 +47,7 @@ def _gan_object(target: str) -> Any:
             ]
         except (TypeError, ValueError):
             required = []
-        return ("step", obj, required) if required else obj()
+        return ("step", obj, required) if required else call_user(obj, target)
     if inspect.isclass(obj):
         try:
             sig = inspect.signature(obj)
@@ -67,8 +63,48 @@ def _gan_object(target: str) -> Any:
                 f"{target!r} is a class whose constructor needs arguments ({', '.join(needed)}); point at an "
                 f"object, or at a zero-argument function that builds and compiles the GAN"
             )
-        return obj()
+        return call_user(obj, target)
     return obj
+
+
+_MAX_TRACE_BYTES = 256 << 20
+
+
+def _read_trace(target: str, trace_class: Any) -> Any:
+    """A trace file as a ``Trace``: a regular file of bounded size, JSON of bounded depth, of the trace's shape."""
+    from ..train.run.reading import parse_json
+
+    path = check_input_file(target, "trace file", hint="write one with `ganviz gan TARGET -o t.json`")
+    not_trace = f"{target!r} is not a ganviz trace"
+    if path.stat().st_size > _MAX_TRACE_BYTES:
+        raise TargetError(
+            f"{not_trace} (over {_MAX_TRACE_BYTES >> 20} MB; write one with `ganviz gan TARGET -o t.json`)"
+        )
+    try:
+        value = parse_json(path.read_bytes(), max_depth=200)
+    except (OSError, ValueError) as exc:
+        raise TargetError(f"{not_trace} ({exc})") from None
+    if not isinstance(value, dict):
+        raise TargetError(f"{not_trace} (it holds a JSON {type(value).__name__}, a trace is an object)")
+    try:
+        return trace_class.from_dict(value)
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError, OverflowError, RecursionError) as exc:
+        what = f"missing {exc}" if isinstance(exc, KeyError) else str(exc) or type(exc).__name__
+        raise TargetError(f"{not_trace} ({what}; write one with `ganviz gan TARGET -o t.json`)") from None
+
+
+def _refuse_model_files(args: argparse.Namespace) -> None:
+    """Say what ``gan`` accepts when given a ``.keras``/``.h5`` file (its step cannot be traced from a file)."""
+    from .targets import is_model_file
+
+    for flag, value in (("TARGET", args.target), ("--generator", args.generator),
+                        ("--discriminator", args.discriminator), ("--combined", getattr(args, "combined", None))):  # fmt: skip
+        if value and is_model_file(value):
+            raise TargetError(
+                f"{flag} {value!r} is a model file: `ganviz gan` draws live models and their training step "
+                f"(FILE.py:NAME or package.module:NAME, or a trace .json); draw the file itself with "
+                f"`ganviz plot {value}`"
+            )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -84,6 +120,7 @@ def run(args: argparse.Namespace) -> int:
     if pair and (args.generator is None or args.discriminator is None):
         missing = "--discriminator" if args.discriminator is None else "--generator"
         raise TargetError(f"{missing} is missing: the assumed loop needs both --generator and --discriminator")
+    _refuse_model_files(args)
     out = args.out or default_out(args.target or args.generator, "_system.png")
     format_for(out)
     check_writable(out)

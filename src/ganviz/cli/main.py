@@ -129,7 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("ganviz: error: out of memory (try a smaller model, --batch-size or dataset)", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("ganviz: interrupted", file=sys.stderr)
+        print(f"ganviz: interrupted{train_command.interrupted(args)}", file=sys.stderr)
         return 130
 
 

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..errors import TargetError
+from ..errors import GanvizError, TargetError, UserCodeError
 
 __all__ = ["MODEL_FILE_SUFFIXES", "is_model_file", "split_target", "load_object"]
 
@@ -70,6 +70,13 @@ def _load_module(where: str) -> Any:
             raise TargetError(
                 f"cannot import {where!r}: {type(exc).__name__}: {exc} (fix the file, then retry)"
             ) from None
+        except Exception as exc:  # noqa: BLE001 - the user's file may raise anything at import
+            sys.modules.pop(name, None)
+            if isinstance(exc, GanvizError):
+                raise
+            raise UserCodeError.from_exception(
+                exc, f"importing {where!r}", then="nothing was run or written; fix the file, then retry"
+            ) from None
         finally:
             if added:
                 sys.path.remove(folder)
@@ -89,6 +96,12 @@ def _load_module(where: str) -> Any:
     except (SyntaxError, ImportError) as exc:
         raise TargetError(
             f"cannot import {where!r}: {type(exc).__name__}: {exc} (fix the module, then retry)"
+        ) from None
+    except GanvizError:
+        raise
+    except Exception as exc:
+        raise UserCodeError.from_exception(
+            exc, f"importing {where!r}", then="nothing was run or written; fix the module, then retry"
         ) from None
     finally:
         if added_cwd and cwd in sys.path:
@@ -114,8 +127,18 @@ def load_object(target: str, *, call: bool = True) -> Any:
             raise TargetError(
                 f"{target!r} is a function that needs arguments; point at a zero-argument function or an object"
             )
-        obj = obj()
+        obj = call_user(obj, target)
     return obj
+
+
+def call_user(fn: Any, target: str) -> Any:
+    """``fn()``, the user's factory: anything it raises becomes one :class:`UserCodeError` line naming its file:line."""
+    try:
+        return fn()
+    except GanvizError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the user's code may raise anything
+        raise UserCodeError.from_exception(exc, f"{target!r}", then="nothing was written; fix it, then retry") from None
 
 
 def _is_factory(obj: Any) -> bool:

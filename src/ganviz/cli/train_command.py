@@ -45,20 +45,47 @@ def run(args: argparse.Namespace) -> int:
         quick=args.quick,
         model=user_model,
         tensorboard=args.tensorboard,
+        model_target=args.model,
     )
     print(f"run folder: {Path(out).resolve()}")
     if result.report is not None:
         print(f"report:     {result.report.resolve()}")
     if result.stopped_on_nonfinite:
-        last = result.last_checkpoint
-        kept = f"the last good checkpoint is step {last}" if last else "no checkpoint was written"
+        from ..train.run.checkpoint import Checkpointer
+        from ..train.run.folder import RunFolder
+
+        kept = [s for s, _ in Checkpointer(RunFolder(Path(out)).checkpoints).paths()]
+        last = f"the last good checkpoint, step {kept[-1]}, was kept" if kept else "no checkpoint was written"
+        if args.model:
+            then = (f"continue with `ganviz train --resume --model {args.model} --out {out}`" if kept
+                    else f"start again with `ganviz train --model {args.model} --overwrite --out {out}`")  # fmt: skip
+            fix = f"lower your model's learning rates or check its losses, then {then}"
+        else:
+            fix = f"lower --lr, or try another --loss, and start again with --overwrite --out {out}"
         print(
-            f"ganviz: error: training stopped at step {result.steps}: losses or weights became NaN/inf; {kept} "
-            "(lower --lr, or try another --loss)",
+            f"ganviz: error: training stopped at step {result.steps}: losses or weights became NaN/inf; {last} ({fix})",
             file=sys.stderr,
         )
         return 1
     return 0
+
+
+def interrupted(args: argparse.Namespace) -> str:
+    """What a Ctrl-C left of a ``ganviz train`` run: its last checkpoint and the command that continues it."""
+    if getattr(args, "command", None) != "train":
+        return ""
+    from ..train.run.checkpoint import Checkpointer
+    from ..train.run.folder import RunFolder
+
+    out = args.out or DEFAULTS["out"]
+    model = f" --model {args.model}" if args.model else ""
+    try:
+        kept = [s for s, _ in Checkpointer(RunFolder(Path(out)).checkpoints).paths()]
+    except OSError:
+        kept = []
+    if kept:
+        return f"; the checkpoint at step {kept[-1]} is kept: continue with `ganviz train --resume{model} --out {out}`"
+    return f"; no checkpoint was written yet: start again with `ganviz train{model} --overwrite --out {out}`"
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:

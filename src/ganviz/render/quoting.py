@@ -31,6 +31,7 @@ __all__ = [
     "markup_attr",
     "mermaid_text",
     "safe_id",
+    "matplotlib_text",
 ]
 
 DotString = NewType("DotString", str)
@@ -198,3 +199,12 @@ def safe_id(text: str) -> SafeId:
     if _PLAIN_ID.fullmatch(text) and text.lower() not in _RESERVED_IDS:
         return SafeId(text)
     return SafeId("id__" + text.encode("utf-8", "surrogatepass").hex())
+
+
+def matplotlib_text(text: str) -> str:
+    """Text that matplotlib draws as written: a ``$`` never starts math (a metric named ``loss$a$`` draws as is).
+
+    >>> print(matplotlib_text("g$loss$"))
+    g\\$loss\\$
+    """
+    return clean_text(text).replace("$", "\\$")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..errors import TrainOptionError
+
 __all__ = ["seed_generator", "seed_discriminator", "IMAGE_SHAPE"]
 
 IMAGE_SHAPE: tuple[int, int, int] = (28, 28, 1)
@@ -30,7 +32,7 @@ def seed_generator(latent_dim: int = 100, *, output_activation: str = "tanh", na
     from keras import layers
 
     if output_activation not in _OUTPUT_ACTIVATIONS:
-        raise ValueError(
+        raise TrainOptionError(
             f"unknown output_activation {output_activation!r} (must be one of {list(_OUTPUT_ACTIVATIONS)})"
         )
     return keras.Sequential(

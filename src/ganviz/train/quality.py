@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from .._io import write_atomic
+from ..errors import DataError
 
 __all__ = ["QualityScore", "DigitScorer", "frechet_distance", "cache_dir", "sample_quality"]
 
@@ -197,9 +198,9 @@ def sample_quality(generator: Any, *, data: str = "digits", n: int | None = None
     elif data.startswith("mnist:"):
         x, y = data_mod.mnist(data[len("mnist:") :], return_labels=True)
         if y is None:
-            raise ValueError(f"{data!r} has no labels; the quality score needs labelled digits")
+            raise DataError(f"{data!r} has no labels; the quality score needs labelled digits")
     else:
-        raise ValueError(f"sample quality needs labelled digits ('digits' or 'mnist:PATH'), got {data!r}")
+        raise DataError(f"sample quality needs labelled digits ('digits' or 'mnist:PATH'), got {data!r}")
     scorer = DigitScorer(x, y, name=data)
     n = n or len(scorer.x_test)
     latent = int(generator.inputs[0].shape[-1])

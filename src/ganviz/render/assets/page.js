@@ -34,10 +34,19 @@
   });
 
   function $(id) { return document.getElementById(id); }
+  // Bidirectional controls and other invisible characters shown as escapes (as quoting.clean_text does
+  // in the drawing): "abc\u202eexe.txt" must not read "abctxt.exe" in the details or the search results.
+  var INVISIBLE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+  function vis(text) {
+    return String(text).replace(INVISIBLE, function (c) {
+      var h = c.charCodeAt(0).toString(16);
+      return h.length <= 2 ? "\\x" + ("0" + h).slice(-2) : "\\u" + ("000" + h).slice(-4);
+    });
+  }
   function el(tag, cls, text) {
     var e = document.createElement(tag);
     if (cls) e.className = cls;
-    if (text != null) e.textContent = String(text);
+    if (text != null) e.textContent = vis(text);
     return e;
   }
   function fmtInt(n) { return typeof n === "number" ? n.toLocaleString("en-US") : String(n); }
@@ -125,7 +134,7 @@
       }
       var x = info.get(g.id);
       var t = g.querySelector("title");
-      if (t && x) t.textContent = x.path.join(" \u203a ") + (x.class_name ? " (" + x.class_name + ")" : "");
+      if (t && x) t.textContent = vis(x.path.join(" \u203a ") + (x.class_name ? " (" + x.class_name + ")" : ""));
     });
     var kinds = new Map();
     DATA.edges.forEach(function (e) {
@@ -140,7 +149,7 @@
       g.classList.add("gv-e-" + kind);
       v.edges.push({ g: g, s: ends[0], t: ends[1], kind: kind });
       if (t && ends.length === 2) {
-        t.textContent = displayName(ends[0]) + " \u2192 " + displayName(ends[1]) + (e && e[3] ? "  [" + e[3] + "]" : "");
+        t.textContent = vis(displayName(ends[0]) + " \u2192 " + displayName(ends[1]) + (e && e[3] ? "  [" + e[3] + "]" : ""));
       }
     });
     built.set(tplIndex, v);

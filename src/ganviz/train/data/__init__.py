@@ -48,7 +48,7 @@ def scale_images(images: np.ndarray, scale: str = "tanh", *, max_value: float = 
     [0.0, 1.0]
     """
     if scale not in SCALES:
-        raise ValueError(f"unknown scale {scale!r} (must be one of {list(SCALES)})")
+        raise DataError(f"unknown scale {scale!r} (must be one of {list(SCALES)})")
     x = np.asarray(images, dtype=np.float32) / np.float32(max_value)
     return (x * 2.0 - 1.0).astype(np.float32) if scale == "tanh" else x
 
@@ -221,6 +221,14 @@ def mnist(path: str | os.PathLike[str], *, scale: str = "tanh", return_labels: b
         x = x[..., 0]
     if x.ndim != 3:
         raise DataError(f"{str(p)!r} holds arrays of shape {x.shape}; expected (N, height, width) images")
+    if x.dtype.kind not in "biuf":
+        raise DataError(f"{str(p)!r} holds {x.dtype} arrays; expected numbers (uint8 pixels or floats)")
+    if x.dtype.kind == "f" and not (finite := np.isfinite(x).all(axis=(1, 2))).all():
+        bad = np.flatnonzero(~finite)
+        raise DataError(
+            f"{str(p)!r} holds {len(bad)} image(s) with NaN or infinite pixels (the first is image {int(bad[0])}): "
+            "fix or drop them, then retry"
+        )
     max_value = 255.0 if x.dtype == np.uint8 or float(x.max(initial=0)) > 1.0 else 1.0
     images = scale_images(x[..., None], scale, max_value=max_value)
     labels = None if y is None else np.asarray(y).astype(np.int64)
@@ -248,7 +256,7 @@ def image_folder(path: str | os.PathLike[str], size: int = 28, *, scale: str = "
     if not root.is_dir():
         raise DataError(f"image folder {str(root)!r} does not exist or is not a folder")
     if channels not in (1, 3):
-        raise ValueError(f"channels must be 1 or 3, got {channels!r}")
+        raise DataError(f"channels must be 1 or 3, got {channels!r}")
     files = sorted(f for f in root.rglob("*") if f.is_file() and f.suffix.lower() in _IMAGE_SUFFIXES)
     if not files:
         raise DataError(f"image folder {str(root)!r} has no images (looked for {', '.join(_IMAGE_SUFFIXES)})")

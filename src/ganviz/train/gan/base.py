@@ -10,7 +10,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from ...errors import GanvizError
+from ...errors import GanvizError, NotReadyError, TrainOptionError
 
 __all__ = [
     "LOSSES",
@@ -58,7 +58,7 @@ def normalize_loss(loss: str) -> str:
     """
     key = str(loss).strip().lower()
     if key not in _ALIASES:
-        raise ValueError(f"unknown GAN loss {loss!r} (must be one of {list(LOSSES)})")
+        raise TrainOptionError(f"unknown GAN loss {loss!r} (must be one of {list(LOSSES)})")
     return _ALIASES[key]
 
 
@@ -343,7 +343,7 @@ class GANBase(keras.Model):
 
     def check_compiled(self) -> None:
         if self.d_optimizer is None or self.g_optimizer is None:
-            raise RuntimeError("call GAN.compile(d_optimizer=..., g_optimizer=...) before fit()")
+            raise NotReadyError("call GAN.compile(d_optimizer=..., g_optimizer=...) before fit()")
 
     def noise_index(self, step: Any, k: int) -> Any:
         """The counter the ``k``-th noise draw of training step ``step`` is seeded with (resumes exactly)."""

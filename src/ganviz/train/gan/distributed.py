@@ -7,6 +7,8 @@ import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ...errors import TrainOptionError
+
 __all__ = ["cluster_workers", "is_chief", "multi_worker_strategy", "is_multi_worker", "fit_distributed"]
 
 
@@ -17,9 +19,11 @@ def _tf_config() -> dict[str, Any]:
     try:
         config = json.loads(raw)
     except json.JSONDecodeError as exc:
-        raise ValueError(f"TF_CONFIG is not valid JSON ({exc.msg}): set it to a cluster spec or unset it") from None
+        raise TrainOptionError(
+            f"TF_CONFIG is not valid JSON ({exc.msg}): set it to a cluster spec or unset it"
+        ) from None
     if not isinstance(config, dict):
-        raise ValueError("TF_CONFIG must be a JSON object with 'cluster' and 'task' (or unset it)")
+        raise TrainOptionError("TF_CONFIG must be a JSON object with 'cluster' and 'task' (or unset it)")
     return config
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from ...errors import NotReadyError, TrainOptionError
 from ..keras_internals import all_layers, keras_logits, strategy_set_at_build
 from .base import LOSSES, RECIPE_DEFAULTS, GANBase, ends_with_sigmoid, normalize_loss, step_intervals
 
@@ -211,7 +212,7 @@ class GAN(GANBase):
         if steps is None:
             cardinality = int(x.cardinality()) if hasattr(x, "cardinality") else -1
             if cardinality <= 0:
-                raise ValueError(
+                raise TrainOptionError(
                     "under a multi-worker strategy give fit() a steps_per_epoch (the dataset has no known size)"
                 )
             steps, x = cardinality, x.repeat()
@@ -314,7 +315,7 @@ class GAN(GANBase):
         discriminator without batch-dependent layers scores real and fake images in one call.
         """
         if self.d_optimizer is None or self.g_optimizer is None:
-            raise RuntimeError("call GAN.compile(d_optimizer=..., g_optimizer=...) before fit()")
+            raise NotReadyError("call GAN.compile(d_optimizer=..., g_optimizer=...) before fit()")
         real = data[0] if isinstance(data, (tuple, list)) else data
         real = tf.cast(real, tf.float32)
         if self.simultaneous:

@@ -13,6 +13,7 @@ import keras
 import numpy as np
 
 from ..._io import open_append, write_atomic
+from ...errors import NotReadyError, TrainOptionError
 from .. import keras_internals
 from ..outputs.images import diversity
 from ..outputs.notebook import in_notebook
@@ -281,7 +282,7 @@ class Monitor(MonitorEvents, MonitorState, keras.callbacks.Callback):
         from which an image-to-image generator's fixed inputs are taken once.
         """
         if self._metrics_file is None:
-            raise RuntimeError("Monitor.step() called before start() or after end()")
+            raise NotReadyError("Monitor.step() called before start() or after end()")
         if step is None:
             step = self.counter.count(self.global_step + 1)
         elif self._batches == 0:
@@ -337,7 +338,7 @@ class Monitor(MonitorEvents, MonitorState, keras.callbacks.Callback):
     def generate(self) -> np.ndarray:
         """Draw the sampler's fixed inputs through the generator; uint8 images (N, H, W, C)."""
         if self.sampler is None:
-            raise ValueError("no sampler: the generator could not be found (see events.jsonl)")
+            raise TrainOptionError("no sampler: the generator could not be found (see events.jsonl)")
         return self.sampler.draw()[1]
 
     def write_grid(self, step: int) -> Path | None:

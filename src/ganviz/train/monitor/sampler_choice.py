@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from ...errors import TrainOptionError
 from ..keras_internals import all_layers
 from ..outputs.images import output_range, to_uint8
 from ..roles import find_generators, input_shapes, is_image_to_image, shape_of
@@ -199,7 +200,7 @@ def choose_sampler(
         if method is not None:
             return method
         found = "no generator, decoder or sampling method"
-        raise ValueError(f"found {found} on {type(model).__name__}{f' ({why})' if why else ''}: {_NO_SAMPLER}")
+        raise TrainOptionError(f"found {found} on {type(model).__name__}{f' ({why})' if why else ''}: {_NO_SAMPLER}")
     name, gen = gens[0]
     vr = value_range if value_range is not None else output_range(gen)
     if sample_inputs is not None:
@@ -243,4 +244,6 @@ def noise_shape(model: Any, generator: Any) -> tuple[int, ...]:
     dim = getattr(model, "latent_dim", None) or getattr(generator, "latent_dim", None)
     if dim:
         return tuple(dim) if isinstance(dim, (tuple, list)) else (int(dim),)
-    raise ValueError("cannot tell the generator's noise shape: set model.latent_dim or give the generator an Input")
+    raise TrainOptionError(
+        "cannot tell the generator's noise shape: set model.latent_dim or give the generator an Input"
+    )

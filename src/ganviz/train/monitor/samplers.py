@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from ...errors import TrainOptionError
 from ..outputs.images import make_grid, to_uint8
 from ..roles import find_generators, is_image_to_image
 
@@ -128,7 +129,7 @@ def drawable(raw: Any, value_range: tuple[float, float] | None) -> tuple[np.ndar
         img, how = _heatmap(x)
         return img, f"output {tuple(x.shape[1:])} drawn as a heatmap ({how or 'values'})"
     if not parts:
-        raise ValueError("the generator returned an empty structure")
+        raise TrainOptionError("the generator returned an empty structure")
     if len(parts) == 1:
         img, note = drawable(parts[0], value_range)
         return img, note
@@ -138,7 +139,7 @@ def drawable(raw: Any, value_range: tuple[float, float] | None) -> tuple[np.ndar
             return to_uint8(part, value_range), f"{kind} {name} of {len(parts)} drawn (the image-like one)"
     maps = [_heatmap(p) for p in parts if p.ndim >= 2]
     if not maps:
-        raise ValueError(f"no output can be drawn: shapes {[tuple(p.shape) for p in parts]}")
+        raise TrainOptionError(f"no output can be drawn: shapes {[tuple(p.shape) for p in parts]}")
     h = max(m.shape[1] for m, _ in maps)
     cells = [np.pad(m, ((0, 0), (0, h - m.shape[1]), (0, 2), (0, 0)), constant_values=48) for m, _ in maps]
     shapes = ", ".join(f"{n} {tuple(p.shape[1:])}" for n, p in zip(names, parts) if p.ndim >= 2)

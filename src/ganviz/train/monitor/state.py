@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from ...errors import ResumeMismatchError
 from ..run.checkpoint import Checkpointer, collect_state, restore_state
 from ..run.folder import rewind_run, write_config
 from .health import HealthChecker, HealthEvent
@@ -69,7 +70,13 @@ class MonitorState:
 
     # ----- internals ------------------------------------------------------------------------
     def _resume_from(self, state: dict, extra: dict, meta: dict) -> None:
-        restore_state(self._objects, state)
+        try:
+            restore_state(self._objects, state)
+        except ResumeMismatchError as exc:
+            raise ResumeMismatchError(
+                f"cannot resume {str(self.out_dir)!r}: its checkpoint does not fit this model ({exc}); nothing was "
+                "changed (give the model it was trained with, or start over with --overwrite)"
+            ) from None
         step = int(meta["step"])
         self.global_step = self._last_ckpt = step
         self.epoch = int(meta.get("epoch", 0))

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ..._io import write_atomic
+from ...render.quoting import matplotlib_text
 
 __all__ = ["plot_curves", "D_OUTPUTS_MISSING"]
 
@@ -31,7 +32,7 @@ def _draw(
 ) -> None:
     for key in keys:
         ys = _series(records, key)
-        label = _LABELS.get(key, key)
+        label = matplotlib_text(_LABELS.get(key, key))
         if key in running:  # already averaged by the model: drawn as logged, not smoothed again
             ax.plot(steps, ys, lw=1.4, label=f"{label} (running mean, as logged)")  # type: ignore[attr-defined]
             continue
@@ -97,7 +98,7 @@ def plot_curves(
     fig.subplots_adjust(left=0.07, right=0.985, top=1 - 0.35 / height, bottom=(note_h + 0.5) / height, wspace=0.2)
     for i, line in enumerate(lines):
         y = (note_h - 0.1 - 0.16 * i) / (3.6 + note_h)
-        fig.text(0.01, y, line, fontsize=7.5, color="#8a5a00", va="top")
+        fig.text(0.01, y, matplotlib_text(line), fontsize=7.5, color="#8a5a00", va="top")
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     return write_atomic(path, buf.getvalue())

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..._io import write_atomic
+from ...errors import DataError
 from .curves import plot_curves
 
 __all__ = ["to_uint8", "output_range", "make_grid", "grid_size", "save_png", "save_gif", "diversity", "plot_curves"]
@@ -32,12 +33,12 @@ def to_uint8(samples: Any, value_range: tuple[float, float] | None = None) -> np
     if x.ndim == 2:
         side = int(round(np.sqrt(x.shape[1])))
         if side * side != x.shape[1]:
-            raise ValueError(f"cannot draw flat samples of length {x.shape[1]} as square images")
+            raise DataError(f"cannot draw flat samples of length {x.shape[1]} as square images")
         x = x.reshape(-1, side, side)
     if x.ndim == 3:
         x = x[..., None]
     if x.ndim != 4:
-        raise ValueError(f"expected image samples (N, H, W[, C]), got shape {x.shape}")
+        raise DataError(f"expected image samples (N, H, W[, C]), got shape {x.shape}")
     x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
     lo, hi = value_range if value_range is not None else (float(x.min()), float(x.max()))
     span = hi - lo if hi > lo else 1.0

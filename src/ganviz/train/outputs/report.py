@@ -9,26 +9,44 @@ from pathlib import Path
 from typing import Any
 
 from ..._io import write_atomic
+from ...errors import RunFileError
 from ...render.html import asset
 from ...render.quoting import html_attr, html_text
 from ..run.folder import RunFolder
+from ..run.reading import MAX_IMAGE_BYTES, read_run_bytes, step_of
 
 __all__ = ["write_report", "render_diagrams"]
 
 _MIME = {".png": "image/png", ".gif": "image/gif", ".svg": "image/svg+xml"}
+_MAX_EVENTS = 2000  # rows of the health table; the rest are counted
 
 
-def _data_uri(path: Path) -> str:
-    mime = _MIME.get(path.suffix.lower(), "application/octet-stream")
-    return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
+class _Embedder:
+    """Images of one run as data URIs: only the run's own regular files of bounded size; the rest named as skipped."""
 
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.skipped: list[str] = []
 
-def _img(path: Path, caption: str, *, css: str = "") -> str:
-    cls = f' class="{html_attr(css)}"' if css else ""
-    return (
-        f'<figure{cls}><img src="{_data_uri(path)}" alt="{html_attr(caption)}">'
-        f"<figcaption>{html_text(caption)}</figcaption></figure>"
-    )
+    def img(self, path: Path, caption: str, *, css: str = "") -> str:
+        try:
+            data = read_run_bytes(self.root, path, limit=MAX_IMAGE_BYTES)
+        except RunFileError as exc:
+            self.skipped.append(str(exc))
+            return ""
+        mime = _MIME.get(path.suffix.lower(), "application/octet-stream")
+        uri = f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+        cls = f' class="{html_attr(css)}"' if css else ""
+        return (
+            f'<figure{cls}><img src="{html_attr(uri)}" alt="{html_attr(caption)}">'
+            f"<figcaption>{html_text(caption)}</figcaption></figure>"
+        )
+
+    def note(self) -> str:
+        if not self.skipped:
+            return ""
+        items = "".join(f"<li>{html_text(s)}</li>" for s in self.skipped)
+        return f"<p class='note'>Files of the run folder not embedded (only its own regular files are):</p><ul>{items}</ul>"
 
 
 def render_diagrams(run_dir: str | os.PathLike[str], gan: Any) -> dict[str, str]:
@@ -65,26 +83,39 @@ def render_diagrams(run_dir: str | os.PathLike[str], gan: Any) -> dict[str, str]
     return errors
 
 
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
+def _dicts(value: Any) -> list[dict[str, Any]]:
+    """The dicts of a list read from a run file (anything else in it, or a non-list, is damage and skipped)."""
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
 
 
-def _optimizers(run: Path) -> str:
+def _strings(value: Any) -> list[str]:
+    return [str(v) for v in value if isinstance(v, (str, int, float))] if isinstance(value, list) else []
+
+
+def _text(value: Any) -> str:
+    """A value of a run file shown as text (a damaged non-string shown as its JSON)."""
+    return value if isinstance(value, str) else json.dumps(value, default=str)
+
+
+def _optimizers(folder: RunFolder) -> str:
     """The optimizers the traced step really uses, with what each updates."""
-    trace = _read_json(run / "diagrams" / "trace.json")
+    trace = folder.read_json(folder.diagrams / "trace.json")
     if not isinstance(trace, dict):
         return "<p class='note'>Optimizers unknown: the training step was not traced (see the diagram note).</p>"
     updates: dict[str, list[str]] = {}
-    for u in trace.get("updates", []):
+    for u in _dicts(trace.get("updates")):
         updates.setdefault(str(u.get("optimizer")), []).append(str(u.get("model")))
     rows = []
-    for o in trace.get("optimizers", []):
+    for o in _dicts(trace.get("optimizers")):
         name = str(o.get("name"))
         lr = o.get("learning_rate")
-        lr_text = f"{lr:g}" if isinstance(lr, (int, float)) else "-" if trace.get("assumed") else "schedule / unknown"
+        lr_text = (
+            f"{lr:g}"
+            if isinstance(lr, (int, float)) and not isinstance(lr, bool)
+            else "-"
+            if trace.get("assumed")
+            else "schedule / unknown"
+        )
         rows.append(f"<tr><td>{html_text(name)}</td><td>{html_text(str(o.get('class_name', '')))}</td>"
                     f"<td>{html_text(lr_text)}</td><td>{html_text(', '.join(updates.get(name, [])) or '-')}</td></tr>")  # fmt: skip
     how = "assumed (standard loop, not traced)" if trace.get("assumed") else "found by tracing the training step"
@@ -94,70 +125,105 @@ def _optimizers(run: Path) -> str:
     return f"<p>Optimizers {html_text(how)}:</p><table>{head}{''.join(rows)}</table>"
 
 
-def _notes(run: Path) -> list[str]:
-    notes = _read_json(run / "notes.json")
+def _notes(folder: RunFolder) -> list[str]:
+    notes = folder.read_json(folder.notes)
     if not isinstance(notes, dict):
         return []
     out = []
-    means = notes.get("running_means") or []
+    means = _strings(notes.get("running_means"))
     if means:
-        out.append(f"{', '.join(map(str, means))} are running means over each epoch (Keras metric results), "
+        out.append(f"{', '.join(means)} are running means over each epoch (Keras metric results), "
                    "drawn as logged and not smoothed again.")  # fmt: skip
-    out += [str(n) for n in notes.get("health_notes", [])]
-    if notes.get("sampling"):
+    out += _strings(notes.get("health_notes"))
+    if isinstance(notes.get("sampling"), str) and notes["sampling"]:
         out.append(f"Sample grids: {notes['sampling']}.")
-    if notes.get("step_count"):
+    if isinstance(notes.get("step_count"), str) and notes["step_count"]:
         out.append(f"Steps counted from {notes['step_count']}.")
     return out
 
 
 def _config_table(config: dict[str, Any]) -> str:
-    rows = "".join(
-        f"<tr><th>{html_text(str(k))}</th><td>{html_text(json.dumps(v) if not isinstance(v, str) else v)}</td></tr>"
-        for k, v in config.items()
-    )
+    rows = "".join(f"<tr><th>{html_text(str(k))}</th><td>{html_text(_text(v))}</td></tr>" for k, v in config.items())
     return f"<table>{rows}</table>" if rows else "<p>No configuration recorded.</p>"
 
 
 def _number(value: Any) -> float:
     """A metric as a float; ``null`` (a NaN that JSON can hold) and damaged values read as NaN."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return float("nan")
     try:
         return float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return float("nan")
 
 
-def _summary(metrics: list[dict[str, Any]]) -> str:
-    if not metrics:
+def _summary(folder: RunFolder) -> str:
+    """How many steps were logged and the last one's values, from ``metrics.jsonl`` streamed (bounded memory)."""
+    count, last = 0, None
+    for record in folder.iter_metrics():
+        if step_of(record) is None:
+            continue  # a damaged step ("abc", null, NaN) is not a logged step
+        count, last = count + 1, record
+    if last is None:
         return "<p>No metrics recorded.</p>"
-    last = metrics[-1]
     keys = [k for k in ("d_loss", "g_loss", "d_real", "d_fake") if k in last]
-    values = {k: _number(last[k]) for k in keys}
-    cells = "".join(f"<tr><th>{html_text(k)}</th><td>{values[k]:.4f}</td></tr>" for k in keys)
-    return f"<p>{len(metrics)} logged steps; last step {int(last.get('step', 0))}.</p><table>{cells}</table>"
+    cells = "".join(f"<tr><th>{html_text(k)}</th><td>{_number(last[k]):.4f}</td></tr>" for k in keys)
+    return f"<p>{count} logged steps; last step {step_of(last)}.</p><table>{cells}</table>"
 
 
-def write_report(run_dir: str | os.PathLike[str], *, gan: Any = None, title: str | None = None) -> Path:
-    """Write ``run_dir/report.html``: config, diagrams, latest grid, GIF, curves and health events.
+def _events(folder: RunFolder, notes: list[str]) -> list[str]:
+    """The health events' table, streamed; past ``_MAX_EVENTS`` rows only counted."""
+    rows, more = [], 0
+    for e in folder.iter_events():
+        if len(rows) >= _MAX_EVENTS:
+            more += 1
+            continue
+        level = html_attr(_text(e.get("level", "info")))
+        rows.append(
+            f"<tr class='{level}'><td>{html_text(_text(e.get('step', '')))}</td>"
+            f"<td>{html_text(_text(e.get('kind', '')))}</td><td>{html_text(_text(e.get('message', '')))}</td></tr>"
+        )
+    if rows:
+        tail = f"<p class='note'>{more} more events are in events.jsonl.</p>" if more else ""
+        return ["<table><tr><th>step</th><th>kind</th><th>message</th></tr>", *rows, "</table>", tail]
+    if any(n.startswith("Health check off") for n in notes):
+        return ["<p>No health events, but some checks were off (see the notes above).</p>"]
+    return ["<p>No health events: training looked healthy.</p>"]
+
+
+def _exists(folder: RunFolder, path: Path) -> bool:
+    """Whether the run has an entry at ``path`` (a broken link too: the report then says it skipped it)."""
+    return os.path.lexists(path)
+
+
+def write_report(
+    run_dir: str | os.PathLike[str],
+    *,
+    gan: Any = None,
+    title: str | None = None,
+    out: str | os.PathLike[str] | None = None,
+) -> Path:
+    """Write ``run_dir/report.html`` (or ``out``): config, diagrams, latest grid, GIF, curves and health events.
+
+    Only the run folder's own regular files are embedded: a link out of the folder, a pipe or a
+    device is named in the report as skipped, never read.
 
     Args:
         run_dir: A folder written by ``ganviz.Monitor``.
         gan: The trained model; when given, its diagrams are drawn first (failures become notes).
         title: Page title (default: the folder name).
+        out: The report file (default ``run_dir/report.html``); nothing else is written then.
 
     Returns:
         The report's path.
     """
     folder = RunFolder(Path(run_dir))
-    errors = render_diagrams(folder.root, gan) if gan is not None else {}
-    if gan is None and (folder.diagrams / "errors.json").exists():
-        try:
-            errors = json.loads((folder.diagrams / "errors.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            errors = {}
+    errors: dict[str, Any] = render_diagrams(folder.root, gan) if gan is not None else {}
+    if gan is None:
+        saved = folder.read_json(folder.diagrams / "errors.json")
+        errors = saved if isinstance(saved, dict) else {}
+    embed = _Embedder(folder.root)
     config = folder.read_config()
-    metrics = folder.read_metrics()
-    events = folder.read_events()
     samples = folder.sample_grids()
     name = title or folder.root.resolve().name
     parts = [
@@ -167,54 +233,44 @@ def write_report(run_dir: str | os.PathLike[str], *, gan: Any = None, title: str
         "<h2>Configuration</h2>",
         _config_table(config),
         "<h2>Progress</h2>",
-        _summary(metrics),
+        _summary(folder),
         "<div class='row'>",
     ]
-    if samples:
-        step, latest = samples[-1]
-        parts.append(_img(latest, f"samples at step {step}"))
-    else:
-        parts.append("<p class='note'>No sample grids yet.</p>")
-    if folder.gif.exists():
-        parts.append(_img(folder.gif, f"progress over {len(samples)} grids"))
+    shown = ""
+    for step, grid in reversed(samples):  # the newest grid that is the run's own file
+        shown = embed.img(grid, f"samples at step {step}")
+        if shown:
+            break
+    parts.append(shown or "<p class='note'>No sample grids yet.</p>")
+    if _exists(folder, folder.gif):
+        parts.append(embed.img(folder.gif, f"progress over {len(samples)} grids"))
     parts.append("</div>")
-    if folder.curves.exists():
-        parts.append(_img(folder.curves, "losses and discriminator outputs"))
-    notes = _notes(folder.root)
+    if _exists(folder, folder.curves):
+        parts.append(embed.img(folder.curves, "losses and discriminator outputs"))
+    notes = _notes(folder)
     parts += [f"<p class='note'>{html_text(n)}</p>" for n in notes]
-    system = _read_json(folder.diagrams / "system.json") or {}
+    system = folder.read_json(folder.diagrams / "system.json")
+    system = system if isinstance(system, dict) else {}
     parts.append("<h2>Architecture and system</h2>")
-    parts.append(_optimizers(folder.root))
+    parts.append(_optimizers(folder))
     parts.append("<div class='row'>")
     for key, caption in (("system", "GAN system"), ("generator", "generator"), ("discriminator", "discriminator")):
         svg = folder.diagrams / f"{key}.svg"
         if key == "system" and system.get("how") == "assumed":
             caption = "GAN system (assumed standard loop, not traced)"
-        if svg.exists():
-            parts.append(_img(svg, caption, css="diagram"))
-        elif key == "system" and (system.get("error") or errors.get("system")):
-            why = system.get("error") or errors.get("system")
-            parts.append(f"<p class='note'>The system diagram could not be drawn: {html_text(str(why))}</p>")
-        elif key in errors:
+        why = (system.get("error") if key == "system" else None) or errors.get(key)
+        if _exists(folder, svg):
+            parts.append(embed.img(svg, caption, css="diagram"))
+        elif why:
             parts.append(
-                f"<p class='note'>The {html_text(caption)} diagram could not be drawn: {html_text(errors[key])}</p>"
+                f"<p class='note'>The {html_text(caption)} diagram could not be drawn: {html_text(_text(why))}</p>"
             )
     if not folder.diagrams.is_dir() or errors.get("diagrams"):
-        why = errors.get("diagrams", "the run was not watched with diagrams=True and no model was given")
-        parts.append(f"<p class='note'>Diagrams unavailable: {html_text(why)}</p>")
-    parts.append("</div><h2>Health events</h2>")
-    if events:
-        parts.append("<table><tr><th>step</th><th>kind</th><th>message</th></tr>")
-        for e in events:
-            level = html_attr(str(e.get("level", "info")))
-            parts.append(
-                f"<tr class='{level}'><td>{html_text(str(e.get('step', '')))}</td>"
-                f"<td>{html_text(str(e.get('kind', '')))}</td><td>{html_text(str(e.get('message', '')))}</td></tr>"
-            )
-        parts.append("</table>")
-    elif any(n.startswith("Health check off") for n in notes):
-        parts.append("<p>No health events, but some checks were off (see the notes above).</p>")
-    else:
-        parts.append("<p>No health events: training looked healthy.</p>")
+        why = errors.get("diagrams") or "the run was not watched with diagrams=True and no model was given"
+        parts.append(f"<p class='note'>Diagrams unavailable: {html_text(_text(why))}</p>")
+    parts.append("</div>")
+    parts.append(embed.note())
+    parts.append("<h2>Health events</h2>")
+    parts += _events(folder, notes)
     parts.append("</body></html>\n")
-    return write_atomic(folder.report, "".join(parts))
+    return write_atomic(Path(out) if out is not None else folder.report, "".join(parts))

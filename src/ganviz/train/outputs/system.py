@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..._io import write_atomic
+from ...errors import TraceError
 from ..run.folder import RunFolder
 
 __all__ = ["draw_system"]
@@ -41,7 +42,7 @@ def draw_system(run: Path, *, model: Any = None, trace: Any = None, generator: A
 
             trace, outcome["how"] = trace_gan(model, data=data), "traced"
         elif trace is None and generator is not None and _image_to_image(generator):
-            raise ValueError(
+            raise TraceError(
                 "the standard loop feeds noise to the generator, but this one maps images to images; to draw "
                 "your step pass Monitor.start(trace=ganviz.trace_step(train_step, input_batch, target_batch))"
             )
@@ -53,7 +54,7 @@ def draw_system(run: Path, *, model: Any = None, trace: Any = None, generator: A
             outcome["how"] = "assumed" if getattr(trace, "assumed", False) else "traced"
         if not isinstance(trace, Trace):
             why = "no train_step to trace and no generator/discriminator pair"
-            raise ValueError(f"{why}: pass Monitor.start(trace=ganviz.trace_step(your_step, batch))")
+            raise TraceError(f"{why}: pass Monitor.start(trace=ganviz.trace_step(your_step, batch))")
         write_atomic(folder / "trace.json", trace.to_json())
         api.plot_gan(trace, to_file=str(folder / "system.svg"))
         if png:

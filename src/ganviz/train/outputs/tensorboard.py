@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from ...errors import OutputPathError
 
 __all__ = ["TensorBoardWriter", "read_events"]
 
@@ -29,10 +32,34 @@ class TensorBoardWriter:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self._tf = tf
         self._writer = tf.summary.create_file_writer(str(self.log_dir))
+        self._restarted_at: int | None = None
+        self._seen = False  # an event file was seen (TensorFlow may create it at the first write)
+
+    def _check_folder(self, step: int) -> None:
+        """A deleted event folder (``rm -r RUN/tensorboard`` mid-run): start a new event file there, and say so."""
+        present = self.log_dir.is_dir() and any(self.log_dir.glob("events.out.tfevents.*"))
+        if present or (self.log_dir.is_dir() and not self._seen):
+            self._seen = self._seen or present
+            return
+        with contextlib.suppress(Exception):
+            self._writer.close()
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self._writer = self._tf.summary.create_file_writer(str(self.log_dir))
+        self._restarted_at, self._seen = int(step), False
+
+    def _said(self) -> None:
+        """Raise once after a restart (the Monitor turns it into an event); the values were written."""
+        if self._restarted_at is not None:
+            step, self._restarted_at = self._restarted_at, None
+            raise OutputPathError(
+                f"{str(self.log_dir)!r} was deleted while the run wrote to it: a new event file was started at step "
+                f"{step}; the TensorBoard events before it are lost (metrics.jsonl still holds every step)"
+            )
 
     def _write(self, tag: str, step: int, tensor: Any, plugin: str) -> None:
         from tensorflow.core.framework import summary_pb2
 
+        self._check_folder(step)
         meta = summary_pb2.SummaryMetadata()
         meta.plugin_data.plugin_name = plugin
         with self._writer.as_default(step=int(step)):
@@ -42,6 +69,7 @@ class TensorBoardWriter:
         """One scalar per logged value, under ``train/NAME``."""
         for name, value in values.items():
             self._write(f"train/{name}", step, self._tf.constant(float(value), self._tf.float32), "scalars")
+        self._said()
 
     def image(self, name: str, step: int, image: np.ndarray) -> None:
         """A uint8 image (H, W) or (H, W, C)."""
@@ -52,6 +80,7 @@ class TensorBoardWriter:
         Image.fromarray(img[..., 0] if img.ndim == 3 and img.shape[2] == 1 else img).save(buf, format="PNG")
         h, w = img.shape[:2]
         self._write(name, step, self._tf.constant([str(w), str(h), buf.getvalue()]), "images")
+        self._said()
 
     def png(self, name: str, step: int, path: str | os.PathLike[str]) -> None:
         """A PNG file as an image (the system diagram)."""
@@ -63,6 +92,7 @@ class TensorBoardWriter:
     def text(self, name: str, step: int, text: str) -> None:
         """A markdown text (events, the sampler's description)."""
         self._write(name, step, self._tf.constant(text), "text")
+        self._said()
 
     def flush(self) -> None:
         """Write buffered events to disk."""

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..._io import check_name_lengths
-from ...errors import DataError, OutputPathError
+from ...errors import DataError, GanvizError, OutputPathError, TrainOptionError, UserCodeError, user_frame
 from ..run.folder import RunFolder
 from .options import DEFAULTS, LOSS_SETTINGS, TrainResult, total_steps
 
@@ -41,6 +41,7 @@ def train(
     discriminator: Any = None,
     model: Any = None,
     tensorboard: bool = False,
+    model_target: str | None = None,
 ) -> TrainResult:
     """Train a GAN on a dataset and write a monitored run folder with a report.
 
@@ -70,6 +71,8 @@ def train(
         model: Train this compiled GAN (a ``keras.Model`` with its own ``train_step``) instead;
             the loss and model options are then the model's own.
         tensorboard: Also write TensorBoard events to ``out/tensorboard``.
+        model_target: How the user named ``model`` (``gan.py:make_gan``), for the command that continues a
+            failed run.
 
     Returns:
         A :class:`TrainResult`.
@@ -82,7 +85,7 @@ def train(
     from ..data import check_spec
 
     if resume and overwrite:
-        raise ValueError("resume and overwrite exclude each other: choose one")
+        raise TrainOptionError("resume and overwrite exclude each other: choose one")
     if data is not None:
         check_spec(data)  # before TensorFlow is imported
     given = {
@@ -120,7 +123,7 @@ def train(
     try:
         lock.acquire()
         if resume:
-            options = _resume_options(out_dir, given, steps)
+            options = _resume_options(out_dir, given, steps, model, model_target)
         else:
             from ..run.rules import check_new_run
 
@@ -134,6 +137,15 @@ def train(
         if isinstance(exc, OutputPathError) or exc.errno not in _FULL:
             raise
         raise OutputPathError(_disk_full(out_dir, exc)) from None
+    except GanvizError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the user's model or train_step may raise anything
+        if model is None and user_frame(exc) is None:
+            raise  # ganviz's own bug: keep its traceback
+        what = "your model's training" if model is not None else "your code"
+        raise UserCodeError.from_exception(
+            exc, what, then=_what_was_kept(out_dir, model_target or model is not None)
+        ) from None
     finally:
         lock.release()
         if created:
@@ -143,28 +155,67 @@ def train(
 _FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 
-def _resume_options(out_dir: Path, given: dict[str, Any], steps: int | None) -> dict[str, Any]:
+def _check_same_model(out_dir: Path, saved: dict[str, Any], model: Any, target: str | None) -> None:
+    """Refuse by name to resume a run with another model than it trained (or a ``--model`` run without it)."""
+    trained = saved.get("model") if isinstance(saved.get("model"), str) else None
+    given = type(model).__name__ if model is not None else None
+    flag = f"--model {target}" if target else "--model"
+    if trained == given:
+        return
+    if trained is None:
+        why = f"it trained ganviz's own GAN, not {flag} ({given}): drop --model to continue it"
+    elif given is None:
+        why = f"it trained your model {trained}: give the same --model again to continue it"
+    else:
+        why = f"it trained your model {trained}, and {flag} gives {given}: give the --model it was trained with"
+    raise OutputPathError(f"cannot resume {str(out_dir)!r} with another model: {why}, or start over with "
+                          "--overwrite; nothing was changed")  # fmt: skip
+
+
+def _resume_options(
+    out_dir: Path, given: dict[str, Any], steps: int | None, model: Any = None, target: str | None = None
+) -> dict[str, Any]:
     from ..run.checkpoint import Checkpointer
     from ..run.rules import check_resume, merge_resume_options
 
     ckpt = Checkpointer(out_dir / "checkpoints")
     latest = ckpt.load_latest()
     saved = check_resume(out_dir, [p for _, p in ckpt.paths()], latest[2] if latest else None)
+    _check_same_model(out_dir, saved, model, target)
     options = merge_resume_options(out_dir, saved, given)
     options["steps"] = steps if steps is not None else saved.get("steps")
+    at = latest[2].get("step") if latest else None
+    if isinstance(at, int) and steps is not None and at > steps:  # --steps below the work done: say so, do nothing
+        raise OutputPathError(
+            f"nothing to resume: run {str(out_dir)!r} is already at step {at} and --steps is {steps}; nothing was "
+            f"changed (give --steps above {at} to train it further)"
+        )
     return {k: options.get(k) for k in (*given, "steps")}
+
+
+def _what_was_kept(out_dir: Path, user_model: bool) -> str:
+    """What a failed run left, and the command that continues (or restarts) it."""
+    from ..run.checkpoint import Checkpointer
+
+    steps = [s for s, _ in Checkpointer(RunFolder(out_dir).checkpoints).paths()]
+    model = f" --model {user_model}" if isinstance(user_model, str) else " --model ..." if user_model else ""
+    if steps:
+        return (f"the checkpoint at step {steps[-1]} was kept: fix it, then continue with "
+                f"`ganviz train --resume{model} --out {out_dir}`")  # fmt: skip
+    return f"no checkpoint was written yet: fix it, then start again with `ganviz train{model} --overwrite --out {out_dir}`"
 
 
 def _disk_full(out_dir: Path, exc: OSError) -> str:
     from ..run.checkpoint import Checkpointer
 
     steps = [s for s, _ in Checkpointer(out_dir / "checkpoints").paths()]
-    kept = f"its last good checkpoint (step {steps[-1]}) is kept" if steps else "it had no checkpoint yet"
     name = f" {Path(exc.filename).name!r}" if exc.filename else ""
-    return (
-        f"disk full while writing{name} in run folder {str(out_dir)!r} ({exc.strerror}); {kept}: "
-        f"free some space, then continue with `ganviz train --resume --out {out_dir}`"
-    )
+    where = f"disk full while writing{name} in run folder {str(out_dir)!r} ({exc.strerror})"
+    if steps:
+        return (f"{where}; its last good checkpoint (step {steps[-1]}) is kept: free some space, then continue "
+                f"with `ganviz train --resume --out {out_dir}`")  # fmt: skip
+    return (f"{where}; it had no checkpoint yet, so there is nothing to resume: free some space, then start again "
+            f"with `ganviz train --overwrite --out {out_dir}`")  # fmt: skip
 
 
 def _remove_if_empty(out_dir: Path) -> None:

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ...errors import TrainOptionError
+
 # R1 and the EMA generator are ganviz.GAN's own defaults with bce (train/gan/base.BCE_RECIPE): an R1
 # penalty took FID from 14.3 to 3.8 at 3000 steps; the EMA generator's grids scored 3.7-4.0 vs 4.3-5.1 raw.
 
@@ -49,5 +51,5 @@ def total_steps(steps: int | None, quick: bool) -> int:
     """The run's step budget: ``steps`` if given, else the quick or the full default (refused below 1)."""
     total = int(steps if steps is not None else DEFAULTS["quick_steps"] if quick else DEFAULTS["steps"])
     if total < 1:
-        raise ValueError(f"steps must be >= 1, got {total}")
+        raise TrainOptionError(f"steps must be >= 1, got {total}")
     return total

@@ -6,7 +6,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from ...errors import NotAModelError
+from ...errors import NotAModelError, UserCodeError
 
 __all__ = ["train_user_model", "check_user_model"]
 
@@ -39,6 +39,22 @@ def _image_size(model: Any) -> int | None:
     return None
 
 
+def _check_step_logs(model: Any) -> None:
+    """Make the model's ``train_step`` refuse, in one line, to return no losses (Keras fails deep inside otherwise)."""
+    step = model.train_step
+
+    def train_step(data: Any) -> Any:
+        logs = step(data)
+        if isinstance(logs, dict) and not logs:
+            raise UserCodeError(
+                f"{type(model).__name__}.train_step returned no losses ({{}}): return a dict of them, "
+                "such as {'d_loss': d_loss, 'g_loss': g_loss}; nothing was trained"
+            )
+        return logs
+
+    model.train_step = train_step
+
+
 def train_user_model(
     model: Any,
     *,
@@ -66,6 +82,7 @@ def train_user_model(
     from .options import TrainResult
 
     model = check_user_model(model)
+    _check_step_logs(model)
     size = _image_size(model) or 28
     images = data_mod.load(data, scale="tanh", size=size)
     latest = Checkpointer(out_dir / "checkpoints").load_latest() if resume else None
@@ -80,8 +97,14 @@ def train_user_model(
     if remaining:
         dataset = data_mod.to_dataset(np.asarray(images, "float32"), batch_size, seed=seed + done)
         per_epoch = max(1, len(images) // batch_size)
-        model.fit(dataset, steps_per_epoch=min(per_epoch, remaining), epochs=math.ceil(remaining / min(per_epoch, remaining)),
-                  verbose=0, callbacks=[monitor])  # fmt: skip
+        model.fit(
+            dataset,
+            steps_per_epoch=min(per_epoch, remaining),
+            epochs=math.ceil(remaining / min(per_epoch, remaining)),
+            verbose=0,
+            shuffle=False,
+            callbacks=[monitor],
+        )  # fmt: skip  (to_dataset shuffles; Keras warns otherwise)
     report_path = None
     if report:
         from ..outputs.report import write_report
@@ -90,4 +113,5 @@ def train_user_model(
     return TrainResult(out_dir=out_dir, steps=monitor.global_step if remaining else done,
                        initial_step=monitor.initial_step if remaining else done,
                        stopped_on_nonfinite=monitor.stopped_on_nonfinite, report=report_path,
-                       events=list(monitor.events))  # fmt: skip
+                       events=list(monitor.events),
+                       last_checkpoint=(monitor._last_ckpt if remaining and monitor._last_ckpt >= 0 else done or None))  # fmt: skip

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..._io import write_atomic
+from ...errors import ResumeMismatchError
 
 __all__ = ["Checkpointer", "state_objects", "collect_state", "restore_state"]
 
@@ -78,15 +79,19 @@ def restore_state(objects: dict[str, Any], state: dict[str, list[np.ndarray]]) -
     """
     for name, obj in objects.items():
         if name not in state:
-            raise ValueError(f"checkpoint has no state for {name!r} (it holds {sorted(state)})")
+            raise ResumeMismatchError(f"checkpoint has no state for {name!r} (it holds {sorted(state)})")
         if name != "model" and hasattr(obj, "apply_gradients"):
             _build_optimizer(name, obj, objects, len(state[name]))
         variables, arrays = list(obj.variables), state[name]
         if len(variables) != len(arrays):
-            raise ValueError(f"checkpoint holds {len(arrays)} variables for {name!r}, the object has {len(variables)}")
+            raise ResumeMismatchError(
+                f"checkpoint holds {len(arrays)} variables for {name!r}, the object has {len(variables)}"
+            )
         for var, arr in zip(variables, arrays):
             if tuple(var.shape) != tuple(arr.shape):
-                raise ValueError(f"checkpoint shape {arr.shape} does not fit variable {var.path!r} {tuple(var.shape)}")
+                raise ResumeMismatchError(
+                    f"checkpoint shape {arr.shape} does not fit variable {var.path!r} {tuple(var.shape)}"
+                )
             var.assign(arr)
 
 

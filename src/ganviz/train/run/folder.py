@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
-from collections.abc import Iterable
+import stat
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,8 @@ from typing import Any
 import numpy as np
 
 from ..._io import append_text, write_atomic
+from ...errors import RunFileError
+from .reading import MAX_IMAGE_BYTES, iter_run_jsonl, read_run_bytes, read_run_json, step_of
 
 __all__ = [
     "RunFolder",
@@ -23,7 +27,10 @@ __all__ = [
     "append_jsonl",
     "json_line",
     "write_config",
+    "read_grid",
 ]
+
+_MAX_GRID_PIXELS = 64 << 20  # a grid of 8,000 x 8,000 pixels; a 40,000 x 40,000 "grid" is damage
 
 _SAMPLE = re.compile(r"^step_(\d{6,})\.png$")
 
@@ -66,28 +73,39 @@ class RunFolder:
         return self.samples / f"step_{step:06d}.png"
 
     def sample_grids(self) -> list[tuple[int, Path]]:
-        """``(step, path)`` of every sample grid, oldest first."""
+        """``(step, path)`` of every sample grid, oldest first (a folder named like one is not a grid)."""
         if not self.samples.is_dir():
             return []
         found = ((_SAMPLE.match(p.name), p) for p in self.samples.iterdir())
-        return sorted((int(m.group(1)), p) for m, p in found if m)
+        return sorted((int(m.group(1)), p) for m, p in found if m and not _is_folder(p))
 
     def is_run(self) -> bool:
         """Whether a Monitor has written here (its metrics file exists)."""
         return self.metrics.is_file()
 
     def read_metrics(self) -> list[dict[str, Any]]:
-        return read_jsonl(self.metrics)
+        return read_jsonl(self.metrics, self.root)
 
     def read_events(self) -> list[dict[str, Any]]:
-        return read_jsonl(self.events)
+        return read_jsonl(self.events, self.root)
+
+    def iter_metrics(self) -> Iterator[dict[str, Any]]:
+        """The metric records, streamed (bounded memory for any size of ``metrics.jsonl``)."""
+        return _iter_jsonl(self.metrics, self.root)
+
+    def iter_events(self) -> Iterator[dict[str, Any]]:
+        return _iter_jsonl(self.events, self.root)
+
+    def read_json(self, path: Path) -> Any:
+        """A JSON file of the run (``notes.json``, ``diagrams/trace.json`` ...); ``None`` when missing, refused or damaged."""
+        try:
+            return read_run_json(self.root, path)
+        except RunFileError:
+            return None
 
     def read_config(self) -> dict[str, Any]:
         """``config.json`` as a dict; ``{}`` when it is missing or unreadable."""
-        try:
-            value = json.loads(self.config.read_text(encoding="utf-8", errors="replace"))
-        except (OSError, ValueError):
-            return {}
+        value = self.read_json(self.config)
         return value if isinstance(value, dict) else {}
 
     def run_files(self) -> tuple[Path, ...]:
@@ -95,21 +113,45 @@ class RunFolder:
         return (self.metrics, self.events, self.gif, self.curves, self.notes)
 
 
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """The JSON objects of ``path``, one a line; broken lines (a kill mid-write) and bad bytes skipped."""
-    out: list[dict[str, Any]] = []
+def _is_folder(path: Path) -> bool:
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        return stat.S_ISDIR(os.lstat(path).st_mode)
     except OSError:
-        return out
-    for line in text.splitlines():
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(rec, dict):
-            out.append(rec)
-    return out
+        return False
+
+
+def _iter_jsonl(path: Path, root: Path) -> Iterator[dict[str, Any]]:
+    """Like :func:`read_jsonl`, streamed; a file that is not the run's own regular file yields nothing."""
+    try:
+        yield from iter_run_jsonl(root, path)
+    except RunFileError:
+        return
+
+
+def read_jsonl(path: Path, root: Path | None = None) -> list[dict[str, Any]]:
+    """The JSON objects of ``path``, one a line; broken, deep or overlong lines (a kill mid-write) and bad bytes skipped.
+
+    ``root`` is the run folder the file must lie in (default: its own folder); a link out of it, a
+    pipe or a device reads as no records.
+    """
+    return list(_iter_jsonl(path, path.parent if root is None else root))
+
+
+def read_grid(root: Path, path: Path) -> np.ndarray | None:
+    """A sample grid's pixels; ``None`` when it is not the run's own regular file or not a readable image of sane size."""
+    import io
+
+    from PIL import Image
+
+    try:
+        data = read_run_bytes(root, path, limit=MAX_IMAGE_BYTES)
+        with Image.open(io.BytesIO(data)) as img:
+            width, height = img.size
+            if width * height > _MAX_GRID_PIXELS:
+                return None
+            return np.asarray(img.convert("RGB") if img.mode not in ("L", "RGB", "RGBA") else img)
+    except (RunFileError, OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        return None
 
 
 def clear_run(out_dir: Path, checkpoints: Iterable[Path]) -> None:
@@ -135,15 +177,12 @@ def rewind_run(out_dir: Path, step: int) -> tuple[list[dict[str, Any]], list[dic
     run = RunFolder(out_dir)
     records = truncate_jsonl(run.metrics, step)
     events = truncate_jsonl(run.events, step)
-    from PIL import Image
-
     frames: list[np.ndarray] = []
     for at, p in run.sample_grids():
         if at > step:
             p.unlink()
-        else:
-            with Image.open(p) as img:
-                frames.append(np.asarray(img))
+        elif (pixels := read_grid(run.root, p)) is not None:  # a damaged grid, a pipe, a link out: no frame
+            frames.append(pixels)
     return records, events, frames
 
 
@@ -158,14 +197,9 @@ def truncate_jsonl(path: Path, step: int) -> list[dict[str, Any]]:
     """
     if not path.exists():
         return []
-    kept = [r for r in read_jsonl(path) if _step_of(r) <= step]
+    kept = [r for r in read_jsonl(path) if (at := step_of(r)) is not None and at <= step]
     write_atomic(path, "".join(json_line(r) for r in kept))
     return kept
-
-
-def _step_of(record: dict[str, Any]) -> float:
-    value = record.get("step", math.inf)
-    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else math.inf
 
 
 def json_line(record: dict[str, Any]) -> str:

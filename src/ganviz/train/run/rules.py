@@ -13,7 +13,8 @@ from .folder import RunFolder
 __all__ = ["holds_run", "check_new_run", "check_resume", "merge_resume_options", "remove_partial"]
 
 _PARTIAL = re.compile(
-    r"^\.(ckpt_\d+\.npz|step_\d+\.png|metrics\.jsonl|events\.jsonl|config\.json|progress\.gif|curves\.png)\..+\.tmp$"
+    r"^\.(ckpt_\d+\.npz|step_\d+\.png|metrics\.jsonl|events\.jsonl|config\.json|progress\.gif|curves\.png|notes\.json"
+    r"|report\.html|trace\.json|system\.(svg|json)|errors\.json|generator\.svg|discriminator\.svg)\..+\.tmp$"
 )
 _FLAGS = {
     "data": "--data",
@@ -117,7 +118,7 @@ def remove_partial(out_dir: Path) -> list[Path]:
     """
     removed = []
     run = RunFolder(out_dir)
-    for folder in (out_dir, run.checkpoints, run.samples):
+    for folder in (out_dir, run.checkpoints, run.samples, run.diagrams):
         if folder.is_dir():
             for p in folder.iterdir():
                 if _PARTIAL.match(p.name) and p.is_file():
