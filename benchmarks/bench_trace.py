@@ -8,7 +8,7 @@ Target: trace + render (median) under 1 s for each system. A third column traces
 real gradients (``record.REAL_GRADIENTS``), as ganviz did before its stand-in gradients, in the same run.
 A fourth is what ``verify=True`` adds to a trace: ``verify_trace`` given the trace, that is a second
 trace with real gradients and updates, one real step, saving and restoring every variable, and the
-checks. The systems of ``tests/fixtures/corpus.py`` follow the seven published ones.
+checks. The systems of ``tests/fixtures/trace_corpus.py`` follow the seven published ones.
 
 Usage: python benchmarks/bench_trace.py [--repeats 5] [--verify-repeats 2]   (writes benchmarks/results/trace.json)
 """
@@ -96,7 +96,8 @@ def main() -> int:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--verify-repeats", type=int, default=2)
     args = ap.parse_args()
-    from fixtures import corpus, zoo_published
+    from fixtures import trace_corpus as corpus
+    from fixtures import zoo_published
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -14,7 +14,7 @@ tf = pytest.importorskip("tensorflow")
 
 from test_step_trace import _same_state, _state  # noqa: E402
 
-from fixtures import corpus  # noqa: E402
+from fixtures import trace_corpus as corpus  # noqa: E402
 from ganviz import verify_trace  # noqa: E402
 from ganviz.ir import Trace  # noqa: E402
 from ganviz.ir.trace_graph import trace_to_graph  # noqa: E402
