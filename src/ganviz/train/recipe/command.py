@@ -13,7 +13,7 @@ from typing import Any
 from ..._io import check_name_lengths
 from ...errors import DataError, GanvizError, OutputPathError, TrainOptionError, UserCodeError, user_frame
 from ..run.folder import RunFolder
-from .options import DEFAULTS, LOSS_SETTINGS, TrainResult, total_steps
+from .options import DEFAULTS, LOSS_SETTINGS, TrainResult, fit_remaining, total_steps
 
 __all__ = ["train", "TrainResult", "DEFAULTS"]
 
@@ -358,15 +358,7 @@ def _train(
             # function runs only the batches left, so no step runs past --steps.
             gan.fit(dataset.take(remaining), epochs=1, verbose=0, shuffle=False, callbacks=[monitor])
         else:
-            per_epoch = max(1, len(images) // batch_size)
-            gan.fit(
-                dataset,
-                steps_per_epoch=min(per_epoch, remaining),
-                epochs=math.ceil(remaining / min(per_epoch, remaining)),
-                verbose=0,
-                shuffle=False,
-                callbacks=[monitor],
-            )
+            fit_remaining(gan, dataset, remaining, len(images) // batch_size, [monitor])
     report_path = None
     if report and chief:
         from ..outputs.report import write_report

@@ -11,7 +11,7 @@ from ...errors import TrainOptionError
 # R1 and the EMA generator are ganviz.GAN's own defaults with bce (train/gan/base.BCE_RECIPE): an R1
 # penalty took FID from 14.3 to 3.8 at 3000 steps; the EMA generator's grids scored 3.7-4.0 vs 4.3-5.1 raw.
 
-__all__ = ["DEFAULTS", "LOSS_SETTINGS", "TrainResult", "total_steps"]
+__all__ = ["DEFAULTS", "LOSS_SETTINGS", "TrainResult", "total_steps", "fit_remaining"]
 
 # Measured on the seed's models and the digits (benchmarks/bench_quality.py, BENCHMARKS.md): with an R1
 # penalty 3000 steps of batch 128 score FID 3.6-3.8 against 1.6 for real held-out digits, all 10 classes
@@ -53,3 +53,12 @@ def total_steps(steps: int | None, quick: bool) -> int:
     if total < 1:
         raise TrainOptionError(f"steps must be >= 1, got {total}")
     return total
+
+
+def fit_remaining(model: Any, dataset: Any, remaining: int, per_epoch: int, callbacks: list[Any]) -> None:
+    """``model.fit`` for exactly ``remaining`` steps in epochs of at most ``per_epoch`` (the data shuffles itself)."""
+    import math
+
+    epoch = min(max(1, per_epoch), remaining)
+    model.fit(dataset, steps_per_epoch=epoch, epochs=math.ceil(remaining / epoch), verbose=0, shuffle=False,
+              callbacks=callbacks)  # fmt: skip

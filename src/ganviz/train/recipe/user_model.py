@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +78,7 @@ def train_user_model(
     from .. import data as data_mod
     from ..monitor.callback import Monitor
     from ..run.checkpoint import Checkpointer
-    from .options import TrainResult
+    from .options import TrainResult, fit_remaining
 
     model = check_user_model(model)
     _check_step_logs(model)
@@ -96,15 +95,7 @@ def train_user_model(
     remaining = max(0, steps - done)
     if remaining:
         dataset = data_mod.to_dataset(np.asarray(images, "float32"), batch_size, seed=seed + done)
-        per_epoch = max(1, len(images) // batch_size)
-        model.fit(
-            dataset,
-            steps_per_epoch=min(per_epoch, remaining),
-            epochs=math.ceil(remaining / min(per_epoch, remaining)),
-            verbose=0,
-            shuffle=False,
-            callbacks=[monitor],
-        )  # fmt: skip  (to_dataset shuffles; Keras warns otherwise)
+        fit_remaining(model, dataset, remaining, len(images) // batch_size, [monitor])  # to_dataset shuffles
     report_path = None
     if report:
         from ..outputs.report import write_report
