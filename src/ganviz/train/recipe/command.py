@@ -13,6 +13,7 @@ from typing import Any
 from ..._io import check_name_lengths
 from ...errors import DataError, GanvizError, OutputPathError, TrainOptionError, UserCodeError, user_frame
 from ..run.folder import RunFolder
+from .interrupt import StopAtStepBoundary
 from .options import DEFAULTS, LOSS_SETTINGS, TrainResult, fit_remaining, total_steps
 
 __all__ = ["train", "TrainResult", "DEFAULTS"]
@@ -353,12 +354,13 @@ def _train(
             dataset = data_mod.to_dataset(images, batch_size, seed=seed + done)
         else:
             dataset = numpy_batches(images, batch_size, seed=seed + done)
-        if keras.backend.backend() == "tensorflow":
-            # Exactly the remaining steps, as one pass: the last call of a steps_per_execution > 1
-            # function runs only the batches left, so no step runs past --steps.
-            gan.fit(dataset.take(remaining), epochs=1, verbose=0, shuffle=False, callbacks=[monitor])
-        else:
-            fit_remaining(gan, dataset, remaining, len(images) // batch_size, [monitor])
+        with StopAtStepBoundary() as stop:  # Ctrl-C ends the run when a step ends, after the Monitor's work
+            if keras.backend.backend() == "tensorflow":
+                # Exactly the remaining steps, as one pass: the last call of a steps_per_execution > 1
+                # function runs only the batches left, so no step runs past --steps.
+                gan.fit(dataset.take(remaining), epochs=1, verbose=0, shuffle=False, callbacks=[monitor, stop])
+            else:
+                fit_remaining(gan, dataset, remaining, len(images) // batch_size, [monitor, stop])
     report_path = None
     if report and chief:
         from ..outputs.report import write_report

@@ -78,6 +78,7 @@ def train_user_model(
     from .. import data as data_mod
     from ..monitor.callback import Monitor
     from ..run.checkpoint import Checkpointer
+    from .interrupt import StopAtStepBoundary
     from .options import TrainResult, fit_remaining
 
     model = check_user_model(model)
@@ -95,7 +96,8 @@ def train_user_model(
     remaining = max(0, steps - done)
     if remaining:
         dataset = data_mod.to_dataset(np.asarray(images, "float32"), batch_size, seed=seed + done)
-        fit_remaining(model, dataset, remaining, len(images) // batch_size, [monitor])  # to_dataset shuffles
+        with StopAtStepBoundary() as stop:  # Ctrl-C ends the run when a step ends
+            fit_remaining(model, dataset, remaining, len(images) // batch_size, [monitor, stop])  # to_dataset shuffles
     report_path = None
     if report:
         from ..outputs.report import write_report
