@@ -27,7 +27,7 @@ def test_first_ctrl_c_waits_for_the_step_end_then_raises() -> None:
 
 
 def test_second_ctrl_c_raises_at_once() -> None:
-    with StopAtStepBoundary() as stop:
+    with StopAtStepBoundary():
         _ctrl_c()
         with pytest.raises(KeyboardInterrupt):
             _ctrl_c()
