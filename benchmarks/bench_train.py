@@ -203,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
         "ganviz.GAN.fit (r1_weight=0, ema=None: alternating updates, XLA, 8 steps per execution in one XLA program)"
     )
     train_like = "ganviz.GAN.fit defaults (R1 + EMA) + Monitor (what ganviz train runs)"
+    array_path = "ganviz.GAN.fit(x) on the digits array (README path, GAN's defaults: R1 + EMA, 14 steps an epoch)"
     variants: dict[str, Any] = {
         "seed loop, eager": lambda: _loop_rate(_seed_step(*models(), latent), ds, args.eager_steps),
         "seed loop, tf.function": lambda: _loop_rate(tf.function(_seed_step(*models(), latent)), ds, args.steps),
@@ -220,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         "seed loop, tf.function, digits": lambda: _loop_rate(
             tf.function(_seed_step(*models(), latent)), digits_ds, args.steps
         ),
-        "ganviz.GAN.fit(x) on the digits array (README path, GAN's defaults: R1 + EMA, 14 steps an epoch)": array_rate,
+        array_path: array_rate,
     }
     rates: dict[str, list[float]] = {k: [] for k in variants}
     cpu: dict[str, list[float]] = {k: [] for k in variants}
@@ -240,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     eager = best["seed loop, eager"]
     compiled = best["seed loop, tf.function"]
     fit = best[fit_default]
-    array = best["ganviz.GAN.fit(x) on the digits array (README path, 14 steps an epoch)"]
+    array = best[array_path]
     result: dict[str, Any] = {
         "device": tf.config.list_physical_devices("GPU") and "gpu" or "cpu",
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",

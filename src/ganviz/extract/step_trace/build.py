@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any
 
 from ...ir.graph import Graph
@@ -77,7 +78,9 @@ def learning_rate(optimizer: Any) -> float | None:
         lr = optimizer.get_config().get("learning_rate")
     except Exception:
         return None
-    return float(f"{lr:.7g}") if isinstance(lr, (int, float)) else None  # drop float32 noise
+    if not isinstance(lr, (int, float)) or not math.isfinite(lr):  # a schedule, or nonsense: no rate drawn
+        return None
+    return float(f"{lr:.7g}")  # drop float32 noise
 
 
 def _grad_record_of(tensor: Any, grad_index: dict[str, int]) -> int | None:
