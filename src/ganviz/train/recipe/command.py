@@ -13,7 +13,6 @@ from typing import Any
 from ..._io import check_name_lengths
 from ...errors import DataError, GanvizError, OutputPathError, TrainOptionError, UserCodeError, user_frame
 from ..run.folder import RunFolder
-from .interrupt import StopAtStepBoundary
 from .options import DEFAULTS, LOSS_SETTINGS, TrainResult, fit_remaining, total_steps
 
 __all__ = ["train", "TrainResult", "DEFAULTS"]
@@ -354,6 +353,8 @@ def _train(
             dataset = data_mod.to_dataset(images, batch_size, seed=seed + done)
         else:
             dataset = numpy_batches(images, batch_size, seed=seed + done)
+        from .interrupt import StopAtStepBoundary  # imports Keras: only once the data and options passed
+
         with StopAtStepBoundary() as stop:  # Ctrl-C ends the run when a step ends, after the Monitor's work
             if keras.backend.backend() == "tensorflow":
                 # Exactly the remaining steps, as one pass: the last call of a steps_per_execution > 1
