@@ -253,3 +253,40 @@ def test_without_a_hint_a_pair_batch_gives_its_first_element_and_says_so(tmp_pat
     mon.end()
     np.testing.assert_array_equal(mon.sampler.arrays["fixed_inputs"], imgs_a)
     assert "element 1 of 2" in mon.sampler.description and "generator_inputs=" in mon.sampler.description
+
+
+_KINDS = {"dcgan": "noise", "cgan": "conditional", "acgan": "conditional", "pix2pix": "image_to_image",
+          "wgan_gp": "noise", "cyclegan": "cycle", "infogan": "codes", "bigan": "noise", "srgan": "image_to_image"}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(cz.CLASSIC))
+def test_every_classic_script_object_samples_checkpoints_and_resumes(tmp_path, name):
+    keras.utils.set_random_seed(0)
+    entry = cz.CLASSIC[name]()
+    mon = _monitor(tmp_path)
+    mon.start(Script(entry))
+    assert mon.sampler.kind == _KINDS[name]
+    _loop(mon, entry, 1, 2)
+    mon.end()
+    state, _, _ = Checkpointer(tmp_path / "checkpoints").load_latest()
+    # every compiled model's optimizer, by the model's attribute; no model whose weights others hold
+    compiled = list(entry.compiled.values())
+    held = {f"{n}_optimizer" for n, m in entry.models.items() if any(m is c for c in compiled)}
+    assert {g for g in state if g.endswith("_optimizer")} == held
+    assert all(n in state for n, m in entry.models.items() if not any(m is c for c in compiled))
+    assert "combined" not in state and "generator_model" not in state  # their weights are the models'
+    weights = {n: [v.numpy().copy() for v in m.variables] for n, m in entry.models.items()}
+    slots = {n: [v.numpy().copy() for v in m.optimizer.variables] for n, m in entry.compiled.items()}
+    keras.utils.set_random_seed(1)
+    again = cz.CLASSIC[name]()
+    mon2 = _monitor(tmp_path, resume=True)
+    assert mon2.start(Script(again)) == 2
+    for n, m in again.models.items():
+        for a, b in zip(weights[n], m.variables, strict=True):
+            np.testing.assert_array_equal(a, b.numpy())
+    for n, m in again.compiled.items():
+        for a, b in zip(slots[n], m.optimizer.variables, strict=True):
+            np.testing.assert_array_equal(a, b.numpy())
+    _loop(mon2, again, 3, 3)
+    mon2.end()
+    assert [e["message"] for e in _events(tmp_path) if e["level"] != "info"] == []
