@@ -7,6 +7,9 @@
 - ``multi_worker``: whether a strategy spans processes (``extended._in_multi_worker_mode``).
 - ``held_attributes``: the attributes an object holds, wherever the backend keeps them (on
   PyTorch a Keras layer is a ``torch.nn.Module``, whose sub-modules live in ``_modules``, not ``vars()``).
+- ``inputs_feeding``: which inputs of a functional model reach a sub-model's calls inside it,
+  walking its graph back from its outputs (``KerasTensor._keras_history``, ``Operation._inbound_nodes``):
+  which batch element a compiled ``combined`` feeds the generator.
 - ``fixed_global_seed``: Keras's global seed generator (``keras.src.random.seed_generator``) set
   for one call and put back, so a model's own unseeded sampling method draws the same noise each
   grid without changing the training's randomness.
@@ -33,6 +36,7 @@ __all__ = [
     "keras_logits",
     "multi_worker",
     "held_attributes",
+    "inputs_feeding",
     "fixed_global_seed",
     "fit_locals",
     "first_batch",
@@ -80,6 +84,49 @@ def held_attributes(obj: Any) -> list[tuple[str, Any]]:
     if isinstance(modules, dict):
         items += [(k, v) for k, v in modules.items() if k not in seen]
     return items
+
+
+def inputs_feeding(model: Any, sub: Any) -> set[int] | None:
+    """The positions in ``model.inputs`` whose values reach ``sub``'s calls inside the functional ``model``
+    (``None``: ``model`` has no graph to read, or never calls ``sub``)."""
+    inputs, outputs = getattr(model, "inputs", None), getattr(model, "outputs", None)
+    if not inputs or not outputs:
+        return None
+    position = {id(t): i for i, t in enumerate(inputs)}
+
+    def parents(tensor: Any) -> tuple[Any, list[Any]]:
+        history = getattr(tensor, "_keras_history", None)
+        if history is None:
+            return None, []
+        op, node_index = history[0], history[1]
+        nodes = getattr(op, "_inbound_nodes", None) or []
+        node = nodes[node_index] if node_index < len(nodes) else None
+        return op, list(getattr(node, "input_tensors", None) or []) if node is not None else []
+
+    feeding: list[Any] = []
+    called = False
+    stack, seen = list(outputs), set()
+    while stack and len(seen) < 100_000:
+        tensor = stack.pop()
+        if id(tensor) in seen:
+            continue
+        seen.add(id(tensor))
+        op, ins = parents(tensor)
+        called = called or op is sub
+        (feeding if op is sub else stack).extend(ins)
+    if not called:
+        return None
+    found: set[int] = set()
+    stack, seen = feeding, set()
+    while stack and len(seen) < 100_000:
+        tensor = stack.pop()
+        if id(tensor) in seen:
+            continue
+        seen.add(id(tensor))
+        if id(tensor) in position:
+            found.add(position[id(tensor)])
+        stack.extend(parents(tensor)[1])
+    return found
 
 
 @contextlib.contextmanager

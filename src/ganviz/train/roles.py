@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["find_generators", "held_models", "input_shapes", "is_image_to_image", "shape_of"]
+__all__ = ["find_generators", "held_models", "input_shapes", "is_image_to_image", "shape_of", "generator_feed"]
 
 
 def shape_of(tensor: Any) -> tuple[Any, ...]:
@@ -66,3 +66,24 @@ def held_models(model: Any) -> list[tuple[str, Any]]:
 def input_shapes(model: Any) -> list[tuple[Any, ...]]:
     """Each input's shape without the batch axis."""
     return [shape_of(t) for t in model.inputs]
+
+
+def generator_feed(model: Any, generator: Any) -> tuple[str, int, int] | None:
+    """Which input of a held model that calls ``generator`` feeds it: ``(model name, its input count, position)``.
+
+    Of the models ``model`` holds (``combined`` of a classic script), the first whose graph feeds
+    ``generator`` from exactly one of its inputs (pix2pix's ``combined([img_A, img_B])`` calls
+    ``generator(img_B)``: position 1 of 2). ``None`` when no held model says.
+    """
+    from .keras_internals import inputs_feeding
+
+    for name, held in held_models(model):
+        if held is generator:
+            continue
+        try:
+            feeding = inputs_feeding(held, generator)
+        except Exception:  # noqa: BLE001 - a graph that cannot be read says nothing
+            continue
+        if feeding is not None and len(feeding) == 1:
+            return name, len(held.inputs), next(iter(feeding))
+    return None

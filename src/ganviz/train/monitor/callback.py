@@ -18,17 +18,19 @@ from .. import keras_internals
 from ..outputs.images import diversity
 from ..outputs.notebook import in_notebook
 from ..outputs.system import draw_system
-from ..run.checkpoint import Checkpointer, state_objects
+from ..roles import held_models
+from ..run.checkpoint import Checkpointer
 from ..run.folder import RunFolder, clear_run, json_line
 from .drawing import RunOutputs
 from .events import MonitorEvents
 from .health import HealthChecker, HealthEvent
 from .notes import health_notes, running_mean_keys
+from .optimizer_watch import OptimizerWatch
 from .progress import ProgressBar
 from .sampler_choice import choose_sampler
 from .samplers import Sampler
-from .state import MonitorState
-from .step_counter import StepCounter, optimizers_of
+from .state import MonitorState, checkpoint_objects, is_optimizer
+from .step_counter import StepCounter
 
 __all__ = ["Monitor", "latent_shape"]
 
@@ -88,6 +90,10 @@ class Monitor(MonitorEvents, MonitorState, keras.callbacks.Callback):
         display: Show the latest grid and curves inline in a notebook (``"auto"``: when in Jupyter).
         diagrams: Trace the GAN at the start and draw its system diagram for the report.
         running_means: Keys that the model logs as running means (``None``: detect Keras metrics).
+        codes: Categorical codes in the generator's input vector (InfoGAN): its last ``codes`` values
+            get a one-hot code, a grid row per code, the rest fixed noise; ``None`` detects them
+            from an auxiliary model that reads the generator's output into ``k`` probabilities and
+            is trained with it (InfoGAN's Q head in ``combined``).
     """
 
     def __init__(
@@ -114,6 +120,7 @@ class Monitor(MonitorEvents, MonitorState, keras.callbacks.Callback):
         display: bool | str = "auto",
         diagrams: bool = True,
         running_means: bool | list[str] | None = None,
+        codes: int | None = None,
     ) -> None:
         super().__init__()
         self.out_dir = Path(out_dir)
@@ -126,6 +133,8 @@ class Monitor(MonitorEvents, MonitorState, keras.callbacks.Callback):
         self.sample_generator, self.sample_inputs, self.sample_fn = generator, sample_inputs, sample_fn
         self.tensorboard, self.display, self.diagrams = tensorboard, display, diagrams
         self.running_means_option = running_means
+        self.codes = codes
+        self.watch: OptimizerWatch | None = None
         self.checkpointer = Checkpointer(self.run.checkpoints, keep=keep_checkpoints)
         self.health = HealthChecker(dominance_patience=dominance_patience)
         self.global_step = self.initial_step = 0
@@ -210,24 +219,31 @@ class Monitor(MonitorEvents, MonitorState, keras.callbacks.Callback):
     ) -> int:
         """Begin (or resume) a run; return the number of steps already done (0 for a fresh run).
 
-        Give a ``model`` (a GAN holding its models), or the generator (and, for checkpoints, the
-        discriminator and both optimizers) of a hand-written loop. ``total_steps`` is the run's
-        whole length (a resumed loop keeps it). ``sample_inputs``: fixed generator inputs (e.g.
-        input images of an image-to-image model); ``trace``: a ``ganviz.trace_step`` result to
-        draw in the report.
+        Give a ``model`` (a GAN holding its models, or any object holding them as attributes, as a
+        classic script's ``self`` holds ``generator``, ``discriminator`` and ``combined``: its
+        checkpoints then hold each model and each compiled model's optimizer), or the generator
+        (and, for checkpoints, the discriminator and both optimizers) of a hand-written loop.
+        ``total_steps`` is the run's whole length (a resumed loop keeps it). ``sample_inputs``:
+        fixed generator inputs (e.g. input images of an image-to-image model); ``trace``: a
+        ``ganviz.trace_step`` result to draw in the report. The optimizers given (and those of the
+        compiled models held) are named in the report with their class and learning rate; one
+        that makes no update over the first grid interval while another does is an
+        ``optimizer_idle`` event naming its model and the fix (Keras 3's frozen-discriminator trap).
         """
         named = {"generator": generator, "discriminator": discriminator, "d_optimizer": d_optimizer,
                  "g_optimizer": g_optimizer}  # fmt: skip
-        return self._begin(model, total=total_steps, named=named, sample_inputs=sample_inputs, trace=trace)
+        return self._begin(model, total=total_steps, named=named, sample_inputs=sample_inputs, trace=trace,
+                           watch=True)  # fmt: skip
 
     def _begin(self, model: Any, *, total: int | None = None, planned: int | None = None,
-               named: dict[str, Any] | None = None, sample_inputs: Any = None, trace: Any = None) -> int:  # fmt: skip
+               named: dict[str, Any] | None = None, sample_inputs: Any = None, trace: Any = None,
+               watch: bool = False) -> int:  # fmt: skip
         named = named or {}
         self._model = model
         self._failures.clear()
         for folder in (self.run.samples, self.run.checkpoints):
             folder.mkdir(parents=True, exist_ok=True)
-        self._objects = state_objects(model, **named)
+        self._objects = checkpoint_objects(model, named)
         loaded = self.checkpointer.load_latest() if self.resume else None
         if loaded is None:
             clear_run(self.out_dir, (p for _, p in self.checkpointer.paths()))
@@ -238,7 +254,8 @@ class Monitor(MonitorEvents, MonitorState, keras.callbacks.Callback):
         first = self._safely("read the first batch", self._first_batch) if self._fit else None
         self.sampler = self._safely("choose what to sample", self._choose, model=model, generator=gen,
                                     grid=self.grid, seed=self.seed, value_range=self.value_range,
-                                    sample_inputs=inputs, sample_fn=self.sample_fn, batch=first)  # fmt: skip
+                                    sample_inputs=inputs, sample_fn=self.sample_fn, batch=first,
+                                    codes=self.codes)  # fmt: skip
         if self.value_range is None and self.sampler is not None:
             self.value_range = self.sampler.value_range
         if self.running_means_option is not None and not isinstance(self.running_means_option, bool):
@@ -250,8 +267,11 @@ class Monitor(MonitorEvents, MonitorState, keras.callbacks.Callback):
         if loaded is not None:
             self._resume_from(*loaded)
         self.initial_step = self.global_step
-        opts = optimizers_of(model) if model is not None else {}
-        opts.update({k: v for k, v in named.items() if k.endswith("optimizer") and v is not None})
+        opts = {k: v for k, v in self._objects.items() if is_optimizer(v)}
+        models = {} if model is None or hasattr(model, "variables") else dict(held_models(model))
+        models.update({k: v for k, v in named.items() if v is not None and not is_optimizer(v)})
+        self.watch = OptimizerWatch(opts, models, judge=watch)
+        self.watch.begin()
         self.counter = StepCounter(opts)
         self.counter.begin(self.initial_step)
         self._batches = 0
@@ -265,7 +285,8 @@ class Monitor(MonitorEvents, MonitorState, keras.callbacks.Callback):
         if self.diagrams:
             batch = self._safely("read the first batch", self._first_batch) if self._fit else None
             drawn = draw_system(self.out_dir, model=model, trace=trace, generator=named.get("generator"),
-                                discriminator=named.get("discriminator"), data=batch, png=self.tensorboard)  # fmt: skip
+                                discriminator=named.get("discriminator"), data=batch, png=self.tensorboard,
+                                optimizers=opts)  # fmt: skip
             if drawn["error"]:
                 self._info("diagram", f"the system diagram could not be drawn: {drawn['error']}", level="warning")
             self._safely("write the diagram to TensorBoard", self._outputs.diagram, self.initial_step)
@@ -275,11 +296,15 @@ class Monitor(MonitorEvents, MonitorState, keras.callbacks.Callback):
                          self.sampler.description)  # fmt: skip
         return self.global_step
 
-    def step(self, step: int | None = None, logs: dict[str, Any] | None = None, *, batch: Any = None) -> bool:
+    def step(self, step: int | None = None, logs: dict[str, Any] | None = None, *, batch: Any = None,
+             generator_inputs: Any = None) -> bool:  # fmt: skip
         """Record training step ``step`` (1-based global count); return False when training must stop.
 
         ``step=None`` counts from the optimizers' ``iterations``. ``batch``: the training batch,
-        from which an image-to-image generator's fixed inputs are taken once.
+        from which an image-to-image generator's fixed inputs are taken once (of a batch of
+        several images that fit, the one a compiled model holding the generator feeds it, by
+        position: pix2pix's ``(imgs_A, imgs_B)`` gives ``imgs_B``; else the first).
+        ``generator_inputs``: what the generator is fed this step, taken once instead of the batch.
         """
         if self._metrics_file is None:
             raise NotReadyError("Monitor.step() called before start() or after end()")
@@ -287,6 +312,9 @@ class Monitor(MonitorEvents, MonitorState, keras.callbacks.Callback):
             step = self.counter.count(self.global_step + 1)
         elif self._batches == 0:
             self.counter.source = "the step numbers given to Monitor.step()"
+        if generator_inputs is not None and self.sampler is not None and self.sampler.needs_inputs:
+            self._safely("take fixed inputs from generator_inputs", self.sampler.set_inputs, generator_inputs,
+                         given=True)  # fmt: skip
         if batch is not None and self.sampler is not None and self.sampler.needs_inputs:
             self._safely("take fixed inputs from the batch", self.sampler.set_inputs, batch)
         prev, self.global_step = self.global_step, int(step)
@@ -308,6 +336,9 @@ class Monitor(MonitorEvents, MonitorState, keras.callbacks.Callback):
                 return False
         if self._bar is not None:
             self._safely("draw the progress bar", self._bar.update, step, values)
+        first = self.every_n_steps or self.checkpoint_every
+        if self.watch is not None and self.watch.pending and first and _crossed(prev, step, first):
+            self._check_optimizers()
         if self.every_n_steps and _crossed(prev, step, self.every_n_steps):
             self.write_grid(step)
         if self.checkpoint_every and _crossed(prev, step, self.checkpoint_every):
@@ -320,6 +351,8 @@ class Monitor(MonitorEvents, MonitorState, keras.callbacks.Callback):
         """Finish the run: final grid, checkpoint (unless training diverged), curves and GIF."""
         if self._metrics_file is None:
             return
+        if self.watch is not None and self.watch.pending and self.global_step > self.initial_step:
+            self._check_optimizers()
         if not self.stopped_on_nonfinite and self.global_step > self.initial_step:
             if self._last_grid != self.global_step:
                 self.write_grid(self.global_step)
@@ -377,6 +410,14 @@ class Monitor(MonitorEvents, MonitorState, keras.callbacks.Callback):
         self._safely("flush TensorBoard", self._outputs.flush)
 
     # ----- internals ------------------------------------------------------------------------
+    def _check_optimizers(self) -> None:
+        """An ``optimizer_idle`` event for each optimizer given to ``start()`` that made no update so far."""
+        assert self.watch is not None
+        self._sync_weights()
+        events = self._safely("check the optimizers", self.watch.check, self.global_step,
+                              self.global_step - self.initial_step)  # fmt: skip
+        self._emit(events or [])
+
     def _note(self) -> str:
         total = f"/{self.total_steps}" if self.total_steps else ""
         last = self._records[-1] if self._records else {}

@@ -11,7 +11,7 @@ import numpy as np
 from ...errors import TrainOptionError
 from ..keras_internals import all_layers
 from ..outputs.images import output_range, to_uint8
-from ..roles import find_generators, input_shapes, is_image_to_image, shape_of
+from ..roles import find_generators, generator_feed, held_models, input_shapes, is_image_to_image, shape_of
 from .sampler_kinds import encoder_decoder, many_inputs, own_method
 from .samplers import Sampler, _cells_to_grid, batch_arrays, data_range, to_host
 
@@ -65,6 +65,61 @@ def _plain_grid(rows: int, cols: int) -> Callable[[dict[str, np.ndarray], np.nda
     return layout
 
 
+def _onehot_vector(kind: str, generator: Any, width: int, n: int, rows: int, cols: int, rng: np.random.Generator,
+                   what: str) -> Sampler:  # fmt: skip
+    """One input vector of ``width``: fixed noise, then a one-hot of ``n`` in its last ``n`` values, a grid row
+    per one-hot (the same noise down each column)."""
+    noise = rng.standard_normal((cols, width - n)).astype("float32")
+    k = min(n, max(rows, 10))
+    onehot = np.eye(n, dtype="float32")[np.repeat(np.arange(k), cols)]
+    z = np.concatenate([np.tile(noise, (k, 1)), onehot], axis=1)
+    return Sampler(kind, what, lambda a: _call(generator, a["fixed_noise"]), {"fixed_noise": z},
+                   _plain_grid(k, cols))  # fmt: skip
+
+
+def _vector_width(generator: Any) -> int | None:
+    """The width of a generator's one input vector, or ``None`` (several inputs, an image, an unknown size)."""
+    ins = input_shapes(generator) if getattr(generator, "inputs", None) else []
+    return int(ins[0][0]) if len(ins) == 1 and len(ins[0]) == 1 and ins[0][0] else None
+
+
+def info_codes(model: Any, generator: Any) -> tuple[int, str] | None:
+    """InfoGAN's categorical code: ``(k, the auxiliary model's name)`` when ``model`` holds a model that reads the
+    generator's output into ``k`` values (``k`` smaller than the generator's input vector) and a model that
+    calls both (``combined``, which trains the generator to make the code readable); else ``None``."""
+    width = _vector_width(generator)
+    outs = getattr(generator, "outputs", None)
+    if width is None or not outs or model is None:
+        return None
+    held = held_models(model)
+    for name, aux in held:
+        ins, aux_outs = getattr(aux, "inputs", None) or [], getattr(aux, "outputs", None) or []
+        if aux is generator or len(ins) != 1 or len(aux_outs) != 1 or shape_of(ins[0]) != shape_of(outs[0]):
+            continue
+        out = shape_of(aux_outs[0])
+        if len(out) != 1 or not out[0] or not 2 <= int(out[0]) < width:
+            continue
+        both = [c for _, c in held if c is not aux and c is not generator
+                and any(x is generator for x in getattr(c, "layers", []) or [])
+                and any(x is aux for x in getattr(c, "layers", []) or [])]  # fmt: skip
+        if both:
+            return int(out[0]), name
+    return None
+
+
+def _codes(generator: Any, codes: int, source: str, rows: int, cols: int, rng: np.random.Generator) -> Sampler:
+    width = _vector_width(generator)
+    if width is None or not 1 <= codes < width:
+        shape = input_shapes(generator) if getattr(generator, "inputs", None) else "unknown"
+        raise TrainOptionError(
+            f"codes={codes} does not fit the generator's input {shape}: it needs one input vector with noise "
+            "before its codes (give codes smaller than the vector's width, or Monitor(sample_inputs=...))"
+        )
+    what = (f"fixed noise ({width - codes}) + one-hot categorical code ({codes}) in the last {codes} input values "
+            f"({source}); a row per code")  # fmt: skip
+    return _onehot_vector("codes", generator, width, codes, rows, cols, rng, what)
+
+
 def _conditional(model: Any, generator: Any, rows: int, cols: int, rng: np.random.Generator) -> Sampler | None:
     """Fixed noise and fixed labels (a row per class) for a generator that takes labels."""
     ins = input_shapes(generator)
@@ -76,13 +131,8 @@ def _conditional(model: Any, generator: Any, rows: int, cols: int, rng: np.rando
             return None
         width = int(ins[0][0])
         n = classes if classes and latent + classes == width else width - latent
-        noise = rng.standard_normal((cols, latent)).astype("float32")
-        k = min(n, max(rows, 10))
-        onehot = np.eye(n, dtype="float32")[np.repeat(np.arange(k), cols)]
-        z = np.concatenate([np.tile(noise, (k, 1)), onehot], axis=1)
-        what = f"fixed noise ({latent}) + one-hot label ({n} classes) concatenated; a row per class"
-        return Sampler("conditional", what, lambda a: _call(generator, a["fixed_noise"]), {"fixed_noise": z},
-                       _plain_grid(k, cols))  # fmt: skip
+        what = f"fixed noise ({width - n}) + one-hot label ({n} classes) concatenated; a row per class"
+        return _onehot_vector("conditional", generator, width, n, rows, cols, rng, what)
     if len(ins) != 2 or any(len(s) > 1 for s in ins) or any(w in nm for nm in names for w in _SCHEDULE):
         return None  # a fade-in alpha beside the noise is no label: each input by its kind (sampler_kinds)
     label_at = next((i for i, nm in enumerate(names) if any(w in nm for w in _LABEL_WORDS)), None)
@@ -109,13 +159,42 @@ def _conditional(model: Any, generator: Any, rows: int, cols: int, rng: np.rando
     return Sampler("conditional", what, run, arrays, _plain_grid(k, cols))
 
 
-def _pairs(generator: Any, rows: int, cols: int, value_range: Any) -> Sampler:
-    """Fixed input images from the first batch, drawn input | output side by side."""
-    shape, n, per_row = shape_of(generator.inputs[0]), max(1, rows * max(1, cols // 2)), max(1, cols // 2)
+def _pairs(generator: Any, rows: int, cols: int, value_range: Any, feed: tuple[str, int, int] | None = None) -> Sampler:
+    """Fixed input images from the first batch, drawn input | output side by side.
 
-    def take(batch: Any) -> dict[str, np.ndarray] | None:
-        x = _pick(batch_arrays(batch), shape, n)
-        return None if x is None else {"fixed_inputs": x}
+    Of a batch with several elements that fit the generator's input (pix2pix's ``(imgs_A,
+    imgs_B)``), the one at the position a held compiled model feeds the generator from (``feed``:
+    its name, input count and that position, when the batch has as many elements); else the first,
+    and the description says so and how to choose (``generator_inputs=``).
+    """
+    shape, n, per_row = shape_of(generator.inputs[0]), max(1, rows * max(1, cols // 2)), max(1, cols // 2)
+    base = "fixed input images from the first batch"
+    tail = ": input | output"
+
+    def take(batch: Any, given: bool = False) -> dict[str, np.ndarray] | None:
+        arrays = batch_arrays(batch)
+        fits = [i for i, a in enumerate(arrays) if _fits(shape, a)]
+        if not fits:
+            return None
+        at, how = fits[0], ""
+        keys = [str(k).lower() for k in batch] if isinstance(batch, dict) else []
+        name = str(getattr(generator.inputs[0], "name", "")).lower()
+        held, count, position = feed if feed is not None else ("", 0, -1)
+        if given:
+            how = "the generator_inputs given to Monitor.step()"
+        elif len(fits) > 1 and len(keys) == len(arrays) and name in keys and keys.index(name) in fits:
+            at = keys.index(name)
+            how = f"batch key {keys[at]!r}, the generator's input name"
+        elif len(fits) > 1 and count == len(arrays) and position in fits:
+            at = position
+            how = f"element {at + 1} of {len(arrays)} of the batch: what {held} feeds the generator"
+        elif len(fits) > 1:
+            how = (f"element 1 of {len(arrays)} of the batch, the first that fits; pass "
+                   "Monitor.step(..., generator_inputs=...) to say what the generator takes")  # fmt: skip
+        sampler.description = (
+            f"fixed input images from {how}" if given else base + (f" ({how})" if how else "")
+        ) + tail
+        return {"fixed_inputs": arrays[at][:n].astype("float32")}
 
     def layout(a: dict[str, np.ndarray], out: np.ndarray) -> np.ndarray:
         x = a["fixed_inputs"]
@@ -123,9 +202,9 @@ def _pairs(generator: Any, rows: int, cols: int, value_range: Any) -> Sampler:
         cells = [c for i in range(len(out)) for c in (ins[i], out[i])]
         return _cells_to_grid(cells, math.ceil(len(out) / per_row), 2 * per_row)
 
-    return Sampler("image_to_image", "fixed input images from the first batch: input | output",
-                   lambda a: _call(generator, a["fixed_inputs"]), {}, layout,
-                   value_range=value_range, take_inputs=take)  # fmt: skip
+    sampler = Sampler("image_to_image", base + tail, lambda a: _call(generator, a["fixed_inputs"]), {}, layout,
+                      value_range=value_range, take_inputs=take, take_given=True)  # fmt: skip
+    return sampler
 
 
 def _cycle(g: tuple[str, Any], f: tuple[str, Any], rows: int) -> Sampler:
@@ -169,6 +248,7 @@ def choose_sampler(
     sample_inputs: Any = None,
     sample_fn: Callable[[], Any] | None = None,
     batch: Any = None,
+    codes: int | None = None,
 ) -> Sampler:
     """Choose what to feed the generator for the sample grids, from the GAN's shape.
 
@@ -176,7 +256,9 @@ def choose_sampler(
     for an image-to-image generator are drawn input | output). Otherwise: two image-to-image
     generators (CycleGAN) show both directions; one image-to-image generator gets fixed input
     images from the first batch (never noise); a generator that takes labels gets fixed noise
-    and a row per class; a generator with several inputs gets each input by its kind
+    and a row per class; a generator whose input vector ends in ``codes`` categorical codes (given,
+    or :func:`info_codes`: InfoGAN) gets fixed noise and a row per one-hot code; a generator with
+    several inputs gets each input by its kind
     (:func:`~.sampler_kinds.classify_inputs`; ``batch``, the first training batch, tells condition
     inputs); any other gets fixed noise. Without a generator: an encoder/decoder pair (a VAE)
     draws the decoder on prior noise and reconstructions; a model with its own ``generate`` /
@@ -220,7 +302,16 @@ def choose_sampler(
     if len(gens) >= 2 and is_image_to_image(gens[0][1]) and is_image_to_image(gens[1][1]):
         return _cycle(gens[0], gens[1], rows)
     if is_image_to_image(gen):
-        return _pairs(gen, rows, cols, vr)
+        return _pairs(gen, rows, cols, vr, generator_feed(model, gen) if model is not None else None)
+    if codes is not None:
+        sampler = _codes(gen, int(codes), f"codes={codes}", rows, cols, rng)
+        sampler.value_range = vr
+        return sampler
+    found = info_codes(model, gen)
+    if found is not None:
+        sampler = _codes(gen, found[0], f"read back by {found[1]}, which {name} is trained with", rows, cols, rng)
+        sampler.value_range = vr
+        return sampler
     if getattr(gen, "inputs", None):
         cond = _conditional(model, gen, rows, cols, rng)
         if cond is not None:

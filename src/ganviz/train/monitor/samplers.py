@@ -178,6 +178,8 @@ class Sampler:
             raises :class:`NeedsInputs` (noise is never fed instead).
         needs: The keys ``take_inputs`` supplies (default: any array at all).
         optional: Draw without them until they come (a VAE's prior samples before its reconstructions).
+        take_given: ``take_inputs`` accepts ``given=True`` for inputs the loop says the generator takes
+            (``Monitor.step(generator_inputs=...)``), not a batch to choose from.
     """
 
     def __init__(
@@ -192,10 +194,11 @@ class Sampler:
         take_inputs: Callable[[Any], dict[str, np.ndarray] | None] | None = None,
         needs: tuple[str, ...] = (),
         optional: bool = False,
+        take_given: bool = False,
     ) -> None:
         self.kind, self.description, self._run, self.arrays = kind, description, run, dict(arrays)
         self._layout, self.value_range, self._take = layout, value_range, take_inputs
-        self._needs, self._optional = needs, optional
+        self._needs, self._optional, self._take_given = needs, optional, take_given
         self.output_note = ""
 
     @property
@@ -205,10 +208,11 @@ class Sampler:
             return False
         return any(k not in self.arrays for k in self._needs) if self._needs else not self.arrays
 
-    def set_inputs(self, batch: Any) -> bool:
-        """Take fixed inputs from a training batch if still needed; True once the sampler can draw."""
+    def set_inputs(self, batch: Any, *, given: bool = False) -> bool:
+        """Take fixed inputs from a training batch (``given``: what the generator is fed) if still needed;
+        True once the sampler can draw."""
         if self.needs_inputs and self._take is not None and batch is not None:
-            arrays = self._take(batch)
+            arrays = self._take(batch, given=True) if given and self._take_given else self._take(batch)
             if arrays:
                 self.arrays = {**self.arrays, **arrays}
         return not self.needs_inputs

@@ -8,12 +8,59 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import ResumeMismatchError
-from ..run.checkpoint import Checkpointer, collect_state, restore_state
+from ...errors import ResumeMismatchError, TrainOptionError
+from ..roles import held_models
+from ..run.checkpoint import Checkpointer, collect_state, restore_state, state_objects, unbuilt_optimizers
 from ..run.folder import rewind_run, write_config
 from .health import HealthChecker, HealthEvent
 
-__all__ = ["MonitorState"]
+__all__ = ["MonitorState", "checkpoint_objects", "is_optimizer"]
+
+
+def is_optimizer(value: Any) -> bool:
+    """Whether ``value`` is an optimizer (it applies gradients and counts its iterations)."""
+    return hasattr(value, "apply_gradients") and hasattr(value, "iterations")
+
+
+def checkpoint_objects(model: Any, named: dict[str, Any]) -> dict[str, Any]:
+    """What a checkpoint of ``Monitor.start(model, **named)`` holds, by name.
+
+    A Keras model: its variables and optimizer attributes (:func:`~..run.checkpoint.state_objects`).
+    Any other object (a classic script's ``self`` holding ``generator``, ``discriminator`` and
+    ``combined``): each Keras model it holds, by attribute name, except one whose variables all
+    belong to models before it (``combined``, made of the generator and a frozen discriminator);
+    its optimizer attributes; and each held compiled model's optimizer as ``<attribute>_optimizer``.
+    ``named`` adds entries; an optimizer or model given by name is not kept twice.
+
+    Raises:
+        TrainOptionError: ``model`` is no Keras model and holds none.
+    """
+    if model is None or hasattr(model, "variables"):
+        return state_objects(model, **named)
+    from .step_counter import optimizers_of
+
+    given = {k: v for k, v in named.items() if v is not None}
+    ids = {id(v) for v in given.values()}
+    found: dict[str, Any] = {}
+    covered: set[int] = set()
+    held = held_models(model)
+    for name, m in held:
+        own = {id(v) for v in m.variables}
+        if id(m) not in ids and not own <= covered:
+            found[name] = m
+        covered |= own
+    optimizers = dict(optimizers_of(model))
+    for name, m in held:
+        opt = getattr(m, "optimizer", None)
+        if is_optimizer(opt) and all(opt is not o for o in optimizers.values()):
+            optimizers[f"{name}_optimizer"] = opt
+    found.update({k: v for k, v in optimizers.items() if id(v) not in ids and k not in found})
+    if not found and not given:
+        raise TrainOptionError(
+            f"found no Keras model or optimizer on {type(model).__name__}: pass Monitor.start(generator=..., "
+            "discriminator=..., g_optimizer=..., d_optimizer=...) or an object holding its models as attributes"
+        )
+    return {**found, **given}
 
 
 class MonitorState:
@@ -60,7 +107,7 @@ class MonitorState:
         os.fsync(self._metrics_file.fileno())
         meta = {"epoch": self.epoch, "health": self.health.state(), "config": self.config,
                 "every_n_steps": self.every_n_steps, "checkpoint_every": self.checkpoint_every,
-                "total_steps": self.total_steps}  # fmt: skip
+                "total_steps": self.total_steps, "unbuilt_optimizers": unbuilt_optimizers(self._objects)}  # fmt: skip
         extra = {f"sample/{k}": v for k, v in (self.sampler.state() if self.sampler else {}).items()}
         if self.fixed_noise is not None:
             extra["fixed_noise"] = self.fixed_noise
@@ -71,7 +118,12 @@ class MonitorState:
     # ----- internals ------------------------------------------------------------------------
     def _resume_from(self, state: dict, extra: dict, meta: dict) -> None:
         try:
-            restore_state(self._objects, state)
+            restore_state(
+                self._objects,
+                state,
+                unbuilt=meta.get("unbuilt_optimizers") or (),
+                models=dict(held_models(model)) if (model := getattr(self, "_model", None)) is not None else {},
+            )
         except ResumeMismatchError as exc:
             raise ResumeMismatchError(
                 f"cannot resume {str(self.out_dir)!r}: its checkpoint does not fit this model ({exc}); nothing was "
@@ -100,6 +152,9 @@ class MonitorState:
     def _write_config(self) -> None:
         info = {"total_steps": self.total_steps, "grid": list(self.grid), "seed": self.seed, **self.config}
         info.setdefault("models", {k: type(v).__name__ for k, v in self._objects.items()})
+        watch = getattr(self, "watch", None)
+        if watch is not None and watch.optimizers:
+            info.setdefault("optimizers", watch.describe())
         info["sampling"] = self.sampler.description if self.sampler is not None else "none (no generator found)"
         info["step_count"] = "optimizer iterations (generator optimizer first)"
         info["sample_every"] = self.every_n_steps

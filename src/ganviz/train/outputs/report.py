@@ -97,32 +97,57 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, default=str)
 
 
-def _optimizers(folder: RunFolder) -> str:
-    """The optimizers the traced step really uses, with what each updates."""
+def _rate(lr: Any) -> str | None:
+    return f"{lr:g}" if isinstance(lr, (int, float)) and not isinstance(lr, bool) else None
+
+
+def _given_optimizers(given: dict[str, Any], shown: set[str]) -> str:
+    """The optimizers given to ``Monitor.start()`` (``config.json``) that the step's table does not name."""
+    rows = []
+    for name, info in given.items():
+        if name in shown or not isinstance(info, dict):
+            continue
+        lr = _rate(info.get("learning_rate")) or "schedule / unknown"
+        model = info.get("model") if isinstance(info.get("model"), str) else "-"
+        rows.append(f"<tr><td>{html_text(str(name))}</td><td>{html_text(_text(info.get('class_name', '')))}</td>"
+                    f"<td>{html_text(lr)}</td><td>{html_text(model)}</td></tr>")  # fmt: skip
+    if not rows:
+        return ""
+    head = "<tr><th>optimizer</th><th>class</th><th>learning rate</th><th>model it belongs to</th></tr>"
+    return f"<p>Optimizers given to Monitor.start():</p><table>{head}{''.join(rows)}</table>"
+
+
+def _optimizers(folder: RunFolder, given: Any = None) -> str:
+    """The optimizers the traced step really uses, with what each updates; then those given to the Monitor.
+
+    A row of the step without a class or rate (the assumed loop of a generator that was never
+    compiled) takes them from the optimizer given by the same name.
+    """
+    given = given if isinstance(given, dict) else {}
     trace = folder.read_json(folder.diagrams / "trace.json")
     if not isinstance(trace, dict):
-        return "<p class='note'>Optimizers unknown: the training step was not traced (see the diagram note).</p>"
+        listed = _given_optimizers(given, set())
+        return (listed or "<p class='note'>Optimizers unknown: the training step was not traced (see the diagram "
+                "note).</p>")  # fmt: skip
     updates: dict[str, list[str]] = {}
     for u in _dicts(trace.get("updates")):
         updates.setdefault(str(u.get("optimizer")), []).append(str(u.get("model")))
-    rows = []
+    rows, shown = [], set()
     for o in _dicts(trace.get("optimizers")):
         name = str(o.get("name"))
-        lr = o.get("learning_rate")
-        lr_text = (
-            f"{lr:g}"
-            if isinstance(lr, (int, float)) and not isinstance(lr, bool)
-            else "-"
-            if trace.get("assumed")
-            else "schedule / unknown"
-        )
-        rows.append(f"<tr><td>{html_text(name)}</td><td>{html_text(str(o.get('class_name', '')))}</td>"
+        mine = given.get(name) if isinstance(given.get(name), dict) else {}
+        shown.add(name)
+        class_name = str(o.get("class_name") or mine.get("class_name") or "")
+        lr_text = _rate(o.get("learning_rate")) or _rate(mine.get("learning_rate"))
+        lr_text = lr_text or ("-" if trace.get("assumed") else "schedule / unknown")
+        rows.append(f"<tr><td>{html_text(name)}</td><td>{html_text(class_name)}</td>"
                     f"<td>{html_text(lr_text)}</td><td>{html_text(', '.join(updates.get(name, [])) or '-')}</td></tr>")  # fmt: skip
     how = "assumed (standard loop, not traced)" if trace.get("assumed") else "found by tracing the training step"
+    listed = _given_optimizers(given, shown)
     if not rows:
-        return f"<p class='note'>No optimizer was {html_text(how)}.</p>"
+        return f"<p class='note'>No optimizer was {html_text(how)}.</p>{listed}"
     head = "<tr><th>optimizer</th><th>class</th><th>learning rate</th><th>updates</th></tr>"
-    return f"<p>Optimizers {html_text(how)}:</p><table>{head}{''.join(rows)}</table>"
+    return f"<p>Optimizers {html_text(how)}:</p><table>{head}{''.join(rows)}</table>{listed}"
 
 
 def _notes(folder: RunFolder) -> list[str]:
@@ -143,7 +168,8 @@ def _notes(folder: RunFolder) -> list[str]:
 
 
 def _config_table(config: dict[str, Any]) -> str:
-    rows = "".join(f"<tr><th>{html_text(str(k))}</th><td>{html_text(_text(v))}</td></tr>" for k, v in config.items())
+    rows = "".join(f"<tr><th>{html_text(str(k))}</th><td>{html_text(_text(v))}</td></tr>" for k, v in config.items()
+                   if k != "optimizers")  # shown with the architecture  # fmt: skip
     return f"<table>{rows}</table>" if rows else "<p>No configuration recorded.</p>"
 
 
@@ -252,7 +278,7 @@ def write_report(
     system = folder.read_json(folder.diagrams / "system.json")
     system = system if isinstance(system, dict) else {}
     parts.append("<h2>Architecture and system</h2>")
-    parts.append(_optimizers(folder))
+    parts.append(_optimizers(folder, config.get("optimizers")))
     parts.append("<div class='row'>")
     for key, caption in (("system", "GAN system"), ("generator", "generator"), ("discriminator", "discriminator")):
         svg = folder.diagrams / f"{key}.svg"

@@ -21,8 +21,12 @@ __all__ = ["draw_system"]
 
 
 def draw_system(run: Path, *, model: Any = None, trace: Any = None, generator: Any = None,
-                discriminator: Any = None, data: Any = None, png: bool = False) -> dict[str, Any]:  # fmt: skip
+                discriminator: Any = None, data: Any = None, png: bool = False,
+                optimizers: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
     """Trace the GAN (or take ``trace``) and write ``diagrams/system.svg``, ``trace.json`` (and ``system.png``).
+
+    ``optimizers``: those given to ``Monitor.start()`` by name; the assumed loop names them with
+    their class and learning rate (``g_optimizer=combined.optimizer``).
 
     Returns ``{"how": "traced" | "assumed", "error": str | None}``; the outcome is also written to
     ``diagrams/system.json`` for the report.
@@ -50,6 +54,7 @@ def draw_system(run: Path, *, model: Any = None, trace: Any = None, generator: A
             from ...extract.assumed import assumed_gan_trace
 
             trace, outcome["how"] = assumed_gan_trace(generator=generator, discriminator=discriminator), "assumed"
+            trace = _named_optimizers(trace, optimizers or {})
         elif trace is not None:
             outcome["how"] = "assumed" if getattr(trace, "assumed", False) else "traced"
         if not isinstance(trace, Trace):
@@ -89,6 +94,20 @@ def _recipe_trace(gan: Any) -> Any:
         opt = getattr(gan, info.name, None)
         optimizers.append(info if opt is None else OptimizerInfo(info.name, type(opt).__name__, learning_rate(opt)))
     return dataclasses.replace(trace, optimizers=tuple(optimizers))
+
+
+def _named_optimizers(trace: Any, optimizers: dict[str, Any]) -> Any:
+    """The assumed loop's optimizers with the class and learning rate of those given by the same name."""
+    import dataclasses
+
+    from ...extract.step_trace.build import learning_rate
+    from ...ir.trace import OptimizerInfo
+
+    infos = []
+    for info in trace.optimizers:
+        opt = optimizers.get(info.name)
+        infos.append(info if opt is None else OptimizerInfo(info.name, type(opt).__name__, learning_rate(opt)))
+    return dataclasses.replace(trace, optimizers=tuple(infos))
 
 
 def _has_train_step(model: Any) -> bool:

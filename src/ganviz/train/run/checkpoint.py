@@ -15,7 +15,7 @@ import numpy as np
 from ..._io import write_atomic
 from ...errors import ResumeMismatchError
 
-__all__ = ["Checkpointer", "state_objects", "collect_state", "restore_state"]
+__all__ = ["Checkpointer", "state_objects", "collect_state", "restore_state", "unbuilt_optimizers"]
 
 _NAME = re.compile(r"^ckpt_(\d{8})\.npz$")
 
@@ -37,33 +37,63 @@ def state_objects(model: Any = None, **named: Any) -> dict[str, Any]:
     return objects
 
 
-def _build_optimizer(name: str, opt: Any, objects: dict[str, Any], saved: int) -> None:
-    """Create an unbuilt optimizer's slots for the model it trains: the one whose variables give ``saved`` slots.
+def _is_model(value: Any) -> bool:
+    """A model or layer whose variables an optimizer may train (never an optimizer)."""
+    return hasattr(value, "trainable_variables") and not hasattr(value, "apply_gradients")
+
+
+def _variable_sets(model: Any) -> list[list[Any]]:
+    """The variable lists an optimizer of ``model`` may have been built for: its trainable variables as
+    its flags are now, then as they are with ``model.trainable = True`` (a discriminator frozen for
+    ``combined`` is trained unfrozen by its own optimizer; every flag is put back)."""
+    sets = [list(model.trainable_variables)]
+    from ..keras_internals import all_layers
+
+    layers = [model, *(all_layers(model) or [])]
+    flags = [(layer, layer.trainable) for layer in layers]
+    marks = [(v, v.trainable) for v in model.variables if hasattr(v, "trainable")]
+    if all(flag for _, flag in flags):
+        return sets
+    try:
+        model.trainable = True
+        sets.append(list(model.trainable_variables))
+    finally:
+        for layer, flag in flags:  # outermost first: each setter resets the layers inside it
+            layer.trainable = flag
+        for v, mark in marks:
+            v.trainable = mark
+    return sets
+
+
+def _build_optimizer(name: str, opt: Any, objects: dict[str, Any], saved: list[tuple[int, ...]]) -> None:
+    """Create an unbuilt optimizer's slots for the variables whose slots have the ``saved`` shapes.
 
     Candidates: the model its name points at (``g_optimizer`` -> ``generator``, ``gen_G_optimizer``
-    -> ``gen_G``), then every model held by the owner; a throw-away copy of the optimizer is built
-    on each to count the variables it would create.
+    -> ``gen_G``, ``combined_optimizer`` -> ``combined``), then every model held by the owner and
+    every model given; each with its flags as they are, then unfrozen (:func:`_variable_sets`). A
+    throw-away copy of the optimizer is built on each to compare the slots it would create.
     """
     if getattr(opt, "built", True):
         return
     import keras
 
     owner = objects.get("model")
-    target = {"d_optimizer": "discriminator", "g_optimizer": "generator"}.get(name, name.replace("_optimizer", ""))
+    target = {"d_optimizer": "discriminator", "g_optimizer": "generator"}.get(name, name.removesuffix("_optimizer"))
     subs = [objects.get(target), getattr(owner, target, None) if owner is not None else None]
     if owner is not None:
         subs += [v for v in vars(owner).values() if isinstance(v, keras.Model)] + [owner]
     subs += [v for v in objects.values() if isinstance(v, keras.Model)]
     tried: set[int] = set()
     for sub in subs:
-        if sub is None or id(sub) in tried:
+        if sub is None or id(sub) in tried or not _is_model(sub):
             continue
         tried.add(id(sub))
-        probe = type(opt).from_config(opt.get_config())
-        probe.build(sub.trainable_variables)
-        if len(probe.variables) == saved:
-            opt.build(sub.trainable_variables)
-            return
+        for variables in _variable_sets(sub):
+            probe = type(opt).from_config(opt.get_config())
+            probe.build(variables)
+            if [tuple(v.shape) for v in probe.variables] == saved:
+                opt.build(variables)
+                return
 
 
 def collect_state(objects: dict[str, Any]) -> dict[str, list[np.ndarray]]:
@@ -71,8 +101,17 @@ def collect_state(objects: dict[str, Any]) -> dict[str, list[np.ndarray]]:
     return {name: [np.asarray(v.numpy()) for v in obj.variables] for name, obj in objects.items()}
 
 
-def restore_state(objects: dict[str, Any], state: dict[str, list[np.ndarray]]) -> None:
-    """Assign saved arrays to the objects' variables, building unbuilt optimizers first.
+def unbuilt_optimizers(objects: dict[str, Any]) -> list[str]:
+    """The optimizers among ``objects`` not built yet (no update so far), kept in a checkpoint's metadata so a
+    resume leaves them unbuilt for their model's first update to build."""
+    return [n for n, o in objects.items() if hasattr(o, "apply_gradients") and not getattr(o, "built", True)]
+
+
+def restore_state(objects: dict[str, Any], state: dict[str, list[np.ndarray]], *, unbuilt: Any = (),
+                  models: dict[str, Any] | None = None) -> None:  # fmt: skip
+    """Assign saved arrays to the objects' variables, building unbuilt optimizers first (except those in
+    ``unbuilt``: saved before their first update) for one of the objects' models or of ``models`` (those
+    a checkpoint does not hold twice, such as ``combined``, by name).
 
     Raises:
         ValueError: a saved group is missing, or its variable count or shapes differ.
@@ -80,8 +119,8 @@ def restore_state(objects: dict[str, Any], state: dict[str, list[np.ndarray]]) -
     for name, obj in objects.items():
         if name not in state:
             raise ResumeMismatchError(f"checkpoint has no state for {name!r} (it holds {sorted(state)})")
-        if name != "model" and hasattr(obj, "apply_gradients"):
-            _build_optimizer(name, obj, objects, len(state[name]))
+        if name != "model" and hasattr(obj, "apply_gradients") and name not in set(unbuilt):
+            _build_optimizer(name, obj, {**(models or {}), **objects}, [tuple(a.shape) for a in state[name]])
         variables, arrays = list(obj.variables), state[name]
         if len(variables) != len(arrays):
             raise ResumeMismatchError(
