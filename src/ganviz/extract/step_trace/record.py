@@ -44,6 +44,7 @@ class Recorder:
         self.assigning = False
         self.execute = False  # True only for verify_trace's real step: optimizers are applied for real
         self.transparent: set[int] = set()  # compiled models made of the step's models: their parts are recorded
+        self.containers: set[int] = set()  # models holding the step's models as layers: their parts are recorded
         self.emulating = 0  # inside a recorded train_on_batch: its gradient is a stand-in too
         self.reset()
 
@@ -61,6 +62,7 @@ class Recorder:
         self.tape_depth = 0
         self.grads: list[tuple[list[Any], list[Any], list[str | None]]] = []
         self.grad_sources: list[list[Any]] = []  # per gradient: the tensors it is taken with respect to
+        self.grad_trainable: list[dict[str, bool]] = []  # per gradient: each model's ``trainable`` then
         self.applies: list[tuple[Any, list[Any], list[Any]]] = []
         self.names: dict[str, str] = {}
         self.data: list[tuple[str, Any]] = []
@@ -221,7 +223,13 @@ def patched(rec: Recorder, models: list[Any], optimizers: list[Any], guard: Any 
     def wrap_call(orig: Any) -> Any:
         def __call__(self: Any, *args: Any, **kwargs: Any) -> Any:
             name = rec.model_names.get(id(self))
-            if name is None or not rec.recording or rec.depth or id(self) in rec.transparent:
+            if (
+                name is None
+                or not rec.recording
+                or rec.depth
+                or id(self) in rec.transparent
+                or id(self) in rec.containers
+            ):
                 return orig(self, *args, **kwargs)
             graph = tf.compat.v1.get_default_graph()
             before = len(graph.get_operations())
@@ -249,6 +257,9 @@ def patched(rec: Recorder, models: list[Any], optimizers: list[Any], guard: Any 
             if result is None:
                 result = orig(self, target, sources, output_gradients, **extra)
             rec.on_gradient(target, result, sources)
+            rec.grad_trainable.append(
+                {rec.model_names[id(m)]: bool(m.trainable) for m in models if id(m) in rec.model_names}
+            )
             return result
 
         return gradient

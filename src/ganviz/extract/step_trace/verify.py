@@ -30,7 +30,7 @@ from .. import tf_graph as tfg
 from . import record as record_module
 from .assign import _handle_map
 from .build import _Builder, optimizer_names
-from .find import Found, data_paths, find_in_function, infer_data, keras_tf, model_names, to_spec, unwrap
+from .find import Found, containers, data_paths, find_in_function, infer_data, keras_tf, model_names, to_spec, unwrap
 from .phases import cut_phases
 from .record import Recorder, patched
 
@@ -422,6 +422,7 @@ def _run(system: _System) -> tuple[_Plan, list[Any], dict[str, int], dict[int, t
     rec.execute = True
     plan = _Plan()
     models = [m for _, m in system.found.models.values()]
+    rec.containers = containers(models)
     opts = [o for _, o in system.found.optimizers.values()]
     specs = tuple(to_spec(a) for a in system.args)
 
