@@ -31,6 +31,10 @@ TERM_KINDS = (
     "regularization",
     "other",
     "sparse_cce",  # sparse categorical cross-entropy
+    "huber",
+    "log_cosh",
+    "cosine_similarity",
+    "poisson",
 )
 ASSIGNMENT_KINDS = ("ema", "copy", "assign")
 OP_KINDS = ("concat", "interpolate")

@@ -12,6 +12,7 @@ from typing import Any
 from .. import tf_graph as tfg
 from .compiled import EMULATED, Emulator, emulate
 from .standin import TapeLog, standin_gradient
+from .terms import LOSS_FUNCTION_CLASSES, keras_loss_class
 
 __all__ = ["Recorder", "flat_tensors", "patched", "REAL_GRADIENTS"]
 
@@ -333,10 +334,20 @@ def patched(rec: Recorder, models: list[Any], optimizers: list[Any], guard: Any 
         def __call__(self: Any, *args: Any, **kwargs: Any) -> Any:
             out = orig(self, *args, **kwargs)
             if rec.recording and not rec.depth:
-                rec.on_loss(type(self).__name__, out)
+                rec.on_loss(keras_loss_class(self), out)
             return out
 
         return __call__
+
+    def wrap_loss_function(orig: Any, cls_name: str) -> Any:
+        @functools.wraps(orig)
+        def loss_function(*args: Any, **kwargs: Any) -> Any:
+            out = orig(*args, **kwargs)
+            if rec.recording and not rec.depth and not tfg.is_library_file(sys._getframe(1).f_code.co_filename):
+                rec.on_loss(cls_name, out)
+            return out
+
+        return loss_function
 
     def wrap_assign(orig: Any, method: str) -> Any:
         def assign(self: Any, value: Any, *args: Any, **kwargs: Any) -> Any:
@@ -389,6 +400,9 @@ def patched(rec: Recorder, models: list[Any], optimizers: list[Any], guard: Any 
         patch(tf.GradientTape, "__enter__", wrap_enter)
         patch(tf.GradientTape, "__exit__", wrap_exit)
         patch(_owner(keras.losses.Loss, "__call__"), "__call__", wrap_loss)
+        for fname, cls_name in LOSS_FUNCTION_CLASSES.items():  # keras.losses.huber(...) called in the step
+            if callable(getattr(keras.losses, fname, None)):
+                patch(keras.losses, fname, lambda orig, c=cls_name: wrap_loss_function(orig, c))  # type: ignore[arg-type]
         for var_cls in _variable_classes():
             for method in ("assign", "assign_add", "assign_sub"):
                 patch(_owner(var_cls, method), method, lambda orig, m=method: wrap_assign(orig, m))
