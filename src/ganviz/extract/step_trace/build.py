@@ -317,9 +317,7 @@ class _Builder:
             return ()
         called = dict.fromkeys(rec.calls[i][0] for i in p.calls if rec.call_in_tape[i])
         return tuple(
-            m
-            for m in called
-            if m not in updated and all(rec.grad_trainable[gi].get(m) is False for gi in grads)
+            m for m in called if m not in updated and all(rec.grad_trainable[gi].get(m) is False for gi in grads)
         )
 
     def loss_of(self, gi: int) -> bool:

@@ -91,8 +91,8 @@ def _holds_models(value: Any, keras: Any) -> bool:
         return False
     if isinstance(value, (keras.losses.Loss, keras.layers.Layer)):
         return True
-    cls = type(value)
-    code = getattr(getattr(cls, "__call__", None), "__code__", None)
+    call = next((k.__dict__["__call__"] for k in type(value).__mro__ if "__call__" in k.__dict__), None)
+    code = getattr(call, "__code__", None)
     return code is not None and not tfg.is_library_file(code.co_filename)
 
 

@@ -7,7 +7,15 @@ from typing import Any
 
 from .. import tf_graph as tfg
 
-__all__ = ["LOSS_CLASS_KINDS", "LOSS_FUNCTION_CLASSES", "keras_loss_class", "mixes_penalty", "reaches", "split_terms", "term_kind"]
+__all__ = [
+    "LOSS_CLASS_KINDS",
+    "LOSS_FUNCTION_CLASSES",
+    "keras_loss_class",
+    "mixes_penalty",
+    "reaches",
+    "split_terms",
+    "term_kind",
+]
 
 # Keras loss classes (and their function names) by the term kind they compute.
 LOSS_CLASS_KINDS = {
@@ -67,6 +75,8 @@ def keras_loss_class(loss: Any) -> str:
         if klass.__name__ in LOSS_CLASS_KINDS and getattr(keras.losses, klass.__name__, None) is klass:
             return klass.__name__
     return type(loss).__name__
+
+
 _ADD = frozenset({"AddV2", "Add", "AddN"})
 _PASS = frozenset({"Identity", "Cast", "StopGradient"})
 _BCE_OPS = frozenset({"Log1p", "Softplus", "Log", "Xlogy", "SigmoidCrossEntropyWithLogits"})
