@@ -60,6 +60,7 @@ def test_golden_facts(checked: Any, name: str) -> None:
     if "times" in golden:
         assert {u.model: u.times for u in trace.updates} == golden["times"]
     assert [m.name for m in trace.models if not m.trainable] == golden["frozen"]
+    assert {p.name: list(p.frozen) for p in trace.phases if p.frozen} == golden.get("frozen_in", {})
 
 
 def test_label_signs_fold_and_leave_no_stray_constants(checked: Any) -> None:

@@ -94,6 +94,29 @@ def _static_value(tensor: Any) -> Any:
         return None
 
 
+_ELEMENTWISE = frozenset({"Sub", "AddV2", "Add", "Mul", "RealDiv", "DivNoNan", "Maximum", "Minimum"})
+
+
+def _broadcast_into(tensor: Any, consumer: Any) -> bool:
+    """Whether ``consumer`` is an elementwise op that broadcasts ``tensor`` up to a larger output.
+
+    A label has its prediction's shape; a constant of shape ``(3,)`` against images ``(n, h, w, 3)``
+    is a parameter of the op (a normalisation's mean), however many elements it has.
+    """
+    if consumer.type not in _ELEMENTWISE or not consumer.outputs:
+        return False
+    try:
+        mine, out = tensor.shape.as_list(), consumer.outputs[0].shape
+        if out.rank is None:
+            return False
+        full = out.as_list()
+    except (ValueError, AttributeError):
+        return False
+    if len(mine) < len(full):
+        return True
+    return any(m == 1 and f != 1 for m, f in zip(mine, full))
+
+
 def constant_name(tensor: Any) -> str | None:
     """``"ones"``/``"zeros"``/``"constant"`` when ``tensor`` is a label-like constant, else None.
 
@@ -107,6 +130,8 @@ def constant_name(tensor: Any) -> str | None:
     consumers = tensor.consumers()
     if consumers and all(c.type in _MASK_OPS for c in consumers):
         return None
+    if consumers and all(_broadcast_into(tensor, c) for c in consumers):
+        return None  # a per-channel mean or scale (``(x - mean) / std``) is a parameter of its op, no input
     if op.type in _LIKE_OPS:
         return _LIKE_OPS[op.type]
     if op.type not in ("Const", "Fill"):

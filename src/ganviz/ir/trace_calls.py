@@ -209,6 +209,7 @@ def trace_to_call_graph(trace: Trace) -> Graph:  # noqa: C901 - one block per el
     first_call_in: dict[tuple[str | None, str], str] = {}
     # A model frozen inside a compiled model's update (the discriminator in ``combined``) is drawn frozen there.
     frozen_in = {(cu.phase, name) for cu in trace.compiled for name in cu.frozen}
+    frozen_in |= {(p.name, name) for p in trace.phases for name in p.frozen}  # frozen when its gradient was taken
     for c in trace.calls:
         parent = phase_cluster.get(c.phase) if c.phase else None
         cls = c.model if c.in_tape else f"{c.model} · no tape"

@@ -31,6 +31,10 @@ TERM_KINDS = (
     "regularization",
     "other",
     "sparse_cce",  # sparse categorical cross-entropy
+    "huber",
+    "log_cosh",
+    "cosine_similarity",
+    "poisson",
 )
 ASSIGNMENT_KINDS = ("ema", "copy", "assign")
 OP_KINDS = ("concat", "interpolate")
@@ -135,7 +139,9 @@ class Assignment:
 class Phase:
     """A stretch of the step that ends with its updates, run ``repeat`` times in a row.
 
-    ``calls`` and ``losses`` are ids; ``updates`` are ``"optimizer -> model"`` strings.
+    ``calls`` and ``losses`` are ids; ``updates`` are ``"optimizer -> model"`` strings; ``frozen``
+    names the models called in the phase's tape that were not trainable when its gradient was
+    taken (the discriminator inside ``combined`` while the generator learns through it).
     """
 
     name: str
@@ -143,15 +149,19 @@ class Phase:
     calls: tuple[str, ...] = ()
     losses: tuple[str, ...] = ()
     updates: tuple[str, ...] = ()
+    frozen: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "name": self.name,
             "repeat": self.repeat,
             "calls": list(self.calls),
             "losses": list(self.losses),
             "updates": list(self.updates),
         }
+        if self.frozen:  # written only when some model is frozen in the phase
+            out["frozen"] = list(self.frozen)
+        return out
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Phase:
@@ -161,6 +171,7 @@ class Phase:
             calls=tuple(d.get("calls", [])),
             losses=tuple(d.get("losses", [])),
             updates=tuple(d.get("updates", [])),
+            frozen=tuple(str(x) for x in d.get("frozen", [])),
         )
 
 

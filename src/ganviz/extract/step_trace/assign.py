@@ -8,7 +8,7 @@ from typing import Any
 from ...ir.trace_facts import Assignment
 from .. import tf_graph as tfg
 
-__all__ = ["build_assignments"]
+__all__ = ["build_assignments", "variable_name"]
 
 _PASS = frozenset({"Identity", "Cast", "ReadVariableOp"})
 
@@ -129,6 +129,18 @@ def _increment(value: Any, method: str) -> float | None:
     return float(f"{(c if method == 'assign_add' else -c):.6g}")
 
 
+def variable_name(var: Any) -> str:
+    """A step variable's name as its code names it: Keras's path, else TensorFlow's name without ``:0``.
+
+    >>> class V: name = "augment_probability:0"
+    >>> variable_name(V())
+    'augment_probability'
+    """
+    name = str(getattr(var, "path", None) or getattr(var, "name", None) or "variable")
+    head, sep, tail = name.rpartition(":")
+    return head if sep and head and tail.isdigit() else name
+
+
 def build_assignments(
     assigns: list[tuple[Any, Any, str]],
     var_owner: dict[int, str],
@@ -154,7 +166,7 @@ def build_assignments(
     groups: dict[tuple[str, str | None, str, float | None, float | None], list[Any]] = {}
     index: list[int] = []
     for var, value, method in assigns:
-        target = var_owner.get(id(var)) or str(getattr(var, "path", None) or getattr(var, "name", "variable"))
+        target = var_owner.get(id(var)) or variable_name(var)
         source: str | None = None
         kind, decay = "assign", None
         ins: tuple[str, ...] = ()

@@ -308,6 +308,22 @@ class _Builder:
                 return "r1"
         return None
 
+    def frozen_in(self, p: Any, updated: list[str]) -> tuple[str, ...]:
+        """Models called in the phase's tapes that were not trainable when each of its gradients of a
+        loss was taken, and that it does not update: read then, not once the step is over."""
+        rec = self.rec
+        grads = [gi for gi in p.grads if gi < len(rec.grad_trainable) and self.loss_of(gi)]
+        if not grads:
+            return ()
+        called = dict.fromkeys(rec.calls[i][0] for i in p.calls if rec.call_in_tape[i])
+        return tuple(
+            m for m in called if m not in updated and all(rec.grad_trainable[gi].get(m) is False for gi in grads)
+        )
+
+    def loss_of(self, gi: int) -> bool:
+        """Whether gradient ``gi`` is of a loss (not a penalty's gradient taken as data)."""
+        return any(t.name in self.loss_keys for t in self.rec.grads[gi][0])
+
     def var_owner(self) -> dict[int, str]:
         out: dict[int, str] = {}
         for key, (_, model) in sorted(self.found.models.items(), key=lambda kv: -len(kv[1][1].variables)):
@@ -322,6 +338,7 @@ class _Builder:
         rec = self.rec
         raw_calls = self.calls()
         targets, loss_names, loss_keys, inner = self.losses()
+        self.loss_keys = loss_keys
         loss_ids = [f"loss{i}" for i in range(len(targets))]
         raw_loss_inputs = [self.walker.origins([t]) for t in targets]
         raw_terms = [self.terms(t, loss_names[i], inner) for i, t in enumerate(targets)]
@@ -449,6 +466,7 @@ class _Builder:
                     tuple(self.call_ids[i] for i in p.calls),
                     tuple(lid for lid in losses_here if lid in kept_losses),
                     tuple(f"{k[1]} -> {k[2]}" for k in phase_updates[pi]),
+                    frozen=self.frozen_in(p, updated),
                 )
             )
         calls = tuple(

@@ -11,7 +11,17 @@ from typing import Any
 from ...errors import TraceError
 from .. import tf_graph as tfg
 
-__all__ = ["keras_tf", "Found", "unwrap", "find_in_function", "model_names", "to_spec", "data_paths", "infer_data"]
+__all__ = [
+    "keras_tf",
+    "Found",
+    "unwrap",
+    "find_in_function",
+    "model_names",
+    "to_spec",
+    "data_paths",
+    "infer_data",
+    "containers",
+]
 
 _AUTO_NAME = re.compile(r"^(sequential|functional|model)(_\d+)?$")
 _DATA_HINTS = ("disc", "critic", "encoder")
@@ -58,12 +68,50 @@ class Found:
         elif depth < 3 and isinstance(value, dict):
             for key, item in value.items():
                 self.add(f"{name}[{key!r}]", item, depth + 1)
+        elif depth < 3 and _holds_models(value, keras):
+            # A loss object, a layer or a user's callable object may hold a model (a perceptual loss's
+            # feature network): the step calls it through them, so it is one of the step's models.
+            for attr, item in list(vars(value).items()):
+                if not attr.startswith("_"):
+                    self.add(f"{name}.{attr}", item, depth + 1)
 
     def add_attributes(self, obj: Any) -> None:
         for name, value in list(getattr(obj, "__dict__", {}).items()):
             if not name.startswith("_"):
                 self.searched.append(name)
                 self.add(name, value)
+
+
+def _holds_models(value: Any, keras: Any) -> bool:
+    """Whether ``value`` is an object whose attributes may hold models: a Keras loss or layer, or an
+    instance of a user's class with ``__call__`` (never a module, class, function or tensor)."""
+    if isinstance(value, (type, types.ModuleType, types.FunctionType, types.MethodType)):
+        return False
+    if not hasattr(value, "__dict__"):
+        return False
+    if isinstance(value, (keras.losses.Loss, keras.layers.Layer)):
+        return True
+    call = next((k.__dict__["__call__"] for k in type(value).__mro__ if "__call__" in k.__dict__), None)
+    code = getattr(call, "__code__", None)
+    return code is not None and not tfg.is_library_file(code.co_filename)
+
+
+def containers(models: list[Any]) -> set[int]:
+    """Ids of the models that hold other models of the step as layers (``combined = Model(z, D(G(z)))``).
+
+    Calling one is calling its parts: the parts' calls are recorded, so a gradient through the
+    container reaches the call whose variables receive it.
+    """
+    ids = {id(m) for m in models}
+    out: set[int] = set()
+    for m in models:
+        try:
+            inner = m._flatten_layers(include_self=False, recursive=True)  # noqa: SLF001
+            if any(id(x) in ids for x in inner):
+                out.add(id(m))
+        except Exception:
+            continue
+    return out
 
 
 def unwrap(fn: Any) -> Any:

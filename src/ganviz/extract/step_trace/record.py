@@ -12,6 +12,7 @@ from typing import Any
 from .. import tf_graph as tfg
 from .compiled import EMULATED, Emulator, emulate
 from .standin import TapeLog, standin_gradient
+from .terms import LOSS_FUNCTION_CLASSES, keras_loss_class
 
 __all__ = ["Recorder", "flat_tensors", "patched", "REAL_GRADIENTS"]
 
@@ -44,6 +45,7 @@ class Recorder:
         self.assigning = False
         self.execute = False  # True only for verify_trace's real step: optimizers are applied for real
         self.transparent: set[int] = set()  # compiled models made of the step's models: their parts are recorded
+        self.containers: set[int] = set()  # models holding the step's models as layers: their parts are recorded
         self.emulating = 0  # inside a recorded train_on_batch: its gradient is a stand-in too
         self.reset()
 
@@ -61,6 +63,7 @@ class Recorder:
         self.tape_depth = 0
         self.grads: list[tuple[list[Any], list[Any], list[str | None]]] = []
         self.grad_sources: list[list[Any]] = []  # per gradient: the tensors it is taken with respect to
+        self.grad_trainable: list[dict[str, bool]] = []  # per gradient: each model's ``trainable`` then
         self.applies: list[tuple[Any, list[Any], list[Any]]] = []
         self.names: dict[str, str] = {}
         self.data: list[tuple[str, Any]] = []
@@ -221,7 +224,13 @@ def patched(rec: Recorder, models: list[Any], optimizers: list[Any], guard: Any 
     def wrap_call(orig: Any) -> Any:
         def __call__(self: Any, *args: Any, **kwargs: Any) -> Any:
             name = rec.model_names.get(id(self))
-            if name is None or not rec.recording or rec.depth or id(self) in rec.transparent:
+            if (
+                name is None
+                or not rec.recording
+                or rec.depth
+                or id(self) in rec.transparent
+                or id(self) in rec.containers
+            ):
                 return orig(self, *args, **kwargs)
             graph = tf.compat.v1.get_default_graph()
             before = len(graph.get_operations())
@@ -249,6 +258,9 @@ def patched(rec: Recorder, models: list[Any], optimizers: list[Any], guard: Any 
             if result is None:
                 result = orig(self, target, sources, output_gradients, **extra)
             rec.on_gradient(target, result, sources)
+            rec.grad_trainable.append(
+                {rec.model_names[id(m)]: bool(m.trainable) for m in models if id(m) in rec.model_names}
+            )
             return result
 
         return gradient
@@ -322,10 +334,20 @@ def patched(rec: Recorder, models: list[Any], optimizers: list[Any], guard: Any 
         def __call__(self: Any, *args: Any, **kwargs: Any) -> Any:
             out = orig(self, *args, **kwargs)
             if rec.recording and not rec.depth:
-                rec.on_loss(type(self).__name__, out)
+                rec.on_loss(keras_loss_class(self), out)
             return out
 
         return __call__
+
+    def wrap_loss_function(orig: Any, cls_name: str) -> Any:
+        @functools.wraps(orig)
+        def loss_function(*args: Any, **kwargs: Any) -> Any:
+            out = orig(*args, **kwargs)
+            if rec.recording and not rec.depth and not tfg.is_library_file(sys._getframe(1).f_code.co_filename):
+                rec.on_loss(cls_name, out)
+            return out
+
+        return loss_function
 
     def wrap_assign(orig: Any, method: str) -> Any:
         def assign(self: Any, value: Any, *args: Any, **kwargs: Any) -> Any:
@@ -378,6 +400,9 @@ def patched(rec: Recorder, models: list[Any], optimizers: list[Any], guard: Any 
         patch(tf.GradientTape, "__enter__", wrap_enter)
         patch(tf.GradientTape, "__exit__", wrap_exit)
         patch(_owner(keras.losses.Loss, "__call__"), "__call__", wrap_loss)
+        for fname, cls_name in LOSS_FUNCTION_CLASSES.items():  # keras.losses.huber(...) called in the step
+            if callable(getattr(keras.losses, fname, None)):
+                patch(keras.losses, fname, lambda orig, c=cls_name: wrap_loss_function(orig, c))  # type: ignore[arg-type]
         for var_cls in _variable_classes():
             for method in ("assign", "assign_add", "assign_sub"):
                 patch(_owner(var_cls, method), method, lambda orig, m=method: wrap_assign(orig, m))

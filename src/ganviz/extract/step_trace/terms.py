@@ -7,7 +7,15 @@ from typing import Any
 
 from .. import tf_graph as tfg
 
-__all__ = ["LOSS_CLASS_KINDS", "mixes_penalty", "reaches", "split_terms", "term_kind"]
+__all__ = [
+    "LOSS_CLASS_KINDS",
+    "LOSS_FUNCTION_CLASSES",
+    "keras_loss_class",
+    "mixes_penalty",
+    "reaches",
+    "split_terms",
+    "term_kind",
+]
 
 # Keras loss classes (and their function names) by the term kind they compute.
 LOSS_CLASS_KINDS = {
@@ -22,11 +30,58 @@ LOSS_CLASS_KINDS = {
     "SquaredHinge": "hinge",
     "CategoricalHinge": "hinge",
     "KLDivergence": "kl",
+    "Huber": "huber",
+    "LogCosh": "log_cosh",
+    "CosineSimilarity": "cosine_similarity",
+    "Poisson": "poisson",
 }
+# The functions of ``keras.losses`` by the class that wraps each (``MeanSquaredError`` wraps
+# ``mean_squared_error``): a step calling one directly gets the class's kind.
+LOSS_FUNCTION_CLASSES = {
+    "binary_crossentropy": "BinaryCrossentropy",
+    "binary_focal_crossentropy": "BinaryFocalCrossentropy",
+    "categorical_crossentropy": "CategoricalCrossentropy",
+    "categorical_focal_crossentropy": "CategoricalFocalCrossentropy",
+    "sparse_categorical_crossentropy": "SparseCategoricalCrossentropy",
+    "mean_squared_error": "MeanSquaredError",
+    "mean_absolute_error": "MeanAbsoluteError",
+    "hinge": "Hinge",
+    "squared_hinge": "SquaredHinge",
+    "categorical_hinge": "CategoricalHinge",
+    "kl_divergence": "KLDivergence",
+    "huber": "Huber",
+    "log_cosh": "LogCosh",
+    "cosine_similarity": "CosineSimilarity",
+    "poisson": "Poisson",
+}
+
+
+def keras_loss_class(loss: Any) -> str:
+    """The Keras loss class whose kind ``loss`` computes, found from the object, not from its name.
+
+    A ``keras.losses`` function (by identity), a Keras loss object by the function it wraps
+    (``LossFunctionWrapper.fn``), else by the first Keras loss class it derives from (a user's
+    subclass of ``MeanSquaredError``); anything else keeps its own class name (no known kind).
+    """
+    import keras
+
+    functions = {id(getattr(keras.losses, f, None)): c for f, c in LOSS_FUNCTION_CLASSES.items()}
+    if id(loss) in functions:
+        return functions[id(loss)]
+    fn = getattr(loss, "fn", None)
+    if fn is not None and id(fn) in functions:
+        return functions[id(fn)]
+    for klass in type(loss).__mro__:
+        if klass.__name__ in LOSS_CLASS_KINDS and getattr(keras.losses, klass.__name__, None) is klass:
+            return klass.__name__
+    return type(loss).__name__
+
+
 _ADD = frozenset({"AddV2", "Add", "AddN"})
 _PASS = frozenset({"Identity", "Cast", "StopGradient"})
 _BCE_OPS = frozenset({"Log1p", "Softplus", "Log", "Xlogy", "SigmoidCrossEntropyWithLogits"})
-_CCE_OPS = frozenset({"SoftmaxCrossEntropyWithLogits", "SparseSoftmaxCrossEntropyWithLogits"})
+_CCE_OPS = frozenset({"SoftmaxCrossEntropyWithLogits"})
+_SPARSE_CCE_OPS = frozenset({"SparseSoftmaxCrossEntropyWithLogits"})
 _HINGE_OPS = frozenset({"Relu", "Maximum"})
 _SQUARE_OPS = frozenset({"Square", "SquaredDifference", "Pow"})
 _LINEAR_OPS = frozenset(
@@ -327,12 +382,16 @@ def term_kind(
         if kind is not None:
             return kind
     reached_data, reached_vars = reached["data"], reached["vars"]
+    if op_types & _SPARSE_CCE_OPS:
+        return "sparse_cce"
     if op_types & _CCE_OPS:
         return "cce"
     if op_types & _BCE_OPS:
         return "bce"
     if "Exp" in op_types and op_types & _SQUARE_OPS:
         return "kl"
+    if "Rsqrt" in op_types and "Relu" not in op_types and "Sum" in op_types:
+        return "cosine_similarity"  # products of l2-normalised vectors (the Maximum is the norm's epsilon)
     if op_types & _HINGE_OPS:
         return "hinge"
     if "Abs" in op_types:

@@ -14,7 +14,7 @@ from ...ir.trace import Trace
 from .. import tf_graph as tfg
 from .build import build_trace
 from .compiled import add_compiled
-from .find import Found, data_paths, find_in_function, infer_data, keras_tf, model_names, to_spec, unwrap
+from .find import Found, containers, data_paths, find_in_function, infer_data, keras_tf, model_names, to_spec, unwrap
 from .guard import no_trace_left
 from .phases import unique_phase_names
 from .record import Recorder, patched
@@ -119,6 +119,7 @@ def _trace(
     rec = Recorder(names)
     models = [m for _, m in found.models.values()]
     opts = [o for _, o in found.optimizers.values()]
+    rec.containers = containers(models)
     with (
         no_trace_left([*models, *opts, *([] if owner is None else [owner])]) as guard,
         patched(rec, models, opts, guard),

@@ -28,9 +28,9 @@ from ...ir.trace import Trace
 from ...ir.trace_verified import Fact, Verification
 from .. import tf_graph as tfg
 from . import record as record_module
-from .assign import _handle_map
+from .assign import _handle_map, variable_name
 from .build import _Builder, optimizer_names
-from .find import Found, data_paths, find_in_function, infer_data, keras_tf, model_names, to_spec, unwrap
+from .find import Found, containers, data_paths, find_in_function, infer_data, keras_tf, model_names, to_spec, unwrap
 from .phases import cut_phases
 from .record import Recorder, patched
 
@@ -390,7 +390,7 @@ def _evidence(rec: Recorder, system: _System, plan: _Plan) -> list[Any]:  # noqa
     graph = next((v.graph for _, v, _ in rec.assigns if tfg.is_graph_tensor(v)), None)
     handles = _handle_map(graph, var_owner, all_vars) if graph is not None else {}
     for var, value, method in rec.assigns:
-        target = var_owner.get(id(var)) or str(getattr(var, "path", None) or getattr(var, "name", "variable"))
+        target = var_owner.get(id(var)) or variable_name(var)
         old = src = None
         if tfg.is_graph_tensor(value) and value.dtype.is_floating:
             for v, read in _reads(value, handles):
@@ -422,6 +422,7 @@ def _run(system: _System) -> tuple[_Plan, list[Any], dict[str, int], dict[int, t
     rec.execute = True
     plan = _Plan()
     models = [m for _, m in system.found.models.values()]
+    rec.containers = containers(models)
     opts = [o for _, o in system.found.optimizers.values()]
     specs = tuple(to_spec(a) for a in system.args)
 
