@@ -134,6 +134,7 @@ class _Builder:
         self.owners = {op: self.call_ids[i] for i, ops in enumerate(rec.call_ops) for op in ops}
         self.out_index = {t.name: (i, k) for i, (_, _, outs) in enumerate(rec.calls) for k, t in enumerate(outs)}
         self._step_vars: dict[str, str] | None = None
+        self.reading_variables = False
         self.walker = tfg.Walker(
             self.stops, self.owners, self.redirects, self._new_source, self._new_op, self._new_variable
         )
@@ -182,7 +183,7 @@ class _Builder:
 
     def _new_variable(self, tensor: Any) -> str | None:
         """A step variable read as data (a fade-in ``alpha`` into both models) is a source; a weight is not."""
-        if not tensor.op.inputs or tfg.only_masks(tensor):
+        if not self.reading_variables or not tensor.op.inputs or tfg.only_masks(tensor):
             return None
         handle = tensor.op.inputs[0]
         name = self.step_variables(tensor.graph).get(handle.name)
@@ -212,8 +213,16 @@ class _Builder:
         return self._add_op("concat", tensor, merged)
 
     def _call_input(self, tensor: Any, reached: dict[str, list[str]] | None = None) -> list[str]:
-        """Origins of one input tensor of a call; an interpolation between inputs by noise is an op."""
-        origins = self.walker.origins([tensor], reached)
+        """Origins of one input tensor of a call; an interpolation between inputs by noise is an op.
+
+        Only here is a step variable a source: one that feeds a model is an input of the step; one
+        read only to update itself (a counter, an augmentation probability) is bookkeeping.
+        """
+        self.reading_variables = True
+        try:
+            origins = self.walker.origins([tensor], reached)
+        finally:
+            self.reading_variables = False
         if tensor.op.type in ("AddV2", "Add", "Sub") and tensor.name not in self.stops:
             noise = [k for k in origins if k.startswith("noise:")]
             others = [k for k in origins if k.startswith(("call", "data:", "op"))]
