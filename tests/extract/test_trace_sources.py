@@ -127,3 +127,18 @@ def test_tuple_output_into_a_two_input_model_names_both_inputs() -> None:
     names = c_call.input_names[g_call.id].split(", ")
     assert len(names) == 2 and all(n.startswith("input_layer") for n in names), names
     assert c_call.input_elements == {g_call.id: "adjacency, features"}
+
+
+def test_two_unnamed_noise_sources_of_two_shapes_are_two_boxes() -> None:
+    """The renderers' rule alone: same kind and name but another shape is another source."""
+    from ganviz.ir import Call, Graph, Source, TraceModel
+
+    trace = Trace(
+        models=(TraceModel("g", "Functional", 4, 4, Graph("g")),),
+        sources=(Source("src0", "noise", "normal", (4, 4, 4, 1)), Source("src1", "noise", "normal", (4, 8, 8, 1))),
+        calls=(Call("call0", "g", ("src0", "src1"), input_names={"src0": "noise_4", "src1": "noise_8"}),),
+    )
+    for graph in (trace_to_graph(trace), trace_to_graph(trace, calls="merged")):
+        shapes = sorted(n.output_shapes for n in graph.nodes if n.kind == "noise")
+        assert shapes == [((4, 4, 4, 1),), ((4, 8, 8, 1),)]
+        assert {e.label for e in graph.edges if e.kind == "data"} == {"noise_4", "noise_8"}
