@@ -126,7 +126,7 @@ def loss_key(trace: Trace, loss: Loss) -> object:
 def trace_to_merged_graph(trace: Trace, *, expand_nested: bool = False) -> Graph:
     """One diagram of a training step: sources, each model once, losses, and gradient edges.
 
-    Sources with the same kind and name (the noise drawn in each iteration of a loop) become one
+    Sources with the same kind, name and shape (the noise drawn in each iteration of a loop) become one
     node; each model is one ``model`` node (or, with ``expand_nested=True``, its architecture as a
     cluster); a model called N times from the same input gets one data edge labelled ``×N``; one
     loss is one node (:func:`loss_key`: two losses sharing a name in two phases are two nodes,
