@@ -129,13 +129,19 @@ def legend_lines(trace: Trace) -> list[str]:
     return lines
 
 
-def source_key(source: Source) -> tuple[Any, ...]:
+def source_key(source: Source, each_draw: bool = False) -> tuple[Any, ...]:
     """What makes two sources one box: kind, name and shape (4x4 and 8x8 noise maps are two).
+
+    With ``each_draw`` (the call view) every random draw is its own box: fresh noise drawn for
+    the generator's phase is not the noise of the discriminator's. Equal constants stay one box.
 
     >>> source_key(Source("s0", "noise", "noise[0]", (4, 4, 4, 1)))
     ('noise', 'noise[0]', (4, 4, 4, 1))
+    >>> source_key(Source("s3", "noise", "z", (4, 2)), each_draw=True)
+    ('noise', 'z', (4, 2), 's3')
     """
-    return (source.kind, source.name, source.shape)
+    key: tuple[Any, ...] = (source.kind, source.name, source.shape)
+    return key + (source.id,) if each_draw and source.kind == "noise" else key
 
 
 def input_label(call: Call, ref: str) -> str | None:
@@ -205,7 +211,7 @@ def trace_to_call_graph(trace: Trace) -> Graph:  # noqa: C901 - one block per el
     for c in trace.calls:
         names[c.id] = _call_name(c, names)
 
-    src_key = {s.id: source_key(s) for s in trace.sources}
+    src_key = {s.id: source_key(s, each_draw=True) for s in trace.sources}
     src_node: dict[tuple[Any, ...], str] = {}
     for s in trace.sources:
         if src_key[s.id] not in src_node:
