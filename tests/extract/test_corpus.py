@@ -61,6 +61,24 @@ def test_golden_facts(checked: Any, name: str) -> None:
         assert {u.model: u.times for u in trace.updates} == golden["times"]
     assert [m.name for m in trace.models if not m.trainable] == golden["frozen"]
     assert {p.name: list(p.frozen) for p in trace.phases if p.frozen} == golden.get("frozen_in", {})
+    _check_wiring(trace, golden)
+
+
+def _check_wiring(trace: Trace, golden: dict[str, Any]) -> None:
+    """The optional facts: distinct sources, what feeds each call (edge labels), tuple outputs, rates."""
+    from ganviz.ir.trace_calls import input_label
+
+    names = {s.id: s.name for s in trace.sources} | {o.id: o.output or o.kind for o in trace.ops}
+    names |= {c.id: c.output or c.model for c in trace.calls}
+    if "sources" in golden:
+        assert list(dict.fromkeys((s.kind, s.name, s.shape) for s in trace.sources)) == golden["sources"]
+    for output, feeds in golden.get("feeds", {}).items():
+        call = next(c for c in trace.calls if c.output == output)
+        assert [(names[r], input_label(call, r)) for r in call.inputs] == feeds, output
+    for output, elements in golden.get("outputs", {}).items():
+        assert next(c for c in trace.calls if c.output == output).outputs == elements
+    if "optimizers" in golden:
+        assert {o.name: (o.class_name, o.learning_rate) for o in trace.optimizers} == golden["optimizers"]
 
 
 def test_label_signs_fold_and_leave_no_stray_constants(checked: Any) -> None:

@@ -21,6 +21,7 @@ __all__ = [
     "shape_of",
     "forward_name",
     "is_graph_tensor",
+    "only_masks",
 ]
 
 # A dependency only through these ops is on a tensor's shape, never on its values.
@@ -151,6 +152,12 @@ def constant_name(tensor: Any) -> str | None:
     return "constant"
 
 
+def only_masks(tensor: Any) -> bool:
+    """Whether every use of ``tensor`` only compares or selects (``draws < probability``): no value flows on."""
+    consumers = tensor.consumers()
+    return bool(consumers) and all(c.type in _MASK_OPS for c in consumers)
+
+
 def is_graph_tensor(value: Any) -> bool:
     """Whether ``value`` is a symbolic tensor of a traced graph."""
     return hasattr(value, "op") and hasattr(value, "graph") and hasattr(value, "dtype")
@@ -216,6 +223,8 @@ class Walker:
             op or a label-like constant is reached; returns the source id.
         new_op: called for every other tensor reached; returns an id when the tensor is an
             operation worth drawing (a concatenation of different inputs), which ends the walk.
+        new_variable: called for a read of a variable; returns a source id when the variable is
+            an input of the step (a fade-in ``alpha``), None when it is a weight.
     """
 
     def __init__(
@@ -225,8 +234,10 @@ class Walker:
         redirects: dict[str, Sequence[Any]],
         new_source: Callable[[str, Any, str], str],
         new_op: Callable[[Any], str | None] | None = None,
+        new_variable: Callable[[Any], str | None] | None = None,
     ) -> None:
         self.stops = stops
+        self.new_variable = new_variable
         self.owners = owners
         self.redirects = redirects
         self.new_source = new_source
@@ -248,8 +259,12 @@ class Walker:
         self._sources[name] = sid
         return sid
 
-    def origins(self, tensors: Iterable[Any]) -> list[str]:
-        """Ids of the calls and sources that ``tensors`` derive from, in a stable first-found order."""
+    def origins(self, tensors: Iterable[Any], reached: dict[str, list[str]] | None = None) -> list[str]:
+        """Ids of the calls and sources that ``tensors`` derive from, in a stable first-found order.
+
+        ``reached``, when given, receives per id the names of the stop tensors reached (which
+        outputs of a call returning several are used).
+        """
         found: list[str] = []
         seen: set[str] = set()
         stack = list(reversed(list(tensors)))
@@ -258,12 +273,21 @@ class Walker:
             if t is None or t.name in seen:
                 continue
             seen.add(t.name)
-            hit = self.stops.get(t.name) or self.owners.get(t.op.name)
+            hit = self.stops.get(t.name)
+            if hit is not None and reached is not None and t.name not in reached.setdefault(hit, []):
+                reached[hit].append(t.name)
+            hit = hit or self.owners.get(t.op.name)
             if hit is None and t.name in self.redirects:
                 stack.extend(reversed(list(self.redirects[t.name])))
                 continue
             if hit is None:
                 op = t.op
+                if op.type == "ReadVariableOp" and self.new_variable is not None:
+                    hit = self.new_variable(t)
+                    if hit is not None:
+                        if hit not in found:
+                            found.append(hit)
+                        continue
                 if op.type in SHAPE_OPS or op.type in STOP_OPS or op.type == "Placeholder":
                     continue
                 hit = self._source_for(t)

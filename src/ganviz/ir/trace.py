@@ -97,7 +97,11 @@ class Call:
 
     ``output`` is the name the step gives the result (``fake_images``) or None; ``phase`` the name
     of the phase it runs in; ``in_tape`` False for a call made outside any gradient tape;
-    ``input_names`` names, for a multi-input model, the model input each input id goes to.
+    ``input_names`` names, for a multi-input model, the model input each input id goes to (several,
+    comma-separated, when one id feeds several). A call returning several tensors (``z_mean,
+    z_log_var, z``) has ``outputs``, each element's name as the step names it (else Keras's output
+    name), and ``output`` is those names joined; ``input_elements`` says, for an input id that is
+    such a call, which of its elements this call uses.
     """
 
     id: str
@@ -108,9 +112,12 @@ class Call:
     phase: str | None = None
     in_tape: bool = True
     input_names: Mapping[str, str] = field(default_factory=dict, compare=False, hash=False)
+    outputs: tuple[str, ...] = ()
+    output_shapes: tuple[Shape | None, ...] = ()
+    input_elements: Mapping[str, str] = field(default_factory=dict, compare=False, hash=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d: dict[str, Any] = {
             "id": self.id,
             "model": self.model,
             "inputs": list(self.inputs),
@@ -120,6 +127,12 @@ class Call:
             "in_tape": self.in_tape,
             "input_names": dict(self.input_names),
         }
+        if self.outputs:  # written only for calls returning several tensors (older files stay as they were)
+            d["outputs"] = list(self.outputs)
+            d["output_shapes"] = [shape_to_json(s) for s in self.output_shapes]
+        if self.input_elements:
+            d["input_elements"] = dict(self.input_elements)
+        return d
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Call:
@@ -133,6 +146,9 @@ class Call:
             phase=None if phase is None else str(phase),
             in_tape=bool(d.get("in_tape", True)),
             input_names={str(k): str(v) for k, v in dict(d.get("input_names") or {}).items()},
+            outputs=tuple(str(n) for n in d.get("outputs") or []),
+            output_shapes=tuple(shape_from_json(s) for s in d.get("output_shapes") or []),
+            input_elements={str(k): str(v) for k, v in dict(d.get("input_elements") or {}).items()},
         )
 
 

@@ -6,7 +6,7 @@ import dataclasses
 from typing import Any
 
 from .graph import Graph, GraphBuilder
-from .trace import Call, Trace, TraceModel
+from .trace import Call, Source, Trace, TraceModel
 from .trace_facts import Assignment, LossTerm
 
 __all__ = [
@@ -20,6 +20,8 @@ __all__ = [
     "legend_lines",
     "trace_summary",
     "not_drawn",
+    "source_key",
+    "input_label",
 ]
 
 # A system diagram is scaled down to fit this many inches a side: 8,000 px at the default 200 dpi.
@@ -127,6 +129,38 @@ def legend_lines(trace: Trace) -> list[str]:
     return lines
 
 
+def source_key(source: Source, each_draw: bool = False) -> tuple[Any, ...]:
+    """What makes two sources one box: kind, name and shape (4x4 and 8x8 noise maps are two).
+
+    With ``each_draw`` (the call view) every random draw is its own box: fresh noise drawn for
+    the generator's phase is not the noise of the discriminator's. Equal constants stay one box.
+
+    >>> source_key(Source("s0", "noise", "noise[0]", (4, 4, 4, 1)))
+    ('noise', 'noise[0]', (4, 4, 4, 1))
+    >>> source_key(Source("s3", "noise", "z", (4, 2)), each_draw=True)
+    ('noise', 'z', (4, 2), 's3')
+    """
+    key: tuple[Any, ...] = (source.kind, source.name, source.shape)
+    return key + (source.id,) if each_draw and source.kind == "noise" else key
+
+
+def input_label(call: Call, ref: str) -> str | None:
+    """The label of the edge ``ref`` -> ``call``: the element used (``z`` of an encoder's
+    ``z_mean, z_log_var, z``) and the model input it goes to, when known.
+
+    >>> input_label(Call("c1", "decoder", ("c0",), input_elements={"c0": "z"}), "c0")
+    'z'
+    >>> input_label(Call("c2", "critic", ("c0",), input_names={"c0": "adjacency_in, features_in"}), "c0")
+    'adjacency_in, features_in'
+    >>> input_label(Call("c3", "d", ("c0",), input_names={"c0": "image"}, input_elements={"c0": "fake"}), "c0")
+    'fake → image'
+    """
+    element, name = call.input_elements.get(ref), call.input_names.get(ref)
+    if element and name and element != name:
+        return f"{element} → {name}"
+    return element or name
+
+
 def _call_name(call: Call, names: dict[str, str]) -> str:
     if call.output:
         return call.output
@@ -177,8 +211,8 @@ def trace_to_call_graph(trace: Trace) -> Graph:  # noqa: C901 - one block per el
     for c in trace.calls:
         names[c.id] = _call_name(c, names)
 
-    src_key = {s.id: (s.kind, s.name) for s in trace.sources}
-    src_node: dict[tuple[str, str], str] = {}
+    src_key = {s.id: source_key(s, each_draw=True) for s in trace.sources}
+    src_node: dict[tuple[Any, ...], str] = {}
     for s in trace.sources:
         if src_key[s.id] not in src_node:
             src_node[src_key[s.id]] = b.add_node(s.name, kind=s.kind, class_name=s.kind, output_shapes=(s.shape,))
@@ -240,7 +274,7 @@ def trace_to_call_graph(trace: Trace) -> Graph:  # noqa: C901 - one block per el
     for c in trace.calls:
         for ref in c.inputs:
             if ref in node_of:
-                b.add_edge(node_of[ref], node_of[c.id], "data", c.input_names.get(ref))
+                b.add_edge(node_of[ref], node_of[c.id], "data", input_label(c, ref))
 
     # Models never called (an EMA copy) still get a box when something updates them.
     def model_box(name: str) -> str:
@@ -284,11 +318,14 @@ def trace_to_call_graph(trace: Trace) -> Graph:  # noqa: C901 - one block per el
         target = in_phase or _feeding_call(trace, u.loss, u.model, node_of) or model_box(u.model)
         b.add_edge(loss_node[u.loss], target, "gradient", label)
 
+    variable_node = {s.name: src_node[src_key[s.id]] for s in trace.sources if s.kind == "variable"}
     for a in trace.assignments:
         if not a.drawn:  # a step counter: nothing to attach it to; named in the legend instead
             continue
         if a.target in models or a.source in models:
             target = model_box(a.target)
+        elif a.target in variable_node:  # the variable is also an input of the step (a fade-in alpha)
+            target = variable_node[a.target]
         else:
             target = node_of.setdefault(a.target, b.add_node(a.target, kind="variable", class_name="step variable"))
         if a.source is not None:

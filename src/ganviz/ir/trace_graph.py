@@ -10,9 +10,11 @@ from .trace import Loss, Trace, TraceModel
 from .trace_calls import (
     MAX_INCHES,
     assignment_label,
+    input_label,
     legend_lines,
     loss_summary,
     not_drawn,
+    source_key,
     trace_summary,
     trace_to_call_graph,
     update_label,
@@ -124,7 +126,7 @@ def loss_key(trace: Trace, loss: Loss) -> object:
 def trace_to_merged_graph(trace: Trace, *, expand_nested: bool = False) -> Graph:
     """One diagram of a training step: sources, each model once, losses, and gradient edges.
 
-    Sources with the same kind and name (the noise drawn in each iteration of a loop) become one
+    Sources with the same kind, name and shape (the noise drawn in each iteration of a loop) become one
     node; each model is one ``model`` node (or, with ``expand_nested=True``, its architecture as a
     cluster); a model called N times from the same input gets one data edge labelled ``×N``; one
     loss is one node (:func:`loss_key`: two losses sharing a name in two phases are two nodes,
@@ -162,12 +164,12 @@ def trace_to_merged_graph(trace: Trace, *, expand_nested: bool = False) -> Graph
         **({} if trace.assumed else {"legend": legend_lines(trace), "not_drawn": not_drawn(trace)}),
     }
 
-    # Sources, merged by (kind, name).
-    src_key = {s.id: (s.kind, s.name) for s in trace.sources}
-    src_count: dict[tuple[str, str], int] = {}
+    # Sources, merged by (kind, name, shape).
+    src_key = {s.id: source_key(s) for s in trace.sources}
+    src_count: dict[tuple[Any, ...], int] = {}
     for s in trace.sources:
         src_count[src_key[s.id]] = src_count.get(src_key[s.id], 0) + 1
-    src_node: dict[tuple[str, str], str] = {}
+    src_node: dict[tuple[Any, ...], str] = {}
     for s in trace.sources:
         key = src_key[s.id]
         if key not in src_node:
@@ -233,7 +235,7 @@ def trace_to_merged_graph(trace: Trace, *, expand_nested: bool = False) -> Graph
         origins: dict[str, str] = {}
         for ref in c.inputs:
             origin = call_model[ref] if ref in call_model else repr(src_key.get(ref, ref))
-            origin += "/" + c.input_names.get(ref, "")
+            origin += "/" + (input_label(c, ref) or "")
             origins.setdefault(origin, ref)
         for origin, ref in origins.items():
             key = (origin, c.model)
@@ -279,10 +281,12 @@ def trace_to_merged_graph(trace: Trace, *, expand_nested: bool = False) -> Graph
             u.optimizer, info.class_name if info else "", info.learning_rate if info else None, u.times
         )
         b.add_edge(loss_of[u.loss], anchors[u.model].cluster or anchors[u.model].exits[0], "gradient", label)
+    variable_node = {s.name: src_node[src_key[s.id]] for s in trace.sources if s.kind == "variable"}
     for a in trace.assignments:
         if not a.drawn:  # a step counter: named in the legend, kept in the JSON
             continue
         target = anchors[a.target].cluster or anchors[a.target].entries[0] if a.target in anchors else None
+        target = target or variable_node.get(a.target)
         if target is None:
             target = b.add_node(a.target, kind="variable", class_name="step variable")
         if a.source in anchors:

@@ -128,9 +128,16 @@ class _Builder:
                     self.redirects.setdefault(r.name, targets)
                     self.grad_index.setdefault(r.name, gi)
         self.pending: dict[str, tuple[str, str, Any]] = {}
+        self.input_elements: list[dict[str, str]] = []  # per call: input call id -> the elements it uses
+        self._output_names: dict[int, list[str]] = {}
         self.ops: dict[str, tuple[str, str, list[str], Any]] = {}  # key -> (id, kind, inputs, tensor)
         self.owners = {op: self.call_ids[i] for i, ops in enumerate(rec.call_ops) for op in ops}
-        self.walker = tfg.Walker(self.stops, self.owners, self.redirects, self._new_source, self._new_op)
+        self.out_index = {t.name: (i, k) for i, (_, _, outs) in enumerate(rec.calls) for k, t in enumerate(outs)}
+        self._step_vars: dict[str, str] | None = None
+        self.reading_variables = False
+        self.walker = tfg.Walker(
+            self.stops, self.owners, self.redirects, self._new_source, self._new_op, self._new_variable
+        )
 
     def is_stop(self, t: Any) -> bool:
         """Whether a walk up the graph ends at ``t``: a call's output, an op inside a call, the data."""
@@ -141,7 +148,49 @@ class _Builder:
 
     def _new_source(self, kind: str, tensor: Any, default: str) -> str:
         key = f"{kind}:{tensor.name}"
-        self.pending[key] = (kind, tfg.forward_name(tensor, self.rec.names) or default, tensor)
+        name = tfg.forward_name(tensor, self.rec.names) or tfg.forward_name(tensor, self.rec.element_names)
+        self.pending[key] = (kind, name or default, tensor)
+        return key
+
+    def step_variables(self, graph: Any) -> dict[str, str]:
+        """Captured handle name -> name, for the variables the step reads that are no model's weights.
+
+        They are the attributes (``self.alpha``) and locals of the step's frames holding a variable.
+        """
+        if self._step_vars is not None:
+            return self._step_vars
+        import keras
+
+        owned = set(self.var_owner())
+        handles: dict[int, str] = {}
+        for frame in self.rec.frames.values():
+            scopes = [dict(frame.f_locals)]
+            owner = frame.f_locals.get("self")
+            if owner is not None:
+                scopes.insert(0, dict(getattr(owner, "__dict__", {})))
+            for scope in scopes:
+                for name, value in scope.items():
+                    if isinstance(value, keras.Variable) and id(value) not in owned:
+                        inner = getattr(value, "value", None)
+                        handle = getattr(inner, "handle", None)
+                        if handle is not None and id(inner) not in owned:
+                            handles.setdefault(id(handle), name.lstrip("_") or value.name)
+        self._step_vars = {}
+        for external, internal in getattr(graph, "captures", ()):
+            if id(external) in handles:
+                self._step_vars[internal.name] = handles[id(external)]
+        return self._step_vars
+
+    def _new_variable(self, tensor: Any) -> str | None:
+        """A step variable read as data (a fade-in ``alpha`` into both models) is a source; a weight is not."""
+        if not self.reading_variables or not tensor.op.inputs or tfg.only_masks(tensor):
+            return None
+        handle = tensor.op.inputs[0]
+        name = self.step_variables(tensor.graph).get(handle.name)
+        if name is None:
+            return None
+        key = f"variable:{handle.name}"
+        self.pending.setdefault(key, ("variable", name, tensor))
         return key
 
     def _add_op(self, kind: str, tensor: Any, inputs: list[str]) -> str:
@@ -163,9 +212,17 @@ class _Builder:
             return None
         return self._add_op("concat", tensor, merged)
 
-    def _call_input(self, tensor: Any) -> list[str]:
-        """Origins of one input tensor of a call; an interpolation between inputs by noise is an op."""
-        origins = self.walker.origins([tensor])
+    def _call_input(self, tensor: Any, reached: dict[str, list[str]] | None = None) -> list[str]:
+        """Origins of one input tensor of a call; an interpolation between inputs by noise is an op.
+
+        Only here is a step variable a source: one that feeds a model is an input of the step; one
+        read only to update itself (a counter, an augmentation probability) is bookkeeping.
+        """
+        self.reading_variables = True
+        try:
+            origins = self.walker.origins([tensor], reached)
+        finally:
+            self.reading_variables = False
         if tensor.op.type in ("AddV2", "Add", "Sub") and tensor.name not in self.stops:
             noise = [k for k in origins if k.startswith("noise:")]
             others = [k for k in origins if k.startswith(("call", "data:", "op"))]
@@ -176,26 +233,62 @@ class _Builder:
     def calls(self) -> list[tuple[list[str], dict[str, str]]]:
         """Each call's input ids, and for multi-input models which model input each id goes to."""
         out = []
+        self.input_elements = []
         by_name = {self.names[k]: m for k, (_, m) in self.found.models.items()}
         for i, (name, ins, _) in enumerate(self.rec.calls):
             keys: list[str] = []
+            reached: dict[str, list[str]] = {}
             for t in ins:
-                keys.extend(k for k in self._call_input(t) if k not in keys)
-            labels: dict[str, str] = {}
+                keys.extend(k for k in self._call_input(t, reached) if k not in keys)
+            fed: dict[str, list[str]] = {}
             input_names = _input_names(by_name.get(name))
             args = self.rec.call_args[i]
             if len(input_names) > 1 and len(args) == len(input_names):
                 for arg_name, tensors in zip(input_names, args):
                     for t in tensors:
                         for k in self._call_input(t):
-                            labels.setdefault(k, arg_name)
+                            if arg_name not in fed.setdefault(k, []):
+                                fed[k].append(arg_name)
+            labels = {k: ", ".join(v) for k, v in fed.items()}
+            elements: dict[str, str] = {}
+            for k, tensor_names in reached.items():
+                src = int(k[4:]) if k.startswith("call") and k[4:].isdigit() else None
+                if src is None or src >= i or len(self.rec.calls[src][2]) < 2:
+                    continue
+                order = sorted(self.out_index[n][1] for n in tensor_names if n in self.out_index)
+                named = self.output_names(src)
+                elements[k] = ", ".join(named[j] for j in order)
+            self.input_elements.append(elements)
             out.append((keys, labels))
         return out
+
+    def output_names(self, i: int) -> list[str]:
+        """Each output element of call ``i`` as the step names it, else Keras's output name, else ``out[k]``."""
+        if i in self._output_names:
+            return self._output_names[i]
+        outs = self.rec.calls[i][2]
+        frame = self.rec.call_frames[i]
+        local: dict[str, str] = {}
+        if frame is not None:
+            local = {**self.rec.final_names(frame), **self.rec.frame_names.get(id(frame), {})}
+        by_name = {self.names[k]: m for k, (_, m) in self.found.models.items()}
+        keras_names = _output_names(by_name.get(self.rec.calls[i][0]))
+        names: list[str] = []
+        for k, t in enumerate(outs):
+            name = local.get(t.name) or self.name_of(t)
+            if name is None and len(keras_names) == len(outs):
+                name = keras_names[k]
+            name = name or self.rec.element_names.get(t.name) or f"output[{k}]"
+            names.append(name)
+        self._output_names[i] = names
+        return names
 
     def call_output(self, i: int) -> str | None:
         outs = self.rec.calls[i][2]
         if not outs:
             return None
+        if len(outs) > 1:  # every element, as the step names it: ``z_mean, z_log_var, z``
+            return ", ".join(self.output_names(i))
         t = outs[0]
         frame = self.rec.call_frames[i]
         if frame is not None:
@@ -432,7 +525,7 @@ class _Builder:
                 if r in op_by_id:
                     stack.append(r)
         data_rank = {f"data:{t.name}": i for i, (_, t) in enumerate(rec.data)}
-        order = [k for k in dict.fromkeys(refs) if k.startswith(("data:", "noise:", "constant:"))]
+        order = [k for k in dict.fromkeys(refs) if k.startswith(("data:", "noise:", "constant:", "variable:"))]
         order = sorted(order, key=lambda k: data_rank.get(k, len(data_rank)))
         src_ids = {k: f"src{i}" for i, k in enumerate(order)}
         sources = []
@@ -479,6 +572,9 @@ class _Builder:
                 phase=call_phase.get(i),
                 in_tape=rec.call_in_tape[i],
                 input_names={src_ids.get(k, k): v for k, v in raw_calls[i][1].items()},
+                outputs=tuple(self.output_names(i)) if len(rec.calls[i][2]) > 1 else (),
+                output_shapes=_shapes(rec.calls[i][2]) if len(rec.calls[i][2]) > 1 else (),
+                input_elements=self.input_elements[i],
             )
             for i in kept_calls
         )
@@ -540,13 +636,32 @@ class _Builder:
         )
 
 
+def _keras_name(tensor: Any) -> str:
+    """The name Keras gives a model's input or output: its layer's (``input_layer_3``, ``z_mean``),
+    never the symbolic tensor's own (``keras_tensor_21``)."""
+    history = getattr(tensor, "_keras_history", None)
+    layer = getattr(history, "operation", None) or (history[0] if isinstance(history, tuple) and history else None)
+    name = getattr(layer, "name", None) or getattr(tensor, "name", "")
+    return str(name or "")
+
+
 def _input_names(model: Any) -> list[str]:
     """The names of a functional model's inputs (``input_image``, ``target_image``), else []."""
     try:
         inputs = model.inputs if model is not None else None
     except Exception:
         return []
-    names = [str(getattr(t, "name", "") or "") for t in inputs or []]
+    names = [_keras_name(t) for t in inputs or []]
+    return names if all(names) else []
+
+
+def _output_names(model: Any) -> list[str]:
+    """The names Keras gives a functional model's outputs (the layers making them), else []."""
+    try:
+        outputs = model.outputs if model is not None else None
+    except Exception:
+        return []
+    names = [_keras_name(t) for t in outputs or []]
     return names if all(names) else []
 
 

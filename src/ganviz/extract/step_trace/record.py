@@ -66,6 +66,7 @@ class Recorder:
         self.grad_trainable: list[dict[str, bool]] = []  # per gradient: each model's ``trainable`` then
         self.applies: list[tuple[Any, list[Any], list[Any]]] = []
         self.names: dict[str, str] = {}
+        self.element_names: dict[str, str] = {}  # tensor name -> ``noise[1]``: an element of a local list/dict
         self.data: list[tuple[str, Any]] = []
         self.result: Any = None
         self.tapes = TapeLog()
@@ -80,12 +81,28 @@ class Recorder:
             self.frames.setdefault(id(f), f)
             mine = self.frame_names.setdefault(id(f), {})
             for name, value in list(f.f_locals.items()):
-                if name.startswith("_") or name == "self" or not tfg.is_graph_tensor(value):
+                if name.startswith("_") or name == "self":
+                    continue
+                if not tfg.is_graph_tensor(value):
+                    self._element_names(name, value)
                     continue
                 with contextlib.suppress(Exception):
                     self.names.setdefault(value.name, name)
                     mine.setdefault(value.name, name)
         return frames
+
+    def _element_names(self, name: str, value: Any) -> None:
+        """``noise[0]``, ``noise[1]``: the tensors of a local list, tuple or dict, named as the code indexes them."""
+        if isinstance(value, (list, tuple)) and len(value) <= 32:
+            items: list[tuple[str, Any]] = [(f"{name}[{i}]", v) for i, v in enumerate(value)]
+        elif isinstance(value, dict) and len(value) <= 32:
+            items = [(f"{name}[{k!r}]", v) for k, v in value.items()]
+        else:
+            return
+        for label, v in items:
+            if tfg.is_graph_tensor(v):
+                with contextlib.suppress(Exception):
+                    self.element_names.setdefault(v.name, label)
 
     def final_names(self, frame: types.FrameType | None = None) -> dict[str, str]:
         """Tensor name -> local name, from the final locals of ``frame`` or of every user frame seen."""
