@@ -10,6 +10,7 @@ from .trace import Call, Trace, TraceModel
 from .trace_facts import Assignment, LossTerm
 
 __all__ = [
+    "COMPILED_CAPTION",
     "MAX_INCHES",
     "trace_to_call_graph",
     "union_graph",
@@ -98,6 +99,11 @@ def trace_summary(trace: Trace) -> list[list[Any]]:
     ]
 
 
+COMPILED_CAPTION = (
+    "No step traced: each compiled model's train_on_batch as compiled (inputs and targets inferred from the models)"
+)
+
+
 def legend_lines(trace: Trace) -> list[str]:
     """The key of a traced system diagram: how to read terms, weights, arrows; what is left out."""
     lines: list[str] = []
@@ -122,6 +128,11 @@ def legend_lines(trace: Trace) -> list[str]:
     hidden = not_drawn(trace)
     if hidden:
         lines.append("Not drawn (bookkeeping, kept in the trace JSON): " + "; ".join(hidden))
+    seen: set[str] = set()
+    for c in trace.compiled:
+        if c.warning and c.warning not in seen:
+            seen.add(c.warning)
+            lines.append("WARNING: " + c.warning)
     if trace.verified is not None:
         lines.append(trace.verified.verdict())
     return lines
@@ -170,6 +181,8 @@ def trace_to_call_graph(trace: Trace) -> Graph:  # noqa: C901 - one block per el
     }
     if not trace.assumed:
         b.details.update(legend=legend_lines(trace), not_drawn=not_drawn(trace))
+    if any(c.method == "compile" for c in trace.compiled):
+        b.details["caption"] = COMPILED_CAPTION
     models = {m.name: m for m in trace.models}
     names: dict[str, str] = {s.id: s.name for s in trace.sources}
     for o in trace.ops:
@@ -185,8 +198,11 @@ def trace_to_call_graph(trace: Trace) -> Graph:  # noqa: C901 - one block per el
 
     # Phases as clusters, in order; a phase run N times says so.
     phase_cluster: dict[str, str] = {}
+    trapped = {c.phase for c in trace.compiled if c.warning and c.phase}
     for i, p in enumerate(trace.phases):
         title = f"{i + 1}. {p.name}" + (f"  ×{p.repeat}" if p.repeat > 1 else "")
+        if p.name in trapped:  # Keras 3's trainable trap: the line in the key says why and the fix
+            title = title + "  (WARNING: see the key)"
         phase_cluster[p.name] = b.add_cluster(title, class_name="", details={"phase": True, "repeat": p.repeat})
     loss_phase = {lid: p.name for p in trace.phases for lid in p.losses}
 
