@@ -69,7 +69,7 @@ def _check(compiled: dict[str, Any]) -> None:
         if not getattr(m, "compiled", False) or getattr(m, "optimizer", None) is None:
             raise TraceError(
                 f"compiled= {name!r} is not compiled; fix: call {name}.compile(optimizer=..., loss=...) first, "
-                f"or give it as generator= / a part of a compiled model"
+                f"or leave it out (a model trained only inside a compiled one is drawn as its part)"
             )
 
 
