@@ -41,6 +41,7 @@ __all__ = [
     "add_compiled",
     "captured_trainable",
     "trap_warning",
+    "compiled_outputs",
 ]
 
 EMULATED = ("train_on_batch", "predict", "predict_on_batch", "test_on_batch")
@@ -449,6 +450,38 @@ def trap_warning(model: Any, name: str) -> str | None:
                 f"{name} again) after setting the flags"
             )
     return None
+
+
+def compiled_outputs(model: Any) -> list[tuple[str, str, str, float | None, Any]]:
+    """What ``model.compile`` recorded, per output, without tracing (any backend): ``(output name,
+    loss as compiled, term kind, loss_weights entry, the sub-model computing that output or None)``;
+    empty when ``model`` is not compiled."""
+    from .terms import LOSS_CLASS_KINDS
+
+    if not getattr(model, "compiled", False) or getattr(model, "_compile_loss", None) is None:
+        return []
+    try:
+        outputs = list(model.outputs)
+    except Exception:
+        outputs = []
+    n = len(outputs) or 1
+    names = _output_names(model, n)
+    out = []
+    for k, (ident, weight) in enumerate(_compiled_losses(model, n)):
+        if ident is None:
+            continue
+        fn = ident if not isinstance(ident, str) else None
+        short, cls = loss_label(
+            ident, types.SimpleNamespace(fn=fn) if callable(fn) and not isinstance(fn, type) else ident
+        )
+        if not isinstance(ident, str) and not callable(ident):
+            short, cls = loss_label(ident, ident)
+        history = getattr(outputs[k], "_keras_history", None) if k < len(outputs) else None
+        op = getattr(history, "operation", None)
+        producer = op if op is not None and hasattr(op, "weights") and hasattr(op, "inputs") else None
+        kind = LOSS_CLASS_KINDS.get(cls, "wasserstein" if "wasserstein" in short.lower() else "other")
+        out.append((names[k], short, kind, weight, producer))
+    return out
 
 
 def _reaches(tensor: Any, names: set[str], limit: int = 3000) -> bool:
