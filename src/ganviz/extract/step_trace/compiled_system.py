@@ -347,9 +347,10 @@ def compiled_trace(compiled: Any, *, models: Any = None, batch_size: int = 4, na
     namespace: dict[str, Any] = dict(plan.globals)
     exec(compile(src, _FILENAME, "exec"), namespace)  # noqa: S102 - our own generated source
     trace = trace_step(namespace["train_step"], *plan.args.values(), models=by_name)
-    warned = {c.model: trap_warning(named[c.model], c.model) for c in trace.compiled if c.model in named}
+    # one train_on_batch per compiled model, in order (the trace names each as the step's models are named)
     updates = tuple(
-        dataclasses.replace(c, warning=warned.get(c.model) or c.warning, method="compile") for c in trace.compiled
+        dataclasses.replace(c, warning=trap_warning(m, c.model) or c.warning, method="compile")
+        for c, m in zip(trace.compiled, named.values())
     )
     title = name or " + ".join(named) + " (compiled, no step)"
     return dataclasses.replace(trace, name=title, compiled=updates)
