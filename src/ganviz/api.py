@@ -229,6 +229,10 @@ def plot_gan(
 
     Raises:
         NotAModelError: ``verify=True`` with a Trace or with generator=/discriminator= (nothing to run).
+
+    Warns:
+        TrainableTrapWarning: a compiled model Keras 3 would train otherwise than its flags say
+            (nothing at all, or the set its built train function holds), naming it and the fix.
     """
     _check_calls(calls)
     options = DrawOptions(
