@@ -246,3 +246,13 @@ def test_assumed_loop_draws_labels_into_both_models() -> None:
     )
     d_loss = next(x for x in trace.losses if x.name == "d_loss")
     assert [t.kind for t in d_loss.terms] == ["bce", "sparse_cce"]
+
+
+def test_wgan_gp_critic_model_left_training_the_generator_is_marked(systems: Any) -> None:
+    """With the flags as building left them (critic frozen, generator trainable), critic_model would
+    train the generator like generator_model, and the critic nothing: marked on critic_model."""
+    trace = systems["wgan_gp"][1]
+    critic = _update(trace, "critic_model")
+    assert critic.trains == ("generator",) and critic.frozen == ("critic",)
+    assert critic.warning and "critic.trainable = True" in critic.warning
+    assert _update(trace, "generator_model").warning is None

@@ -176,7 +176,8 @@ class _Plan:
         elif kind == "noise":
             self.lines.append(f"{name} = _np.random.normal(0, 1, {full!r}).astype({dtype!r})")
         elif kind == "labels":
-            self.lines.append(f"{name} = _np.random.randint(0, 2, {full!r}).astype({dtype!r})")
+            # classes that are not all one value (an array of one value would be drawn a constant)
+            self.lines.append(f"{name} = (_np.arange(_np.prod({full!r})) % 2).reshape({full!r}).astype({dtype!r})")
         elif kind == "ones":
             self.lines.append(f"{name} = _np.ones({full!r}, {dtype!r})")
         return name
@@ -352,6 +353,7 @@ def compiled_trace(compiled: Any, *, models: Any = None, batch_size: int = 4, na
         dataclasses.replace(c, warning=trap_warning(m, c.model) or c.warning, method="compile")
         for c, m in zip(trace.compiled, named.values())
     )
+    updates = _orphan_warnings(updates)
     title = name or " + ".join(named) + " (compiled, no step)"
     return dataclasses.replace(trace, name=title, compiled=updates)
 
@@ -398,3 +400,30 @@ def system_of(obj: Any) -> dict[str, dict[str, Any]]:
         else:
             add(name, value)
     return out
+
+
+def _orphan_warnings(updates: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A compiled model that, with the flags as they are now, trains the same parts as another one
+    while a part frozen in it is trained by none (WGAN-GP's ``critic_model`` left training the
+    generator once ``generator_model`` was built): Keras 3 would read those flags at its first
+    ``train_on_batch``, so it is marked (the earlier of the two: building the later one left the
+    flags so) unless the loop sets them before."""
+    trained = {name for c in updates for name in c.trains}
+    out = []
+    for i, c in enumerate(updates):
+        # the earlier of the two: building the later one is what left the flags as they are
+        twin = next((o for o in updates[i + 1 :] if c.trains and set(o.trains) == set(c.trains)), None)
+        orphans = [name for name in c.frozen if name not in trained]
+        if twin is not None and orphans and not c.warning:
+            frozen, trains = ", ".join(orphans), ", ".join(c.trains)
+            c = dataclasses.replace(
+                c,
+                warning=(
+                    f"{c.model}.train_on_batch would train {trains} (as {twin.model} does) and {frozen} would be "
+                    f"trained by no compiled model: Keras 3 reads the trainable flags when {c.model}'s train "
+                    f"function is first built, and they say so now; fix: set {orphans[0]}.trainable = True (and "
+                    f"{c.trains[0]}.trainable = False) right before {c.model}.train_on_batch"
+                ),
+            )
+        out.append(c)
+    return tuple(out)
