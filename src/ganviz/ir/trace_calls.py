@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Any
 
 from .graph import Graph, GraphBuilder
@@ -255,7 +256,7 @@ def trace_to_call_graph(trace: Trace) -> Graph:  # noqa: C901 - one block per el
     for c in trace.calls:
         for ref in c.inputs:
             if ref in node_of:
-                b.add_edge(node_of[ref], node_of[c.id], "data", c.input_names.get(ref))
+                b.add_edge(node_of[ref], node_of[c.id], "data", shown_input_name(c.input_names.get(ref)))
 
     # Models never called (an EMA copy) still get a box when something updates them.
     def model_box(name: str) -> str:
@@ -312,6 +313,18 @@ def trace_to_call_graph(trace: Trace) -> Graph:  # noqa: C901 - one block per el
             if ref in node_of:
                 b.add_edge(node_of[ref], target, "assign", a.kind)
     return b.build()
+
+
+_AUTO_INPUT = re.compile(r"^(keras_tensor|input_layer|input)(_\d+)?$")
+
+
+def shown_input_name(name: str | None) -> str | None:
+    """A model input's name as an edge label; Keras's automatic ones (``keras_tensor_31``) say nothing.
+
+    >>> shown_input_name("img_B"), shown_input_name("keras_tensor_31"), shown_input_name(None)
+    ('img_B', None, None)
+    """
+    return None if not name or _AUTO_INPUT.match(name) else name
 
 
 def _feeding_call(trace: Trace, loss_id: str, model: str, node_of: dict[str, str]) -> str | None:
