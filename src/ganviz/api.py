@@ -17,7 +17,7 @@ from .ir.transforms import depth_for
 from .render.formats import format_for, render_bytes
 from .render.options import DrawOptions
 
-__all__ = ["Diagram", "format_for", "render", "plot_model", "plot_gan"]
+__all__ = ["Diagram", "format_for", "render", "plot_model", "plot_gan", "TrainableTrapWarning"]
 
 
 class _TraceViews:
@@ -195,6 +195,7 @@ def plot_gan(
     show_trainable: bool = True,
     calls: str = "separate",
     verify: bool = False,
+    compiled: Any = None,
 ) -> Diagram:
     """Draw a whole GAN (or any multi-model training step) in one diagram.
 
@@ -213,6 +214,12 @@ def plot_gan(
         show_trainable: mark frozen models.
         calls: ``"separate"`` (one box per model call, named after its result, grouped by phase)
             or ``"merged"`` (one box per model). Expanded views always merge calls.
+        compiled: the classic pattern's compiled models without a step, a list in training order
+            (``[discriminator, combined]``) or ``{name: model}``: each is drawn as its own
+            ``train_on_batch`` from what ``compile`` recorded (optimizer, loss per output by kind,
+            ``loss_weights``, the parts trainable in it and those frozen), inputs and targets
+            inferred from the models; ``generator=`` and the others then only name parts.
+            A plain object holding compiled models (the script's ``gan``) is drawn the same way.
         verify: also run one real training step on ``data`` (all state restored afterwards) and
             check the trace against it (``verify_trace``): the verdict is a line of the key and
             ``verified`` in the JSON; each fact that does not hold is a warning.
@@ -222,6 +229,10 @@ def plot_gan(
 
     Raises:
         NotAModelError: ``verify=True`` with a Trace or with generator=/discriminator= (nothing to run).
+
+    Warns:
+        TrainableTrapWarning: a compiled model Keras 3 would train otherwise than its flags say
+            (nothing at all, or the set its built train function holds), naming it and the fix.
     """
     _check_calls(calls)
     options = DrawOptions(
@@ -230,7 +241,16 @@ def plot_gan(
     fmt = "svg" if to_file is None else format_for(to_file)
     if to_file is not None:
         check_writable(to_file)
-    if gan_or_trace is None:
+    if compiled is not None:
+        if gan_or_trace is not None:
+            raise NotAModelError(
+                "give either a GAN (or Trace) or compiled=[...], not both; e.g. plot_gan(compiled=[d, combined])"
+            )
+        from .extract.step_trace.compiled_system import compiled_trace
+
+        parts = {n: m for n, m in (("generator", generator), ("discriminator", discriminator), ("combined", combined))}
+        trace = compiled_trace(compiled, models={n: m for n, m in parts.items() if m is not None} or None)
+    elif gan_or_trace is None:
         if generator is None or discriminator is None:
             missing = [n for n, m in (("generator", generator), ("discriminator", discriminator)) if m is None]
             got = "neither" if len(missing) == 2 else f"no {missing[0]}="
@@ -243,6 +263,8 @@ def plot_gan(
         trace = assumed_gan_trace(generator=generator, discriminator=discriminator, combined=combined)
     elif isinstance(gan_or_trace, Trace):
         trace = gan_or_trace
+    elif not verify and _plain_system(gan_or_trace):
+        trace = _object_trace(gan_or_trace)
     elif verify:
         from .extract.step_trace.verify import verify_trace
 
@@ -257,12 +279,60 @@ def plot_gan(
             f"verify=True needs the GAN itself to run one real step, not {what}; "
             "pass the GAN model, e.g. plot_gan(gan, data=batch, verify=True), or use ganviz.verify_trace"
         )
+    _warn_traps(trace)
     views = _TraceViews(trace)
     graph = views.graph(expand_nested=expand_nested, calls=calls)
     if to_file is None:  # nothing written, as plot_model: Jupyter draws the SVG from the graph when it is shown
         return Diagram(None, graph, fmt, options)
     path = write_atomic(to_file, _trace_bytes(views, fmt, options, expand_nested=expand_nested, calls=calls))
     return Diagram(path, graph, fmt, options)
+
+
+class TrainableTrapWarning(UserWarning):
+    """A compiled model of the drawn system that Keras 3 would train otherwise than its flags say."""
+
+
+def _warn_traps(trace: Trace) -> None:
+    """One Python warning per compiled model caught in Keras 3's trainable trap, naming it and the fix."""
+    import warnings
+
+    seen: set[str] = set()
+    for c in trace.compiled:
+        if c.warning and c.warning not in seen:
+            seen.add(c.warning)
+            warnings.warn(c.warning, TrainableTrapWarning, stacklevel=3)
+
+
+def _plain_system(obj: Any) -> bool:
+    """A plain object (the script's ``gan``, not a ``keras.Model``) with no ``train_step`` of its own."""
+    import sys
+
+    keras = sys.modules.get("keras")
+    if keras is not None and isinstance(obj, keras.Model):
+        return False
+    return not callable(getattr(obj, "train_step", None)) and not callable(obj)
+
+
+def _object_trace(obj: Any) -> Trace:
+    """The script's object drawn from what it holds: its compiled models' updates, else the assumed loop."""
+    from .extract.step_trace.compiled_system import compiled_trace, system_of
+
+    found = system_of(obj)
+    what = type(obj).__name__
+    if found["compiled"]:
+        return compiled_trace(found["compiled"], models=found["models"], name=None)
+    roles = {n.lower(): m for n, m in found["models"].items()}
+    g = next((m for n, m in roles.items() if "gen" in n), None)
+    d = next((m for n, m in roles.items() if "disc" in n or "critic" in n), None)
+    if g is not None and d is not None:
+        from .extract.assumed import assumed_gan_trace
+
+        return assumed_gan_trace(generator=g, discriminator=d)
+    held = ", ".join(found["models"]) or "none"
+    raise NotAModelError(
+        f"the {what} object has no train_step and holds no compiled Keras model (models found: {held}); "
+        f"give its compiled models, plot_gan(compiled=[d, combined]), or generator= and discriminator="
+    )
 
 
 def _check_calls(calls: Any) -> str:

@@ -14,7 +14,9 @@ from .args import FORMAT_HELP, add_out, default_out, pos_int, shape_value, subco
 EXAMPLES = """examples:
   ganviz gan examples/seed_gan.py:build_gan -o gan_system.png
   ganviz gan mypkg.train:make_gan -o trace.json      (save the traced step)
-  ganviz gan trace.json -o gan_system.svg --expand-nested"""
+  ganviz gan trace.json -o gan_system.svg --expand-nested
+  ganviz gan --compiled dcgan.py:discriminator --compiled dcgan.py:combined   (no step: as compiled)
+  ganviz gan dcgan.py:gan      (the script's own object: its compiled models, else its G and D)"""
 
 
 def _data_spec(shapes: list[tuple[int, ...]] | None, batch_size: int) -> Any:
@@ -97,8 +99,9 @@ def _refuse_model_files(args: argparse.Namespace) -> None:
     """Say what ``gan`` accepts when given a ``.keras``/``.h5`` file (its step cannot be traced from a file)."""
     from .targets import is_model_file
 
-    for flag, value in (("TARGET", args.target), ("--generator", args.generator),
-                        ("--discriminator", args.discriminator), ("--combined", getattr(args, "combined", None))):  # fmt: skip
+    given = [("TARGET", args.target), ("--generator", args.generator), ("--discriminator", args.discriminator),
+             ("--combined", getattr(args, "combined", None))] + [("--compiled", c) for c in args.compiled or ()]  # fmt: skip
+    for flag, value in given:
         if value and is_model_file(value):
             raise TargetError(
                 f"{flag} {value!r} is a model file: `ganviz gan` draws live models and their training step "
@@ -107,15 +110,72 @@ def _refuse_model_files(args: argparse.Namespace) -> None:
             )
 
 
+def _run_compiled(args: argparse.Namespace, common: dict[str, Any]) -> int:
+    """``--compiled T`` (repeated): the compiled models' updates, no step; --generator etc. name parts."""
+    import keras
+
+    from ..api import plot_gan
+    from .targets import load_object, split_target
+
+    compiled: dict[str, Any] = {}
+    for target in args.compiled:
+        obj = load_object(target)
+        if not isinstance(obj, keras.Model):
+            raise TargetError(f"--compiled {target!r} is a {type(obj).__name__}, not a keras.Model")
+        compiled[split_target(target)[1].split(".")[-1]] = obj
+    parts = {
+        role: load_object(value)
+        for role, value in (("generator", args.generator), ("discriminator", args.discriminator))
+        if value is not None
+    }
+    if args.combined:
+        raise TargetError("--combined goes with --generator/--discriminator; with --compiled give it as --compiled")
+    try:
+        diagram = plot_gan(compiled=compiled, **parts, **common)
+    except TraceError as exc:
+        raise TraceError(_cli_hint(str(exc))) from None
+    print(f"wrote {diagram.path}")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    """``ganviz gan``; each Keras 3 trainable trap found is one ``ganviz: warning:`` line on stderr."""
+    import warnings
+
+    from ..api import TrainableTrapWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", TrainableTrapWarning)
+        try:
+            return _run(args)
+        finally:
+            for w in caught:
+                if issubclass(w.category, TrainableTrapWarning):
+                    print(f"ganviz: warning: {w.message}", file=sys.stderr)
+                else:
+                    warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+
+
+def _run(args: argparse.Namespace) -> int:
     from ..api import format_for, plot_gan
 
+    if args.compiled and args.target is not None:
+        raise TargetError("give either TARGET or --compiled (repeat it for each compiled model), not both")
     pair = args.generator is not None or args.discriminator is not None
+    if args.compiled:
+        _refuse_model_files(args)
+        out = args.out or default_out(args.compiled[-1], "_system.png")
+        format_for(out)
+        check_writable(out)
+        common = dict(to_file=out, expand_nested=args.expand_nested, rankdir=args.rankdir)
+        common["calls"] = "merged" if args.merge_calls else "separate"
+        return _run_compiled(args, common)
     if pair and args.target is not None:
         raise TargetError("give either TARGET or --generator and --discriminator, not both")
     if not pair and args.target is None:
         raise TargetError(
-            "give a TARGET (a GAN, a train_step function or a trace .json), or --generator G --discriminator D"
+            "give a TARGET (a GAN, a train_step function or a trace .json), --generator G --discriminator D, "
+            "or --compiled M for each compiled model"
         )
     if pair and (args.generator is None or args.discriminator is None):
         missing = "--discriminator" if args.discriminator is None else "--generator"
@@ -163,6 +223,12 @@ def _cli_hint(message: str) -> str:
     import re
 
     flags = "--data-shape (one real example, e.g. --data-shape 28,28,1; --batch-size N for the batch)"
+    message = message.replace("plot_gan(compiled=[d, combined])", "--compiled f.py:d --compiled f.py:combined")
+    message = message.replace(
+        "plot_gan(compiled=[discriminator, combined])", "--compiled f.py:d --compiled f.py:combined"
+    )
+    message = re.sub(r"\bcompiled= ", "--compiled ", message)
+    message = message.replace("generator= and discriminator=", "--generator and --discriminator")
     return re.sub(r"data=<[^>]*>", flags, message)
 
 
@@ -225,6 +291,13 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     sg.add_argument("--generator", metavar="T", help="generator FILE.py:NAME: draw the standard loop, no tracing")
     sg.add_argument("--discriminator", metavar="T", help="discriminator FILE.py:NAME (with --generator)")
     sg.add_argument("--combined", metavar="T", help="optional stacked model that trains the generator")
+    sg.add_argument(
+        "--compiled",
+        metavar="T",
+        action="append",
+        help="a compiled model FILE.py:NAME, drawn as its own train_on_batch from its compile (no step); "
+        "repeat in training order: --compiled f.py:d --compiled f.py:combined",
+    )
     sg.add_argument("--merge-calls", action="store_true", help="one box per model instead of one per call")
     add_out(sg, FORMAT_HELP + " (default: NAME_system.png)")
     sg.add_argument("--expand-nested", action="store_true", help="draw each model's architecture inside its box")

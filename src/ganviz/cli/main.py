@@ -106,6 +106,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except SystemExit as exc:  # argparse: --help or --version
         return int(exc.code) if isinstance(exc.code, int) else 2
+    from .targets import new_run
+
+    new_run()
     note = choose_backend()
     if note is not None:
         print(f"ganviz: {note}", file=sys.stderr)

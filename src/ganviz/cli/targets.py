@@ -11,7 +11,18 @@ from typing import Any
 
 from ..errors import GanvizError, TargetError, UserCodeError
 
-__all__ = ["MODEL_FILE_SUFFIXES", "is_model_file", "split_target", "load_object"]
+__all__ = ["MODEL_FILE_SUFFIXES", "is_model_file", "split_target", "load_object", "new_run"]
+
+# The files imported in this run, by resolved path: `--generator f.py:g --combined f.py:combined`
+# names one run of f.py, so that both targets are objects of that one run (its models, shared layers
+# and compiled state), not of separate imports of the script.
+_IMPORTED: dict[str, Any] = {}
+
+
+def new_run() -> None:
+    """Forget the files imported by an earlier run (each `ganviz` invocation imports a file once)."""
+    _IMPORTED.clear()
+
 
 MODEL_FILE_SUFFIXES = (".keras", ".h5", ".hdf5")
 
@@ -48,7 +59,10 @@ def _load_module(where: str) -> Any:
         path = Path(where)
         if not path.is_file():
             raise TargetError(f"file {where!r} not found (give the path of a Python file, e.g. models.py:generator)")
-        name = f"_ganviz_target_{abs(hash(str(path.resolve())))}"
+        key = str(path.resolve())
+        if key in _IMPORTED:
+            return _IMPORTED[key]
+        name = f"_ganviz_target_{abs(hash(key))}"
         spec = importlib.util.spec_from_file_location(name, path)
         if spec is None or spec.loader is None:
             raise TargetError(f"cannot import {where!r} as Python source (is it a .py file?)")
@@ -80,6 +94,7 @@ def _load_module(where: str) -> Any:
         finally:
             if added:
                 sys.path.remove(folder)
+        _IMPORTED[key] = module
         return module
     # `python -m` puts the current folder on sys.path but the `ganviz` script does not: add it for the import,
     # so that `pkg.module:name` is found where the user stands, as Python itself would find it.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Any
 
 from .graph import Graph, GraphBuilder
@@ -10,6 +11,7 @@ from .trace import Call, Source, Trace, TraceModel
 from .trace_facts import Assignment, LossTerm
 
 __all__ = [
+    "COMPILED_CAPTION",
     "MAX_INCHES",
     "trace_to_call_graph",
     "union_graph",
@@ -100,6 +102,11 @@ def trace_summary(trace: Trace) -> list[list[Any]]:
     ]
 
 
+COMPILED_CAPTION = (
+    "No step traced: each compiled model's train_on_batch as compiled (inputs and targets inferred from the models)"
+)
+
+
 def legend_lines(trace: Trace) -> list[str]:
     """The key of a traced system diagram: how to read terms, weights, arrows; what is left out."""
     lines: list[str] = []
@@ -124,6 +131,11 @@ def legend_lines(trace: Trace) -> list[str]:
     hidden = not_drawn(trace)
     if hidden:
         lines.append("Not drawn (bookkeeping, kept in the trace JSON): " + "; ".join(hidden))
+    seen: set[str] = set()
+    for c in trace.compiled:
+        if c.warning and c.warning not in seen:
+            seen.add(c.warning)
+            lines.append("WARNING: " + c.warning)
     if trace.verified is not None:
         lines.append(trace.verified.verdict())
     return lines
@@ -155,7 +167,7 @@ def input_label(call: Call, ref: str) -> str | None:
     >>> input_label(Call("c3", "d", ("c0",), input_names={"c0": "image"}, input_elements={"c0": "fake"}), "c0")
     'fake → image'
     """
-    element, name = call.input_elements.get(ref), call.input_names.get(ref)
+    element, name = call.input_elements.get(ref), shown_input_name(call.input_names.get(ref))
     if element and name and element != name:
         return f"{element} → {name}"
     return element or name
@@ -204,6 +216,8 @@ def trace_to_call_graph(trace: Trace) -> Graph:  # noqa: C901 - one block per el
     }
     if not trace.assumed:
         b.details.update(legend=legend_lines(trace), not_drawn=not_drawn(trace))
+    if any(c.method == "compile" for c in trace.compiled):
+        b.details["caption"] = COMPILED_CAPTION
     models = {m.name: m for m in trace.models}
     names: dict[str, str] = {s.id: s.name for s in trace.sources}
     for o in trace.ops:
@@ -219,8 +233,11 @@ def trace_to_call_graph(trace: Trace) -> Graph:  # noqa: C901 - one block per el
 
     # Phases as clusters, in order; a phase run N times says so.
     phase_cluster: dict[str, str] = {}
+    trapped = {c.phase for c in trace.compiled if c.warning and c.phase}
     for i, p in enumerate(trace.phases):
         title = f"{i + 1}. {p.name}" + (f"  ×{p.repeat}" if p.repeat > 1 else "")
+        if p.name in trapped:  # Keras 3's trainable trap: the line in the key says why and the fix
+            title = title + "  (WARNING: see the key)"
         phase_cluster[p.name] = b.add_cluster(title, class_name="", details={"phase": True, "repeat": p.repeat})
     loss_phase = {lid: p.name for p in trace.phases for lid in p.losses}
 
@@ -334,6 +351,18 @@ def trace_to_call_graph(trace: Trace) -> Graph:  # noqa: C901 - one block per el
             if ref in node_of:
                 b.add_edge(node_of[ref], target, "assign", a.kind)
     return b.build()
+
+
+_AUTO_INPUT = re.compile(r"^(keras_tensor|input_layer|input)(_\d+)?$")
+
+
+def shown_input_name(name: str | None) -> str | None:
+    """A model input's name as an edge label; Keras's automatic ones (``keras_tensor_31``) say nothing.
+
+    >>> shown_input_name("img_B"), shown_input_name("keras_tensor_31"), shown_input_name(None)
+    ('img_B', None, None)
+    """
+    return None if not name or _AUTO_INPUT.match(name) else name
 
 
 def _feeding_call(trace: Trace, loss_id: str, model: str, node_of: dict[str, str]) -> str | None:

@@ -222,7 +222,11 @@ class CompiledUpdate:
     minimizes, ``phase`` the phase it ends. ``trains`` are the models (the compiled model's parts,
     or the model itself) whose weights are trainable in it, ``frozen`` those whose weights are not
     (Keras 3 reads ``trainable`` when the train function is first built); ``outputs`` its compiled
-    losses in output order.
+    losses in output order; ``method`` is ``"train_on_batch"``, or ``"compile"`` when no step was
+    traced (``plot_gan(compiled=...)``: drawn from what ``compile`` recorded, inputs and targets
+    inferred from the models). ``warning`` is Keras 3's trainable trap in it, with the fix (its
+    optimizer would update nothing, or its train function holds another set than the flags say);
+    None when there is none.
     """
 
     model: str
@@ -233,6 +237,7 @@ class CompiledUpdate:
     frozen: tuple[str, ...] = ()
     outputs: tuple[CompiledOutput, ...] = ()
     method: str = "train_on_batch"
+    warning: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -244,6 +249,7 @@ class CompiledUpdate:
             "frozen": list(self.frozen),
             "outputs": [o.to_dict() for o in self.outputs],
             "method": self.method,
+            **({"warning": self.warning} if self.warning else {}),
         }
 
     @classmethod
@@ -258,4 +264,5 @@ class CompiledUpdate:
             frozen=tuple(str(x) for x in d.get("frozen", [])),
             outputs=tuple(CompiledOutput.from_dict(o) for o in d.get("outputs", [])),
             method=str(d.get("method", "train_on_batch")),
+            warning=None if d.get("warning") is None else str(d["warning"]),
         )

@@ -8,6 +8,7 @@ from typing import Any
 from .graph import Graph, GraphBuilder, shape_to_json
 from .trace import Loss, Trace, TraceModel
 from .trace_calls import (
+    COMPILED_CAPTION,
     MAX_INCHES,
     assignment_label,
     input_label,
@@ -162,6 +163,7 @@ def trace_to_merged_graph(trace: Trace, *, expand_nested: bool = False) -> Graph
         "summary": trace_summary(trace),
         **({"caption": ASSUMED_CAPTION} if trace.assumed else {}),
         **({} if trace.assumed else {"legend": legend_lines(trace), "not_drawn": not_drawn(trace)}),
+        **({"caption": COMPILED_CAPTION} if any(c.method == "compile" for c in trace.compiled) else {}),
     }
 
     # Sources, merged by (kind, name, shape).

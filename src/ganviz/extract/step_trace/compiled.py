@@ -31,7 +31,18 @@ from typing import Any
 
 from .. import tf_graph as tfg
 
-__all__ = ["CompiledRecord", "EMULATED", "Emulator", "emulate", "assigned_name", "loss_label", "add_compiled"]
+__all__ = [
+    "CompiledRecord",
+    "EMULATED",
+    "Emulator",
+    "emulate",
+    "assigned_name",
+    "loss_label",
+    "add_compiled",
+    "captured_trainable",
+    "trap_warning",
+    "compiled_outputs",
+]
 
 EMULATED = ("train_on_batch", "predict", "predict_on_batch", "test_on_batch")
 
@@ -269,7 +280,7 @@ class Emulator:
         if model.train_function is None:  # Keras 3 fixes the set when the train function is first built
             trainable = self.first_trainable.setdefault(id(model), list(model.trainable_variables))
         else:
-            trainable = list(model.trainable_variables)
+            trainable = captured_trainable(model)[0]
         chosen = {id(v) for v in trainable}
         parts = self.parts(model) or [model]
         record = CompiledRecord(model, model.optimizer, None, result_name or f"{mname}_loss")
@@ -363,6 +374,114 @@ class Emulator:
         for t in terms[1:]:
             total = total + t
         return total
+
+
+def captured_trainable(model: Any) -> tuple[list[Any], bool]:
+    """``(variables model.train_on_batch updates, whether its train function is built)``.
+
+    Measured on Keras 3.x, TensorFlow backend (a 2-layer model, 4 weights): ``trainable = False``
+    before the first ``train_on_batch``, then ``True``: the later ``train_on_batch`` changes 0 of 4
+    weights and ``optimizer.built`` stays False (no ``apply`` ever ran); built while trainable, then
+    frozen: it changes 4 of 4 and ``optimizer._trainable_variables`` still holds the 4 (the model's
+    ``trainable_variables`` 0). ``make_train_function(force=True)`` or ``compile`` again (which sets
+    ``train_function`` to None) makes it read the flags anew. So: before the train function is
+    built, the set is the current ``trainable_variables``; after, the optimizer's
+    ``_trainable_variables`` (of this model's weights) when it is built, else nothing.
+    """
+    if getattr(model, "train_function", None) is None:
+        return list(model.trainable_variables), False
+    opt = getattr(model, "optimizer", None)
+    if opt is None or not getattr(opt, "built", False):
+        return [], True
+    mine = {id(v) for v in model.weights}
+    held = list(getattr(opt, "_trainable_variables", []) or [])
+    return [v for v in held if id(v) in mine], True
+
+
+def _owners(model: Any, variables: list[Any]) -> list[str]:
+    """The direct parts of ``model`` (or the model) owning ``variables``, by Keras name."""
+    import keras
+
+    chosen = {id(v) for v in variables}
+    try:
+        layers = list(model._flatten_layers(include_self=False, recursive=False))  # noqa: SLF001
+    except Exception:
+        layers = []
+    parts = [m for m in layers if isinstance(m, keras.Model)] or [model]
+    return [str(p.name) for p in parts if any(id(v) in chosen for v in p.weights)]
+
+
+def nothing_trainable_text(name: str, *, built: bool) -> str:
+    """The warning for a compiled model whose ``train_on_batch`` updates no weight, with the fix."""
+    if built:
+        return (
+            f"{name}.train_on_batch trains nothing: its train function was built while no weight was trainable, "
+            f"and Keras 3 keeps that set whatever the flags say later; fix: set the flags, then call "
+            f"{name}.make_train_function(force=True) (or compile {name} again)"
+        )
+    return (
+        f"{name}.train_on_batch would train nothing unless the loop sets {name}.trainable = True before it: no "
+        f"weight is trainable in {name} now, and Keras 3 fixes the trainable set when its train function is first "
+        f"built (its first train_on_batch); fix: set {name}.trainable = True right before {name}.train_on_batch "
+        f"(and False again before the combined model's train_on_batch)"
+    )
+
+
+def trap_warning(model: Any, name: str) -> str | None:
+    """Keras 3's trainable trap in ``model`` as one line naming the fix, or None.
+
+    Either its optimizer would update nothing (:func:`captured_trainable` is empty though the model
+    has weights), or its train function was built with a set that differs from its parts' current
+    ``trainable`` flags (it trains what was trainable then).
+    """
+    variables, built = captured_trainable(model)
+    if not list(model.weights):
+        return None
+    if not variables:
+        return nothing_trainable_text(name, built=built)
+    if built:
+        now = {id(v) for v in model.trainable_variables}
+        if {id(v) for v in variables} != now:
+            then = ", ".join(_owners(model, variables)) or "nothing"
+            flags = ", ".join(_owners(model, list(model.trainable_variables))) or "nothing"
+            return (
+                f"{name}.train_on_batch trains {then} (trainable when its train function was built), though the "
+                f"trainable flags now say {flags}; fix: call {name}.make_train_function(force=True) (or compile "
+                f"{name} again) after setting the flags"
+            )
+    return None
+
+
+def compiled_outputs(model: Any) -> list[tuple[str, str, str, float | None, Any]]:
+    """What ``model.compile`` recorded, per output, without tracing (any backend): ``(output name,
+    loss as compiled, term kind, loss_weights entry, the sub-model computing that output or None)``;
+    empty when ``model`` is not compiled."""
+    from .terms import LOSS_CLASS_KINDS
+
+    if not getattr(model, "compiled", False) or getattr(model, "_compile_loss", None) is None:
+        return []
+    try:
+        outputs = list(model.outputs)
+    except Exception:
+        outputs = []
+    n = len(outputs) or 1
+    names = _output_names(model, n)
+    out = []
+    for k, (ident, weight) in enumerate(_compiled_losses(model, n)):
+        if ident is None:
+            continue
+        fn = ident if not isinstance(ident, str) else None
+        short, cls = loss_label(
+            ident, types.SimpleNamespace(fn=fn) if callable(fn) and not isinstance(fn, type) else ident
+        )
+        if not isinstance(ident, str) and not callable(ident):
+            short, cls = loss_label(ident, ident)
+        history = getattr(outputs[k], "_keras_history", None) if k < len(outputs) else None
+        op = getattr(history, "operation", None)
+        producer = op if op is not None and hasattr(op, "weights") and hasattr(op, "inputs") else None
+        kind = LOSS_CLASS_KINDS.get(cls, "wasserstein" if "wasserstein" in short.lower() else "other")
+        out.append((names[k], short, kind, weight, producer))
+    return out
 
 
 def _reaches(tensor: Any, names: set[str], limit: int = 3000) -> bool:
@@ -508,6 +627,9 @@ def add_compiled(trace: Any, em: Emulator, optimizer_names: dict[int, str]) -> A
                 trains=tuple(r.trains),
                 frozen=tuple(r.frozen),
                 outputs=tuple(outputs),
+                warning=None
+                if r.trains
+                else nothing_trainable_text(model_name, built=r.model.train_function is not None),
             )
         )
     # A phase whose compiled model trains nothing (the Keras 3 trap) says so instead of "phase 2".
