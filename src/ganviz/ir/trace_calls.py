@@ -353,7 +353,7 @@ def trace_to_call_graph(trace: Trace) -> Graph:  # noqa: C901 - one block per el
     return b.build()
 
 
-_AUTO_INPUT = re.compile(r"^(keras_tensor|input_layer|input)(_\d+)?$")
+_AUTO_INPUT = re.compile(r"^keras_tensor(_\d+)?$")  # Keras names an input layer; the symbolic tensor names say nothing
 
 
 def shown_input_name(name: str | None) -> str | None:

@@ -273,13 +273,19 @@ class _Builder:
             local = {**self.rec.final_names(frame), **self.rec.frame_names.get(id(frame), {})}
         by_name = {self.names[k]: m for k, (_, m) in self.found.models.items()}
         keras_names = _output_names(by_name.get(self.rec.calls[i][0]))
-        names: list[str] = []
-        for k, t in enumerate(outs):
-            name = local.get(t.name) or self.name_of(t)
-            if name is None and len(keras_names) == len(outs):
-                name = keras_names[k]
-            name = name or self.rec.element_names.get(t.name) or f"output[{k}]"
-            names.append(name)
+        # One source of names for all the elements, never a mix (a loop variable's last value naming one
+        # element of one call reads as nonsense): the step's own names (``z_mean, z_log_var, z``), else
+        # Keras's output names, else the elements of one list of the step, else ``output[k]``.
+        own = [local.get(t.name) or self.name_of(t) for t in outs]
+        listed = [self.rec.element_names.get(t.name) for t in outs]
+        if all(own) and len(set(own)) == len(own):
+            names = [str(n) for n in own]
+        elif keras_names and len(keras_names) == len(outs):
+            names = list(keras_names)
+        elif all(listed) and len({str(n).rsplit("[", 1)[0] for n in listed}) == 1:
+            names = [str(n) for n in listed]
+        else:
+            names = [f"output[{k}]" for k in range(len(outs))]
         self._output_names[i] = names
         return names
 
@@ -288,7 +294,7 @@ class _Builder:
         if not outs:
             return None
         if len(outs) > 1:  # every element, as the step names it: ``z_mean, z_log_var, z``
-            return ", ".join(self.output_names(i))
+            return _joined_names(self.output_names(i))
         t = outs[0]
         frame = self.rec.call_frames[i]
         if frame is not None:
@@ -655,6 +661,22 @@ def _input_names(model: Any) -> list[str]:
     return names if all(names) else []
 
 
+def _joined_names(names: list[str]) -> str | None:
+    """A multi-output call's name: its elements' names, the list's own name when they are only its
+    elements, nothing when the step gave no name at all.
+
+    >>> _joined_names(["z_mean", "z_log_var", "z"]), _joined_names(["feats[0]", "feats[1]"])
+    ('z_mean, z_log_var, z', 'feats')
+    >>> _joined_names(["output[0]", "output[1]"]) is None
+    True
+    """
+    bases = {n.rsplit("[", 1)[0] for n in names if n.endswith("]") and "[" in n}
+    if len(bases) == 1 and all(n.endswith("]") and "[" in n for n in names):
+        base = bases.pop()
+        return None if base == "output" else base
+    return ", ".join(names)
+
+
 def _output_names(model: Any) -> list[str]:
     """The names Keras gives a functional model's outputs (the layers making them), else []."""
     try:
@@ -662,7 +684,24 @@ def _output_names(model: Any) -> list[str]:
     except Exception:
         return []
     names = [_keras_name(t) for t in outputs or []]
+    if any(_auto_named(t) for t in outputs or []):  # ``leaky_re_lu_25, conv2d_37`` would say nothing
+        return []
     return names if all(names) else []
+
+
+def _auto_named(tensor: Any) -> bool:
+    """Whether the layer making ``tensor`` kept the name Keras made up from its class (``conv2d_37``)."""
+    history = getattr(tensor, "_keras_history", None)
+    layer = getattr(history, "operation", None) or (history[0] if isinstance(history, tuple) and history else None)
+    if layer is None:
+        return False
+    try:
+        from keras.src.utils.naming import to_snake_case  # how Keras makes the name up (auto_name)
+    except ImportError:  # pragma: no cover - another Keras layout
+        return False
+    base = to_snake_case(type(layer).__name__)
+    name = str(getattr(layer, "name", ""))
+    return name == base or (name.startswith(base + "_") and name[len(base) + 1 :].isdigit())
 
 
 def _same(a: Any, b: Any) -> bool:
