@@ -13,10 +13,8 @@ from .args import FORMAT_HELP, add_out, default_out, pos_int, shape_value, subco
 
 EXAMPLES = """examples:
   ganviz gan examples/seed_gan.py:build_gan -o gan_system.png
-  ganviz gan mypkg.train:make_gan -o trace.json      (save the traced step)
-  ganviz gan trace.json -o gan_system.svg --expand-nested
   ganviz gan --compiled dcgan.py:discriminator --compiled dcgan.py:combined   (no step: as compiled)
-  ganviz gan dcgan.py:gan      (the script's own object: its compiled models, else its G and D)"""
+  ganviz gan dcgan.py:gan -o trace.json   (the script's own object; .json saves the trace)"""
 
 
 def _data_spec(shapes: list[tuple[int, ...]] | None, batch_size: int) -> Any:
