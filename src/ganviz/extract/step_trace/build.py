@@ -645,10 +645,14 @@ class _Builder:
 def _keras_name(tensor: Any) -> str:
     """The name Keras gives a model's input or output: its layer's (``input_layer_3``, ``z_mean``),
     never the symbolic tensor's own (``keras_tensor_21``)."""
-    history = getattr(tensor, "_keras_history", None)
-    layer = getattr(history, "operation", None) or (history[0] if isinstance(history, tuple) and history else None)
-    name = getattr(layer, "name", None) or getattr(tensor, "name", "")
+    name = getattr(_layer_of(tensor), "name", None) or getattr(tensor, "name", "")
     return str(name or "")
+
+
+def _layer_of(tensor: Any) -> Any:
+    """The layer that made a symbolic Keras tensor, else None."""
+    history = getattr(tensor, "_keras_history", None)
+    return getattr(history, "operation", None) or (history[0] if isinstance(history, tuple) and history else None)
 
 
 def _input_names(model: Any) -> list[str]:
@@ -691,8 +695,7 @@ def _output_names(model: Any) -> list[str]:
 
 def _auto_named(tensor: Any) -> bool:
     """Whether the layer making ``tensor`` kept the name Keras made up from its class (``conv2d_37``)."""
-    history = getattr(tensor, "_keras_history", None)
-    layer = getattr(history, "operation", None) or (history[0] if isinstance(history, tuple) and history else None)
+    layer = _layer_of(tensor)
     if layer is None:
         return False
     try:
