@@ -203,14 +203,7 @@ def test_cyclegan_six_weighted_outputs(classic: Any) -> None:
     combined = trace.compiled[-1]
     assert combined.model == "combined"
     assert set(combined.trains) == {"g_AB", "g_BA"} and set(combined.frozen) == {"d_A", "d_B"}
-    assert [(o.kind, o.weight) for o in combined.outputs] == [
-        ("mse", 1.0),
-        ("mse", 1.0),
-        ("mae", 10.0),
-        ("mae", 10.0),
-        ("mae", 1.0),
-        ("mae", 1.0),
-    ]
+    assert [(o.kind, o.weight) for o in combined.outputs] == classic_zoo.CYCLEGAN_OUTPUTS
     assert [t for _, _, _, t in _outputs(trace, len(trace.compiled) - 1)] == [
         "valid",
         "valid",
