@@ -155,10 +155,8 @@ def _trace(
         except TraceError:
             raise
         except Exception as exc:
-            from .tracing import _message
-
             raise TraceError(
-                f"cannot trace {what} with jax.make_jaxpr: {type(exc).__name__}: {_message(exc)}{note}; fix: the "
+                f"cannot trace {what} with jax.make_jaxpr: {type(exc).__name__}: {_first_line(exc)}{note}; fix: the "
                 f"step must be traceable by jax.jit (a pure function of its arguments, no .numpy() or Python "
                 f"control flow on traced values)"
             ) from exc
@@ -168,6 +166,13 @@ def _trace(
     roles = roles_of([x for _, x in flat], at, [_leaf_name(path, params) for path, _ in flat])
     builder = JaxBuilder(rec, found, names, ins, outs, roles, params, result)
     return unique_phase_names(builder.trace(trace_name))
+
+
+def _first_line(exc: BaseException) -> str:
+    """The first informative line of an exception's message, at most 300 characters."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    text = lines[0] if lines else ""
+    return text if len(text) <= 300 else text[:297] + "..."
 
 
 def _leaf_name(path: Any, params: list[str]) -> str:
