@@ -145,6 +145,12 @@ def _trace(
     return unique_phase_names(add_compiled(trace, rec.emulator, opt_names))
 
 
+def _on_jax() -> bool:
+    import keras
+
+    return bool(keras.backend.backend() == "jax")
+
+
 def trace_gan(gan: Any, *, data: Any = None) -> Trace:
     """Trace a GAN's ``train_step`` symbolically and record its models, losses and updates.
 
@@ -160,7 +166,14 @@ def trace_gan(gan: Any, *, data: Any = None) -> Trace:
 
     Raises:
         TraceError: the step cannot be traced, no models were found, or data cannot be inferred.
+
+    On the JAX backend, ``train_step(self, state, data)`` (Keras's JAX trainer) is traced by
+    ``jax.make_jaxpr`` instead (``jax_trace.py``); TensorFlow is not imported.
     """
+    if _on_jax():
+        from .jax_trace import trace_gan_jax
+
+        return trace_gan_jax(gan, data=data)
     keras = keras_tf()
     if isinstance(gan, type):
         raise TraceError(
@@ -217,7 +230,14 @@ def trace_step(step_fn: Callable[..., Any], *example_args: Any, models: Any = No
 
     Raises:
         TraceError: the step cannot be traced or uses no models that could be found.
+
+    On the JAX backend the step (a pure function of arrays: the models' variables and the data) is
+    traced by ``jax.make_jaxpr`` (``jax_trace.py``).
     """
+    if _on_jax():
+        from .jax_trace import trace_step_jax
+
+        return trace_step_jax(step_fn, *example_args, models=models)
     keras_tf()
     found = Found()
     found.add_given(models)

@@ -1,0 +1,315 @@
+"""``trace_gan``/``trace_step`` on the JAX backend: the stateless step traced abstractly by ``jax.make_jaxpr``.
+
+The step (``train_step(self, state, data)`` of Keras's JAX trainer, or a plain function of arrays)
+runs once under ``jax.make_jaxpr`` on abstract values of the real state's shapes: nothing
+computes, no variable or optimizer state changes. ``jax_record.py`` records the model calls
+(``__call__``, ``stateless_call``), Keras losses, noise, gradients and ``stateless_apply`` s; the
+jaxpr (``jax_graph.py``) says where each value comes from and how each loss is summed. The result is
+the same :class:`~ganviz.ir.Trace` as on TensorFlow (``ganviz.trace/2``), never ``verified``.
+TensorFlow is never imported.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from ...errors import TraceError
+from ...ir.trace import Trace
+from .find import Found, containers, find_in_function, model_names, unwrap
+from .guard import no_trace_left
+from .jax_build import JaxBuilder, Roles
+from .jax_graph import flatten_jaxpr
+from .jax_record import JaxRecorder, jax_patched
+from .phases import unique_phase_names
+
+__all__ = ["trace_gan_jax", "trace_step_jax", "is_stateless_step"]
+
+_INFER_BATCH = 8
+
+
+def is_stateless_step(step: Callable[..., Any]) -> bool:
+    """Whether a bound ``train_step`` takes ``(state, data)``, as Keras's JAX trainer calls it."""
+    try:
+        params = [
+            p
+            for p in inspect.signature(step).parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
+    except (TypeError, ValueError):
+        return False
+    return len(params) >= 2
+
+
+def _aval(value: Any) -> Any:
+    import jax
+    import numpy as np
+
+    dtype = np.dtype(value.dtype) if not hasattr(value.dtype, "name") else value.dtype
+    if str(dtype) == "float64":
+        dtype = np.dtype("float32")
+    return jax.ShapeDtypeStruct(tuple(int(d) for d in value.shape), dtype)
+
+
+def _is_array(value: Any) -> bool:
+    return hasattr(value, "shape") and hasattr(value, "dtype") and not isinstance(value, (str, bytes))
+
+
+def _example(value: Any) -> Any:
+    """An example batch as arrays or ``jax.ShapeDtypeStruct`` s (a ``tf.data`` spec is not read)."""
+    import jax
+
+    if isinstance(value, jax.ShapeDtypeStruct):
+        return value
+    if isinstance(value, dict):
+        return {k: _example(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_example(v) for v in value) if isinstance(value, tuple) else [_example(v) for v in value]
+    if _is_array(value):
+        return value
+    if isinstance(value, (int, float, bool)) or value is None:
+        return value
+    raise TraceError(
+        f"cannot use {type(value).__name__} as example data on JAX: pass a numpy or JAX array, a "
+        f"jax.ShapeDtypeStruct, or a tuple/dict of them"
+    )
+
+
+def _infer_data(found: Found) -> tuple[Any, str]:
+    import jax
+
+    hints = ("disc", "critic", "encoder")
+    for attr, model in found.models.values():
+        if not any(h in (attr + model.name).lower() for h in hints):
+            continue
+        try:
+            inputs = model.inputs
+        except Exception:
+            inputs = None
+        if inputs and len(inputs) == 1:
+            shape = tuple(_INFER_BATCH if d is None else int(d) for d in inputs[0].shape)
+            return jax.ShapeDtypeStruct(shape, inputs[0].dtype), f"the input shape of {attr!r} {shape}"
+    raise TraceError("cannot tell the shape of the training data from the models: pass data=<an example batch>")
+
+
+def _record(
+    step: Callable[..., Any], args: tuple[Any, ...], rec: JaxRecorder
+) -> tuple[list[Any], list[Any], list[int], Any]:
+    """Trace ``step(*args)`` by ``jax.make_jaxpr``; the flattened jaxpr's input and kept nodes, the
+    positions (among the leaves of ``args``) of its array inputs, and the result's kept indices."""
+    import jax
+
+    leaves, treedef = jax.tree_util.tree_flatten(args, is_leaf=lambda x: isinstance(x, jax.ShapeDtypeStruct))
+    at = [i for i, x in enumerate(leaves) if _is_array(x)]
+    avals = [_aval(leaves[i]) for i in at]
+    result_box: list[Any] = []
+
+    def entry(*xs: Any) -> list[Any]:
+        full = list(leaves)
+        for i, x in zip(at, xs):
+            full[i] = x
+        rec.outer = getattr(xs[0], "_trace", None) if xs else None
+        for x in xs:
+            rec.keep(x)  # the inputs are kept first: kept index i is input i
+        rec.recording = True
+        try:
+            result = step(*jax.tree_util.tree_unflatten(treedef, full))
+        finally:
+            rec.recording = False
+        rec.capture_final()
+        result_box.append(jax.tree_util.tree_map(rec.keep, result, is_leaf=lambda x: x is None))
+        return list(rec.kept)
+
+    rec.stop_code = entry.__code__
+    closed = jax.make_jaxpr(entry)(*avals)
+    ins, outs = flatten_jaxpr(closed)
+    return ins, outs, at, result_box[0] if result_box else None
+
+
+def _trace(
+    step: Callable[..., Any],
+    args: tuple[Any, ...],
+    found: Found,
+    what: str,
+    trace_name: str,
+    params: list[str],
+    roles_of: Callable[[list[Any], list[int], list[str]], Roles],
+    owner: Any = None,
+    note: str = "",
+) -> Trace:
+    if not found.models:
+        searched = ", ".join(dict.fromkeys(found.searched)) or "nothing"
+        raise TraceError(
+            f"no Keras models found in {what} (searched: {searched}); hold the models as attributes "
+            f"(self.generator = ...) or pass models=[generator, discriminator]"
+        )
+    names = model_names(found)
+    rec = JaxRecorder(names)
+    models = [m for _, m in found.models.values()]
+    opts = [o for _, o in found.optimizers.values()]
+    rec.containers = containers(models)
+    with no_trace_left([*models, *opts, *([] if owner is None else [owner])]), jax_patched(rec, models, opts):
+        try:
+            ins, outs, at, result = _record(step, args, rec)
+        except TraceError:
+            raise
+        except Exception as exc:
+            raise TraceError(
+                f"cannot trace {what} with jax.make_jaxpr: {type(exc).__name__}: {_first_line(exc)}{note}; fix: the "
+                f"step must be traceable by jax.jit (a pure function of its arguments, no .numpy() or Python "
+                f"control flow on traced values)"
+            ) from exc
+    import jax
+
+    flat = jax.tree_util.tree_flatten_with_path(args, is_leaf=lambda x: isinstance(x, jax.ShapeDtypeStruct))[0]
+    roles = roles_of([x for _, x in flat], at, [_leaf_name(path, params) for path, _ in flat])
+    builder = JaxBuilder(rec, found, names, ins, outs, roles, params, result)
+    return unique_phase_names(builder.trace(trace_name))
+
+
+def _first_line(exc: BaseException) -> str:
+    """The first informative line of an exception's message, at most 300 characters."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    text = lines[0] if lines else ""
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def _leaf_name(path: Any, params: list[str]) -> str:
+    """``data[0]`` for the first element of the step's argument ``data``."""
+    import jax
+
+    if not path:
+        return params[0] if params else "arg0"
+    idx = getattr(path[0], "idx", 0)
+    base = params[idx] if idx < len(params) else f"arg{idx}"
+    return base + "".join(jax.tree_util.keystr((k,)) for k in path[1:])
+
+
+def _gan_state(gan: Any) -> tuple[Any, ...]:
+    """The state Keras's JAX trainer passes ``train_step``: trainable, non-trainable, optimizer and
+    metrics variables' values; an optimizer not built yet is built as ``fit`` would (put back after)."""
+    opt = getattr(gan, "optimizer", None)
+    if opt is not None and not getattr(opt, "built", True):
+        try:
+            opt.build(gan.trainable_variables)
+        except Exception as exc:
+            raise TraceError(
+                f"cannot build {type(gan).__name__}'s optimizer to trace its step: {exc}; build or compile it first"
+            ) from exc
+    opt_vars = list(getattr(opt, "variables", []) or []) if opt is not None else []
+    return (
+        [v.value for v in gan.trainable_variables],
+        [v.value for v in gan.non_trainable_variables],
+        [v.value for v in opt_vars],
+        [v.value for v in gan.metrics_variables],
+    ), opt_vars
+
+
+def trace_gan_jax(gan: Any, *, data: Any = None) -> Trace:
+    """``trace_gan`` on the JAX backend: ``gan.train_step(state, data)`` traced by ``jax.make_jaxpr``."""
+    import keras
+
+    if isinstance(gan, type):
+        raise TraceError(
+            f"{gan.__name__} is a class, not a GAN object: build and compile one first, e.g. "
+            f"gan = {gan.__name__}(...); gan.compile(...); then trace gan"
+        )
+    step = getattr(gan, "train_step", None)
+    if step is None:
+        raise TraceError(
+            f"{type(gan).__name__} has no train_step to trace; for separate models use "
+            f"plot_gan(generator=..., discriminator=...)"
+        )
+    if isinstance(gan, keras.Model) and getattr(type(gan), "train_step", None) is getattr(
+        keras.Model, "train_step", None
+    ):
+        raise TraceError(
+            f"{type(gan).__name__} does not override train_step, so there is no GAN step to trace; "
+            f"for separate models use plot_gan(generator=..., discriminator=...)"
+        )
+    if not is_stateless_step(step):
+        raise TraceError(
+            f"tracing {type(gan).__name__}.train_step(data) needs TensorFlow: a one-argument step is a "
+            f"TensorFlow step, but the Keras backend is 'jax', whose steps are train_step(self, state, data) "
+            f"(Keras's JAX trainer, traced here by jax.make_jaxpr); write the step that way, set "
+            f"KERAS_BACKEND=tensorflow, or draw the standard loop with plot_gan(generator=..., discriminator=...)"
+        )
+    found = Found()
+    found.add_attributes(gan)
+    note = ""
+    if data is None:
+        data, origin = _infer_data(found)
+        note = f" (data was inferred from {origin}; pass data=<an example batch>)"
+    data = _example(data)
+    params = [p for p in inspect.signature(step).parameters][:2]
+    what = f"{type(gan).__name__}.train_step"
+    holder: dict[str, Any] = {}
+
+    def roles_of(leaves: list[Any], at: list[int], names: list[str]) -> Roles:
+        state_vars = holder["vars"]
+        roles = Roles()
+        for k, pos in enumerate(at):
+            if pos < len(state_vars):
+                roles.variables[k] = state_vars[pos]
+            else:
+                roles.data[k] = names[pos]
+        roles.state_groups = holder["groups"]
+        return roles
+
+    def traced_step(state: Any, batch: Any) -> Any:
+        return step(state, batch)
+
+    with no_trace_left([gan, *[o for _, o in found.optimizers.values()]]):
+        state, opt_vars = _gan_state(gan)
+        groups = [
+            ("trainable", list(gan.trainable_variables)),
+            ("non_trainable", list(gan.non_trainable_variables)),
+            ("optimizer", opt_vars),
+            ("metrics", list(gan.metrics_variables)),
+        ]
+        holder["vars"] = [(g, v) for g, vs in groups for v in vs]
+        holder["groups"] = groups
+        trace = _trace(traced_step, (state, data), found, what, type(gan).__name__, params, roles_of, gan, note)
+    return trace
+
+
+def trace_step_jax(step_fn: Callable[..., Any], *example_args: Any, models: Any = None) -> Trace:
+    """``trace_step`` on the JAX backend: a pure step function of arrays (model variables passed as
+    arrays, matched to the models' variables by identity) traced by ``jax.make_jaxpr``."""
+    found = Found()
+    found.add_given(models)
+    find_in_function(step_fn, found)
+    fn = unwrap(step_fn)
+    name = getattr(fn, "__name__", "step")
+    try:
+        params = list(inspect.signature(fn).parameters)
+    except (TypeError, ValueError):
+        params = []
+    note = ""
+    if not example_args and len(params) == 1 and found.models:
+        spec, origin = _infer_data(found)
+        example_args, note = (spec,), f" (data was inferred from {origin}; pass example arguments)"
+    args = tuple(_example(a) for a in example_args)
+    by_value: dict[int, tuple[str, Any]] = {}
+    for _, model in found.models.values():
+        for v in model.trainable_variables:
+            by_value.setdefault(id(v.value), ("trainable", v))
+        for v in model.non_trainable_variables:
+            by_value.setdefault(id(v.value), ("non_trainable", v))
+    for _, opt in found.optimizers.values():
+        for v in getattr(opt, "variables", []) or []:
+            by_value.setdefault(id(v.value), ("optimizer", v))
+
+    def roles_of(leaves: list[Any], at: list[int], names: list[str]) -> Roles:
+        roles = Roles()
+        for k, pos in enumerate(at):
+            hit = by_value.get(id(leaves[pos]))
+            if hit is not None:
+                roles.variables[k] = hit
+            else:
+                roles.data[k] = names[pos]
+        return roles
+
+    owner = getattr(fn, "__self__", None)
+    return _trace(fn, args, found, f"step function {name!r}", name, params, roles_of, owner, note)
