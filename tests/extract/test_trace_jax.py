@@ -70,6 +70,41 @@ _JAX_SCRIPT = textwrap.dedent(
     gan, data = systems["dcgan"]
     drawn = ganviz.plot_gan(gan, data=data, to_file=sys.argv[2])
     out["svg"] = open(sys.argv[2], encoding="utf-8").read()[:2000]
+
+    # a failed trace leaves no tracer behind: a classic loop (refused in one line) and a step that
+    # calls a batch-norm model in training mode, then leaves JAX (float of a traced value)
+    import jax
+    g = keras.Sequential([keras.Input((4,)), keras.layers.Dense(6), keras.layers.BatchNormalization()], name="g")
+    d = keras.Sequential([keras.Input((6,)), keras.layers.Dense(1, activation="sigmoid")], name="d")
+    d.compile(optimizer="adam", loss="binary_crossentropy")
+    d.trainable = False
+    z = keras.Input((4,))
+    combined = keras.Model(z, d(g(z)), name="combined")
+    combined.compile(optimizer="adam", loss="binary_crossentropy")
+
+    def classic_step(real):
+        noise = np.random.normal(size=(8, 4)).astype("float32")
+        fake = g.predict(noise, verbose=0)
+        d.trainable = True
+        d.train_on_batch(np.concatenate([real, fake]), np.zeros((16, 1)))
+        d.trainable = False
+        combined.train_on_batch(noise, np.ones((8, 1)))
+
+    def leaving_step(real):
+        return float(keras.ops.mean(g(real[:, :4], training=True)))
+
+    failures = {}
+    for name, step in {"classic": classic_step, "leaving": leaving_step}.items():
+        try:
+            ganviz.trace_step(step, np.zeros((8, 6), "float32"), models={"generator": g, "discriminator": d, "combined": combined})
+            failures[name] = None
+        except ganviz.errors.TraceError as exc:
+            failures[name] = str(exc)
+    every = g.variables + d.variables + combined.optimizer.variables + d.optimizer.variables
+    out["failures"] = failures
+    out["tracers_left"] = sum(isinstance(v.value, jax.core.Tracer) for v in every)
+    classic_step(np.ones((8, 6), "float32"))
+    out["iterations_after"] = [int(d.optimizer.iterations.numpy()), int(combined.optimizer.iterations.numpy())]
     out["tensorflow"] = "tensorflow" in sys.modules
     print("JSON" + json.dumps(out))
     """
@@ -210,3 +245,16 @@ def test_jax_golden_facts_of_the_twins(jax_traces: dict[str, Any]) -> None:
     assert ("generator_ema", "generator", "ema", 0.999, 6) in default["assignments"]
     assert default["losses"] == [("d_loss", [("bce", 1.0), ("gradient_penalty", 0.5)]), ("g_loss", [("bce", 1.0)])]
     assert [p[0] for p in default["phases"]] == ["update discriminator, generator"]
+
+
+@pytest.mark.slow
+def test_a_failed_jax_trace_leaves_no_tracer_and_training_goes_on(jax_traces: dict[str, Any]) -> None:
+    """Tracing never changes what training does, on JAX too: a classic train_on_batch loop is refused in
+    one line naming ``compiled=``, a step that leaves JAX fails cleanly, and afterwards every variable holds
+    an array again and both optimizers advance."""
+    classic, leaving = jax_traces["failures"]["classic"], jax_traces["failures"]["leaving"]
+    assert classic is not None and "g.predict() inside the step" in classic and "compiled=" in classic
+    assert "\n" not in classic
+    assert leaving is not None and "cannot trace" in leaving
+    assert jax_traces["tracers_left"] == 0
+    assert jax_traces["iterations_after"] == [1, 1]

@@ -11,9 +11,11 @@ TensorFlow is never imported.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
+from unittest import mock
 
 from ...errors import TraceError
 from ...ir.trace import Trace
@@ -149,7 +151,8 @@ def _trace(
     models = [m for _, m in found.models.values()]
     opts = [o for _, o in found.optimizers.values()]
     rec.containers = containers(models)
-    with no_trace_left([*models, *opts, *([] if owner is None else [owner])]), jax_patched(rec, models, opts):
+    kept = [*models, *opts, *([] if owner is None else [owner])]
+    with _values_kept(kept), _no_keras_loops(), no_trace_left(kept), jax_patched(rec, models, opts):
         try:
             ins, outs, at, result = _record(step, args, rec)
         except TraceError:
@@ -166,6 +169,65 @@ def _trace(
     roles = roles_of([x for _, x in flat], at, [_leaf_name(path, params) for path, _ in flat])
     builder = JaxBuilder(rec, found, names, ins, outs, roles, params, result)
     return unique_phase_names(builder.trace(trace_name))
+
+
+def _variables_of(objs: list[Any]) -> list[Any]:
+    """Every Keras variable the objects reach: their own, their sub-layers', metrics' and optimizers'."""
+    out: dict[int, Any] = {}
+    for obj in objs:
+        groups = [getattr(obj, "variables", None), getattr(obj, "metrics_variables", None)]
+        opt = getattr(obj, "optimizer", None)
+        if opt is not None and opt is not obj:
+            groups.append(getattr(opt, "variables", None))
+        for group in groups:
+            try:
+                for v in list(group or []):
+                    out.setdefault(id(v), v)
+            except Exception:  # a property that needs a built model: nothing of it to keep
+                continue
+    return list(out.values())
+
+
+@contextlib.contextmanager
+def _values_kept(objs: list[Any]) -> Iterator[None]:
+    """Put back the value of every variable the objects reach, whatever the trace did.
+
+    JAX arrays are immutable, so keeping each variable's array object is enough. Keras code run
+    under ``jax.make_jaxpr`` (``predict``, a stateful ``__call__``) may assign tracers to variables;
+    left there, they break every later step.
+    """
+    variables = _variables_of(objs)
+    saved = [(v, v._value) for v in variables if hasattr(v, "_value")]
+    try:
+        yield
+    finally:
+        for v, value in saved:
+            v._value = value
+
+
+_KERAS_LOOPS = ("train_on_batch", "test_on_batch", "predict_on_batch", "predict", "fit", "evaluate")
+
+
+@contextlib.contextmanager
+def _no_keras_loops() -> Iterator[None]:
+    """Keras's own compiled loops cannot run inside ``jax.make_jaxpr``: refuse them in one line."""
+    import keras
+
+    def refuse(name: str) -> Callable[..., Any]:
+        def refused(model: Any, *args: Any, **kwargs: Any) -> Any:
+            raise TraceError(
+                f"{getattr(model, 'name', type(model).__name__)}.{name}() inside the step: on JAX a classic "
+                f"train_on_batch/predict loop is not traced; draw its compiled models with "
+                f"plot_gan(compiled=[discriminator, combined]) (CLI: ganviz gan --compiled f.py:d --compiled "
+                f"f.py:combined), or trace the loop with KERAS_BACKEND=tensorflow"
+            )
+
+        return refused
+
+    with contextlib.ExitStack() as stack:
+        for name in _KERAS_LOOPS:
+            stack.enter_context(mock.patch.object(keras.Model, name, refuse(name)))
+        yield
 
 
 def _first_line(exc: BaseException) -> str:
