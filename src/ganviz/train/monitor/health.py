@@ -3,24 +3,22 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
+
+from ...ir.records import Record
 
 __all__ = ["HealthEvent", "HealthChecker"]
 
 
 @dataclass(frozen=True)
-class HealthEvent:
+class HealthEvent(Record):
     """One event for ``events.jsonl`` and the log."""
 
     step: int
     kind: str
     level: str
     message: str
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain-data form."""
-        return asdict(self)
 
 
 class HealthChecker:
