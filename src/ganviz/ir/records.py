@@ -32,7 +32,7 @@ import json
 import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, NamedTuple, Self
 
 __all__ = ["Record", "Document", "shape_to_json", "shape_from_json"]
 
@@ -83,6 +83,8 @@ def _codec(hint: Any) -> tuple[Convert | None, Convert]:
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin in (types.UnionType, typing.Union):
         (inner,) = (a for a in args if a is not type(None))
+        if inner is tuple:  # an unknown shape: the shape functions take None themselves
+            return shape_to_json, shape_from_json
         write, read = _codec(inner)
         return (None if write is None else _optional(write)), _optional(read)
     if hint is tuple:  # ``Shape``: a tuple of int | None
@@ -103,39 +105,40 @@ def _codec(hint: Any) -> tuple[Convert | None, Convert]:
     raise TypeError(f"no JSON form for a field of type {hint!r}")
 
 
-@dataclasses.dataclass(frozen=True)
-class _Field:
-    name: str
-    write: Convert | None
-    read: Convert
-    default: Any  # what a missing key reads as; _REQUIRED: none, the key must be there
-    factory: Callable[[], Any] | None  # makes the default instead (a dict for each record)
-    when: str | None  # the key whose value decides whether this one is written; None: always
+class _Plan(NamedTuple):
+    """How one class is written (``(key, convert or None, the key deciding or None)`` in key order)
+    and read (``(key, convert, default, default factory)``; default ``_REQUIRED``: none)."""
+
+    write: tuple[tuple[str, Convert | None, str | None], ...]
+    read: tuple[tuple[str, Convert, Any, Callable[[], Any] | None], ...]
 
 
-def _fields_of(cls: type) -> list[_Field]:
+def _plan_of(cls: type[Record]) -> _Plan:
+    fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+    said = [*cls._json_first, *cls._json_when_set, *cls._json_written_with, *cls._json_written_with.values()]
+    unknown = sorted({*said, *cls._json_read_defaults} - {f.name for f in fields})
+    if unknown:
+        raise TypeError(f"{cls.__name__} declares a JSON form for fields it does not have: {unknown}")
     hints = typing.get_type_hints(cls)
-    read_defaults: Mapping[str, Any] = getattr(cls, "_json_read_defaults", {})
-    when_set: Sequence[str] = getattr(cls, "_json_when_set", ())
-    written_with: Mapping[str, str] = getattr(cls, "_json_written_with", {})
-    found = []
-    for f in dataclasses.fields(cls):
-        write, read = _codec(hints[f.name])
-        default: Any = _REQUIRED
-        factory = None
-        if f.name in read_defaults:
-            default = read_defaults[f.name]
+    write, read = [], []
+    for f in fields:
+        to_json, from_json = _codec(hints[f.name])
+        when = cls._json_written_with.get(f.name, f.name if f.name in cls._json_when_set else None)
+        write.append((f.name, to_json, when))
+        default, factory = _REQUIRED, None
+        if f.name in cls._json_read_defaults:
+            default = cls._json_read_defaults[f.name]
         elif f.default is not dataclasses.MISSING:
             default = f.default
         elif f.default_factory is not dataclasses.MISSING:
             factory = f.default_factory
-        when = written_with.get(f.name, f.name if f.name in when_set else None)
-        found.append(_Field(f.name, write, read, default, factory, when))
-    first = list(getattr(cls, "_json_first", ()))
-    return sorted(found, key=lambda f: first.index(f.name) if f.name in first else len(first))
+        read.append((f.name, from_json, default, factory))
+    first = list(cls._json_first)
+    write.sort(key=lambda w: first.index(w[0]) if w[0] in first else len(first))
+    return _Plan(tuple(write), tuple(read))
 
 
-_FIELDS: dict[type, list[_Field]] = {}
+_PLANS: dict[type, _Plan] = {}
 
 
 class Record:
@@ -147,32 +150,31 @@ class Record:
     _json_read_defaults: ClassVar[Mapping[str, Any]] = {}
 
     @classmethod
-    def _json_fields(cls) -> list[_Field]:
-        found = _FIELDS.get(cls)
-        if found is None:
-            found = _FIELDS[cls] = _fields_of(cls)
-        return found
+    def _json_plan(cls) -> _Plan:
+        plan = _PLANS.get(cls)
+        if plan is None:
+            plan = _PLANS[cls] = _plan_of(cls)
+        return plan
 
     def to_dict(self) -> dict[str, Any]:
         """The plain-data form, ready for ``json.dumps``."""
         out: dict[str, Any] = {}
-        for f in self._json_fields():
-            if f.when is not None and not _is_set(getattr(self, f.when)):
+        for name, write, when in self._json_plan().write:
+            value = getattr(self, name)
+            if when is not None and not _is_set(value if when == name else getattr(self, when)):
                 continue
-            value = getattr(self, f.name)
-            out[f.name] = value if f.write is None else f.write(value)
+            out[name] = value if write is None else write(value)
         return out
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Self:
         """Read the plain-data form back (a missing required key raises ``KeyError``)."""
         values: dict[str, Any] = {}
-        for f in cls._json_fields():
-            if f.name in d or (f.default is _REQUIRED and f.factory is None):
-                value = d[f.name]
-            else:
-                value = f.default if f.factory is None else f.factory()
-            values[f.name] = f.read(value)
+        for name, read, default, factory in cls._json_plan().read:
+            value = d.get(name, default)
+            if value is _REQUIRED:
+                value = d[name] if factory is None else factory()
+            values[name] = read(value)
         return cls(**values)
 
 
