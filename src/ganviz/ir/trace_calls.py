@@ -13,7 +13,6 @@ from .trace_facts import Assignment, LossTerm
 __all__ = [
     "COMPILED_CAPTION",
     "MAX_INCHES",
-    "SUMMARY_FIELDS",
     "model_summary",
     "diagram_details",
     "trace_to_call_graph",
@@ -184,7 +183,7 @@ def _call_name(call: Call, names: dict[str, str]) -> str:
 
 
 # What a model's box shows of the model: the fields of Node that a TraceModel has too.
-SUMMARY_FIELDS = ("input_shapes", "output_shapes", "params", "trainable_params", "trainable")
+_SUMMARY_FIELDS = ("input_shapes", "output_shapes", "params", "trainable_params", "trainable")
 
 
 def model_summary(m: TraceModel) -> dict[str, Any]:
@@ -193,7 +192,7 @@ def model_summary(m: TraceModel) -> dict[str, Any]:
     >>> model_summary(TraceModel("g", "Sequential", 10, 8, Graph("g"), output_shapes=((None, 2),)))
     {'input_shapes': (), 'output_shapes': ((None, 2),), 'params': 10, 'trainable_params': 8, 'trainable': True}
     """
-    return {name: getattr(m, name) for name in SUMMARY_FIELDS}
+    return {name: getattr(m, name) for name in _SUMMARY_FIELDS}
 
 
 def _model_node(b: GraphBuilder, m: TraceModel | None, name: str, label: str, cls: str, parent: str | None) -> str:
