@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["UsageError", "Parser", "subcommand", "add_out", "default_out", "nonneg_int", "pos_int", "pos_float",
-           "dpi_value", "seed_value", "shape_value", "MAX_DPI", "MAX_SEED", "ALIASES", "FORMAT_HELP"]  # fmt: skip
+__all__ = ["UsageError", "Parser", "subcommand", "add_out", "add_rankdir", "keywords", "default_out", "nonneg_int",
+           "pos_int", "pos_float", "dpi_value", "seed_value", "shape_value", "MAX_DPI", "MAX_SEED", "ALIASES",
+           "FORMAT_HELP"]  # fmt: skip
 
 MAX_DPI = 2400  # the renderers' own limit (render.labels.check_dpi)
 MAX_SEED = 2**32 - 1  # NumPy's and Keras's seed range
@@ -101,3 +103,14 @@ def subcommand(sub: Any, name: str, help_text: str, description: str, epilog: st
 def add_out(parser: argparse.ArgumentParser, help_text: str) -> None:
     """``-o/--out`` (and ``--output``) name what a subcommand writes, the same in every subcommand."""
     parser.add_argument("-o", "--out", "--output", dest="out", metavar="OUT", default=None, help=help_text)
+
+
+def add_rankdir(parser: argparse.ArgumentParser) -> None:
+    """``--rankdir``: the layout direction of a drawing, the same in every subcommand that draws."""
+    parser.add_argument("--rankdir", choices=["TB", "LR", "BT", "RL"], default="TB", help="layout direction")
+
+
+def keywords(args: argparse.Namespace, names: Sequence[str]) -> dict[str, Any]:
+    """The options ``names`` as keyword arguments of the function a subcommand calls: each such option's
+    ``dest`` is that function's own keyword (``--lr`` is ``learning_rate``), so nothing is renamed twice."""
+    return {name: getattr(args, name) for name in names}

@@ -9,7 +9,7 @@ from typing import Any
 from .._io import check_input_file, check_writable
 from ..errors import TargetError, TraceError
 from ..ir import Trace
-from .args import FORMAT_HELP, add_out, default_out, pos_int, shape_value, subcommand
+from .args import FORMAT_HELP, add_out, add_rankdir, default_out, pos_int, shape_value, subcommand
 
 EXAMPLES = """examples:
   ganviz gan examples/seed_gan.py:build_gan -o gan_system.png
@@ -299,7 +299,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     sg.add_argument("--merge-calls", action="store_true", help="one box per model instead of one per call")
     add_out(sg, FORMAT_HELP + " (default: NAME_system.png)")
     sg.add_argument("--expand-nested", action="store_true", help="draw each model's architecture inside its box")
-    sg.add_argument("--rankdir", choices=["TB", "LR", "BT", "RL"], default="TB", help="layout direction")
+    add_rankdir(sg)
     sg.add_argument(
         "--data-shape",
         type=shape_value,

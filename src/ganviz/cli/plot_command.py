@@ -8,7 +8,19 @@ from typing import Any
 
 from .._io import check_input_file, check_writable
 from ..errors import ModelNotBuiltError, NotAModelError
-from .args import ALIASES, FORMAT_HELP, MAX_DPI, add_out, default_out, dpi_value, nonneg_int, shape_value, subcommand
+from .args import (
+    ALIASES,
+    FORMAT_HELP,
+    MAX_DPI,
+    add_out,
+    add_rankdir,
+    default_out,
+    dpi_value,
+    keywords,
+    nonneg_int,
+    shape_value,
+    subcommand,
+)
 
 EXAMPLES = """examples:
   ganviz plot model.keras -o model.svg --show-shapes
@@ -49,21 +61,13 @@ def _has_custom_train_step(model: Any) -> bool:
     return step is not None and getattr(step, "__module__", "").split(".")[0] not in ("keras", "ganviz")
 
 
+# The options passed on to plot_model, each under plot_model's own keyword.
+PLOT_OPTIONS = ("show_shapes", "show_dtype", "show_layer_names", "rankdir", "expand_nested", "dpi",
+                "show_layer_activations", "show_trainable", "depth", "input_shape")  # fmt: skip
+
+
 def _plot(plot_model: Any, model: Any, out: str, args: argparse.Namespace) -> Any:
-    return plot_model(
-        model,
-        to_file=out,
-        show_shapes=args.show_shapes,
-        show_dtype=args.show_dtype,
-        show_layer_names=args.show_layer_names,
-        rankdir=args.rankdir,
-        expand_nested=args.expand_nested,
-        dpi=args.dpi,
-        show_layer_activations=args.show_activations,
-        show_trainable=args.show_trainable,
-        depth=args.depth,
-        input_shape=args.input_shape,
-    )
+    return plot_model(model, to_file=out, **keywords(args, PLOT_OPTIONS))
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
@@ -85,9 +89,13 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     )
     sp.add_argument("--show-trainable", action="store_true", help="mark trainable/frozen state")
     sp.add_argument(
-        "--show-activations", "--show-layer-activations", action="store_true", help="show layer activations"
+        "--show-activations",
+        "--show-layer-activations",
+        dest="show_layer_activations",
+        action="store_true",
+        help="show layer activations",
     )
-    sp.add_argument("--rankdir", choices=["TB", "LR", "BT", "RL"], default="TB", help="layout direction")
+    add_rankdir(sp)
     sp.add_argument(
         "--dpi", type=dpi_value, default=200, help=f"resolution of PNG/PDF output (default 200, max {MAX_DPI})"
     )

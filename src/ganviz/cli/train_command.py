@@ -8,12 +8,16 @@ from pathlib import Path
 from typing import Any
 
 from ..train.recipe.options import DEFAULTS, LOSS_SETTINGS
-from .args import add_out, pos_float, pos_int, seed_value, subcommand
+from .args import add_out, keywords, pos_float, pos_int, seed_value, subcommand
 
 EXAMPLES = """examples:
   ganviz train --quick -o run1
   ganviz train --data mnist:~/mnist --loss wgan-gp --steps 20000 -o run2
   ganviz train --resume -o run2                       (continue where it stopped)"""
+
+# The options passed on to train(), each under train()'s own keyword.
+TRAIN_OPTIONS = ("data", "steps", "resume", "overwrite", "loss", "batch_size", "seed", "sample_every",
+                 "checkpoint_every", "learning_rate", "quick", "tensorboard")  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
@@ -30,23 +34,7 @@ def run(args: argparse.Namespace) -> int:
 
         user_model = check_user_model(load_object(args.model), repr(args.model))
     out = args.out or DEFAULTS["out"]
-    result = train(
-        data=args.data,
-        steps=args.steps,
-        out=out,
-        resume=args.resume,
-        overwrite=args.overwrite,
-        loss=args.loss,
-        batch_size=args.batch_size,
-        seed=args.seed,
-        sample_every=args.sample_every,
-        checkpoint_every=args.checkpoint_every,
-        learning_rate=args.lr,
-        quick=args.quick,
-        model=user_model,
-        tensorboard=args.tensorboard,
-        model_target=args.model,
-    )
+    result = train(out=out, model=user_model, model_target=args.model, **keywords(args, TRAIN_OPTIONS))
     print(f"run folder: {Path(out).resolve()}")
     if result.report is not None:
         print(f"report:     {result.report.resolve()}")
@@ -107,6 +95,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     st.add_argument("--batch-size", type=pos_int, default=None, help=f"batch size (default {DEFAULTS['batch_size']})")
     st.add_argument(
         "--lr",
+        dest="learning_rate",
+        metavar="LR",
         type=pos_float,
         default=None,
         help=f"Adam learning rate of both models (default {DEFAULTS['learning_rate']:g})",

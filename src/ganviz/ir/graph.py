@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from .records import Document, Record, shape_from_json, shape_to_json
 
 __all__ = [
     "GRAPH_FORMAT",
@@ -25,33 +26,11 @@ GRAPH_FORMAT = "ganviz.graph/1"
 NODE_KINDS = ("input", "layer", "model", "output", "data", "noise", "constant", "op", "loss", "optimizer")
 EDGE_KINDS = ("data", "gradient", "update")
 
-Shape = tuple  # a tuple of int | None (None = unknown dimension)
-
-
-def shape_to_json(shape: Shape | None) -> list[int | None] | None:
-    """Turn a shape tuple into its JSON form (a list with ``null`` for unknown dimensions).
-
-    >>> shape_to_json((None, 28, 28, 1))
-    [None, 28, 28, 1]
-    >>> shape_to_json(None) is None
-    True
-    """
-    return None if shape is None else [None if d is None else int(d) for d in shape]
-
-
-def shape_from_json(value: Sequence[int | None] | None) -> Shape | None:
-    """Turn a JSON shape (list with ``null``) back into a tuple.
-
-    >>> shape_from_json([None, 28, 28, 1])
-    (None, 28, 28, 1)
-    >>> shape_from_json(None) is None
-    True
-    """
-    return None if value is None else tuple(None if d is None else int(d) for d in value)
+Shape = tuple  # a tuple of int | None (None = unknown dimension); records.py writes a bare tuple as one
 
 
 @dataclass(frozen=True)
-class Node:
+class Node(Record):
     """One box of a diagram: a layer, an input/output, a collapsed model, or a trace element.
 
     ``details`` carries extra, kind-specific facts (a layer's config, a call count) that the
@@ -72,46 +51,11 @@ class Node:
     activation: str | None = None
     details: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
-    def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {
-            "id": self.id,
-            "name": self.name,
-            "kind": self.kind,
-            "class_name": self.class_name,
-            "parent": self.parent,
-            "input_shapes": [shape_to_json(s) for s in self.input_shapes],
-            "output_shapes": [shape_to_json(s) for s in self.output_shapes],
-            "dtype": self.dtype,
-            "params": self.params,
-            "trainable_params": self.trainable_params,
-            "trainable": self.trainable,
-            "activation": self.activation,
-        }
-        if self.details:
-            d["details"] = dict(self.details)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> Node:
-        return cls(
-            id=str(d["id"]),
-            name=str(d["name"]),
-            kind=str(d.get("kind", "layer")),
-            class_name=str(d.get("class_name", "")),
-            parent=d.get("parent"),
-            input_shapes=tuple(shape_from_json(s) for s in d.get("input_shapes", [])),
-            output_shapes=tuple(shape_from_json(s) for s in d.get("output_shapes", [])),
-            dtype=d.get("dtype"),
-            params=int(d.get("params", 0)),
-            trainable_params=int(d.get("trainable_params", 0)),
-            trainable=bool(d.get("trainable", True)),
-            activation=d.get("activation"),
-            details=dict(d.get("details", {})),
-        )
+    _json_when_set = ("details",)
 
 
 @dataclass(frozen=True)
-class Cluster:
+class Cluster(Record):
     """A nested model drawn open: a labelled box that holds nodes and other clusters."""
 
     id: str
@@ -123,36 +67,11 @@ class Cluster:
     trainable: bool = True
     details: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
-    def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {
-            "id": self.id,
-            "name": self.name,
-            "class_name": self.class_name,
-            "parent": self.parent,
-            "params": self.params,
-            "trainable_params": self.trainable_params,
-            "trainable": self.trainable,
-        }
-        if self.details:
-            d["details"] = dict(self.details)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> Cluster:
-        return cls(
-            id=str(d["id"]),
-            name=str(d["name"]),
-            class_name=str(d.get("class_name", "")),
-            parent=d.get("parent"),
-            params=int(d.get("params", 0)),
-            trainable_params=int(d.get("trainable_params", 0)),
-            trainable=bool(d.get("trainable", True)),
-            details=dict(d.get("details", {})),
-        )
+    _json_when_set = ("details",)
 
 
 @dataclass(frozen=True)
-class Edge:
+class Edge(Record):
     """A directed edge between two node ids; ``kind`` is data, gradient or update."""
 
     source: str
@@ -160,16 +79,9 @@ class Edge:
     kind: str = "data"
     label: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"source": self.source, "target": self.target, "kind": self.kind, "label": self.label}
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> Edge:
-        return cls(str(d["source"]), str(d["target"]), str(d.get("kind", "data")), d.get("label"))
-
 
 @dataclass(frozen=True)
-class Graph:
+class Graph(Document):
     """An immutable diagram: nodes, clusters (nested models) and edges, in a fixed order."""
 
     name: str
@@ -177,6 +89,10 @@ class Graph:
     clusters: tuple[Cluster, ...] = ()
     edges: tuple[Edge, ...] = ()
     details: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    _json_format = GRAPH_FORMAT
+    _json_kind = "graph"
+    _json_when_set = ("details",)
 
     # -- lookups -------------------------------------------------------------------------
     def node(self, node_id: str) -> Node:
@@ -219,38 +135,6 @@ class Graph:
         if "params" in self.details:
             return int(self.details["params"])
         return sum(n.params for n in self.nodes)
-
-    # -- serialisation -------------------------------------------------------------------
-    def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {
-            "format": GRAPH_FORMAT,
-            "name": self.name,
-            "nodes": [n.to_dict() for n in self.nodes],
-            "clusters": [c.to_dict() for c in self.clusters],
-            "edges": [e.to_dict() for e in self.edges],
-        }
-        if self.details:
-            d["details"] = dict(self.details)
-        return d
-
-    def to_json(self, *, indent: int | None = 1) -> str:
-        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, allow_nan=False)
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> Graph:
-        if d.get("format") != GRAPH_FORMAT:
-            raise ValueError(f"not a ganviz graph: format is {d.get('format')!r}, expected {GRAPH_FORMAT!r}")
-        return cls(
-            name=str(d["name"]),
-            nodes=tuple(Node.from_dict(n) for n in d.get("nodes", [])),
-            clusters=tuple(Cluster.from_dict(c) for c in d.get("clusters", [])),
-            edges=tuple(Edge.from_dict(e) for e in d.get("edges", [])),
-            details=dict(d.get("details", {})),
-        )
-
-    @classmethod
-    def from_json(cls, text: str) -> Graph:
-        return cls.from_dict(json.loads(text))
 
 
 class GraphBuilder:

@@ -13,6 +13,8 @@ from .trace_facts import Assignment, LossTerm
 __all__ = [
     "COMPILED_CAPTION",
     "MAX_INCHES",
+    "model_summary",
+    "diagram_details",
     "trace_to_call_graph",
     "union_graph",
     "weight_text",
@@ -180,22 +182,39 @@ def _call_name(call: Call, names: dict[str, str]) -> str:
     return f"{call.model}({args})"
 
 
+# What a model's box shows of the model: the fields of Node that a TraceModel has too.
+_SUMMARY_FIELDS = ("input_shapes", "output_shapes", "params", "trainable_params", "trainable")
+
+
+def model_summary(m: TraceModel) -> dict[str, Any]:
+    """A model's shapes, parameters and trainable flag, as keywords of a model box.
+
+    >>> model_summary(TraceModel("g", "Sequential", 10, 8, Graph("g"), output_shapes=((None, 2),)))
+    {'input_shapes': (), 'output_shapes': ((None, 2),), 'params': 10, 'trainable_params': 8, 'trainable': True}
+    """
+    return {name: getattr(m, name) for name in _SUMMARY_FIELDS}
+
+
 def _model_node(b: GraphBuilder, m: TraceModel | None, name: str, label: str, cls: str, parent: str | None) -> str:
     """A call box; the first call of a model carries its summary (class, shapes, parameters)."""
     if m is None:
         return b.add_node(label, kind="model", class_name=cls, parent=parent)
-    return b.add_node(
-        label,
-        kind="model",
-        class_name=cls,
-        parent=parent,
-        input_shapes=m.input_shapes,
-        output_shapes=m.output_shapes,
-        params=m.params,
-        trainable_params=m.trainable_params,
-        trainable=m.trainable,
-        details={"model": name, "class": m.class_name},
-    )
+    details = {"model": name, "class": m.class_name}
+    return b.add_node(label, kind="model", class_name=cls, parent=parent, details=details, **model_summary(m))
+
+
+def diagram_details(trace: Trace, calls: str) -> dict[str, Any]:
+    """The details of a system diagram (``calls``: its view): the page's counts, the key, a caption.
+
+    >>> sorted(diagram_details(Trace("t"), "merged"))
+    ['assumed', 'calls', 'legend', 'max_inches', 'not_drawn', 'summary']
+    """
+    details = {"assumed": trace.assumed, "calls": calls, "max_inches": MAX_INCHES, "summary": trace_summary(trace)}
+    if not trace.assumed:
+        details.update(legend=legend_lines(trace), not_drawn=not_drawn(trace))
+    if any(c.method == "compile" for c in trace.compiled):
+        details["caption"] = COMPILED_CAPTION
+    return details
 
 
 def trace_to_call_graph(trace: Trace) -> Graph:  # noqa: C901 - one block per element kind, in data order
@@ -208,16 +227,7 @@ def trace_to_call_graph(trace: Trace) -> Graph:  # noqa: C901 - one block per el
     assignments (an EMA) join the source model to the target.
     """
     b = GraphBuilder(trace.name)
-    b.details = {
-        "assumed": trace.assumed,
-        "calls": "separate",
-        "max_inches": MAX_INCHES,
-        "summary": trace_summary(trace),
-    }
-    if not trace.assumed:
-        b.details.update(legend=legend_lines(trace), not_drawn=not_drawn(trace))
-    if any(c.method == "compile" for c in trace.compiled):
-        b.details["caption"] = COMPILED_CAPTION
+    b.details = diagram_details(trace, "separate")
     models = {m.name: m for m in trace.models}
     names: dict[str, str] = {s.id: s.name for s in trace.sources}
     for o in trace.ops:

@@ -3,9 +3,9 @@ compiled-model updates."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+
+from .records import Record
 
 __all__ = [
     "TERM_KINDS",
@@ -40,12 +40,8 @@ ASSIGNMENT_KINDS = ("ema", "copy", "assign")
 OP_KINDS = ("concat", "interpolate")
 
 
-def _float_or_none(value: Any) -> float | None:
-    return None if value is None else float(value)
-
-
 @dataclass(frozen=True)
-class LossTerm:
+class LossTerm(Record):
     """One additive term of a loss: ``weight × <kind>(inputs)``; ``weight`` is None when not a constant."""
 
     name: str
@@ -53,18 +49,11 @@ class LossTerm:
     weight: float | None = 1.0
     inputs: tuple[str, ...] = ()
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "kind": self.kind, "weight": self.weight, "inputs": list(self.inputs)}
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> LossTerm:
-        return cls(
-            str(d["name"]), str(d.get("kind", "other")), _float_or_none(d.get("weight")), tuple(d.get("inputs", []))
-        )
+    _json_read_defaults = {"weight": None}  # a term read without a weight has none, not 1
 
 
 @dataclass(frozen=True)
-class TraceOp:
+class TraceOp(Record):
     """An operation that carries meaning between sources and calls: ``concat`` or ``interpolate``.
 
     ``output`` is the name the step gives the result (``interpolated``), or None.
@@ -75,17 +64,9 @@ class TraceOp:
     inputs: tuple[str, ...] = ()
     output: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "kind": self.kind, "inputs": list(self.inputs), "output": self.output}
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> TraceOp:
-        out = d.get("output")
-        return cls(str(d["id"]), str(d["kind"]), tuple(d.get("inputs", [])), None if out is None else str(out))
-
 
 @dataclass(frozen=True)
-class Assignment:
+class Assignment(Record):
     """Variables of ``target`` set without an optimizer.
 
     ``target``/``source`` are model names, or for a step variable (an augmentation probability)
@@ -103,40 +84,16 @@ class Assignment:
     inputs: tuple[str, ...] = ()
     increment: float | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "target": self.target,
-            "source": self.source,
-            "kind": self.kind,
-            "decay": self.decay,
-            "variables": self.variables,
-            "inputs": list(self.inputs),
-        }
-        if self.increment is not None:
-            out["increment"] = self.increment
-        return out
+    _json_when_set = ("increment",)
 
     @property
     def drawn(self) -> bool:
         """Whether a diagram can attach it: it has a source model or inputs (a bare counter has neither)."""
         return self.source is not None or bool(self.inputs)
 
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> Assignment:
-        src = d.get("source")
-        return cls(
-            target=str(d["target"]),
-            source=None if src is None else str(src),
-            kind=str(d.get("kind", "assign")),
-            decay=_float_or_none(d.get("decay")),
-            variables=int(d.get("variables", 1)),
-            inputs=tuple(d.get("inputs", [])),
-            increment=_float_or_none(d.get("increment")),
-        )
-
 
 @dataclass(frozen=True)
-class Phase:
+class Phase(Record):
     """A stretch of the step that ends with its updates, run ``repeat`` times in a row.
 
     ``calls`` and ``losses`` are ids; ``updates`` are ``"optimizer -> model"`` strings; ``frozen``
@@ -151,32 +108,11 @@ class Phase:
     updates: tuple[str, ...] = ()
     frozen: tuple[str, ...] = ()
 
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "name": self.name,
-            "repeat": self.repeat,
-            "calls": list(self.calls),
-            "losses": list(self.losses),
-            "updates": list(self.updates),
-        }
-        if self.frozen:  # written only when some model is frozen in the phase
-            out["frozen"] = list(self.frozen)
-        return out
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> Phase:
-        return cls(
-            name=str(d["name"]),
-            repeat=int(d.get("repeat", 1)),
-            calls=tuple(d.get("calls", [])),
-            losses=tuple(d.get("losses", [])),
-            updates=tuple(d.get("updates", [])),
-            frozen=tuple(str(x) for x in d.get("frozen", [])),
-        )
+    _json_when_set = ("frozen",)  # written only when some model is frozen in the phase
 
 
 @dataclass(frozen=True)
-class CompiledOutput:
+class CompiledOutput(Record):
     """One output of a compiled model's loss: ``weight × loss(prediction, target)``.
 
     ``name`` is the model's output name; ``loss`` the loss as compiled (``mse``, ``bce``,
@@ -191,31 +127,11 @@ class CompiledOutput:
     prediction: str | None = None
     target: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "loss": self.loss,
-            "kind": self.kind,
-            "weight": self.weight,
-            "prediction": self.prediction,
-            "target": self.target,
-        }
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> CompiledOutput:
-        pred, target = d.get("prediction"), d.get("target")
-        return cls(
-            name=str(d["name"]),
-            loss=str(d.get("loss", "")),
-            kind=str(d.get("kind", "other")),
-            weight=_float_or_none(d.get("weight")),
-            prediction=None if pred is None else str(pred),
-            target=None if target is None else str(target),
-        )
+    _json_read_defaults = {"loss": ""}
 
 
 @dataclass(frozen=True)
-class CompiledUpdate:
+class CompiledUpdate(Record):
     """One ``model.train_on_batch(x, y)`` of a compiled model, as the step calls it.
 
     ``model`` is the compiled model, ``optimizer`` its optimizer, ``loss`` the id of the loss it
@@ -239,30 +155,5 @@ class CompiledUpdate:
     method: str = "train_on_batch"
     warning: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "model": self.model,
-            "optimizer": self.optimizer,
-            "loss": self.loss,
-            "phase": self.phase,
-            "trains": list(self.trains),
-            "frozen": list(self.frozen),
-            "outputs": [o.to_dict() for o in self.outputs],
-            "method": self.method,
-            **({"warning": self.warning} if self.warning else {}),
-        }
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> CompiledUpdate:
-        phase = d.get("phase")
-        return cls(
-            model=str(d["model"]),
-            optimizer=str(d.get("optimizer", "")),
-            loss=str(d.get("loss", "")),
-            phase=None if phase is None else str(phase),
-            trains=tuple(str(x) for x in d.get("trains", [])),
-            frozen=tuple(str(x) for x in d.get("frozen", [])),
-            outputs=tuple(CompiledOutput.from_dict(o) for o in d.get("outputs", [])),
-            method=str(d.get("method", "train_on_batch")),
-            warning=None if d.get("warning") is None else str(d["warning"]),
-        )
+    _json_when_set = ("warning",)
+    _json_read_defaults = {"optimizer": "", "loss": ""}

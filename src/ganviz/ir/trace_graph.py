@@ -8,15 +8,12 @@ from typing import Any
 from .graph import Graph, GraphBuilder, shape_to_json
 from .trace import Loss, Trace, TraceModel
 from .trace_calls import (
-    COMPILED_CAPTION,
-    MAX_INCHES,
     assignment_label,
+    diagram_details,
     input_label,
-    legend_lines,
     loss_summary,
-    not_drawn,
+    model_summary,
     source_key,
-    trace_summary,
     trace_to_call_graph,
     update_label,
 )
@@ -156,15 +153,9 @@ def trace_to_merged_graph(trace: Trace, *, expand_nested: bool = False) -> Graph
     [('n0', 'n1', 'data', None), ('n1', 'n2', 'data', '×2'), ('n2', 'n3', 'data', None), ('n3', 'n1', 'gradient', 'g_opt')]
     """
     b = GraphBuilder(trace.name)
-    b.details = {
-        "assumed": trace.assumed,
-        "calls": "merged",
-        "max_inches": MAX_INCHES,
-        "summary": trace_summary(trace),
-        **({"caption": ASSUMED_CAPTION} if trace.assumed else {}),
-        **({} if trace.assumed else {"legend": legend_lines(trace), "not_drawn": not_drawn(trace)}),
-        **({"caption": COMPILED_CAPTION} if any(c.method == "compile" for c in trace.compiled) else {}),
-    }
+    b.details = diagram_details(trace, "merged")
+    if trace.assumed:  # (a compiled model's caption, when there is one, says more)
+        b.details.setdefault("caption", ASSUMED_CAPTION)
 
     # Sources, merged by (kind, name, shape).
     src_key = {s.id: source_key(s) for s in trace.sources}
@@ -198,17 +189,7 @@ def trace_to_merged_graph(trace: Trace, *, expand_nested: bool = False) -> Graph
         if expand_nested and m.graph.nodes:
             anchors[m.name] = _embed(b, m, details)
             continue
-        node = b.add_node(
-            m.name,
-            kind="model",
-            class_name=m.class_name,
-            input_shapes=m.input_shapes,
-            output_shapes=m.output_shapes,
-            params=m.params,
-            trainable_params=m.trainable_params,
-            trainable=m.trainable,
-            details=details,
-        )
+        node = b.add_node(m.name, kind="model", class_name=m.class_name, details=details, **model_summary(m))
         anchors[m.name] = _Anchors([node], [node])
     op_node = {o.id: b.add_node(o.output or o.kind, kind="op", class_name=o.kind) for o in trace.ops}
     for c in trace.calls:  # a call of a model the trace does not describe still gets a box

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from .records import Record
 
 __all__ = ["FACT_KINDS", "Fact", "Verification"]
 
@@ -17,7 +18,7 @@ FACT_KINDS = ("update", "iterations", "assignment", "loss", "term", "sign", "fee
 
 
 @dataclass(frozen=True)
-class Fact:
+class Fact(Record):
     """One checked statement of the trace: what the picture says (``claim``) and what the step did."""
 
     kind: str
@@ -31,24 +32,9 @@ class Fact:
         verdict = "holds" if self.holds else "does not hold"
         return f"{self.kind} {self.subject} {verdict}: the trace says {self.claim}; the real step: {self.observed}"
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "subject": self.subject,
-            "holds": self.holds,
-            "claim": self.claim,
-            "observed": self.observed,
-        }
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> Fact:
-        return cls(
-            str(d["kind"]), str(d["subject"]), bool(d["holds"]), str(d.get("claim", "")), str(d.get("observed", ""))
-        )
-
 
 @dataclass(frozen=True)
-class Verification:
+class Verification(Record):
     """The facts of a trace checked against one real training step (run once, all state restored).
 
     ``seconds`` is what the check cost (tracing the real step, running it, saving and restoring
@@ -78,19 +64,5 @@ class Verification:
         return f"{head}, {len(bad)} do{'es' if len(bad) == 1 else ''} NOT hold ({names})"
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "verdict": self.verdict(),
-            "holds": self.holds,
-            "facts": [f.to_dict() for f in self.facts],
-            "unchecked": list(self.unchecked),
-            "seconds": self.seconds,
-        }
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> Verification:
-        seconds = d.get("seconds")
-        return cls(
-            facts=tuple(Fact.from_dict(f) for f in d.get("facts", [])),
-            unchecked=tuple(str(u) for u in d.get("unchecked", [])),
-            seconds=None if seconds is None else float(seconds),
-        )
+        """The fields, after the verdict and whether all hold (written for readers, not read back)."""
+        return {"verdict": self.verdict(), "holds": self.holds, **super().to_dict()}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,7 @@ import numpy as np
 
 from .._io import write_atomic
 from ..errors import DataError
+from ..ir.records import Record
 
 __all__ = ["QualityScore", "DigitScorer", "frechet_distance", "cache_dir", "sample_quality"]
 
@@ -47,7 +48,7 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
 
 
 @dataclass(frozen=True)
-class QualityScore:
+class QualityScore(Record):
     """Sample-quality numbers for one set of images.
 
     Attributes:
@@ -61,10 +62,6 @@ class QualityScore:
     coverage: float
     confidence: float
     n: int
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain-data form."""
-        return asdict(self)
 
 
 def _batched(model: Any, x: np.ndarray, size: int = 512) -> np.ndarray:

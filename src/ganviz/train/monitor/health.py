@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+from ...ir.records import Record
 
 __all__ = ["HealthEvent", "HealthChecker"]
 
 
 @dataclass(frozen=True)
-class HealthEvent:
+class HealthEvent(Record):
     """One event for ``events.jsonl`` and the log."""
 
     step: int
@@ -18,11 +20,8 @@ class HealthEvent:
     level: str
     message: str
 
-    def to_dict(self) -> dict[str, Any]:
-        """Plain-data form."""
-        return asdict(self)
 
-
+@dataclass(eq=False, kw_only=True)
 class HealthChecker:
     """Watch logged values and sample diversity; return events when something goes wrong.
 
@@ -35,24 +34,16 @@ class HealthChecker:
         min_peak_diversity: Only judge collapse once diversity has reached this value.
     """
 
-    def __init__(
-        self,
-        *,
-        probabilities: bool | None = None,
-        dominance_threshold: float = 0.05,
-        dominance_patience: int = 200,
-        collapse_ratio: float = 0.3,
-        min_peak_diversity: float = 0.05,
-    ) -> None:
-        self.probabilities = probabilities
-        self.dominance_threshold = dominance_threshold
-        self.dominance_patience = dominance_patience
-        self.collapse_ratio = collapse_ratio
-        self.min_peak_diversity = min_peak_diversity
-        self._winning = 0
-        self._warned_winning = False
-        self._peak = 0.0
-        self._collapsed = False
+    probabilities: bool | None = None
+    dominance_threshold: float = 0.05
+    dominance_patience: int = 200
+    collapse_ratio: float = 0.3
+    min_peak_diversity: float = 0.05
+    # what it has seen so far (the counters of state()), not options
+    _winning: int = field(default=0, init=False, repr=False)
+    _warned_winning: bool = field(default=False, init=False, repr=False)
+    _peak: float = field(default=0.0, init=False, repr=False)
+    _collapsed: bool = field(default=False, init=False, repr=False)
 
     def check_logs(self, step: int, logs: dict[str, float]) -> list[HealthEvent]:
         """Check one step's values; a ``nonfinite`` event means training must stop."""
