@@ -211,9 +211,9 @@ def data_paths(structure: Any, prefix: str) -> list[tuple[str, Any]]:
     return [(prefix, structure)] if tfg.is_graph_tensor(structure) else []
 
 
-def infer_data(found: Found) -> tuple[Any, str]:
-    import tensorflow as tf
-
+def data_input(found: Found) -> tuple[str, Any] | None:
+    """The one input of the model whose name says it reads the data (discriminator first), as
+    ``(attribute, Keras input)``, or ``None``; the backends make their own spec from it."""
     candidates = sorted(
         found.models.values(),
         key=lambda am: next((i for i, h in enumerate(_DATA_HINTS) if h in (am[0] + am[1].name).lower()), 99),
@@ -226,8 +226,41 @@ def infer_data(found: Found) -> tuple[Any, str]:
         except Exception:
             inputs = None
         if inputs and len(inputs) == 1:
-            shape = tuple(inputs[0].shape)
-            return tf.TensorSpec(shape, inputs[0].dtype), f"the input shape of {attr!r} {shape}"
+            return attr, inputs[0]
+    return None
+
+
+def check_gan_object(gan: Any, keras: Any) -> Any:
+    """``gan.train_step``, after the checks every backend makes: an object, not a class, with a step of its own."""
+    if isinstance(gan, type):
+        raise TraceError(
+            f"{gan.__name__} is a class, not a GAN object: build and compile one first, e.g. "
+            f"gan = {gan.__name__}(...); gan.compile(...); then trace gan"
+        )
+    step = getattr(gan, "train_step", None)
+    if step is None:
+        raise TraceError(
+            f"{type(gan).__name__} has no train_step to trace; for separate models use "
+            f"plot_gan(generator=..., discriminator=...)"
+        )
+    if isinstance(gan, keras.Model) and getattr(type(gan), "train_step", None) is getattr(
+        keras.Model, "train_step", None
+    ):
+        raise TraceError(
+            f"{type(gan).__name__} does not override train_step, so there is no GAN step to trace; "
+            f"for separate models use plot_gan(generator=..., discriminator=...)"
+        )
+    return step
+
+
+def infer_data(found: Found) -> tuple[Any, str]:
+    import tensorflow as tf
+
+    hit = data_input(found)
+    if hit is not None:
+        attr, keras_input = hit
+        shape = tuple(keras_input.shape)
+        return tf.TensorSpec(shape, keras_input.dtype), f"the input shape of {attr!r} {shape}"
     raise TraceError(
         "cannot tell the shape of the training data from the models: pass data=<an example batch, "
         "a tf.TensorSpec, or a tuple of them for (images, labels)>"

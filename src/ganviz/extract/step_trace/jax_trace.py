@@ -19,7 +19,7 @@ from unittest import mock
 
 from ...errors import TraceError
 from ...ir.trace import Trace
-from .find import Found, containers, find_in_function, model_names, unwrap
+from .find import Found, check_gan_object, containers, data_input, find_in_function, model_names, unwrap
 from .guard import no_trace_left
 from .jax_build import JaxBuilder, Roles
 from .jax_graph import flatten_jaxpr
@@ -81,17 +81,11 @@ def _example(value: Any) -> Any:
 def _infer_data(found: Found) -> tuple[Any, str]:
     import jax
 
-    hints = ("disc", "critic", "encoder")
-    for attr, model in found.models.values():
-        if not any(h in (attr + model.name).lower() for h in hints):
-            continue
-        try:
-            inputs = model.inputs
-        except Exception:
-            inputs = None
-        if inputs and len(inputs) == 1:
-            shape = tuple(_INFER_BATCH if d is None else int(d) for d in inputs[0].shape)
-            return jax.ShapeDtypeStruct(shape, inputs[0].dtype), f"the input shape of {attr!r} {shape}"
+    hit = data_input(found)
+    if hit is not None:
+        attr, keras_input = hit
+        shape = tuple(_INFER_BATCH if d is None else int(d) for d in keras_input.shape)
+        return jax.ShapeDtypeStruct(shape, keras_input.dtype), f"the input shape of {attr!r} {shape}"
     raise TraceError("cannot tell the shape of the training data from the models: pass data=<an example batch>")
 
 
@@ -272,24 +266,7 @@ def trace_gan_jax(gan: Any, *, data: Any = None) -> Trace:
     """``trace_gan`` on the JAX backend: ``gan.train_step(state, data)`` traced by ``jax.make_jaxpr``."""
     import keras
 
-    if isinstance(gan, type):
-        raise TraceError(
-            f"{gan.__name__} is a class, not a GAN object: build and compile one first, e.g. "
-            f"gan = {gan.__name__}(...); gan.compile(...); then trace gan"
-        )
-    step = getattr(gan, "train_step", None)
-    if step is None:
-        raise TraceError(
-            f"{type(gan).__name__} has no train_step to trace; for separate models use "
-            f"plot_gan(generator=..., discriminator=...)"
-        )
-    if isinstance(gan, keras.Model) and getattr(type(gan), "train_step", None) is getattr(
-        keras.Model, "train_step", None
-    ):
-        raise TraceError(
-            f"{type(gan).__name__} does not override train_step, so there is no GAN step to trace; "
-            f"for separate models use plot_gan(generator=..., discriminator=...)"
-        )
+    step = check_gan_object(gan, keras)
     if not is_stateless_step(step):
         raise TraceError(
             f"tracing {type(gan).__name__}.train_step(data) needs TensorFlow: a one-argument step is a "

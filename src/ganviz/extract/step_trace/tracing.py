@@ -14,7 +14,18 @@ from ...ir.trace import Trace
 from .. import tf_graph as tfg
 from .build import build_trace
 from .compiled import add_compiled
-from .find import Found, containers, data_paths, find_in_function, infer_data, keras_tf, model_names, to_spec, unwrap
+from .find import (
+    Found,
+    check_gan_object,
+    containers,
+    data_paths,
+    find_in_function,
+    infer_data,
+    keras_tf,
+    model_names,
+    to_spec,
+    unwrap,
+)
 from .guard import no_trace_left
 from .phases import unique_phase_names
 from .record import Recorder, patched
@@ -175,24 +186,7 @@ def trace_gan(gan: Any, *, data: Any = None) -> Trace:
 
         return trace_gan_jax(gan, data=data)
     keras = keras_tf()
-    if isinstance(gan, type):
-        raise TraceError(
-            f"{gan.__name__} is a class, not a GAN object: build and compile one first, e.g. "
-            f"gan = {gan.__name__}(...); gan.compile(...); then trace gan"
-        )
-    step = getattr(gan, "train_step", None)
-    if step is None:
-        raise TraceError(
-            f"{type(gan).__name__} has no train_step to trace; for separate models use "
-            f"plot_gan(generator=..., discriminator=...)"
-        )
-    if isinstance(gan, keras.Model) and getattr(type(gan), "train_step", None) is getattr(
-        keras.Model, "train_step", None
-    ):
-        raise TraceError(
-            f"{type(gan).__name__} does not override train_step, so there is no GAN step to trace; "
-            f"for separate models use plot_gan(generator=..., discriminator=...)"
-        )
+    step = check_gan_object(gan, keras)
     found = Found()
     found.add_attributes(gan)
     note = ""
