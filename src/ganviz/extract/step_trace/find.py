@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import inspect
 import re
 import sys
 import types
+from collections.abc import Callable
 from typing import Any
 
 from ...errors import TraceError
@@ -265,3 +267,25 @@ def infer_data(found: Found) -> tuple[Any, str]:
         "cannot tell the shape of the training data from the models: pass data=<an example batch, "
         "a tf.TensorSpec, or a tuple of them for (images, labels)>"
     )
+
+
+def step_function(
+    step_fn: Callable[..., Any], example_args: tuple[Any, ...], models: Any, infer: Callable[[Found], tuple[Any, str]]
+) -> tuple[Found, Callable[..., Any], str, list[str], tuple[Any, ...], str]:
+    """What both tracers take from a plain step function: ``(found, fn, name, params, example_args, note)``.
+
+    The models it uses are found; for a one-argument step given no example, ``infer`` makes its data.
+    """
+    found = Found()
+    found.add_given(models)
+    find_in_function(step_fn, found)
+    fn = unwrap(step_fn)
+    try:
+        params = list(inspect.signature(fn).parameters)
+    except (TypeError, ValueError):
+        params = []
+    note = ""
+    if not example_args and len(params) == 1 and found.models:
+        spec, origin = infer(found)
+        example_args, note = (spec,), f" (data was inferred from {origin}; pass example arguments)"
+    return found, fn, getattr(fn, "__name__", "step"), params, tuple(example_args), note

@@ -19,7 +19,7 @@ from unittest import mock
 
 from ...errors import TraceError
 from ...ir.trace import Trace
-from .find import Found, check_gan_object, containers, data_input, find_in_function, model_names, unwrap
+from .find import Found, check_gan_object, containers, data_input, model_names, step_function
 from .guard import no_trace_left
 from .jax_build import JaxBuilder, Roles
 from .jax_graph import flatten_jaxpr
@@ -316,19 +316,7 @@ def trace_gan_jax(gan: Any, *, data: Any = None) -> Trace:
 def trace_step_jax(step_fn: Callable[..., Any], *example_args: Any, models: Any = None) -> Trace:
     """``trace_step`` on the JAX backend: a pure step function of arrays (model variables passed as
     arrays, matched to the models' variables by identity) traced by ``jax.make_jaxpr``."""
-    found = Found()
-    found.add_given(models)
-    find_in_function(step_fn, found)
-    fn = unwrap(step_fn)
-    name = getattr(fn, "__name__", "step")
-    try:
-        params = list(inspect.signature(fn).parameters)
-    except (TypeError, ValueError):
-        params = []
-    note = ""
-    if not example_args and len(params) == 1 and found.models:
-        spec, origin = _infer_data(found)
-        example_args, note = (spec,), f" (data was inferred from {origin}; pass example arguments)"
+    found, fn, name, params, example_args, note = step_function(step_fn, example_args, models, _infer_data)
     args = tuple(_example(a) for a in example_args)
     by_value: dict[int, tuple[str, Any]] = {}
     for _, model in found.models.values():

@@ -19,12 +19,11 @@ from .find import (
     check_gan_object,
     containers,
     data_paths,
-    find_in_function,
     infer_data,
     keras_tf,
     model_names,
+    step_function,
     to_spec,
-    unwrap,
 )
 from .guard import no_trace_left
 from .phases import unique_phase_names
@@ -233,18 +232,6 @@ def trace_step(step_fn: Callable[..., Any], *example_args: Any, models: Any = No
 
         return trace_step_jax(step_fn, *example_args, models=models)
     keras_tf()
-    found = Found()
-    found.add_given(models)
-    find_in_function(step_fn, found)
-    fn = unwrap(step_fn)
-    name = getattr(fn, "__name__", "step")
-    try:
-        params = list(inspect.signature(fn).parameters)
-    except (TypeError, ValueError):
-        params = []
-    note = ""
-    if not example_args and len(params) == 1 and found.models:
-        spec, origin = infer_data(found)
-        example_args, note = (spec,), f" (data was inferred from {origin}; pass example arguments)"
+    found, fn, name, params, example_args, note = step_function(step_fn, example_args, models, infer_data)
     owner = getattr(fn, "__self__", None)
     return _trace(fn, tuple(example_args), found, f"step function {name!r}", name, params, note, owner=owner)
