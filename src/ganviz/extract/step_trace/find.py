@@ -289,3 +289,14 @@ def step_function(
         spec, origin = infer(found)
         example_args, note = (spec,), f" (data was inferred from {origin}; pass example arguments)"
     return found, fn, getattr(fn, "__name__", "step"), params, tuple(example_args), note
+
+
+def models_to_trace(found: Found, what: str) -> tuple[Any, list[Any], list[Any]]:
+    """``(model_names(found), models, optimizers)``; no model found is one line saying where to put them."""
+    if not found.models:
+        searched = ", ".join(dict.fromkeys(found.searched)) or "nothing"
+        raise TraceError(
+            f"no Keras models found in {what} (searched: {searched}); hold the models as attributes "
+            f"(self.generator = ...) or pass models=[generator, discriminator]"
+        )
+    return model_names(found), [m for _, m in found.models.values()], [o for _, o in found.optimizers.values()]

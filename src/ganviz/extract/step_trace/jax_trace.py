@@ -19,7 +19,7 @@ from unittest import mock
 
 from ...errors import TraceError
 from ...ir.trace import Trace
-from .find import Found, check_gan_object, containers, data_input, model_names, step_function
+from .find import Found, check_gan_object, containers, data_input, models_to_trace, step_function
 from .guard import no_trace_left
 from .jax_build import JaxBuilder, Roles
 from .jax_graph import flatten_jaxpr
@@ -134,16 +134,8 @@ def _trace(
     owner: Any = None,
     note: str = "",
 ) -> Trace:
-    if not found.models:
-        searched = ", ".join(dict.fromkeys(found.searched)) or "nothing"
-        raise TraceError(
-            f"no Keras models found in {what} (searched: {searched}); hold the models as attributes "
-            f"(self.generator = ...) or pass models=[generator, discriminator]"
-        )
-    names = model_names(found)
+    names, models, opts = models_to_trace(found, what)
     rec = JaxRecorder(names)
-    models = [m for _, m in found.models.values()]
-    opts = [o for _, o in found.optimizers.values()]
     rec.containers = containers(models)
     kept = [*models, *opts, *([] if owner is None else [owner])]
     with _values_kept(kept), _no_keras_loops(), no_trace_left(kept), jax_patched(rec, models, opts):

@@ -21,7 +21,7 @@ from .find import (
     data_paths,
     infer_data,
     keras_tf,
-    model_names,
+    models_to_trace,
     step_function,
     to_spec,
 )
@@ -118,17 +118,9 @@ def _trace(
 ) -> Trace:
     import tensorflow as tf
 
-    if not found.models:
-        searched = ", ".join(dict.fromkeys(found.searched)) or "nothing"
-        raise TraceError(
-            f"no Keras models found in {what} (searched: {searched}); hold the models as attributes "
-            f"(self.generator = ...) or pass models=[generator, discriminator]"
-        )
+    names, models, opts = models_to_trace(found, what)
     specs = tuple(to_spec(a) for a in args)
-    names = model_names(found)
     rec = Recorder(names)
-    models = [m for _, m in found.models.values()]
-    opts = [o for _, o in found.optimizers.values()]
     rec.containers = containers(models)
     with (
         no_trace_left([*models, *opts, *([] if owner is None else [owner])]) as guard,
