@@ -430,8 +430,9 @@ def torch_patched(rec: TorchRecorder, models: list[Any], optimizers: list[Any]) 
         return {rec.model_names[id(m)]: bool(m.trainable) for m in models if id(m) in rec.model_names}
 
     def wrap_backward(orig: Any) -> Any:
-        def backward(self: Any, gradient: Any = None, retain_graph: Any = None, create_graph: bool = False,
-                     inputs: Any = None) -> None:
+        def backward(
+            self: Any, gradient: Any = None, retain_graph: Any = None, create_graph: bool = False, inputs: Any = None
+        ) -> None:
             if not rec.recording or rec.depth:
                 return orig(self, gradient, retain_graph, create_graph, inputs)
             targets = [self]

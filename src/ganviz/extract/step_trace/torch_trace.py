@@ -305,4 +305,6 @@ def trace_step_torch(step_fn: Callable[..., Any], *example_args: Any, models: An
         spec, origin = _infer_data(found)
         example_args, note = (spec,), f" (data was inferred from {origin}; pass example arguments)"
     owner = getattr(fn, "__self__", None)
-    return _trace(fn, tuple(example_args), found, f"step function {name!r}", name, params, [] if owner is None else [owner], note)
+    return _trace(
+        fn, tuple(example_args), found, f"step function {name!r}", name, params, [] if owner is None else [owner], note
+    )
