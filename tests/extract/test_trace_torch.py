@@ -5,7 +5,7 @@ Keras picks its backend once per process, so the torch traces are made in one su
 step), written as ``ganviz.trace/2`` JSON and read back here, next to the TensorFlow traces of the
 twins (``fixtures/gan_zoo.py``, ``ganviz.GAN`` on TensorFlow). The subprocess also checks that no
 variable, optimizer iteration, seed state or parameter gradient changed, that torch's random state
-did not advance, and that TensorFlow was never imported. Skipped, with the documented reason, where
+did not advance, and that TensorFlow was never imported (JAX may be: Keras imports it where installed). Skipped, with the documented reason, where
 torch is not installed.
 """
 
@@ -83,7 +83,6 @@ _TORCH_SCRIPT = textwrap.dedent(
     ganviz.plot_gan(gan, data=data, to_file=sys.argv[2])
     out["svg"] = open(sys.argv[2], encoding="utf-8").read()[:2000]
     out["tensorflow"] = "tensorflow" in sys.modules
-    out["jax"] = "jax" in sys.modules
     print("JSON" + json.dumps(out))
     """
 )
@@ -115,9 +114,8 @@ def _torch(torch_traces: dict[str, Any], name: str) -> Trace:
 
 
 @pytest.mark.slow
-def test_torch_trace_imports_no_other_backend_and_changes_nothing(torch_traces: dict[str, Any]) -> None:
+def test_torch_trace_never_imports_tensorflow_and_changes_nothing(torch_traces: dict[str, Any]) -> None:
     assert torch_traces["tensorflow"] is False
-    assert torch_traces["jax"] is False
     for name in ["dcgan", "wgan_gp", *GAN_OPTIONS]:
         assert torch_traces[name]["variables"] > 10, name
         assert torch_traces[name]["unchanged"] is True, f"{name}: a weight, gradient or optimizer iteration changed"
