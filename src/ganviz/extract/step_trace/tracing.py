@@ -153,6 +153,12 @@ def _on_jax() -> bool:
     return bool(keras.backend.backend() == "jax")
 
 
+def _on_torch() -> bool:
+    import keras
+
+    return bool(keras.backend.backend() == "torch")
+
+
 def trace_gan(gan: Any, *, data: Any = None) -> Trace:
     """Trace a GAN's ``train_step`` symbolically and record its models, losses and updates.
 
@@ -170,12 +176,17 @@ def trace_gan(gan: Any, *, data: Any = None) -> Trace:
         TraceError: the step cannot be traced, no models were found, or data cannot be inferred.
 
     On the JAX backend, ``train_step(self, state, data)`` (Keras's JAX trainer) is traced by
-    ``jax.make_jaxpr`` instead (``jax_trace.py``); TensorFlow is not imported.
+    ``jax.make_jaxpr`` instead (``jax_trace.py``); TensorFlow is not imported. On PyTorch the step
+    runs once on fake tensors (``torch_trace.py``): nothing computes, nothing changes.
     """
     if _on_jax():
         from .jax_trace import trace_gan_jax
 
         return trace_gan_jax(gan, data=data)
+    if _on_torch():
+        from .torch_trace import trace_gan_torch
+
+        return trace_gan_torch(gan, data=data)
     keras = keras_tf()
     step = check_gan_object(gan, keras)
     found = Found()
@@ -217,12 +228,17 @@ def trace_step(step_fn: Callable[..., Any], *example_args: Any, models: Any = No
         TraceError: the step cannot be traced or uses no models that could be found.
 
     On the JAX backend the step (a pure function of arrays: the models' variables and the data) is
-    traced by ``jax.make_jaxpr`` (``jax_trace.py``).
+    traced by ``jax.make_jaxpr`` (``jax_trace.py``); on PyTorch it runs once on fake tensors
+    (``torch_trace.py``).
     """
     if _on_jax():
         from .jax_trace import trace_step_jax
 
         return trace_step_jax(step_fn, *example_args, models=models)
+    if _on_torch():
+        from .torch_trace import trace_step_torch
+
+        return trace_step_torch(step_fn, *example_args, models=models)
     keras_tf()
     found, fn, name, params, example_args, note = step_function(step_fn, example_args, models, infer_data)
     owner = getattr(fn, "__self__", None)

@@ -1,0 +1,526 @@
+"""Record a PyTorch training step run on fake tensors: every aten op as a node, model calls, losses, ``backward``, ``apply``.
+
+The tracer (``torch_trace.py``) swaps the variables' values for ``FakeTensor`` s, so no model op
+computes. :class:`OpRecorder` is a ``TorchDispatchMode`` that sends every op with a fake input to
+the fake mode and writes it down as a :class:`~.jax_graph.Node` named as the matching JAX
+primitive (``aten.mean`` becomes ``reduce_sum`` then ``div`` by the count), so that ``jax_build``'s
+arithmetic (weights and signs of loss terms, kinds, EMA decays) reads a torch step as it reads a
+jaxpr. Random ops run on the fake mode too (no generator advances); ops on real tensors only
+(constants, Python-side counters) run for real and their small results are kept as constants.
+
+While recording, ``loss.backward()`` and ``torch.autograd.grad`` are stand-ins: nothing is
+differentiated, each reached leaf gets ``zeros + 0 * sum(loss)`` as its gradient (so the gradient's
+origin stays in the graph, as ``jax_record``'s stand-ins do), and ``optimizer.apply`` records which
+gradients go to which variables and applies nothing. TensorFlow and JAX are never imported.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import sys
+import types
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from .jax_graph import Node
+from .jax_record import NOISE_FUNCTIONS, JaxRecorder, _owner
+from .terms import LOSS_FUNCTION_CLASSES, keras_loss_class
+
+__all__ = ["TorchRecorder", "OpRecorder", "torch_patched"]
+
+_SCALAR = types.SimpleNamespace(shape=(), dtype="float32")
+
+# aten op (overload packet name) -> the JAX primitive name ``jax_build`` knows it by.
+_SAME = {
+    "add": "add",
+    "sub": "sub",
+    "mul": "mul",
+    "div": "div",
+    "neg": "neg",
+    "log": "log",
+    "log1p": "log1p",
+    "xlogy": "xlogy",
+    "exp": "exp",
+    "sqrt": "sqrt",
+    "rsqrt": "rsqrt",
+    "abs": "abs",
+    "maximum": "max",
+    "minimum": "min",
+    "clamp_min": "max",
+    "relu": "max",
+    "where": "select_n",
+    "cat": "concatenate",
+    "sum": "reduce_sum",
+    "amax": "reduce_max",
+    "max": "reduce_max",
+    "square": "square",
+    "pow": "integer_pow",
+    "mm": "dot_general",
+    "matmul": "dot_general",
+    "t": "transpose",
+    "permute": "transpose",
+    "transpose": "transpose",
+    "slice": "slice",
+    "select": "gather",
+    "index": "gather",
+    "gather": "gather",
+    "binary_cross_entropy": "log",  # a BCE written with torch.nn.functional: the log is inside
+    "binary_cross_entropy_with_logits": "log1p",
+    "softplus": "log1p",
+    "tile": "tile",
+    "repeat": "tile",
+}
+_PASS = {"detach": "stop_gradient", "alias": "copy", "clone": "copy", "_to_copy": "convert_element_type"}
+_PASS |= {"to": "convert_element_type", "contiguous": "copy", "lift_fresh_copy": "copy", "copy": "copy"}
+_SHAPE = {"view": "reshape", "reshape": "reshape", "_unsafe_view": "reshape", "flatten": "reshape"}
+_SHAPE |= {"unsqueeze": "expand_dims", "squeeze": "squeeze", "expand": "broadcast_in_dim"}
+_FILL = {"ones": 1.0, "zeros": 0.0, "ones_like": 1.0, "zeros_like": 0.0, "new_ones": 1.0, "new_zeros": 0.0}
+_RANDOM = {"randn", "rand", "randn_like", "rand_like", "normal", "normal_", "uniform", "uniform_", "bernoulli"}
+_RANDOM |= {"bernoulli_", "randint", "randint_like", "randperm", "multinomial", "exponential_", "random_"}
+_CONST_LIMIT = 4096  # real results up to this many elements are kept as constants
+
+
+def _tensors(tree: Any) -> list[Any]:
+    import torch
+
+    out: list[Any] = []
+
+    def visit(x: Any) -> None:
+        if isinstance(x, torch.Tensor):
+            out.append(x)
+        elif isinstance(x, (list, tuple)):
+            for y in x:
+                visit(y)
+        elif isinstance(x, dict):
+            for y in x.values():
+                visit(y)
+
+    visit(tree)
+    return out
+
+
+class OpRecorder:
+    """The node of every tensor an op produced while recording, by the tensor's identity."""
+
+    def __init__(self, fake_mode: Any) -> None:
+        self.fake_mode = fake_mode
+        self.counter = 0
+        self.node: dict[int, Node] = {}
+        self.held: list[Any] = []  # every tensor seen, so that no id is reused while recording
+        self.paused = False
+
+    def new(self, prim: str, inputs: tuple[Node, ...] = (), aval: Any = None, **kw: Any) -> Node:
+        self.counter += 1
+        return Node(self.counter, prim, inputs, aval=aval, **kw)
+
+    def literal(self, value: Any) -> Node:
+        return self.new("literal", aval=_SCALAR, value=value)
+
+    def bind(self, tensor: Any, node: Node) -> Node:
+        self.held.append(tensor)
+        self.node[id(tensor)] = node
+        return node
+
+    def of(self, x: Any) -> Node:
+        """The node of a tensor (a constant node for a real tensor made before recording) or a scalar."""
+        import torch
+
+        if not isinstance(x, torch.Tensor):
+            return self.literal(x)
+        hit = self.node.get(id(x))
+        if hit is not None:
+            return hit
+        return self.bind(x, self.new("const", aval=x, value=_value_of(x)))
+
+    def mode(self) -> Any:
+        """The ``TorchDispatchMode`` that records (entered by ``torch_patched``)."""
+        from torch._subclasses.fake_tensor import FakeTensor
+        from torch.utils._python_dispatch import TorchDispatchMode
+
+        rec = self
+
+        class _Record(TorchDispatchMode):
+            def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+                kwargs = kwargs or {}
+                name = func.overloadpacket.__name__ if hasattr(func, "overloadpacket") else str(func)
+                ins = _tensors((args, kwargs))
+                fake = any(isinstance(t, FakeTensor) for t in ins) or name in _RANDOM
+                if fake:
+                    with rec.fake_mode:
+                        out = func(*args, **kwargs)
+                else:
+                    out = func(*args, **kwargs)
+                if not rec.paused:
+                    rec.record(name, args, kwargs, out, fake)
+                return out
+
+        return _Record()
+
+    def record(self, name: str, args: Any, kwargs: dict[str, Any], out: Any, fake: bool) -> None:
+        import torch
+
+        outs = _tensors(out)
+        if not outs:
+            return
+        tensor_args = [a for a in args if isinstance(a, torch.Tensor)]
+        if not fake and all(self.of(a).prim in ("const", "literal") for a in tensor_args):
+            fill = name in _FILL or name in ("full", "full_like", "new_full", "fill", "fill_")
+            if fill and outs[0].numel() > 1:  # a filled tensor (labels): a literal broadcast, as in a jaxpr
+                value = _FILL.get(name, args[-1] if args and not isinstance(args[-1], torch.Tensor) else None)
+                value = kwargs.get("fill_value") if value is None else value
+                self.bind(outs[0], self.new("broadcast_in_dim", (self.literal(value),), aval=outs[0]))
+                return
+            if fill or all(t.numel() <= 1 for t in outs):  # a real scalar of constants: folded
+                for t in outs:
+                    self.bind(t, self.new("const", aval=t, value=_value_of(t)))
+                return
+        if name in _RANDOM:
+            for t in outs:
+                self.bind(t, self.new("rng_uniform", aval=t))
+            return
+        if name in ("mean",):
+            x = self.of(args[0])
+            total = self.new("reduce_sum", (x,), aval=outs[0], params={"axes": _axes(args, kwargs)})
+            count = (x.size or 0) / max(1, outs[0].numel())
+            self.bind(outs[0], self.new("div", (total, self.literal(float(count))), aval=outs[0]))
+            return
+        if name == "rsub":  # c - x
+            self.bind(outs[0], self.new("sub", (self.of(args[1]), self.of(args[0])), aval=outs[0]))
+            return
+        operands = [a for a in args if isinstance(a, (torch.Tensor, int, float)) and not isinstance(a, bool)]
+        if name == "cat":
+            operands = list(args[0])
+        elif name in _SHAPE or name in _PASS or name in ("sum", "amax", "max", "pow", "clamp_min", "mean"):
+            operands = [args[0]] + ([args[1]] if name == "pow" else [])
+        elif name in ("copy_",):
+            operands = [args[1]]
+        inputs = tuple(self.of(a) for a in operands)
+        alpha = kwargs.get("alpha")
+        if name.rstrip("_") in ("add", "sub") and alpha not in (None, 1) and len(inputs) == 2:
+            inputs = (inputs[0], self.new("mul", (inputs[1], self.literal(alpha)), aval=_SCALAR))
+        base = name.rstrip("_") if name.endswith("_") and name != "copy_" else name
+        prim = "copy" if name == "copy_" else _SAME.get(base) or _PASS.get(base) or _SHAPE.get(base) or base
+        params: dict[str, Any] = {}
+        if prim == "reduce_sum":
+            params = {"axes": _axes(args, kwargs)}
+        for k, t in enumerate(outs):
+            self.bind(t, self.new(prim, inputs, aval=t, params=params, index=k))
+
+
+def _axes(args: Any, kwargs: dict[str, Any]) -> Any:
+    dims = args[1] if len(args) > 1 else kwargs.get("dim")
+    return tuple(dims) if isinstance(dims, (list, tuple)) else dims
+
+
+def _value_of(t: Any) -> Any:
+    from torch._subclasses.fake_tensor import FakeTensor
+
+    if isinstance(t, FakeTensor) or t.numel() > _CONST_LIMIT or t.device.type == "meta":
+        return None
+    try:
+        return t.detach().cpu().numpy()
+    except Exception:
+        return None
+
+
+def _lib_dirs() -> tuple[str, ...]:
+    dirs = []
+    for name in ("torch", "keras", "numpy", "functorch", "optree"):
+        mod = sys.modules.get(name)
+        if mod is not None and getattr(mod, "__file__", None):
+            dirs.append(os.path.dirname(os.path.abspath(mod.__file__)) + os.sep)
+    return tuple(dirs)
+
+
+class TorchRecorder(JaxRecorder):
+    """What one step did (``JaxRecorder`` 's lists), values by index into :attr:`kept_nodes`."""
+
+    def __init__(self, model_names: dict[int, str], ops: OpRecorder) -> None:
+        super().__init__(model_names)
+        self.ops = ops
+        self._lib_dirs = _lib_dirs()
+        self.kept_nodes: list[Node] = []
+        self.assigns: list[tuple[Any, int | None]] = []
+        self.assigning = False
+
+    def is_mine(self, value: Any) -> bool:
+        import torch
+
+        return isinstance(value, torch.Tensor) and id(value) in self.ops.node
+
+    def keep(self, value: Any) -> int | None:
+        if not self.is_mine(value):
+            return None
+        node = self.ops.node[id(value)]
+        key = (id(value), node.id)
+        i = self._index.get(key)  # type: ignore[call-overload]
+        if i is None:
+            i = self._index[key] = len(self.kept)  # type: ignore[index]
+            self.kept.append(value)
+            self.kept_nodes.append(node)
+        return i
+
+    def keep_leaves(self, tree: Any) -> list[int | None]:
+        return [self.keep(x) for x in _tensors(_plain_values(tree))]
+
+    def standin_backward(self, targets: list[Any], inputs: list[Any] | None, create_graph: bool) -> list[Any]:
+        """Gradients of ``targets`` for ``inputs`` (``autograd.grad``) or for every leaf they reach
+        (``backward``): ``zeros + 0 * sum(target)``, nothing differentiated."""
+        import torch
+
+        roots = [t for t in targets if isinstance(t, torch.Tensor)]
+        sources = list(inputs) if inputs is not None else _leaves(roots)
+        context = contextlib.nullcontext() if create_graph else torch.no_grad()
+        with context:
+            anchor = None
+            for t in roots:
+                s = torch.sum(t) * 0
+                anchor = s if anchor is None else anchor + s
+            grads = []
+            for p in sources:
+                self.ops.paused = True  # one node of our own: zeros + the anchor, as jax_record's stand-in
+                try:
+                    g = torch.zeros(tuple(p.shape), dtype=p.dtype) + anchor
+                finally:
+                    self.ops.paused = False
+                zeros = self.ops.new("broadcast_in_dim", (self.ops.literal(0.0),), aval=g)
+                self.ops.bind(g, self.ops.new("add", (zeros, self.ops.of(anchor)), aval=g))
+                grads.append(g)
+        frames = self.capture(sys._getframe(3))
+        local = None
+        if frames and roots:
+            local = next((k for k, v in frames[0].f_locals.items() if v is roots[0] and not k.startswith("_")), None)
+        self.events.append(("grad", len(self.grads)))
+        self.grads.append(
+            {
+                "targets": [i for i in self.keep_leaves(roots) if i is not None],
+                "local": local,
+                "results": [[i for i in self.keep_leaves(grads) if i is not None]],
+                "sources": [[i for i in self.keep_leaves(sources) if i is not None]],
+                "fun": local or "loss",
+                "trainable": {},
+            }
+        )
+        return grads
+
+    def on_assign(self, variable: Any, value: Any) -> None:
+        self.capture(sys._getframe(2))
+        self.assigns.append((variable, self.keep(value)))
+
+
+def _plain_values(tree: Any) -> Any:
+    """Keras variables as their tensors."""
+    if isinstance(tree, (list, tuple)):
+        return [_plain_values(x) for x in tree]
+    if isinstance(tree, dict):
+        return [_plain_values(x) for x in tree.values()]
+    value = getattr(tree, "value", None) if type(tree).__name__ == "Variable" else None
+    return tree if value is None else value
+
+
+def _leaves(roots: list[Any]) -> list[Any]:
+    """The leaf tensors (requiring grad) that ``backward`` of ``roots`` would accumulate into, by the
+    autograd graph (walked, never run)."""
+    out: list[Any] = []
+    seen: set[int] = set()
+    stack = [r.grad_fn for r in roots if r.grad_fn is not None]
+    for r in roots:
+        if r.grad_fn is None and r.requires_grad:
+            out.append(r)
+    while stack:
+        fn = stack.pop()
+        if fn is None or id(fn) in seen:
+            continue
+        seen.add(id(fn))
+        leaf = getattr(fn, "variable", None)
+        if leaf is not None:
+            if all(leaf is not x for x in out):
+                out.append(leaf)
+            continue
+        stack.extend(f for f, _ in fn.next_functions)
+    return out
+
+
+@contextlib.contextmanager
+def torch_patched(rec: TorchRecorder, models: list[Any], optimizers: list[Any]) -> Iterator[None]:
+    """While ``rec.recording``: record model ``__call__``, Keras losses, noise, ``Tensor.backward``,
+    ``torch.autograd.grad``, ``optimizer.apply`` and ``Variable.assign`` (the op recorder runs as a mode)."""
+    import keras
+    import torch
+
+    saved: list[tuple[Any, str, bool, Any]] = []
+
+    def patch(obj: Any, attr: str, make: Callable[[Any], Any]) -> None:
+        if any(o is obj and a == attr for o, a, _, _ in saved):
+            return
+        had = attr in getattr(obj, "__dict__", {})
+        saved.append((obj, attr, had, obj.__dict__.get(attr) if had else None))
+        setattr(obj, attr, make(getattr(obj, attr)))
+
+    def recordable(model: Any) -> str | None:
+        name = rec.model_names.get(id(model))
+        if name is None or not rec.recording or rec.depth or rec.loss_depth or id(model) in rec.containers:
+            return None
+        return name
+
+    def wrap_call(orig: Any) -> Any:
+        def __call__(self: Any, *args: Any, **kwargs: Any) -> Any:
+            name = recordable(self)
+            if name is None:
+                return orig(self, *args, **kwargs)
+            rec.depth += 1
+            try:
+                out = orig(self, *args, **kwargs)
+            finally:
+                rec.depth -= 1
+            rec.grad_depth = 1 if torch.is_grad_enabled() else 0  # in a "tape": autograd records the call
+            rec.on_call(name, args, out)
+            rec.grad_depth = 0
+            return out
+
+        return __call__
+
+    def wrap_loss(orig: Any) -> Any:
+        def __call__(self: Any, *args: Any, **kwargs: Any) -> Any:
+            if not rec.recording or rec.depth or rec.loss_depth:
+                return orig(self, *args, **kwargs)
+            rec.loss_depth += 1
+            try:
+                out = orig(self, *args, **kwargs)
+            finally:
+                rec.loss_depth -= 1
+            rec.on_loss(keras_loss_class(self), out)
+            return out
+
+        return __call__
+
+    def wrap_loss_function(orig: Any, cls_name: str) -> Any:
+        @functools.wraps(orig)
+        def loss_function(*args: Any, **kwargs: Any) -> Any:
+            if not rec.recording or rec.depth or rec.loss_depth or not rec.called_from_user():
+                return orig(*args, **kwargs)
+            rec.loss_depth += 1
+            try:
+                out = orig(*args, **kwargs)
+            finally:
+                rec.loss_depth -= 1
+            rec.on_loss(cls_name, out)
+            return out
+
+        return loss_function
+
+    def wrap_noise(orig: Any, fname: str) -> Any:
+        @functools.wraps(orig)
+        def noise(*args: Any, **kwargs: Any) -> Any:
+            if not rec.recording or rec.depth or rec.loss_depth or rec.noise_depth:
+                return orig(*args, **kwargs)
+            rec.noise_depth += 1
+            try:
+                out = orig(*args, **kwargs)
+            finally:
+                rec.noise_depth -= 1
+            rec.on_noise(fname, out)
+            return out
+
+        return noise
+
+    def trainable() -> dict[str, bool]:
+        return {rec.model_names[id(m)]: bool(m.trainable) for m in models if id(m) in rec.model_names}
+
+    def wrap_backward(orig: Any) -> Any:
+        def backward(
+            self: Any, gradient: Any = None, retain_graph: Any = None, create_graph: bool = False, inputs: Any = None
+        ) -> None:
+            if not rec.recording or rec.depth:
+                return orig(self, gradient, retain_graph, create_graph, inputs)
+            targets = [self]
+            chosen = None if inputs is None else list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+            sources = chosen if chosen is not None else _leaves(targets)
+            grads = rec.standin_backward(targets, sources, create_graph)
+            rec.grads[-1]["trainable"] = trainable()
+            for leaf, g in zip(sources, grads):
+                leaf.grad = g if leaf.grad is None else leaf.grad + g
+            return None
+
+        return backward
+
+    def wrap_autograd_grad(orig: Any) -> Any:
+        @functools.wraps(orig)
+        def grad(outputs: Any, inputs: Any, *args: Any, **kwargs: Any) -> Any:
+            if not rec.recording or rec.depth:
+                return orig(outputs, inputs, *args, **kwargs)
+            outs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+            ins = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+            create = bool(kwargs.get("create_graph", args[2] if len(args) > 2 else False))
+            grads = rec.standin_backward(outs, ins, create)
+            rec.grads[-1]["trainable"] = trainable()
+            return tuple(grads)
+
+        return grad
+
+    def wrap_apply(orig: Any) -> Any:
+        def apply(self: Any, grads: Any, trainable_variables: Any = None) -> Any:
+            if not rec.recording or rec.depth:
+                return orig(self, grads, trainable_variables)
+            variables = list(trainable_variables) if trainable_variables is not None else []
+            rec.capture(sys._getframe(1))
+            rec.events.append(("apply", len(rec.applies)))
+            rec.applies.append((self, rec.keep_leaves(list(grads)), rec.keep_leaves(variables)))
+            return None  # never applied while tracing
+
+        return apply
+
+    def wrap_assign(orig: Any) -> Any:
+        def assign(self: Any, value: Any, *args: Any, **kwargs: Any) -> Any:
+            if not rec.recording or rec.depth or rec.loss_depth or rec.assigning or not rec.called_from_user():
+                return orig(self, value, *args, **kwargs)
+            rec.assigning = True
+            try:
+                out = orig(self, value, *args, **kwargs)
+            finally:
+                rec.assigning = False
+            rec.on_assign(self, self.value)
+            return out
+
+        return assign
+
+    def wrap_zero_grad(orig: Any) -> Any:
+        def zero_grad(self: Any, set_to_none: bool = True) -> None:
+            orig(self, set_to_none)  # the real parameters (their .grad is put back after the trace)
+            if rec.recording:  # the values the step sees are the scope's fakes
+                for v in getattr(self, "trainable_variables", None) or []:
+                    with contextlib.suppress(Exception):
+                        v.value.grad = None
+
+        return zero_grad
+
+    try:
+        for model in models:
+            patch(_owner(type(model), "__call__"), "__call__", wrap_call)
+        patch(torch.nn.Module, "zero_grad", wrap_zero_grad)
+        patch(_owner(keras.losses.Loss, "__call__"), "__call__", wrap_loss)
+        for fname, cls_name in LOSS_FUNCTION_CLASSES.items():
+            if callable(getattr(keras.losses, fname, None)):
+                patch(keras.losses, fname, lambda orig, c=cls_name: wrap_loss_function(orig, c))
+        patch(torch.Tensor, "backward", wrap_backward)
+        patch(torch.autograd, "grad", wrap_autograd_grad)
+        for cls in dict.fromkeys([keras.optimizers.Optimizer, *(type(o) for o in optimizers)]):
+            patch(_owner(cls, "apply"), "apply", wrap_apply)
+        for method in ("assign", "assign_add", "assign_sub"):
+            patch(_owner(keras.Variable, method), method, wrap_assign)
+        for fname in NOISE_FUNCTIONS:
+            if callable(getattr(keras.random, fname, None)):
+                patch(keras.random, fname, lambda orig, f=fname: wrap_noise(orig, f))
+        for fname in ("randn", "rand", "randn_like", "rand_like", "normal", "randint", "bernoulli"):
+            patch(torch, fname, lambda orig, f=fname: wrap_noise(orig, f))
+        with rec.ops.mode():
+            yield
+    finally:
+        for obj, attr, had, old in reversed(saved):
+            if had:
+                setattr(obj, attr, old)
+            else:
+                with contextlib.suppress(AttributeError):
+                    delattr(obj, attr)

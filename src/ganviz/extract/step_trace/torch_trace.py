@@ -1,0 +1,310 @@
+"""``trace_gan``/``trace_step`` on the PyTorch backend: the eager step run once on fake tensors.
+
+The step (``train_step(self, data)`` as Keras's "customizing fit() with PyTorch" guide writes it,
+or a plain step function) runs once inside a ``keras.StatelessScope`` that gives every floating
+variable (the models', the optimizers', the metrics') a ``FakeTensor`` of its shape as its value,
+and the data a fake tensor too: no model op computes (``torch_record.OpRecorder`` sends every op
+with a fake input to torch's ``FakeTensorMode``, random ops included, so no generator advances).
+Integer variables (step counters, seed states) get a real copy of their value, so Python code that
+reads one (``int(counter)``) runs; the small ops on those copies and on constants run for real.
+Every ``assign`` lands in the scope, never in a variable; ``backward``, ``autograd.grad`` and
+``optimizer.apply`` are stand-ins (``torch_record``). The ``.grad`` of the real parameters (a
+step's ``zero_grad()`` reaches them) and torch's random state are put back afterwards.
+
+The result is the same :class:`~ganviz.ir.Trace` as on TensorFlow (``ganviz.trace/2``), built by
+``torch_build`` with ``jax_build``'s arithmetic, never ``verified``. TensorFlow and JAX are never
+imported.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from ...errors import TraceError
+from ...ir.trace import Trace
+from .find import Found, containers, find_in_function, model_names, unwrap
+from .guard import no_trace_left
+from .jax_build import Roles
+from .phases import unique_phase_names
+from .torch_build import TorchBuilder
+from .torch_record import OpRecorder, TorchRecorder, _tensors, torch_patched
+
+__all__ = ["trace_gan_torch", "trace_step_torch"]
+
+_INFER_BATCH = 8
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    text = lines[0] if lines else ""
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def _variables(objects: list[Any]) -> list[tuple[str, Any]]:
+    """``(group, variable)`` of every variable the objects hold, each once: models' trainable and
+    non-trainable variables, then optimizers', then metrics'."""
+    out: dict[int, tuple[str, Any]] = {}
+    for obj in objects:
+        for attr, group in (("trainable_variables", "trainable"), ("non_trainable_variables", "non_trainable")):
+            for v in getattr(obj, attr, None) or []:
+                out.setdefault(id(v), (group, v))
+    for obj in objects:
+        for attr, group in (("variables", "optimizer"), ("metrics_variables", "metrics")):
+            for v in getattr(obj, attr, None) or []:
+                out.setdefault(id(v), (group, v))
+    return list(out.values())
+
+
+def _to_tensor(value: Any, fake_mode: Any) -> Any:
+    """An example batch as fake tensors (numpy arrays and tensors converted, containers kept)."""
+    import numpy as np
+    import torch
+
+    if isinstance(value, dict):
+        return {k: _to_tensor(v, fake_mode) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        items = [_to_tensor(v, fake_mode) for v in value]
+        return tuple(items) if isinstance(value, tuple) else items
+    if isinstance(value, (np.ndarray, torch.Tensor)) or hasattr(value, "__array__"):
+        t = torch.as_tensor(np.asarray(value) if not isinstance(value, torch.Tensor) else value)
+        if t.dtype == torch.float64:
+            t = t.float()
+        return fake_mode.from_tensor(t.detach())
+    if isinstance(value, (int, float, bool)) or value is None:
+        return value
+    raise TraceError(
+        f"cannot use {type(value).__name__} as example data on PyTorch: pass a numpy array, a torch "
+        f"tensor, or a tuple/dict of them"
+    )
+
+
+def _infer_data(found: Found) -> tuple[Any, str]:
+    import numpy as np
+
+    hints = ("disc", "critic", "encoder")
+    for attr, model in found.models.values():
+        if not any(h in (attr + model.name).lower() for h in hints):
+            continue
+        try:
+            inputs = model.inputs
+        except Exception:
+            inputs = None
+        if inputs and len(inputs) == 1:
+            shape = tuple(_INFER_BATCH if d is None else int(d) for d in inputs[0].shape)
+            return np.zeros(shape, "float32"), f"the input shape of {attr!r} {shape}"
+    raise TraceError("cannot tell the shape of the training data from the models: pass data=<an example batch>")
+
+
+@contextlib.contextmanager
+def _no_new_torch_params(objects: list[Any]) -> Iterator[None]:
+    """Keras's torch layers make their ``ParameterDict`` lazily (at a step's first ``zero_grad()``):
+    made here from the real values (inside the trace's scope it would hold fakes, and fail on an
+    integer variable), and removed again afterwards, as it was."""
+    import torch
+
+    layers: dict[int, Any] = {}
+    for obj in objects:
+        for m in obj.modules() if isinstance(obj, torch.nn.Module) else []:
+            layers.setdefault(id(m), m)
+    missing = [m for m in layers.values() if "_torch_params" not in m.__dict__ and "_torch_params" not in m._modules]
+    try:
+        for m in missing:
+            track = getattr(m, "_track_variables", None)
+            if track is not None:
+                track()
+        yield
+    finally:
+        for m in missing:
+            if "_torch_params" in m._modules:
+                del m._modules["_torch_params"]
+            m.__dict__.pop("_torch_params", None)
+
+
+@contextlib.contextmanager
+def _fake_state(variables: list[tuple[str, Any]], fake_mode: Any) -> Iterator[dict[int, Any]]:
+    """A ``StatelessScope`` mapping each floating variable to a fake tensor and each other one to a
+    real copy; the real parameters' ``.grad`` and torch's random state put back on exit."""
+    import keras
+    import torch
+
+    mapping = []
+    for _, v in variables:
+        real = v._value  # noqa: SLF001 - the variable's own tensor, read once for its metadata
+        if real is None:
+            continue
+        if real.is_floating_point():
+            fake = fake_mode.from_tensor(real.detach())
+            if v.trainable:
+                fake.requires_grad_(True)
+            mapping.append((v, fake))
+        else:  # a Parameter, as Keras's torch layers keep every value (their ``ParameterDict``)
+            mapping.append((v, torch.nn.Parameter(real.detach().clone(), requires_grad=False)))
+    grads = [(v._value, v._value.grad) for _, v in variables if v._value is not None]  # noqa: SLF001
+    rng = torch.get_rng_state()
+    scope = keras.StatelessScope(state_mapping=mapping)
+    try:
+        with scope:
+            values = {id(v): scope.get_current_value(v) for v, _ in mapping}
+            yield values
+    finally:
+        for tensor, grad in grads:
+            tensor.grad = grad
+        torch.set_rng_state(rng)
+
+
+def _trace(
+    step: Callable[..., Any],
+    args: tuple[Any, ...],
+    found: Found,
+    what: str,
+    trace_name: str,
+    params: list[str],
+    owners: list[Any],
+    note: str = "",
+) -> Trace:
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    if not found.models:
+        searched = ", ".join(dict.fromkeys(found.searched)) or "nothing"
+        raise TraceError(
+            f"no Keras models found in {what} (searched: {searched}); hold the models as attributes "
+            f"(self.generator = ...) or pass models=[generator, discriminator]"
+        )
+    names = model_names(found)
+    models = [m for _, m in found.models.values()]
+    opts = [o for _, o in found.optimizers.values()]
+    fake_mode = FakeTensorMode(allow_non_fake_inputs=True)
+    ops = OpRecorder(fake_mode)
+    rec = TorchRecorder(names, ops)
+    rec.containers = containers(models)
+    variables = _variables([*owners, *models, *opts])
+    roles = Roles()
+    ins = []
+    guards = no_trace_left([*models, *opts, *owners])
+    with guards, _no_new_torch_params([*owners, *models]), _fake_state(variables, fake_mode) as values:
+        for group, v in variables:
+            value = values.get(id(v))
+            if value is None:
+                continue
+            roles.variables[len(ins)] = (group, v)
+            ins.append(ops.bind(value, ops.new("input", aval=value, index=len(ins))))
+        fake_args = _to_tensor(args, fake_mode)
+        leaves = _leaf_names(fake_args, params)
+        for t, name in leaves:
+            roles.data[len(ins)] = name
+            ins.append(ops.bind(t, ops.new("input", aval=t, index=len(ins))))
+        for node in ins:  # kept first: kept index k is input k, as jax_build reads names
+            rec.keep(next(t for t in ops.held if ops.node.get(id(t)) is node))
+        box: list[Any] = []
+
+        def entry() -> None:
+            rec.recording = True
+            try:
+                box.append(step(*fake_args))
+            finally:
+                rec.recording = False
+            rec.capture_final()
+
+        rec.stop_code = entry.__code__
+        try:
+            with torch_patched(rec, models, opts):
+                entry()
+        except TraceError:
+            raise
+        except Exception as exc:
+            raise TraceError(
+                f"cannot trace {what} on fake tensors: {type(exc).__name__}: {_first_line(exc)}{note}; fix: the "
+                f"step must not read a model's values in Python (.item(), .numpy(), float() of a loss)"
+            ) from exc
+        result = _logs(box[0] if box else None, rec)
+    builder = TorchBuilder(rec, found, names, ins, rec.kept_nodes, roles, params, result)
+    return unique_phase_names(builder.trace(trace_name))
+
+
+def _logs(result: Any, rec: TorchRecorder) -> Any:
+    """The step's returned logs with each tensor as its kept index (``jax_build`` names losses by them)."""
+    if isinstance(result, dict):
+        return {k: (rec.keep(v) if rec.is_mine(v) else None) for k, v in result.items()}
+    if isinstance(result, (list, tuple)):
+        return [_logs(x, rec) for x in result]
+    return None
+
+
+def _leaf_names(args: tuple[Any, ...], params: list[str]) -> list[tuple[Any, str]]:
+    """Each tensor of the step's arguments with its name (``data[0]`` for the first of ``data``)."""
+    out: list[tuple[Any, str]] = []
+
+    def visit(x: Any, name: str) -> None:
+        if isinstance(x, dict):
+            for k, v in x.items():
+                visit(v, f"{name}[{k!r}]")
+        elif isinstance(x, (list, tuple)):
+            for i, v in enumerate(x):
+                visit(v, f"{name}[{i}]")
+        elif _tensors(x):
+            out.append((x, name))
+
+    for i, a in enumerate(args):
+        visit(a, params[i] if i < len(params) else f"arg{i}")
+    return out
+
+
+def trace_gan_torch(gan: Any, *, data: Any = None) -> Trace:
+    """``trace_gan`` on the PyTorch backend: ``gan.train_step(data)`` run once on fake tensors."""
+    import keras
+
+    if isinstance(gan, type):
+        raise TraceError(
+            f"{gan.__name__} is a class, not a GAN object: build and compile one first, e.g. "
+            f"gan = {gan.__name__}(...); gan.compile(...); then trace gan"
+        )
+    step = getattr(gan, "train_step", None)
+    if step is None:
+        raise TraceError(
+            f"{type(gan).__name__} has no train_step to trace; for separate models use "
+            f"plot_gan(generator=..., discriminator=...)"
+        )
+    if isinstance(gan, keras.Model) and getattr(type(gan), "train_step", None) is getattr(
+        keras.Model, "train_step", None
+    ):
+        raise TraceError(
+            f"{type(gan).__name__} does not override train_step, so there is no GAN step to trace; "
+            f"for separate models use plot_gan(generator=..., discriminator=...)"
+        )
+    found = Found()
+    found.add_attributes(gan)
+    for name, value in list(getattr(gan, "_modules", {}).items()):  # torch keeps sub-models here
+        if not name.startswith("_") and value is not None:
+            found.searched.append(name)
+            found.add(name, value)
+    note = ""
+    if data is None:
+        data, origin = _infer_data(found)
+        note = f" (data was inferred from {origin}; pass data=<an example batch>)"
+    params = [p for p in inspect.signature(step).parameters][:1] or ["data"]
+    what = f"{type(gan).__name__}.train_step"
+    return _trace(step, (data,), found, what, type(gan).__name__, params, [gan], note)
+
+
+def trace_step_torch(step_fn: Callable[..., Any], *example_args: Any, models: Any = None) -> Trace:
+    """``trace_step`` on the PyTorch backend: a plain step function run once on fake tensors."""
+    found = Found()
+    found.add_given(models)
+    find_in_function(step_fn, found)
+    fn = unwrap(step_fn)
+    name = getattr(fn, "__name__", "step")
+    try:
+        params = list(inspect.signature(fn).parameters)
+    except (TypeError, ValueError):
+        params = []
+    note = ""
+    if not example_args and len(params) == 1 and found.models:
+        spec, origin = _infer_data(found)
+        example_args, note = (spec,), f" (data was inferred from {origin}; pass example arguments)"
+    owner = getattr(fn, "__self__", None)
+    return _trace(
+        fn, tuple(example_args), found, f"step function {name!r}", name, params, [] if owner is None else [owner], note
+    )
