@@ -82,6 +82,33 @@ _TORCH_SCRIPT = textwrap.dedent(
     gan, data = systems["dcgan"]
     ganviz.plot_gan(gan, data=data, to_file=sys.argv[2])
     out["svg"] = open(sys.argv[2], encoding="utf-8").read()[:2000]
+
+    # a classic train_on_batch loop is refused in one line, and training afterwards is untouched
+    g = keras.Sequential([keras.Input((4,)), keras.layers.Dense(6)], name="g")
+    d = keras.Sequential([keras.Input((6,)), keras.layers.Dense(1, activation="sigmoid")], name="d")
+    d.compile(optimizer="adam", loss="binary_crossentropy")
+    d.trainable = False
+    z = keras.Input((4,))
+    combined = keras.Model(z, d(g(z)), name="combined")
+    combined.compile(optimizer="adam", loss="binary_crossentropy")
+
+    def classic_step(real):
+        noise = np.random.normal(size=(8, 4)).astype("float32")
+        fake = g.predict(noise, verbose=0)
+        d.trainable = True
+        d.train_on_batch(np.concatenate([real, fake]), np.zeros((16, 1)))
+        d.trainable = False
+        combined.train_on_batch(noise, np.ones((8, 1)))
+
+    before = [np.array(v.numpy()) for v in g.weights + d.weights]
+    try:
+        ganviz.trace_step(classic_step, np.zeros((8, 6), "float32"), models={"generator": g, "discriminator": d, "combined": combined})
+        out["classic"] = None
+    except ganviz.errors.TraceError as exc:
+        out["classic"] = str(exc)
+    out["classic_unchanged"] = all(np.array_equal(a, np.array(v.numpy())) for a, v in zip(before, g.weights + d.weights))
+    classic_step(np.ones((8, 6), "float32"))
+    out["iterations_after"] = [int(d.optimizer.iterations.numpy()), int(combined.optimizer.iterations.numpy())]
     out["tensorflow"] = "tensorflow" in sys.modules
     print("JSON" + json.dumps(out))
     """
@@ -181,3 +208,12 @@ def test_torch_golden_facts_of_the_twins(torch_traces: dict[str, Any]) -> None:
         ("g_loss", [("wasserstein", -1.0)]),
     ]
     assert gan["assignments"] == [("gan/noise_counter", None, "assign", None, 1)]
+
+
+@pytest.mark.slow
+def test_a_classic_loop_on_torch_is_refused_in_one_line_and_training_goes_on(torch_traces: dict[str, Any]) -> None:
+    classic = torch_traces["classic"]
+    assert classic is not None and "g.predict() inside the step: on PyTorch" in classic and "compiled=" in classic
+    assert "\n" not in classic
+    assert torch_traces["classic_unchanged"] is True
+    assert torch_traces["iterations_after"] == [1, 1]

@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import contextlib
 import random
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
+from unittest import mock
 
-__all__ = ["MODEL_CACHES", "no_trace_left"]
+from ...errors import TraceError
+
+__all__ = ["MODEL_CACHES", "keras_loops_refused", "no_trace_left"]
 
 # Attributes Keras sets lazily on a model (TensorFlow trainer): functions traced on first use,
 # compiled-loss/metric objects and their trackers, state read when a train function is built.
@@ -190,3 +193,28 @@ def _keras_seed_generator() -> tuple[Any, str, Any] | None:
         return None
     key = seed_generator.GLOBAL_SEED_GENERATOR
     return global_state, key, global_state.get_global_attribute(key)
+
+
+_KERAS_LOOPS = ("train_on_batch", "test_on_batch", "predict_on_batch", "predict", "fit", "evaluate")
+
+
+@contextlib.contextmanager
+def keras_loops_refused(backend: str) -> Iterator[None]:
+    """Keras's own compiled loops cannot run inside the JAX and PyTorch tracers: refuse them in one line."""
+    import keras
+
+    def refuse(name: str) -> Callable[..., Any]:
+        def refused(model: Any, *args: Any, **kwargs: Any) -> Any:
+            raise TraceError(
+                f"{getattr(model, 'name', type(model).__name__)}.{name}() inside the step: on {backend} a classic "
+                f"train_on_batch/predict loop is not traced; draw its compiled models with "
+                f"plot_gan(compiled=[discriminator, combined]) (CLI: ganviz gan --compiled f.py:d --compiled "
+                f"f.py:combined), or trace the loop with KERAS_BACKEND=tensorflow"
+            )
+
+        return refused
+
+    with contextlib.ExitStack() as stack:
+        for name in _KERAS_LOOPS:
+            stack.enter_context(mock.patch.object(keras.Model, name, refuse(name)))
+        yield

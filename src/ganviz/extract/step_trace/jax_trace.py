@@ -15,12 +15,11 @@ import contextlib
 import inspect
 from collections.abc import Callable, Iterator
 from typing import Any
-from unittest import mock
 
 from ...errors import TraceError
 from ...ir.trace import Trace
 from .find import Found, check_gan_object, containers, data_input, models_to_trace, step_function
-from .guard import no_trace_left
+from .guard import keras_loops_refused, no_trace_left
 from .jax_build import JaxBuilder, Roles
 from .jax_graph import flatten_jaxpr
 from .jax_record import JaxRecorder, jax_patched
@@ -138,7 +137,7 @@ def _trace(
     rec = JaxRecorder(names)
     rec.containers = containers(models)
     kept = [*models, *opts, *([] if owner is None else [owner])]
-    with _values_kept(kept), _no_keras_loops(), no_trace_left(kept), jax_patched(rec, models, opts):
+    with _values_kept(kept), keras_loops_refused("JAX"), no_trace_left(kept), jax_patched(rec, models, opts):
         try:
             ins, outs, at, result = _record(step, args, rec)
         except TraceError:
@@ -189,31 +188,6 @@ def _values_kept(objs: list[Any]) -> Iterator[None]:
     finally:
         for v, value in saved:
             v._value = value
-
-
-_KERAS_LOOPS = ("train_on_batch", "test_on_batch", "predict_on_batch", "predict", "fit", "evaluate")
-
-
-@contextlib.contextmanager
-def _no_keras_loops() -> Iterator[None]:
-    """Keras's own compiled loops cannot run inside ``jax.make_jaxpr``: refuse them in one line."""
-    import keras
-
-    def refuse(name: str) -> Callable[..., Any]:
-        def refused(model: Any, *args: Any, **kwargs: Any) -> Any:
-            raise TraceError(
-                f"{getattr(model, 'name', type(model).__name__)}.{name}() inside the step: on JAX a classic "
-                f"train_on_batch/predict loop is not traced; draw its compiled models with "
-                f"plot_gan(compiled=[discriminator, combined]) (CLI: ganviz gan --compiled f.py:d --compiled "
-                f"f.py:combined), or trace the loop with KERAS_BACKEND=tensorflow"
-            )
-
-        return refused
-
-    with contextlib.ExitStack() as stack:
-        for name in _KERAS_LOOPS:
-            stack.enter_context(mock.patch.object(keras.Model, name, refuse(name)))
-        yield
 
 
 def _first_line(exc: BaseException) -> str:

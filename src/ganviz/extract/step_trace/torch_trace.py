@@ -25,8 +25,8 @@ from typing import Any
 
 from ...errors import TraceError
 from ...ir.trace import Trace
-from .find import Found, containers, find_in_function, model_names, unwrap
-from .guard import no_trace_left
+from .find import Found, check_gan_object, containers, data_input, models_to_trace, step_function
+from .guard import keras_loops_refused, no_trace_left
 from .jax_build import Roles
 from .phases import unique_phase_names
 from .torch_build import TorchBuilder
@@ -84,17 +84,11 @@ def _to_tensor(value: Any, fake_mode: Any) -> Any:
 def _infer_data(found: Found) -> tuple[Any, str]:
     import numpy as np
 
-    hints = ("disc", "critic", "encoder")
-    for attr, model in found.models.values():
-        if not any(h in (attr + model.name).lower() for h in hints):
-            continue
-        try:
-            inputs = model.inputs
-        except Exception:
-            inputs = None
-        if inputs and len(inputs) == 1:
-            shape = tuple(_INFER_BATCH if d is None else int(d) for d in inputs[0].shape)
-            return np.zeros(shape, "float32"), f"the input shape of {attr!r} {shape}"
+    hit = data_input(found)
+    if hit is not None:
+        attr, keras_input = hit
+        shape = tuple(_INFER_BATCH if d is None else int(d) for d in keras_input.shape)
+        return np.zeros(shape, "float32"), f"the input shape of {attr!r} {shape}"
     raise TraceError("cannot tell the shape of the training data from the models: pass data=<an example batch>")
 
 
@@ -167,15 +161,7 @@ def _trace(
 ) -> Trace:
     from torch._subclasses.fake_tensor import FakeTensorMode
 
-    if not found.models:
-        searched = ", ".join(dict.fromkeys(found.searched)) or "nothing"
-        raise TraceError(
-            f"no Keras models found in {what} (searched: {searched}); hold the models as attributes "
-            f"(self.generator = ...) or pass models=[generator, discriminator]"
-        )
-    names = model_names(found)
-    models = [m for _, m in found.models.values()]
-    opts = [o for _, o in found.optimizers.values()]
+    names, models, opts = models_to_trace(found, what)
     fake_mode = FakeTensorMode(allow_non_fake_inputs=True)
     ops = OpRecorder(fake_mode)
     rec = TorchRecorder(names, ops)
@@ -184,7 +170,12 @@ def _trace(
     roles = Roles()
     ins = []
     guards = no_trace_left([*models, *opts, *owners])
-    with guards, _no_new_torch_params([*owners, *models]), _fake_state(variables, fake_mode) as values:
+    with (
+        guards,
+        keras_loops_refused("PyTorch"),
+        _no_new_torch_params([*owners, *models]),
+        _fake_state(variables, fake_mode) as values,
+    ):
         for group, v in variables:
             value = values.get(id(v))
             if value is None:
@@ -256,24 +247,8 @@ def trace_gan_torch(gan: Any, *, data: Any = None) -> Trace:
     """``trace_gan`` on the PyTorch backend: ``gan.train_step(data)`` run once on fake tensors."""
     import keras
 
-    if isinstance(gan, type):
-        raise TraceError(
-            f"{gan.__name__} is a class, not a GAN object: build and compile one first, e.g. "
-            f"gan = {gan.__name__}(...); gan.compile(...); then trace gan"
-        )
-    step = getattr(gan, "train_step", None)
-    if step is None:
-        raise TraceError(
-            f"{type(gan).__name__} has no train_step to trace; for separate models use "
-            f"plot_gan(generator=..., discriminator=...)"
-        )
-    if isinstance(gan, keras.Model) and getattr(type(gan), "train_step", None) is getattr(
-        keras.Model, "train_step", None
-    ):
-        raise TraceError(
-            f"{type(gan).__name__} does not override train_step, so there is no GAN step to trace; "
-            f"for separate models use plot_gan(generator=..., discriminator=...)"
-        )
+    check_gan_object(gan, keras)
+    step = gan.train_step
     found = Found()
     found.add_attributes(gan)
     for name, value in list(getattr(gan, "_modules", {}).items()):  # torch keeps sub-models here
@@ -291,19 +266,7 @@ def trace_gan_torch(gan: Any, *, data: Any = None) -> Trace:
 
 def trace_step_torch(step_fn: Callable[..., Any], *example_args: Any, models: Any = None) -> Trace:
     """``trace_step`` on the PyTorch backend: a plain step function run once on fake tensors."""
-    found = Found()
-    found.add_given(models)
-    find_in_function(step_fn, found)
-    fn = unwrap(step_fn)
-    name = getattr(fn, "__name__", "step")
-    try:
-        params = list(inspect.signature(fn).parameters)
-    except (TypeError, ValueError):
-        params = []
-    note = ""
-    if not example_args and len(params) == 1 and found.models:
-        spec, origin = _infer_data(found)
-        example_args, note = (spec,), f" (data was inferred from {origin}; pass example arguments)"
+    found, fn, name, params, example_args, note = step_function(step_fn, example_args, models, _infer_data)
     owner = getattr(fn, "__self__", None)
     return _trace(
         fn, tuple(example_args), found, f"step function {name!r}", name, params, [] if owner is None else [owner], note
