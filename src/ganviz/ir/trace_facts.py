@@ -181,7 +181,9 @@ class CompiledOutput:
 
     ``name`` is the model's output name; ``loss`` the loss as compiled (``mse``, ``bce``,
     ``sparse_cce``, or a custom function's name), ``kind`` its term kind; ``prediction`` and
-    ``target`` are call/source ids (None when not drawn).
+    ``target`` are call/source ids (None when not drawn). ``inferred`` says how the target was
+    chosen when no step was traced (``plot_gan(compiled=...)``: ``"ones: a frozen judge's score,
+    wanted real"``); None when the target is the step's own.
     """
 
     name: str
@@ -190,6 +192,7 @@ class CompiledOutput:
     weight: float | None = None
     prediction: str | None = None
     target: str | None = None
+    inferred: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -199,6 +202,7 @@ class CompiledOutput:
             "weight": self.weight,
             "prediction": self.prediction,
             "target": self.target,
+            **({"inferred": self.inferred} if self.inferred else {}),
         }
 
     @classmethod
@@ -211,6 +215,7 @@ class CompiledOutput:
             weight=_float_or_none(d.get("weight")),
             prediction=None if pred is None else str(pred),
             target=None if target is None else str(target),
+            inferred=None if d.get("inferred") is None else str(d["inferred"]),
         )
 
 
@@ -225,8 +230,11 @@ class CompiledUpdate:
     losses in output order; ``method`` is ``"train_on_batch"``, or ``"compile"`` when no step was
     traced (``plot_gan(compiled=...)``: drawn from what ``compile`` recorded, inputs and targets
     inferred from the models). ``warning`` is Keras 3's trainable trap in it, with the fix (its
-    optimizer would update nothing, or its train function holds another set than the flags say);
-    None when there is none.
+    optimizer updates nothing, or it trains what another compiled model trains while a part is
+    trained by none), when that is a fact; None when there is none. ``note`` is what the drawing
+    assumes or knows that the flags alone do not say (drawn without a step: the loop must set
+    ``trainable`` before its first ``train_on_batch``; a built train function that holds another
+    set than the flags now say); None when there is nothing to add.
     """
 
     model: str
@@ -238,6 +246,7 @@ class CompiledUpdate:
     outputs: tuple[CompiledOutput, ...] = ()
     method: str = "train_on_batch"
     warning: str | None = None
+    note: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -250,6 +259,7 @@ class CompiledUpdate:
             "outputs": [o.to_dict() for o in self.outputs],
             "method": self.method,
             **({"warning": self.warning} if self.warning else {}),
+            **({"note": self.note} if self.note else {}),
         }
 
     @classmethod
@@ -265,4 +275,5 @@ class CompiledUpdate:
             outputs=tuple(CompiledOutput.from_dict(o) for o in d.get("outputs", [])),
             method=str(d.get("method", "train_on_batch")),
             warning=None if d.get("warning") is None else str(d["warning"]),
+            note=None if d.get("note") is None else str(d["note"]),
         )

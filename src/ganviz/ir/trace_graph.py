@@ -11,6 +11,7 @@ from .trace_calls import (
     COMPILED_CAPTION,
     MAX_INCHES,
     assignment_label,
+    inferred_targets,
     input_label,
     legend_lines,
     loss_summary,
@@ -172,6 +173,7 @@ def trace_to_merged_graph(trace: Trace, *, expand_nested: bool = False) -> Graph
     for s in trace.sources:
         src_count[src_key[s.id]] = src_count.get(src_key[s.id], 0) + 1
     src_node: dict[tuple[Any, ...], str] = {}
+    guessed = inferred_targets(trace)
     for s in trace.sources:
         key = src_key[s.id]
         if key not in src_node:
@@ -179,7 +181,7 @@ def trace_to_merged_graph(trace: Trace, *, expand_nested: bool = False) -> Graph
             src_node[key] = b.add_node(
                 s.name,
                 kind=s.kind,
-                class_name=s.kind,
+                class_name=f"{s.kind}, inferred" if s.id in guessed else s.kind,
                 output_shapes=(s.shape,),
                 details={"count": n} if n > 1 else {},
             )
