@@ -527,7 +527,7 @@ def _intents(
             continue
         parts = parts_of(cname)
         toggles: list[tuple[str, bool]] = []
-        if not intent.trains and not parts:  # frozen after building combined: the loop must set it back
+        if not intent.trains and (not parts or cname in holder):  # frozen to build combined: the loop sets it back
             toggles = [(cname, True)]
         elif parts:  # WGAN-GP's critic_model left training the generator, as generator_model does
             mine = trained_parts(cname)
