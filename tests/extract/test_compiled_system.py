@@ -445,3 +445,26 @@ def test_assumed_loop_trains_the_discriminator_and_freezes_it_only_for_the_gener
     assert phase_of[box[g_arrow.target].parent or ""] == "2. update generator"
     merged = {n.name: n for n in trace_to_graph(trace, calls="merged").nodes}
     assert merged["discriminator"].trainable is not False  # one box: trained by its own update
+
+
+@pytest.mark.parametrize(
+    ("source", "trains", "toggles"),
+    [
+        ("for l in vgg.layers:\n    l.trainable = False\nd.trainable = False\nd.train_on_batch(x, y)\n", True, False),
+        ("def make_trainable(net, val):\n    net.trainable = val\n", False, True),  # a helper: whatever it is given
+        ("def step():\n    setattr(d, 'trainable', True)\n    d.train_on_batch(x, y)\n", True, True),
+        ("def build():\n    g.trainable = True\n\ndef step():\n    c.train_on_batch(x, y)\n", True, False),
+        ("while True:\n    d.trainable, g.trainable = True, False\n", False, True),
+        ("def broken(:\n", None, None),
+    ],
+)
+def test_scan_scripts_reads_whether_a_loop_could_set_a_flag_back(
+    tmp_path: Path, source: str, trains: bool | None, toggles: bool | None
+) -> None:
+    from ganviz.extract.step_trace.compiled_system import scan_scripts
+
+    path = tmp_path / "train.py"
+    path.write_text(source, encoding="utf-8")
+    facts = scan_scripts(path)
+    assert (None if facts is None else (facts.trains, facts.toggles)) == (None if trains is None else (trains, toggles))
+    assert scan_scripts(None) is None and scan_scripts(tmp_path / "missing.py") is None
