@@ -196,6 +196,7 @@ def plot_gan(
     calls: str = "separate",
     verify: bool = False,
     compiled: Any = None,
+    script: Any = None,
 ) -> Diagram:
     """Draw a whole GAN (or any multi-model training step) in one diagram.
 
@@ -220,6 +221,13 @@ def plot_gan(
             ``loss_weights``, the parts trainable in it and those frozen), inputs and targets
             inferred from the models; ``generator=`` and the others then only name parts.
             A plain object holding compiled models (the script's ``gan``) is drawn the same way.
+            Keras 3 reads ``trainable`` at a model's first ``train_on_batch``: a model not trained
+            yet is drawn as a working loop trains it (a discriminator frozen inside ``combined``
+            still trained by its own update), said as a note in the key.
+        script: with ``compiled=`` (or a plain object), the Python file(s) of the loop that trains
+            the models, read and never run (default: the file calling ``plot_gan``; for an object,
+            the file of its class): when that loop calls ``train_on_batch`` and never sets a
+            ``trainable`` flag back, Keras 3's trap is certain and warned instead of noted.
         verify: also run one real training step on ``data`` (all state restored afterwards) and
             check the trace against it (``verify_trace``): the verdict is a line of the key and
             ``verified`` in the JSON; each fact that does not hold is a warning.
@@ -231,8 +239,10 @@ def plot_gan(
         NotAModelError: ``verify=True`` with a Trace or with generator=/discriminator= (nothing to run).
 
     Warns:
-        TrainableTrapWarning: a compiled model Keras 3 would train otherwise than its flags say
-            (nothing at all, or the set its built train function holds), naming it and the fix.
+        TrainableTrapWarning: a compiled model that Keras 3 trains nothing in (its train function
+            built so, the traced step calling it with nothing trainable, or ``script``'s loop never
+            setting the flags back), or that trains what another compiled model trains while a part
+            is trained by none, naming it and the fix.
     """
     _check_calls(calls)
     options = DrawOptions(
@@ -249,7 +259,11 @@ def plot_gan(
         from .extract.step_trace.compiled_system import compiled_trace
 
         parts = {n: m for n, m in (("generator", generator), ("discriminator", discriminator), ("combined", combined))}
-        trace = compiled_trace(compiled, models={n: m for n, m in parts.items() if m is not None} or None)
+        trace = compiled_trace(
+            compiled,
+            models={n: m for n, m in parts.items() if m is not None} or None,
+            script=script if script is not None else _caller_file(),
+        )
     elif gan_or_trace is None:
         if generator is None or discriminator is None:
             missing = [n for n, m in (("generator", generator), ("discriminator", discriminator)) if m is None]
@@ -264,7 +278,7 @@ def plot_gan(
     elif isinstance(gan_or_trace, Trace):
         trace = gan_or_trace
     elif not verify and _plain_system(gan_or_trace):
-        trace = _object_trace(gan_or_trace)
+        trace = _object_trace(gan_or_trace, script if script is not None else _class_file(gan_or_trace))
     elif verify:
         from .extract.step_trace.verify import verify_trace
 
@@ -313,14 +327,39 @@ def _plain_system(obj: Any) -> bool:
     return not callable(getattr(obj, "train_step", None)) and not callable(obj)
 
 
-def _object_trace(obj: Any) -> Trace:
+def _caller_file() -> str | None:
+    """The file of the code calling ``plot_gan`` (the user's script), when it is one on disk."""
+    import inspect
+
+    frame = inspect.currentframe()
+    here = os.path.dirname(os.path.abspath(__file__))
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(here + os.sep):
+        frame = frame.f_back
+    path = frame.f_code.co_filename if frame is not None else ""
+    return path if path.endswith(".py") and os.path.isfile(path) else None
+
+
+def _class_file(obj: Any) -> str | None:
+    """The file defining ``obj``'s class (the script's ``class DCGAN`` and its ``train`` loop), else the caller's."""
+    import inspect
+
+    try:
+        path = inspect.getsourcefile(type(obj))
+    except TypeError:
+        path = None
+    if path and path.endswith(".py") and os.path.isfile(path):
+        return path
+    return _caller_file()
+
+
+def _object_trace(obj: Any, script: Any = None) -> Trace:
     """The script's object drawn from what it holds: its compiled models' updates, else the assumed loop."""
     from .extract.step_trace.compiled_system import compiled_trace, system_of
 
     found = system_of(obj)
     what = type(obj).__name__
     if found["compiled"]:
-        return compiled_trace(found["compiled"], models=found["models"], name=None)
+        return compiled_trace(found["compiled"], models=found["models"], name=None, script=script)
     roles = {n.lower(): m for n, m in found["models"].items()}
     g = next((m for n, m in roles.items() if "gen" in n), None)
     d = next((m for n, m in roles.items() if "disc" in n or "critic" in n), None)

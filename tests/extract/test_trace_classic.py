@@ -51,6 +51,7 @@ def classic() -> dict[str, tuple[classic_zoo.ClassicEntry, Trace, bool]]:
     """Every classic system (and DCGAN in the Keras 2 habit), traced once; and whether nothing changed."""
     builds = dict(classic_zoo.CLASSIC)
     builds["dcgan_trap"] = lambda: classic_zoo.dcgan(toggle=False)
+    builds["wgan_gp_trap"] = lambda: classic_zoo.wgan_gp(toggle=False)
     out = {}
     for name, build in builds.items():
         entry = build()
@@ -138,6 +139,77 @@ def test_keras3_trap_trains_nothing_in_the_discriminator(classic: Any) -> None:
         ("combined", ("generator",), ("discriminator",)),
     ]
     assert trace.updates_by_model() == {"generator": ["combined.optimizer"]}
+
+
+@pytest.mark.parametrize("name", list(classic_zoo.CLASSIC))
+def test_a_working_loop_traced_has_no_alarm(classic: Any, name: str) -> None:
+    """Each loop sets the flags before each train_on_batch, as Keras 3 needs: the trace knows the
+    flags at each call, so no update warns and every compiled update trains something."""
+    trace = classic[name][1]
+    assert [c.warning for c in trace.compiled] == [None] * len(trace.compiled)
+    assert all(c.trains for c in trace.compiled)
+    assert not any("WARNING" in line for line in trace_to_graph(trace).details["legend"])
+
+
+def test_the_traps_traced_are_warned(classic: Any) -> None:
+    """The Keras 2 habit traced: D frozen at its first train_on_batch trains nothing (a fact of the
+    traced step, not "unless the loop..."); WGAN-GP's critic_model, the critic frozen and the
+    generator trainable at its first call, trains the generator as generator_model does."""
+    dcgan = classic["dcgan_trap"][1]
+    d = dcgan.compiled[0]
+    assert d.warning and d.warning.startswith("discriminator.train_on_batch trains nothing: no weight")
+    assert "at its first train_on_batch in the traced step" in d.warning
+    assert "(and False again before combined.train_on_batch)" in d.warning
+    wgan = classic["wgan_gp_trap"][1]
+    assert _compiled(wgan) == [
+        ("critic_model", ("generator",), ("critic",)),
+        ("generator_model", ("generator",), ("critic",)),
+    ]
+    critic = wgan.compiled[0]
+    assert critic.warning and "critic is trained by no compiled model" in critic.warning
+    assert "fix: set critic.trainable = True (and generator.trainable = False)" in critic.warning
+    assert wgan.compiled[1].warning is None
+
+
+def test_a_published_style_wgan_gp_step_takes_its_targets_from_the_code() -> None:
+    """The published WGAN-GP loop: ``valid = -np.ones``, ``fake = np.ones``, ``dummy = np.zeros``,
+    the critic trained five times a step on ``[valid, -valid, dummy]`` (an expression, not a local,
+    for the second), the flags set before each train_on_batch."""
+    entry = classic_zoo.wgan_gp()
+    m = entry.models
+    critic, generator = m["critic"], m["generator"]
+    valid, dummy = -np.ones((classic_zoo.BATCH, 1)), np.zeros((classic_zoo.BATCH, 1))
+
+    def train_step(imgs: Any) -> Any:
+        critic.trainable, generator.trainable = True, False
+        for _ in range(classic_zoo.N_CRITIC):
+            noise = np.random.normal(0, 1, (classic_zoo.BATCH, classic_zoo.LATENT_DIM))
+            d_loss = m["critic_model"].train_on_batch([imgs, noise], [valid, -valid, dummy])
+        critic.trainable, generator.trainable = False, True
+        g_loss = m["generator_model"].train_on_batch(noise, valid)
+        return d_loss, g_loss
+
+    trace = trace_step(train_step, *entry.data)
+    assert [(p.name, p.repeat) for p in trace.phases] == [("update critic", 5), ("update generator", 1)]
+    assert _compiled(trace) == [
+        ("critic_model", ("critic",), ("generator",)),
+        ("generator_model", ("generator",), ("critic",)),
+    ]
+    assert _outputs(trace, 0) == [
+        ("wasserstein_loss", "wasserstein", 1.0, "valid"),
+        ("wasserstein_loss", "wasserstein", 1.0, "-valid"),
+        ("mse", "gradient_penalty", 10.0, "dummy"),
+    ]
+    assert _outputs(trace, 1) == [("wasserstein_loss", "wasserstein", None, "valid")]
+    d_loss = next(x for x in trace.losses if x.name == "d_loss")
+    assert [t.name for t in d_loss.terms][:2] == ["wasserstein_loss(critic, valid)", "wasserstein_loss(critic, -valid)"]
+    assert d_loss.terms[2].name.startswith("mse(gradient_norm") and d_loss.terms[2].name.endswith(", dummy)")
+    real, generated = (_call(trace, o.prediction) for o in trace.compiled[0].outputs[:2])
+    assert {s.name for s in trace.sources if s.id in real.inputs} == {"imgs"}  # valid: the real images' score
+    assert _call(trace, generated.inputs[0]).model == "generator"  # -valid: the generated ones'
+    assert {(u.model, u.times) for u in trace.updates} == {("critic", 5), ("generator", 1)}
+    assert all(c.warning is None and not any(o.inferred for o in c.outputs) for c in trace.compiled)
+    assert {s.kind for s in trace.sources if s.name in ("valid", "-valid", "dummy")} == {"constant"}
 
 
 def test_cgan_labels_feed_both_models(classic: Any) -> None:

@@ -129,11 +129,24 @@ def _run_compiled(args: argparse.Namespace, common: dict[str, Any]) -> int:
     if args.combined:
         raise TargetError("--combined goes with --generator/--discriminator; with --compiled give it as --compiled")
     try:
-        diagram = plot_gan(compiled=compiled, **parts, **common)
+        diagram = plot_gan(compiled=compiled, **parts, **common, script=_scripts(args.compiled))
     except TraceError as exc:
         raise TraceError(_cli_hint(str(exc))) from None
     print(f"wrote {diagram.path}")
     return 0
+
+
+def _scripts(targets: list[str]) -> list[str]:
+    """The source files of ``targets`` (``f.py:name``; a module's file), read for the loop's trainable flags."""
+    from .targets import split_target
+
+    out: list[str] = []
+    for target in targets:
+        where = split_target(target)[0]
+        path = where if where.endswith(".py") else getattr(sys.modules.get(where), "__file__", None)
+        if path and path not in out:
+            out.append(str(path))
+    return out
 
 
 def run(args: argparse.Namespace) -> int:
@@ -255,7 +268,9 @@ def _draw(args: argparse.Namespace, obj: Any, data: Any, common: dict[str, Any])
         return plot_gan(
             generator=obj["generator"], discriminator=obj["discriminator"], combined=obj.get("combined"), **common
         )
-    return plot_gan(obj, data=data, **common)
+    if isinstance(obj, Trace) or _has_step(obj):
+        return plot_gan(obj, data=data, **common)
+    return plot_gan(obj, data=data, **common, script=_scripts([args.target]))  # the script's own object
 
 
 def _verified(target: Any, *batch: Any) -> Trace:

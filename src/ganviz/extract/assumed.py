@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from ..errors import TraceError
 from ..ir.trace import Call, Loss, OptimizerInfo, Source, Trace, Update
-from ..ir.trace_facts import Assignment, LossTerm
+from ..ir.trace_facts import Assignment, LossTerm, Phase
 
 __all__ = ["assumed_gan_trace"]
 
@@ -42,7 +43,7 @@ def assumed_gan_trace(
     import keras  # any backend: nothing is traced
 
     from .step_trace.build import learning_rate, trace_model
-    from .step_trace.compiled import compiled_outputs
+    from .step_trace.compiled import compiled_outputs, trainable_when_set
 
     for role, m in (("generator", generator), ("discriminator", discriminator), ("combined", combined)):
         if (m is not None or role != "combined") and not isinstance(m, keras.Model):
@@ -81,11 +82,15 @@ def assumed_gan_trace(
             fake_extra.append(cond)
             real_extra.append(cond)
     target = source("constant", "labels" if not real_extra else "valid_fake", d_out[0] if d_out else None)
+    d_shape = d_out[0] if d_out else None
+    d_phase, g_phase = "update discriminator", "update generator"
     calls = [
-        Call("call0", gname, tuple(g_src), g_out[0] if g_out else None),
-        Call("call1", dname, ("call0", *fake_extra), d_out[0] if d_out else None),
-        Call("call2", dname, (real, *real_extra), d_out[0] if d_out else None),
+        Call("call0", gname, tuple(g_src), g_out[0] if g_out else None, phase=d_phase),
+        Call("call1", dname, ("call0", *fake_extra), d_shape, phase=d_phase),
+        Call("call2", dname, (real, *real_extra), d_shape, phase=d_phase),
     ]
+    if r1_weight:  # the penalty's own call on the real data, in the discriminator's phase
+        calls.append(Call(f"call{len(calls)}", dname, (real, *real_extra), d_shape, output="r1_scores", phase=d_phase))
     optimizers: list[OptimizerInfo] = []
 
     def opt_info(model: Any, default: str) -> str:
@@ -98,23 +103,28 @@ def assumed_gan_trace(
         return default
 
     d_opt = opt_info(discriminator, "d_optimizer")
-    if combined is not None:
+    # The generator learns through the discriminator: as its parts when the combined model is just the
+    # two (drawn as a traced combined.train_on_batch is), else as the combined model's own box.
+    as_parts = combined is None or _made_of(combined, generator, discriminator)
+    if not as_parts:
         cname = combined.name if combined.name not in (gname, dname) else "combined"
         models.append(trace_model(combined, cname, None))
-        calls.append(Call("call3", cname, tuple(g_src), d_out[0] if d_out else None))
-        g_opt = opt_info(combined, "combined_optimizer")
+        calls.append(Call(f"call{len(calls)}", cname, tuple(g_src), d_shape, phase=g_phase))
+        g_call = d_call = calls[-1].id
     else:
-        calls += [Call("call3", gname, tuple(g_src), g_out[0] if g_out else None)]
-        calls += [Call("call4", dname, ("call3", *fake_extra), d_out[0] if d_out else None)]
-        g_opt = opt_info(generator, "g_optimizer")
+        g_call, d_call = f"call{len(calls)}", f"call{len(calls) + 1}"
+        calls.append(Call(g_call, gname, tuple(g_src), g_out[0] if g_out else None, phase=g_phase))
+        calls.append(Call(d_call, dname, (g_call, *fake_extra), d_shape, phase=g_phase))
+    g_opt = opt_info(combined, "combined_optimizer") if combined is not None else opt_info(generator, "g_optimizer")
     d_inputs: tuple[str, ...] = ("call1", "call2", target)
     d_terms: tuple[LossTerm, ...] = ()
     g_terms: tuple[LossTerm, ...] = ()
     if loss is not None:
         d_terms = (LossTerm("d_loss", loss, 1.0, ("call1", "call2")),)
-        g_terms = (LossTerm("g_loss", loss, 1.0, (calls[-1].id,)),)
+        g_terms = (LossTerm("g_loss", loss, 1.0, (d_call,)),)
     # What compile recorded, when the models say: the discriminator's losses per output, and the
     # combined model's (pix2pix's mse + 100 x mae, with the generator's image against the real one).
+    g_inputs_extra: tuple[str, ...] = ()
     if loss is None:
         d_comp = compiled_outputs(discriminator)
         real_labels = next((i for i, k in zip(real_extra, d_kinds[1:]) if k == "labels"), None)
@@ -122,9 +132,9 @@ def assumed_gan_trace(
             real_labels = source("data", "class_labels", (None, 1))  # ACGAN: the class head's target
 
         def d_inputs_of(kind: str) -> tuple[str, ...]:
-            return (
-                ("call1", "call2", real_labels) if kind in ("cce", "sparse_cce") and real_labels else ("call1", "call2")
-            )
+            if kind in ("cce", "sparse_cce") and real_labels:
+                return ("call1", "call2", real_labels)
+            return ("call1", "call2", target)  # real and generated scores against their labels
 
         d_terms = tuple(
             LossTerm(f"{short}({oname})" if len(d_comp) > 1 else f"{short}(real, fake)", kind,
@@ -132,39 +142,54 @@ def assumed_gan_trace(
             for oname, short, kind, w, _ in d_comp
         )  # fmt: skip
         c_comp = compiled_outputs(combined) if combined is not None else []
+
+        def g_term_inputs(kind: str, producer: Any) -> tuple[str, ...]:
+            if producer is generator:
+                return (g_call, real)  # an image output: against the real one (pix2pix's L1)
+            if kind in ("cce", "sparse_cce") and given_labels:
+                return (d_call, given_labels)
+            return (d_call, target)  # the discriminator's score, against the labels it should give
+
         g_terms = tuple(
             LossTerm(
                 f"{short}({getattr(p, 'name', oname)}" + (", real_images)" if p is generator else ")"),
                 kind,
                 1.0 if w is None else w,
-                (calls[-1].id, real)
-                if p is generator
-                else (calls[-1].id, given_labels)
-                if kind in ("cce", "sparse_cce") and given_labels
-                else (calls[-1].id,),
+                g_term_inputs(kind, p),
             )
             for oname, short, kind, w, p in c_comp
         )
         g_inputs_extra = tuple(dict.fromkeys(t.inputs[-1] for t in g_terms if t.inputs[-1] in (real, given_labels)))
         if real_labels is not None and real_labels not in real_extra:
             d_inputs += (real_labels,)
-    else:
-        g_inputs_extra = ()
     if r1_weight:
-        calls.append(
-            Call(f"call{len(calls)}", dname, (real, *real_extra), d_out[0] if d_out else None, output="r1_scores")
-        )
-        d_inputs += (calls[-1].id,)
+        r1_call = next(c.id for c in calls if c.output == "r1_scores")
+        d_inputs += (r1_call,)
         d_terms = (*(d_terms or (LossTerm("d_loss", "other", 1.0, ("call1", "call2")),)),
-                   LossTerm("r1", "gradient_penalty", r1_weight / 2, (calls[-1].id,)))  # fmt: skip
+                   LossTerm("r1", "gradient_penalty", r1_weight / 2, (r1_call,)))  # fmt: skip
+    g_loss_inputs = (d_call, target, *g_inputs_extra)
+    if any(g_call in t.inputs for t in g_terms) and g_call not in g_loss_inputs:
+        g_loss_inputs = (g_call, *g_loss_inputs)
     losses = (
         Loss("loss0", "d_loss", d_inputs, d_terms),
-        Loss("loss1", "g_loss", (calls[-2 if r1_weight else -1].id, target, *g_inputs_extra), g_terms),
+        Loss("loss1", "g_loss", g_loss_inputs, g_terms),
     )
+    # The discriminator's own update trains it, whatever its flag says now (classic scripts leave
+    # it False after building combined; a Keras 3 loop sets it True right before that update):
+    # drawn trainable, and frozen only in the generator's phase, where its gradient is not applied.
+    d_vars, d_params = trainable_when_set(discriminator)
+    models[1] = dataclasses.replace(models[1], trainable=True, trainable_params=d_params)
     g_vars = len(generator.trainable_weights)
     updates = (
-        Update("loss0", d_opt, dname, len(discriminator.trainable_weights) or len(discriminator.weights)),
+        Update("loss0", d_opt, dname, d_vars),
         Update("loss1", g_opt, gname, g_vars),
+    )
+    d_ids = tuple(c.id for c in calls if c.phase == d_phase)
+    g_ids = tuple(c.id for c in calls if c.phase == g_phase)
+    frozen = (dname,) if as_parts and (combined is not None or not discriminator.trainable) else ()
+    phases = (
+        Phase(d_phase, 1, d_ids, ("loss0",), (f"{d_opt} -> {dname}",)),
+        Phase(g_phase, 1, g_ids, ("loss1",), (f"{g_opt} -> {gname}",), frozen),
     )
     assignments = (Assignment(f"{gname}_ema", gname, "ema", float(ema), g_vars),) if ema is not None else ()
     return Trace(
@@ -177,7 +202,16 @@ def assumed_gan_trace(
         optimizers=tuple(optimizers),
         assumed=True,
         assignments=assignments,
+        phases=phases,
     )
+
+
+def _made_of(combined: Any, generator: Any, discriminator: Any) -> bool:
+    """Whether the models inside ``combined`` are exactly the generator and the discriminator."""
+    import keras
+
+    inner = {id(layer) for layer in combined.layers if isinstance(layer, keras.Model)}
+    return inner == {id(generator), id(discriminator)}
 
 
 def _input_kind(model: Any, index: int, shape: Any) -> str:

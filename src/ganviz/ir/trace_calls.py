@@ -25,6 +25,7 @@ __all__ = [
     "trace_summary",
     "not_drawn",
     "source_key",
+    "inferred_targets",
     "input_label",
 ]
 
@@ -138,9 +139,35 @@ def legend_lines(trace: Trace) -> list[str]:
         if c.warning and c.warning not in seen:
             seen.add(c.warning)
             lines.append("WARNING: " + c.warning)
+    for c in trace.compiled:
+        if c.note and c.note not in seen:
+            seen.add(c.note)
+            lines.append("Note: " + c.note)
+    inferred = inferred_targets(trace)
+    if inferred:
+        labels_of = {s.id: s.name for s in trace.sources}
+        labels_of.update({c.id: c.output or c.model for c in trace.calls})
+        by_reason: dict[str, list[str]] = {}
+        for ref, why in inferred.items():
+            label = labels_of.get(ref, ref)
+            if label not in by_reason.setdefault(why, []):
+                by_reason[why].append(label)
+        shown = "; ".join(f"{', '.join(labels)}: {why}" for why, labels in by_reason.items())
+        lines.append("Targets inferred from the models, not read from a step: " + shown)
     if trace.verified is not None:
         lines.append(trace.verified.verdict())
     return lines
+
+
+def inferred_targets(trace: Trace) -> dict[str, str]:
+    """``{target id: how it was inferred}`` of the compiled outputs drawn without a step.
+
+    >>> from ganviz.ir.trace_facts import CompiledOutput, CompiledUpdate
+    >>> out = CompiledOutput("d", "bce", "bce", None, "call0", "src1", inferred="ones: a frozen judge's score")
+    >>> inferred_targets(Trace("t", compiled=(CompiledUpdate("combined", "opt", "loss0", outputs=(out,)),)))
+    {'src1': "ones: a frozen judge's score"}
+    """
+    return {o.target: o.inferred for c in trace.compiled for o in c.outputs if o.target and o.inferred}
 
 
 def source_key(source: Source, each_draw: bool = False) -> tuple[Any, ...]:
@@ -237,9 +264,11 @@ def trace_to_call_graph(trace: Trace) -> Graph:  # noqa: C901 - one block per el
 
     src_key = {s.id: source_key(s, each_draw=True) for s in trace.sources}
     src_node: dict[tuple[Any, ...], str] = {}
+    guessed = inferred_targets(trace)  # a target the drawing chose, not the step's: said on its box
     for s in trace.sources:
         if src_key[s.id] not in src_node:
-            src_node[src_key[s.id]] = b.add_node(s.name, kind=s.kind, class_name=s.kind, output_shapes=(s.shape,))
+            cls = f"{s.kind}, inferred" if s.id in guessed else s.kind
+            src_node[src_key[s.id]] = b.add_node(s.name, kind=s.kind, class_name=cls, output_shapes=(s.shape,))
 
     # Phases as clusters, in order; a phase run N times says so.
     phase_cluster: dict[str, str] = {}

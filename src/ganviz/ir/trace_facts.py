@@ -117,7 +117,9 @@ class CompiledOutput(Record):
 
     ``name`` is the model's output name; ``loss`` the loss as compiled (``mse``, ``bce``,
     ``sparse_cce``, or a custom function's name), ``kind`` its term kind; ``prediction`` and
-    ``target`` are call/source ids (None when not drawn).
+    ``target`` are call/source ids (None when not drawn). ``inferred`` says how the target was
+    chosen when no step was traced (``plot_gan(compiled=...)``: ``"ones: a frozen judge's score,
+    wanted real"``); None when the target is the step's own.
     """
 
     name: str
@@ -126,7 +128,9 @@ class CompiledOutput(Record):
     weight: float | None = None
     prediction: str | None = None
     target: str | None = None
+    inferred: str | None = None
 
+    _json_when_set = ("inferred",)
     _json_read_defaults = {"loss": ""}
 
 
@@ -141,8 +145,11 @@ class CompiledUpdate(Record):
     losses in output order; ``method`` is ``"train_on_batch"``, or ``"compile"`` when no step was
     traced (``plot_gan(compiled=...)``: drawn from what ``compile`` recorded, inputs and targets
     inferred from the models). ``warning`` is Keras 3's trainable trap in it, with the fix (its
-    optimizer would update nothing, or its train function holds another set than the flags say);
-    None when there is none.
+    optimizer updates nothing, or it trains what another compiled model trains while a part is
+    trained by none), when that is a fact; None when there is none. ``note`` is what the drawing
+    assumes or knows that the flags alone do not say (drawn without a step: the loop must set
+    ``trainable`` before its first ``train_on_batch``; a built train function that holds another
+    set than the flags now say); None when there is nothing to add.
     """
 
     model: str
@@ -154,6 +161,7 @@ class CompiledUpdate(Record):
     outputs: tuple[CompiledOutput, ...] = ()
     method: str = "train_on_batch"
     warning: str | None = None
+    note: str | None = None
 
-    _json_when_set = ("warning",)
+    _json_when_set = ("warning", "note")
     _json_read_defaults = {"optimizer": "", "loss": ""}

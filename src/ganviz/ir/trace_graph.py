@@ -10,6 +10,7 @@ from .trace import Loss, Trace, TraceModel
 from .trace_calls import (
     assignment_label,
     diagram_details,
+    inferred_targets,
     input_label,
     loss_summary,
     model_summary,
@@ -163,6 +164,7 @@ def trace_to_merged_graph(trace: Trace, *, expand_nested: bool = False) -> Graph
     for s in trace.sources:
         src_count[src_key[s.id]] = src_count.get(src_key[s.id], 0) + 1
     src_node: dict[tuple[Any, ...], str] = {}
+    guessed = inferred_targets(trace)
     for s in trace.sources:
         key = src_key[s.id]
         if key not in src_node:
@@ -170,7 +172,7 @@ def trace_to_merged_graph(trace: Trace, *, expand_nested: bool = False) -> Graph
             src_node[key] = b.add_node(
                 s.name,
                 kind=s.kind,
-                class_name=s.kind,
+                class_name=f"{s.kind}, inferred" if s.id in guessed else s.kind,
                 output_shapes=(s.shape,),
                 details={"count": n} if n > 1 else {},
             )

@@ -41,7 +41,11 @@ __all__ = [
     "add_compiled",
     "captured_trainable",
     "trap_warning",
+    "trap_note",
+    "orphan_warnings",
+    "nothing_trainable_text",
     "compiled_outputs",
+    "trainable_when_set",
 ]
 
 EMULATED = ("train_on_batch", "predict", "predict_on_batch", "test_on_batch")
@@ -121,6 +125,61 @@ def assigned_name(frame: types.FrameType | None) -> str | None:
     return None
 
 
+_PARSED: dict[tuple[str, int], Any] = {}
+
+
+def argument_texts(frame: types.FrameType | None, names: tuple[str, ...]) -> dict[str, Any]:
+    """The source text of each argument of the call running in ``frame``, by parameter name: a
+    string (``"-valid"``), or a list of strings for a list or tuple literal (``[valid, -valid,
+    dummy]``); a text too long to be a label is None. Empty when the source cannot be read."""
+    import ast
+    import linecache
+
+    if frame is None:
+        return {}
+    code = frame.f_code
+    try:
+        start, end, col, end_col = list(code.co_positions())[frame.f_lasti // 2]
+    except Exception:
+        return {}
+    lines = linecache.getlines(code.co_filename)
+    if None in (start, end, col, end_col) or not lines:
+        return {}
+    source = "".join(lines)
+    key = (code.co_filename, hash(source))
+    if key not in _PARSED:
+        try:
+            _PARSED[key] = ast.parse(source)
+        except (SyntaxError, ValueError):
+            _PARSED[key] = None
+    tree = _PARSED[key]
+    where = (start, end, col, end_col)
+    calls = ast.walk(tree) if tree is not None else ()
+    call = next(
+        (
+            n
+            for n in calls
+            if isinstance(n, ast.Call) and (n.lineno, n.end_lineno, n.col_offset, n.end_col_offset) == where
+        ),
+        None,
+    )
+    if call is None or any(isinstance(a, ast.Starred) for a in call.args):
+        return {}
+
+    def text(node: ast.expr) -> str | None:
+        segment = ast.get_source_segment(source, node)
+        return segment if segment and len(segment) <= 32 and "\n" not in segment else None
+
+    def texts(node: ast.expr) -> Any:
+        if isinstance(node, (ast.List, ast.Tuple)) and not any(isinstance(e, ast.Starred) for e in node.elts):
+            return [text(e) for e in node.elts]
+        return text(node)
+
+    out: dict[str, Any] = {name: texts(arg) for name, arg in zip(names, call.args)}
+    out.update({k.arg: texts(k.value) for k in call.keywords if k.arg in names})
+    return out
+
+
 def _user_frame(start: types.FrameType | None) -> types.FrameType | None:
     frame = start
     while frame is not None and tfg.is_library_file(frame.f_code.co_filename):
@@ -196,8 +255,9 @@ class Emulator:
 
     # -- values ------------------------------------------------------------------------------
 
-    def tensor(self, value: Any, frame: types.FrameType | None) -> Any:
-        """``value`` as a graph tensor: tensors as they are, numpy values as named sources."""
+    def tensor(self, value: Any, frame: types.FrameType | None, text: Any = None) -> Any:
+        """``value`` as a graph tensor: tensors as they are, numpy values as named sources (by the
+        local holding them, else by the expression the call was given: ``-valid``)."""
         import numpy as np
         import tensorflow as tf
 
@@ -206,11 +266,9 @@ class Emulator:
         if isinstance(value, dict):
             return {k: self.tensor(v, frame) for k, v in value.items()}
         if isinstance(value, (list, tuple)) and not _is_number_list(value):
-            return (
-                type(value)(self.tensor(v, frame) for v in value)
-                if isinstance(value, list)
-                else tuple(self.tensor(v, frame) for v in value)
-            )
+            each = text if isinstance(text, list) and len(text) == len(value) else [None] * len(value)
+            items = [self.tensor(v, frame, t) for v, t in zip(value, each)]
+            return items if isinstance(value, list) else tuple(items)
         hit = self.arrays.get(id(value))
         if hit is not None and hit[0] is value:
             return hit[1]
@@ -222,7 +280,7 @@ class Emulator:
             t = tf.random.uniform(arr.shape, 0, int(arr.max()) + 1, dtype=dtype)
         else:
             t = tf.random.normal(arr.shape, dtype=dtype)
-        name = _local_name(frame, value)
+        name = _local_name(frame, value) or (text if isinstance(text, str) else None)
         if name is not None:
             self.rec.names.setdefault(t.name, name)
         self.arrays[id(value)] = (value, t)
@@ -254,13 +312,20 @@ class Emulator:
         finally:
             rec.transparent.discard(id(model))
 
-    def predict(self, model: Any, x: Any, frame: types.FrameType | None) -> Any:
+    def predict(self, model: Any, x: Any, frame: types.FrameType | None, texts: dict[str, Any] | None = None) -> Any:
         self.register(model, frame)
         self.register_parts(model)
-        return self.call(model, self.tensor(x, frame), training=False)
+        return self.call(model, self.tensor(x, frame, (texts or {}).get("x")), training=False)
 
     def train_on_batch(
-        self, model: Any, x: Any, y: Any, sample_weight: Any, frame: types.FrameType | None, result_name: str | None
+        self,
+        model: Any,
+        x: Any,
+        y: Any,
+        sample_weight: Any,
+        frame: types.FrameType | None,
+        result_name: str | None,
+        texts: dict[str, Any] | None = None,
     ) -> Any:
         import tensorflow as tf
 
@@ -274,8 +339,9 @@ class Emulator:
                 f"{mname}.compile(optimizer=..., loss=...) before the step, as Keras needs to train it"
             )
         self.register_parts(model)
-        xs, ys = self.tensor(x, frame), self.tensor(y, frame)
-        sw = self.tensor(sample_weight, frame)
+        texts = texts or {}
+        xs, ys = self.tensor(x, frame, texts.get("x")), self.tensor(y, frame, texts.get("y"))
+        sw = self.tensor(sample_weight, frame, texts.get("sample_weight"))
         self.check_batch(mname, xs, ys, x, y, frame)
         if model.train_function is None:  # Keras 3 fixes the set when the train function is first built
             trainable = self.first_trainable.setdefault(id(model), list(model.trainable_variables))
@@ -398,6 +464,19 @@ def captured_trainable(model: Any) -> tuple[list[Any], bool]:
     return [v for v in held if id(v) in mine], True
 
 
+def trainable_when_set(model: Any) -> tuple[int, int]:
+    """``(variables, parameters)`` that ``model.trainable = True`` makes trainable, whatever the
+    flags say now (Keras 3's setter sets every layer's flag and the variables each layer made
+    trainable; a frozen discriminator's 0 trainable weights become its own update's)."""
+    variables = [
+        v
+        for layer in model._flatten_layers(include_self=True)  # noqa: SLF001
+        for v in getattr(layer, "_trainable_variables", [])
+    ]
+    unique = list({id(v): v for v in variables}.values())
+    return len(unique), sum(_size(v) for v in unique)
+
+
 def _owners(model: Any, variables: list[Any]) -> list[str]:
     """The direct parts of ``model`` (or the model) owning ``variables``, by Keras name."""
     import keras
@@ -411,45 +490,104 @@ def _owners(model: Any, variables: list[Any]) -> list[str]:
     return [str(p.name) for p in parts if any(id(v) in chosen for v in p.weights)]
 
 
-def nothing_trainable_text(name: str, *, built: bool) -> str:
-    """The warning for a compiled model whose ``train_on_batch`` updates no weight, with the fix."""
+def nothing_trainable_text(name: str, *, built: bool, how: str = "now", other: str | None = None) -> str:
+    """The warning for a compiled model whose ``train_on_batch`` updates no weight, with the fix.
+
+    ``built``: its train function was built so (a fact of the model). Else ``how`` says what makes
+    it certain: ``"traced"`` (the traced step calls it with no weight trainable, and that call
+    builds the train function) or a script's name (``"dcgan.py"``: its loop never sets a trainable
+    flag back). ``other`` is the compiled model that holds it frozen (``combined``), for the fix.
+    """
+    then = f" (and False again before {other}.train_on_batch)" if other else ""
     if built:
         return (
             f"{name}.train_on_batch trains nothing: its train function was built while no weight was trainable, "
             f"and Keras 3 keeps that set whatever the flags say later; fix: set the flags, then call "
             f"{name}.make_train_function(force=True) (or compile {name} again)"
         )
+    why = (
+        f"no weight of {name} is trainable at its first train_on_batch in the traced step"
+        if how == "traced"
+        else f"{name}.trainable is False and {how} never sets a trainable flag back to True in its loop"
+    )
     return (
-        f"{name}.train_on_batch would train nothing unless the loop sets {name}.trainable = True before it: no "
-        f"weight is trainable in {name} now, and Keras 3 fixes the trainable set when its train function is first "
-        f"built (its first train_on_batch); fix: set {name}.trainable = True right before {name}.train_on_batch "
-        f"(and False again before the combined model's train_on_batch)"
+        f"{name}.train_on_batch trains nothing: {why}, and Keras 3 fixes the trainable set when that call first "
+        f"builds its train function; fix: set {name}.trainable = True right before {name}.train_on_batch{then}"
     )
 
 
 def trap_warning(model: Any, name: str) -> str | None:
-    """Keras 3's trainable trap in ``model`` as one line naming the fix, or None.
-
-    Either its optimizer would update nothing (:func:`captured_trainable` is empty though the model
-    has weights), or its train function was built with a set that differs from its parts' current
-    ``trainable`` flags (it trains what was trainable then).
+    """Keras 3's trainable trap in ``model``, when it is a fact of the model, as one line naming the
+    fix, or None: its train function is built and its optimizer updates nothing (see
+    :func:`captured_trainable`) though the model has weights. A model whose train function is not
+    built yet trains what the flags say at its first ``train_on_batch``, which the loop decides:
+    that is no fact of the model (``compiled_system`` says it as a note, or warns when the script
+    never sets a flag back).
     """
     variables, built = captured_trainable(model)
-    if not list(model.weights):
-        return None
-    if not variables:
-        return nothing_trainable_text(name, built=built)
-    if built:
-        now = {id(v) for v in model.trainable_variables}
-        if {id(v) for v in variables} != now:
-            then = ", ".join(_owners(model, variables)) or "nothing"
-            flags = ", ".join(_owners(model, list(model.trainable_variables))) or "nothing"
-            return (
-                f"{name}.train_on_batch trains {then} (trainable when its train function was built), though the "
-                f"trainable flags now say {flags}; fix: call {name}.make_train_function(force=True) (or compile "
-                f"{name} again) after setting the flags"
-            )
+    if built and not variables and list(model.weights):
+        return nothing_trainable_text(name, built=True)
     return None
+
+
+def trap_note(model: Any, name: str) -> str | None:
+    """A built train function holding another set than the flags now say, as a note, or None: a
+    working Keras 3 loop leaves ``discriminator.trainable`` False after its step though D's own
+    ``train_on_batch`` keeps training D, so this is what Keras does, not an alarm."""
+    variables, built = captured_trainable(model)
+    if not built or not variables:
+        return None
+    now = {id(v) for v in model.trainable_variables}
+    if {id(v) for v in variables} == now:
+        return None
+    then = ", ".join(_owners(model, variables)) or "nothing"
+    flags = ", ".join(_owners(model, list(model.trainable_variables))) or "nothing"
+    return (
+        f"{name}.train_on_batch trains {then}, the set its train function was built with; the trainable flags now "
+        f"say {flags}, and Keras 3 reads them again only after {name}.make_train_function(force=True) or compile"
+    )
+
+
+def orphan_warnings(
+    updates: tuple[Any, ...], *, how: str | dict[str, str], direct: dict[str, set[str]] | None = None
+) -> tuple[Any, ...]:
+    """The compiled updates that train what another compiled model trains while one of their frozen
+    parts is trained by no update (WGAN-GP's ``critic_model`` training the generator, as
+    ``generator_model`` does, and the critic never), each with a warning naming the fix.
+
+    ``how`` says why the set is known (one for all, or per model): ``"traced"`` (the flags at its
+    first call in the step), ``"built"`` (its train function holds it) or a script's name (its loop
+    never sets the flags). Of two such models the one marked is the one calling the orphan directly on its own inputs
+    (``direct``: the critic on real images), else the earlier.
+    """
+    import dataclasses
+
+    trained = {name for c in updates for name in c.trains}
+    order = list(dict.fromkeys(c.model for c in updates))
+    first = {m: next(c for c in updates if c.model == m) for m in order}
+    direct = direct or {}
+    marked: dict[str, str] = {}
+    for m in order:
+        c = first[m]
+        orphans = [name for name in c.frozen if name not in trained]
+        twin = next((o for o in order if o != m and c.trains and set(first[o].trains) == set(c.trains)), None)
+        if twin is None or not orphans or c.warning or twin in marked:
+            continue
+        mine, theirs = bool(direct.get(m, set()) & set(orphans)), bool(direct.get(twin, set()) & set(orphans))
+        if theirs and not mine or mine == theirs and order.index(twin) < order.index(m):
+            continue  # the twin is the one meant to train the orphan (or the earlier of the two)
+        known = how if isinstance(how, str) else how.get(m, "traced")
+        why = {
+            "traced": "the trainable flags at its first train_on_batch in the traced step say so",
+            "built": "its train function was built so",
+        }.get(known, f"the trainable flags say so now and {known} never sets them in its loop")
+        marked[m] = (
+            f"{m}.train_on_batch trains {', '.join(c.trains)} (as {twin} does) and {', '.join(orphans)} "
+            f"{'is' if len(orphans) == 1 else 'are'} trained by no compiled model: {why}, and Keras 3 keeps the set "
+            f"of its first train_on_batch; fix: set {orphans[0]}.trainable = True (and {c.trains[0]}.trainable = "
+            f"False) right before {m}.train_on_batch"
+        )
+    return tuple(dataclasses.replace(c, warning=marked[c.model]) if c.model in marked else c for c in updates)
 
 
 def compiled_outputs(model: Any) -> list[tuple[str, str, str, float | None, Any]]:
@@ -562,12 +700,13 @@ def emulate(em: Emulator, method: str, model: Any, args: tuple[Any, ...], kwargs
         names = ("x", "y", "sample_weight", "class_weight", "return_dict")
         bound = dict(zip(names, args))
         bound.update(kwargs)
+        texts = argument_texts(frame, names)
         result = em.train_on_batch(
-            model, bound.get("x"), bound.get("y"), bound.get("sample_weight"), frame, assigned_name(frame)
+            model, bound.get("x"), bound.get("y"), bound.get("sample_weight"), frame, assigned_name(frame), texts
         )
         return {"loss": 0.0} if bound.get("return_dict") else result
     x = args[0] if args else kwargs.get("x")
-    out = em.predict(model, x, frame)
+    out = em.predict(model, x, frame, argument_texts(frame, ("x",)))
     if method == "test_on_batch":
         return _placeholder_result(model, len(tf_flat(out)))
     return out
@@ -618,6 +757,14 @@ def add_compiled(trace: Any, em: Emulator, optimizer_names: dict[int, str]) -> A
             outputs.append(CompiledOutput(oname, short, kind, weight, pred_id, target_id))
         model_name = em.rec.model_names.get(id(r.model), getattr(r.model, "name", "model"))
         opt = opt_of.get(loss.id) or optimizer_names.get(id(r.optimizer)) or str(getattr(r.optimizer, "name", ""))
+        holder = next(
+            (
+                em.rec.model_names.get(id(o.model))
+                for o in em.records
+                if model_name in o.frozen and o.model is not r.model
+            ),
+            None,
+        )
         out.append(
             CompiledUpdate(
                 model=model_name,
@@ -629,9 +776,13 @@ def add_compiled(trace: Any, em: Emulator, optimizer_names: dict[int, str]) -> A
                 outputs=tuple(outputs),
                 warning=None
                 if r.trains
-                else nothing_trainable_text(model_name, built=r.model.train_function is not None),
+                else nothing_trainable_text(
+                    model_name, built=r.model.train_function is not None, how="traced", other=holder
+                ),
             )
         )
+    built = {em.rec.model_names.get(id(r.model), ""): "built" for r in em.records if r.model.train_function is not None}
+    out = list(orphan_warnings(tuple(out), how=built))
     # A phase whose compiled model trains nothing (the Keras 3 trap) says so instead of "phase 2".
     idle = {c.phase: f"{c.model}.train_on_batch: nothing trainable" for c in out if not c.trains and c.phase}
     if idle:
