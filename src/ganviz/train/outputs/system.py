@@ -28,8 +28,11 @@ def draw_system(run: Path, *, model: Any = None, trace: Any = None, generator: A
     ``optimizers``: those given to ``Monitor.start()`` by name; the assumed loop names them with
     their class and learning rate (``g_optimizer=combined.optimizer``).
 
-    Returns ``{"how": "traced" | "assumed", "error": str | None}``; the outcome is also written to
-    ``diagrams/system.json`` for the report.
+    Off TensorFlow a model's own ``train_step`` cannot be traced: the standard loop of the generator
+    and discriminator it holds is drawn instead (``how: "assumed"``, with a ``note`` saying so).
+
+    Returns ``{"how": "traced" | "assumed", "error": str | None}`` (and ``"note"`` for that fallback);
+    the outcome is also written to ``diagrams/system.json`` for the report.
     """
     folder = RunFolder(run).diagrams
     folder.mkdir(parents=True, exist_ok=True)
@@ -41,6 +44,26 @@ def draw_system(run: Path, *, model: Any = None, trace: Any = None, generator: A
         recipe = _recipe_trace(model) if trace is None and model is not None else None
         if recipe is not None:  # ganviz.GAN: its loop is known, so it is drawn the same on every backend
             trace, outcome["how"] = recipe, "assumed"
+        elif trace is None and model is not None and _has_train_step(model) and _off_tensorflow():
+            # tracing needs TensorFlow: draw the standard loop of the pair given, else of the pair it holds
+            pair = (generator, discriminator) if generator is not None and discriminator is not None else None
+            pair = pair or _held_pair(model)
+            if pair is None:
+                raise TraceError(
+                    f"tracing a training step needs TensorFlow (the step runs under tf.function), but the Keras "
+                    f"backend is {_backend()!r}, and {type(model).__name__} holds no one generator and one "
+                    f"discriminator to draw the standard loop of; pass Monitor.start(model, generator=..., "
+                    f"discriminator=...) or train with KERAS_BACKEND=tensorflow"
+                )
+            from ...extract.assumed import assumed_gan_trace
+
+            trace = assumed_gan_trace(generator=pair[0], discriminator=pair[1])
+            named = {**_held_optimizers(model), **(optimizers or {})}
+            trace, outcome["how"] = _named_optimizers(trace, named), "assumed"
+            outcome["note"] = (
+                f"the system diagram is the standard loop of {type(model).__name__}'s generator and discriminator, "
+                f"not its train_step: tracing a step needs TensorFlow and the Keras backend is {_backend()!r}"
+            )
         elif trace is None and model is not None and _has_train_step(model):
             from ...extract.step_trace import trace_gan
 
@@ -108,6 +131,39 @@ def _named_optimizers(trace: Any, optimizers: dict[str, Any]) -> Any:
         opt = optimizers.get(info.name)
         infos.append(info if opt is None else OptimizerInfo(info.name, type(opt).__name__, learning_rate(opt)))
     return dataclasses.replace(trace, optimizers=tuple(infos))
+
+
+def _backend() -> str:
+    import keras
+
+    return str(keras.backend.backend())
+
+
+def _off_tensorflow() -> bool:
+    return _backend() != "tensorflow"
+
+
+_D_PREFIXES = ("disc", "critic", "d_", "netd")
+
+
+def _held_pair(model: Any) -> tuple[Any, Any] | None:
+    """The one generator and the one discriminator ``model`` holds (by attribute name), else ``None``."""
+    from ..roles import held_models, is_generator_name
+
+    gens = [m for name, m in held_models(model) if is_generator_name(name)]
+    discs = [m for name, m in held_models(model) if name.lower().lstrip("_").startswith(_D_PREFIXES)
+             or name.lower().lstrip("_") == "d"]  # fmt: skip
+    if len(gens) != 1 or len(discs) != 1 or _image_to_image(gens[0]):
+        return None
+    return gens[0], discs[0]
+
+
+def _held_optimizers(model: Any) -> dict[str, Any]:
+    """``d_optimizer`` / ``g_optimizer`` as the model holds them (Keras's GAN guides' names)."""
+    import keras
+
+    held = {name: getattr(model, name, None) for name in ("d_optimizer", "g_optimizer")}
+    return {k: v for k, v in held.items() if isinstance(v, keras.optimizers.Optimizer)}
 
 
 def _has_train_step(model: Any) -> bool:
