@@ -10,9 +10,21 @@ OUT ?= demo_out
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
 
+# PyTorch for the torch runs of the tests: its CPU build, from a wheel on this machine's disk only
+# (pip's find-links; --no-index), because the registry's torch is the CUDA build (~3 GB). Where that
+# file is missing, one line says so, nothing is downloaded and the torch tests skip. `make TORCH=` skips it.
+TORCH ?= torch==2.13.0
+
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e ".[train,tf,dev]"
+	@if [ -n "$(TORCH)" ]; then \
+	  if $(BIN)/python -m pip install -q --no-index --no-deps "$(TORCH)" >/dev/null 2>&1; then \
+	    $(BIN)/python -m pip install -q "$(TORCH)"; \
+	  else \
+	    echo "make: $(TORCH) (the CPU build) is not on this machine's disk, so it is not installed and the PyTorch tests skip; pip install $(TORCH) to run them"; \
+	  fi; \
+	fi
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -8,7 +8,21 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["find_generators", "held_models", "input_shapes", "is_image_to_image", "shape_of", "generator_feed"]
+__all__ = [
+    "find_generators",
+    "held_models",
+    "input_shapes",
+    "is_image_to_image",
+    "shape_of",
+    "generator_feed",
+    "is_generator_name",
+]
+
+
+def is_generator_name(name: str) -> bool:
+    """Whether an attribute name says generator: ``generator``, ``gen_G``, ``g_model``, ``netG``, ``G``."""
+    low = name.lower().lstrip("_")
+    return low.startswith("gen") or low.startswith("g_") or low in ("netg", "g")
 
 
 def shape_of(tensor: Any) -> tuple[Any, ...]:
@@ -38,10 +52,9 @@ def find_generators(model: Any) -> list[tuple[str, Any]]:
     from .keras_internals import held_attributes
 
     for name, value in held_attributes(model):
-        low = name.lower().lstrip("_")
         if not isinstance(value, keras.Model) or id(value) in seen:
             continue
-        if low.startswith("gen") or low.startswith("g_") or low in ("netg", "g"):
+        if is_generator_name(name):
             found.append((name, value))
             seen.add(id(value))
     ema = getattr(model, "ema_generator", None) if model is not None else None

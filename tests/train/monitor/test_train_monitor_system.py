@@ -47,3 +47,47 @@ def test_gan_with_r1_and_ema_is_drawn_from_its_recipe(tmp_path, monkeypatch):
     ]
     svg = (tmp_path / "diagrams" / "system.svg").read_text(encoding="utf-8")
     assert "r1" in svg and "0.99" in svg
+
+
+class _OwnStep(keras.Model):
+    """A GAN with its own train_step, holding its models and optimizers as Keras's GAN guides do."""
+
+    def __init__(self, discriminator, generator):
+        super().__init__()
+        self.discriminator, self.generator = discriminator, generator
+
+    def compile(self, d_optimizer, g_optimizer):
+        super().compile()
+        self.d_optimizer, self.g_optimizer = d_optimizer, g_optimizer
+
+    def train_step(self, data):  # never run here: only drawn
+        raise AssertionError("the step ran")
+
+
+def test_an_own_train_step_off_tensorflow_is_drawn_as_the_standard_loop_with_its_optimizers(tmp_path, monkeypatch):
+    """On JAX/PyTorch the step cannot be traced: the pair it holds is drawn, labelled assumed, its optimizers named."""
+    import ganviz.extract.step_trace as step_trace
+    from ganviz.train.outputs import system
+
+    monkeypatch.setattr(system, "_backend", lambda: "torch")
+    monkeypatch.setattr(step_trace, "trace_gan", lambda *a, **k: (_ for _ in ()).throw(AssertionError("traced")))
+    g, d = seed_generator(8), seed_discriminator()
+    model = _OwnStep(d, g)
+    model.compile(keras.optimizers.Adam(3e-4), keras.optimizers.RMSprop(1e-3))
+    outcome = system.draw_system(tmp_path, model=model)
+    assert outcome["how"] == "assumed" and outcome["error"] is None
+    assert "_OwnStep's generator and discriminator" in outcome["note"] and "'torch'" in outcome["note"]
+    trace = json.loads((tmp_path / "diagrams" / "trace.json").read_text())
+    assert trace["assumed"] is True
+    assert {c["model"] for c in trace["calls"]} == {g.name, d.name}
+    named = {o["name"]: (o["class_name"], o["learning_rate"]) for o in trace["optimizers"]}
+    assert named["d_optimizer"][0] == "Adam" and named["g_optimizer"][0] == "RMSprop"
+    assert named["d_optimizer"][1] == pytest.approx(3e-4) and named["g_optimizer"][1] == pytest.approx(1e-3)
+    assert "<svg" in (tmp_path / "diagrams" / "system.svg").read_text(encoding="utf-8")
+    assert json.loads((tmp_path / "diagrams" / "system.json").read_text()) == outcome
+
+    lone = keras.Model.__new__(_OwnStep)  # a step holding no discriminator: the one-line error, as before
+    keras.Model.__init__(lone)
+    lone.generator = g
+    failed = system.draw_system(tmp_path / "lone", model=lone)
+    assert failed["how"] is None and "tracing a training step needs TensorFlow" in failed["error"]

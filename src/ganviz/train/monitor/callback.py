@@ -52,6 +52,8 @@ def latent_shape(generator: Any, model: Any = None) -> tuple[int, ...]:
 def _floats(logs: dict[str, Any] | None) -> dict[str, float]:
     out: dict[str, float] = {}
     for k, v in (logs or {}).items():
+        if hasattr(v, "detach") and hasattr(v, "cpu"):  # a torch loss of a hand-written loop: no autograd warning
+            v = v.detach().cpu()
         try:
             out[k] = float(v)
         except (TypeError, ValueError):
@@ -289,6 +291,8 @@ class Monitor(MonitorEvents, MonitorState, keras.callbacks.Callback):
                                 optimizers=opts)  # fmt: skip
             if drawn["error"]:
                 self._info("diagram", f"the system diagram could not be drawn: {drawn['error']}", level="warning")
+            elif drawn.get("note"):
+                self._info("diagram", drawn["note"])
             self._safely("write the diagram to TensorBoard", self._outputs.diagram, self.initial_step)
         self._write_config()
         if self.sampler is not None:
