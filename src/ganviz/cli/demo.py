@@ -80,23 +80,15 @@ def run_demo(out: Path, *, quick: bool = False, steps: int | None = None) -> dic
     ).path  # type: ignore[assignment]
 
     # What the seed calls impossible: the whole GAN in one picture, traced from its train_step.
-    if keras.backend.backend() == "tensorflow":
-        _say("ganviz demo: tracing one training step of the whole GAN ...")
-        gan = gan_class()(generator, discriminator, latent_dim=latent_dim)  # bce: R1 and the EMA generator
-        gan.compile(
-            d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
-            g_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
-        )
-        from ..extract.step_trace import trace_gan
+    _say(f"ganviz demo: tracing one training step of the whole GAN ({keras.backend.backend()}) ...")
+    gan = gan_class()(generator, discriminator, latent_dim=latent_dim)  # bce: R1 and the EMA generator
+    gan.compile(
+        d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
+        g_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
+    )
+    from ..extract.step_trace import trace_gan
 
-        system: Any = trace_gan(gan)  # traced once, drawn three ways
-    else:  # tracing a train_step needs TensorFlow: draw the standard loop the seed writes, labelled assumed
-        _say(
-            f"ganviz demo: drawing the standard GAN loop (tracing a step needs TensorFlow; this is {keras.backend.backend()}) ..."
-        )
-        from ..extract.assumed import assumed_gan_trace
-
-        system = assumed_gan_trace(generator=generator, discriminator=discriminator)
+    system: Any = trace_gan(gan)  # traced once (tf.function, jax.make_jaxpr or fake torch tensors), drawn three ways
     made["whole-GAN system diagram"] = plot_gan(system, to_file=out / "gan_system.png").path  # type: ignore[assignment]
     made["whole-GAN, expanded"] = plot_gan(system, to_file=out / "gan_system_expanded.png", expand_nested=True).path  # type: ignore[assignment]
     made["interactive GAN page"] = plot_gan(system, to_file=out / "gan_system.html").path  # type: ignore[assignment]

@@ -65,18 +65,24 @@ class _OwnStep(keras.Model):
 
 
 def test_an_own_train_step_off_tensorflow_is_drawn_as_the_standard_loop_with_its_optimizers(tmp_path, monkeypatch):
-    """On JAX/PyTorch the step cannot be traced: the pair it holds is drawn, labelled assumed, its optimizers named."""
+    """On JAX/PyTorch a step the tracer cannot follow: the pair it holds is drawn, labelled assumed, its
+    optimizers named, and the note says why."""
     import ganviz.extract.step_trace as step_trace
+    from ganviz.errors import TraceError
     from ganviz.train.outputs import system
 
+    def untraceable(*args, **kwargs):
+        raise TraceError("cannot trace _OwnStep.train_step on fake tensors: the step reads .item()")
+
     monkeypatch.setattr(system, "_backend", lambda: "torch")
-    monkeypatch.setattr(step_trace, "trace_gan", lambda *a, **k: (_ for _ in ()).throw(AssertionError("traced")))
+    monkeypatch.setattr(step_trace, "trace_gan", untraceable)
     g, d = seed_generator(8), seed_discriminator()
     model = _OwnStep(d, g)
     model.compile(keras.optimizers.Adam(3e-4), keras.optimizers.RMSprop(1e-3))
     outcome = system.draw_system(tmp_path, model=model)
     assert outcome["how"] == "assumed" and outcome["error"] is None
     assert "_OwnStep's generator and discriminator" in outcome["note"] and "'torch'" in outcome["note"]
+    assert "reads .item()" in outcome["note"]
     trace = json.loads((tmp_path / "diagrams" / "trace.json").read_text())
     assert trace["assumed"] is True
     assert {c["model"] for c in trace["calls"]} == {g.name, d.name}
@@ -90,4 +96,8 @@ def test_an_own_train_step_off_tensorflow_is_drawn_as_the_standard_loop_with_its
     keras.Model.__init__(lone)
     lone.generator = g
     failed = system.draw_system(tmp_path / "lone", model=lone)
-    assert failed["how"] is None and "tracing a training step needs TensorFlow" in failed["error"]
+    assert failed["how"] is None and "reads .item()" in failed["error"] and "holds no one generator" in failed["error"]
+
+    monkeypatch.setattr(system, "_backend", lambda: "tensorflow")  # on TensorFlow the trace's error stands
+    failed = system.draw_system(tmp_path / "tf", model=model)
+    assert failed["how"] is None and "reads .item()" in failed["error"] and "standard loop" not in failed["error"]
