@@ -154,25 +154,33 @@ class Call:
 
 @dataclass(frozen=True)
 class Loss:
-    """A differentiated scalar; ``inputs`` are the source or call ids it derives from; ``terms`` its parts."""
+    """A differentiated scalar; ``inputs`` are the source or call ids it derives from; ``terms`` its parts.
+
+    ``input_elements``: as a term's, for the loss as a whole; written only when set.
+    """
 
     id: str
     name: str
     inputs: tuple[str, ...] = ()
     terms: tuple[LossTerm, ...] = ()
+    input_elements: Mapping[str, str] = field(default_factory=dict, compare=False, hash=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "id": self.id,
             "name": self.name,
             "inputs": list(self.inputs),
             "terms": [t.to_dict() for t in self.terms],
         }
+        if self.input_elements:
+            out["input_elements"] = dict(self.input_elements)
+        return out
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Loss:
         terms = tuple(LossTerm.from_dict(t) for t in d.get("terms", []))
-        return cls(str(d["id"]), str(d["name"]), tuple(d.get("inputs", [])), terms)
+        elements = {str(k): str(v) for k, v in dict(d.get("input_elements") or {}).items()}
+        return cls(str(d["id"]), str(d["name"]), tuple(d.get("inputs", [])), terms, elements)
 
 
 @dataclass(frozen=True)

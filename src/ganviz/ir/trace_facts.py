@@ -4,7 +4,7 @@ compiled-model updates."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
@@ -46,20 +46,32 @@ def _float_or_none(value: Any) -> float | None:
 
 @dataclass(frozen=True)
 class LossTerm:
-    """One additive term of a loss: ``weight × <kind>(inputs)``; ``weight`` is None when not a constant."""
+    """One additive term of a loss: ``weight × <kind>(inputs)``; ``weight`` is None when not a constant.
+
+    ``input_elements`` says, for an input id that is a call returning several tensors, which of
+    its elements the term reads (``z_mean, z_log_var`` of an encoder's three); written only when set.
+    """
 
     name: str
     kind: str = "other"
     weight: float | None = 1.0
     inputs: tuple[str, ...] = ()
+    input_elements: Mapping[str, str] = field(default_factory=dict, compare=False, hash=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "kind": self.kind, "weight": self.weight, "inputs": list(self.inputs)}
+        out: dict[str, Any] = {"name": self.name, "kind": self.kind, "weight": self.weight, "inputs": list(self.inputs)}
+        if self.input_elements:
+            out["input_elements"] = dict(self.input_elements)
+        return out
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> LossTerm:
         return cls(
-            str(d["name"]), str(d.get("kind", "other")), _float_or_none(d.get("weight")), tuple(d.get("inputs", []))
+            str(d["name"]),
+            str(d.get("kind", "other")),
+            _float_or_none(d.get("weight")),
+            tuple(d.get("inputs", [])),
+            {str(k): str(v) for k, v in dict(d.get("input_elements") or {}).items()},
         )
 
 
