@@ -267,6 +267,10 @@ def trace_to_call_graph(trace: Trace) -> Graph:  # noqa: C901 - one block per el
         for ref in c.inputs:
             if c.phase and ref.startswith("op"):
                 op_phase.setdefault(ref, c.phase)
+    for loss in trace.losses:  # an op read only by a loss (a drift term's concatenation of scores)
+        for ref in (*loss.inputs, *(i for t in loss.terms for i in t.inputs)):
+            if ref.startswith("op") and loss.id in loss_phase:
+                op_phase.setdefault(ref, loss_phase[loss.id])
     for o in reversed(trace.ops):  # an op feeding an op (a concat of concats) joins its phase
         for ref in o.inputs:
             if o.id in op_phase and ref.startswith("op"):
