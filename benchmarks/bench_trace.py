@@ -8,7 +8,8 @@ Target: trace + render (median) under 1 s for each system. A third column traces
 real gradients (``record.REAL_GRADIENTS``), as ganviz did before its stand-in gradients, in the same run.
 A fourth is what ``verify=True`` adds to a trace: ``verify_trace`` given the trace, that is a second
 trace with real gradients and updates, one real step, saving and restoring every variable, and the
-checks. The systems of ``tests/fixtures/trace_corpus.py`` follow the seven published ones.
+checks. The 20 systems of ``tests/fixtures/trace_corpus.py`` follow the seven published ones (a
+corpus system named like a published one is ``<name> (corpus)``).
 
 Usage: python benchmarks/bench_trace.py [--repeats 5] [--verify-repeats 2]   (writes benchmarks/results/trace.json)
 """
@@ -99,9 +100,12 @@ def main() -> int:
     from fixtures import trace_corpus as corpus
     from fixtures import zoo_published
 
+    systems = dict(zoo_published.PUBLISHED)
+    for name, build in corpus.CORPUS.items():  # the corpus's gan_ada and pix2pix are others than the zoo's
+        systems[f"{name} (corpus)" if name in systems else name] = build
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for name, build in {**zoo_published.PUBLISHED, **corpus.CORPUS}.items():
+        for name, build in systems.items():
             entry = build()
             first = _once(entry, Path(tmp) / f"{name}.png")
             rest = [_once(entry, Path(tmp) / f"{name}.png") for _ in range(args.repeats)]

@@ -65,7 +65,7 @@ def test_golden_facts(checked: Any, name: str) -> None:
 
 
 def _check_wiring(trace: Trace, golden: dict[str, Any]) -> None:
-    """The optional facts: distinct sources, what feeds each call (edge labels), tuple outputs, rates."""
+    """The optional facts: distinct sources, what feeds each call (edge labels), tuple outputs, terms reading elements, phases, rates."""
     from ganviz.ir.trace_calls import input_label
 
     names = {s.id: s.name for s in trace.sources} | {o.id: o.output or o.kind for o in trace.ops}
@@ -77,6 +77,16 @@ def _check_wiring(trace: Trace, golden: dict[str, Any]) -> None:
         assert [(names[r], input_label(call, r)) for r in call.inputs] == feeds, output
     for output, elements in golden.get("outputs", {}).items():
         assert next(c for c in trace.calls if c.output == output).outputs == elements
+    if "reads" in golden:  # (loss, term, call, elements) of each term reading part of a tuple output
+        reads = [
+            (loss.name, t.name, names[ref], elements)
+            for loss in trace.losses
+            for t in loss.terms
+            for ref, elements in t.input_elements.items()
+        ]
+        assert reads == golden["reads"]
+    if "phases" in golden:  # (name, repeat, updates in the order applied) of each phase
+        assert [(p.name, p.repeat, list(p.updates)) for p in trace.phases] == golden["phases"]
     if "optimizers" in golden:
         assert {o.name: (o.class_name, o.learning_rate) for o in trace.optimizers} == golden["optimizers"]
 

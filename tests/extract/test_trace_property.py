@@ -2,7 +2,8 @@
 
 Each seed writes a step function's source (random losses, weights and signs, a critic loop of 1-4
 repeats, a discriminator frozen or not around the generator's gradient, one or two optimizers, tiny
-dense models), runs it through ``verify_trace`` and checks each term's kind, weight and sign and
+dense models, and sometimes a drift penalty on both score tensors that the other critic terms read
+too), runs it through ``verify_trace`` and checks each term's kind, weight and sign and
 each model's repeat count against what the source says. The seeds are fixed: the test is
 deterministic.
 """
@@ -36,6 +37,11 @@ TERMS = {
     "wasserstein": "tf.reduce_mean({s})",
 }
 WEIGHTS = (0.5, 1.0, 2.0, 10.0)
+# With a drift penalty, a wasserstein term scales the scores by label ones, so that its core is the
+# call's output itself: the tensor the drift term reads as well.
+LABELLED_WASSERSTEIN = "tf.reduce_mean(tf.ones_like({s}) * {s})"
+DRIFT = "tf.reduce_mean(tf.square(tf.concat([real_scores, fake_scores], axis=0)))"
+DRIFT_WEIGHT = 0.1
 
 
 @dataclass
@@ -45,6 +51,7 @@ class Plan:
     repeats: int
     two_optimizers: bool
     toggle: bool
+    drift: bool = False  # d_loss also adds DRIFT_WEIGHT * DRIFT
     d_terms: list[tuple[str, str, float]] = field(default_factory=list)  # (kind, scores local, signed weight)
     g_terms: list[tuple[str, str, float]] = field(default_factory=list)
 
@@ -62,16 +69,21 @@ def _plan(seed: int) -> Plan:
     plan.d_terms = _terms(rng, ["real_scores", "fake_scores"])
     if plan.two_optimizers:
         plan.g_terms = _terms(rng, ["judged"])
+    plan.drift = rng.random() < 0.4  # drawn last: the other choices of each seed stay as they were
     return plan
 
 
-def _sum(terms: list[tuple[str, str, float]], prefix: str, indent: str) -> list[str]:
+def _sum(terms: list[tuple[str, str, float]], prefix: str, indent: str, drift: bool = False) -> tuple[list[str], str]:
     lines, parts = [], []
     for i, (kind, scores, weight) in enumerate(terms):
         name = f"{prefix}{i}"
-        lines.append(f"{indent}{name} = {TERMS[kind].format(s=scores)}")
+        form = LABELLED_WASSERSTEIN if drift and kind == "wasserstein" else TERMS[kind]
+        lines.append(f"{indent}{name} = {form.format(s=scores)}")
         sign = "-" if weight < 0 else "+"
         parts.append((sign, f"{abs(weight)!r} * {name}"))
+    if drift:
+        lines.append(f"{indent}drift = {DRIFT}")
+        parts.append(("+", f"{DRIFT_WEIGHT!r} * drift"))
     first_sign, first = parts[0]
     expr = ("-" if first_sign == "-" else "") + first
     expr += "".join(f" {sign} {term}" for sign, term in parts[1:])
@@ -88,7 +100,7 @@ def _source(plan: Plan) -> str:
     ]
     if plan.toggle:
         body.append("        discriminator.trainable = True")
-    d_lines, d_expr = _sum(plan.d_terms, "d_term", "            ")
+    d_lines, d_expr = _sum(plan.d_terms, "d_term", "            ", plan.drift)
     body += [
         "        with tf.GradientTape() as tape:",
         "            real_scores = discriminator(real, training=True)",
@@ -143,7 +155,10 @@ def test_random_step_verifies_with_its_construction_facts(seed: int) -> None:
         trace = verify_trace(step, data)
     assert trace.verified is not None and trace.verified.holds, [str(w.message) for w in caught]
     label = {c.id: c.output or c.model for c in trace.calls}
-    want = [("d_loss", [(f"d_term{i}", k, w, [s]) for i, (k, s, w) in enumerate(plan.d_terms)])]
+    d_want = [(f"d_term{i}", k, w, [s]) for i, (k, s, w) in enumerate(plan.d_terms)]
+    if plan.drift:  # it reads both calls through the concatenation, an op of the step
+        d_want.append(("drift", "mse", DRIFT_WEIGHT, []))
+    want = [("d_loss", d_want)]
     if plan.two_optimizers:
         want.append(("g_loss", [(f"g_term{i}", k, w, [s]) for i, (k, s, w) in enumerate(plan.g_terms)]))
     got = [
@@ -166,3 +181,4 @@ def test_the_seeds_cover_every_choice() -> None:
     assert {p.repeats for p in plans} == {1, 2, 3, 4}
     assert {p.two_optimizers for p in plans} == {True, False}
     assert {p.toggle for p in plans if p.two_optimizers} == {True, False}
+    assert any(p.drift and any(k == "wasserstein" for k, _, _ in p.d_terms) for p in plans)

@@ -107,6 +107,58 @@ def test_every_element_of_a_tuple_output_is_named(encoder_decoder: Trace) -> Non
     assert Trace.from_json(encoder_decoder.to_json()) == encoder_decoder
 
 
+def test_a_term_reading_some_elements_of_a_tuple_output_names_them(encoder_decoder: Trace) -> None:
+    """The KL reads the mean and log-variance, never the sample: its edge says so, in every view."""
+    enc = encoder_decoder.calls[0]
+    (loss,) = encoder_decoder.losses
+    kl = next(t for t in loss.terms if t.name == "kl")
+    rebuilt = next(t for t in loss.terms if t.name != "kl")
+    assert kl.input_elements == {enc.id: "mean, log_var"}
+    assert rebuilt.input_elements == {}  # it reads the decoder's one output
+    assert loss.input_elements == {enc.id: "mean, log_var"}
+    assert ("mean, log_var, sample", "kl", "mean, log_var") in _edges(trace_to_graph(encoder_decoder))
+    assert ("encoder", "loss", "mean, log_var") in _edges(trace_to_graph(encoder_decoder, calls="merged"))
+    d = encoder_decoder.to_dict()["losses"][0]
+    terms = {t["name"]: t for t in d["terms"]}
+    assert terms["kl"]["input_elements"] == {enc.id: "mean, log_var"}
+    assert "input_elements" not in terms[rebuilt.name]  # written only when set: older files stay as they were
+    back = Trace.from_json(encoder_decoder.to_json())
+    assert next(t for t in back.losses[0].terms if t.name == "kl").input_elements == {enc.id: "mean, log_var"}
+
+
+def test_terms_on_a_two_output_discriminator_name_the_output_each_reads() -> None:
+    """(features, score): the adversarial term reads the score, feature matching the features."""
+    x_in = keras.Input((4,))
+    feats = layers.Dense(3, name="feats")(x_in)
+    judge = keras.Model(x_in, [feats, layers.Dense(1, name="score")(feats)], name="judge")
+    gen = keras.Sequential([keras.Input((2,)), layers.Dense(4)], name="gen")
+    opt = keras.optimizers.SGD(0.1)
+
+    def step(x: Any) -> Any:
+        with tf.GradientTape() as tape:
+            made = gen(tf.random.normal((tf.shape(x)[0], 2)))
+            made_feats, made_score = judge(made)
+            real_feats, _ = judge(x)
+            adversarial = -tf.reduce_mean(made_score)
+            matching = tf.reduce_mean(tf.abs(tf.stop_gradient(real_feats) - made_feats))
+            loss = adversarial + 10.0 * matching
+        opt.apply_gradients(zip(tape.gradient(loss, gen.trainable_variables), gen.trainable_variables))
+        return loss
+
+    trace = trace_step(step, np.zeros((4, 4), "float32"), models={"gen": gen, "judge": judge, "opt": opt})
+    _, on_made, on_real = trace.calls
+    assert on_made.outputs == ("made_feats", "made_score")
+    assert on_real.outputs == ("feats", "score")  # ``real_feats, _``: one name missing, so Keras's names
+    terms = {t.name: dict(t.input_elements) for t in trace.losses[0].terms}
+    assert terms == {
+        "adversarial": {on_made.id: "made_score"},
+        "matching": {on_made.id: "made_feats", on_real.id: "feats"},
+    }
+    edges = _edges(trace_to_graph(trace))
+    assert ("made_feats, made_score", "adversarial", "made_score") in edges
+    assert ("made_feats, made_score", "matching", "made_feats") in edges
+
+
 def test_tuple_output_into_a_two_input_model_names_both_inputs() -> None:
     z = keras.Input((2,), name="latent")
     gen = keras.Model(z, [layers.Dense(3, name="adjacency")(z), layers.Dense(2, name="features")(z)], name="gen")

@@ -122,3 +122,17 @@ def test_an_optimizer_arrow_lands_on_the_call_its_loss_comes_from() -> None:
     assert any((g_target, mid) in feeds and (mid, g_loss) in feeds for _, mid in feeds)
     d_target, d_loss = grads["d_opt"].target, grads["d_opt"].source
     assert (d_target, d_loss) in feeds  # the discriminator call right under d_loss
+
+
+def test_an_op_read_only_by_a_loss_term_sits_in_the_loss_phase() -> None:
+    """A drift term on ``concat([fake_scores, real_scores])``: the concatenation is drawn in the phase."""
+    import dataclasses
+
+    t = _step()
+    drift = LossTerm("drift", "mse", 0.001, ("op1",))
+    loss = dataclasses.replace(t.losses[0], terms=(*t.losses[0].terms, drift))
+    t = dataclasses.replace(t, ops=(*t.ops, TraceOp("op1", "concat", ("call1", "call2"))), losses=(loss,))
+    g = trace_to_graph(t)
+    (phase,) = g.clusters
+    (concat,) = [n for n in g.nodes if n.kind == "op" and n.class_name == "concat"]
+    assert concat.parent == phase.id

@@ -262,8 +262,9 @@ class Walker:
     def origins(self, tensors: Iterable[Any], reached: dict[str, list[str]] | None = None) -> list[str]:
         """Ids of the calls and sources that ``tensors`` derive from, in a stable first-found order.
 
-        ``reached``, when given, receives per id the names of the stop tensors reached (which
-        outputs of a call returning several are used).
+        ``reached``, when given, receives per id the names of the tensors reached where the walk
+        stopped: a stop tensor (which outputs of a call returning several are used), or a tensor
+        made inside a call (the logits under its sigmoid output).
         """
         found: list[str] = []
         seen: set[str] = set()
@@ -276,7 +277,10 @@ class Walker:
             hit = self.stops.get(t.name)
             if hit is not None and reached is not None and t.name not in reached.setdefault(hit, []):
                 reached[hit].append(t.name)
-            hit = hit or self.owners.get(t.op.name)
+            if hit is None:
+                hit = self.owners.get(t.op.name)
+                if hit is not None and reached is not None and t.name not in reached.setdefault(hit, []):
+                    reached[hit].append(t.name)
             if hit is None and t.name in self.redirects:
                 stack.extend(reversed(list(self.redirects[t.name])))
                 continue

@@ -94,12 +94,18 @@ class Call(Record):
 
 @dataclass(frozen=True)
 class Loss(Record):
-    """A differentiated scalar; ``inputs`` are the source or call ids it derives from; ``terms`` its parts."""
+    """A differentiated scalar; ``inputs`` are the source or call ids it derives from; ``terms`` its parts.
+
+    ``input_elements``: as a term's, for the loss as a whole; written only when set.
+    """
 
     id: str
     name: str
     inputs: tuple[str, ...] = ()
     terms: tuple[LossTerm, ...] = ()
+    input_elements: Mapping[str, str] = field(default_factory=dict, compare=False, hash=False)
+
+    _json_when_set = ("input_elements",)
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ __all__ = [
     "source_key",
     "inferred_targets",
     "input_label",
+    "read_label",
 ]
 
 # A system diagram is scaled down to fit this many inches a side: 8,000 px at the default 200 dpi.
@@ -202,6 +203,23 @@ def input_label(call: Call, ref: str) -> str | None:
     return element or name
 
 
+def read_label(calls: dict[str, Call], ref: str, elements: dict[str, str] | Any) -> str | None:
+    """The label of the edge ``ref`` -> a loss or term: the elements of a tuple output it reads,
+    unless that is every element (the call's box already names them all).
+
+    >>> enc = Call("c0", "encoder", outputs=("z_mean", "z_log_var", "z"))
+    >>> read_label({"c0": enc}, "c0", {"c0": "z_mean, z_log_var"}), read_label({"c0": enc}, "c0", {})
+    ('z_mean, z_log_var', None)
+    >>> read_label({"c0": enc}, "c0", {"c0": "z_mean, z_log_var, z"}) is None
+    True
+    """
+    shown = elements.get(ref)
+    call = calls.get(ref)
+    if shown and call is not None and shown == ", ".join(call.outputs):
+        return None
+    return shown or None
+
+
 def _call_name(call: Call, names: dict[str, str]) -> str:
     if call.output:
         return call.output
@@ -288,6 +306,10 @@ def trace_to_call_graph(trace: Trace) -> Graph:  # noqa: C901 - one block per el
         for ref in c.inputs:
             if c.phase and ref.startswith("op"):
                 op_phase.setdefault(ref, c.phase)
+    for loss in trace.losses:  # an op read only by a loss (a drift term's concatenation of scores)
+        for ref in (*loss.inputs, *(i for t in loss.terms for i in t.inputs)):
+            if ref.startswith("op") and loss.id in loss_phase:
+                op_phase.setdefault(ref, loss_phase[loss.id])
     for o in reversed(trace.ops):  # an op feeding an op (a concat of concats) joins its phase
         for ref in o.inputs:
             if o.id in op_phase and ref.startswith("op"):
@@ -343,6 +365,7 @@ def trace_to_call_graph(trace: Trace) -> Graph:  # noqa: C901 - one block per el
         return node_of[name]
 
     loss_node: dict[str, str] = {}
+    calls_by_id = {c.id: c for c in trace.calls}
     for loss in trace.losses:
         parent = phase_cluster.get(loss_phase.get(loss.id, ""))
         terms = loss.terms
@@ -353,14 +376,14 @@ def trace_to_call_graph(trace: Trace) -> Graph:  # noqa: C901 - one block per el
             for t in terms:
                 tn = b.add_node(t.name, kind="term", class_name=t.kind, parent=parent)
                 for ref in t.inputs:
-                    if ref in node_of:
-                        b.add_edge(node_of[ref], tn, "data")
+                    if ref in node_of:  # a call returning several tensors: the elements the term reads
+                        b.add_edge(node_of[ref], tn, "data", read_label(calls_by_id, ref, t.input_elements))
                 w = weight_text(t.weight)
                 b.add_edge(tn, node, "data", "×" + w.rstrip("×") if w else None)
         else:
             for ref in loss.inputs:
                 if ref in node_of:
-                    b.add_edge(node_of[ref], node, "data")
+                    b.add_edge(node_of[ref], node, "data", read_label(calls_by_id, ref, loss.input_elements))
 
     for u in trace.updates:
         if u.loss not in loss_node:

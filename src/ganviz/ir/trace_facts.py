@@ -3,7 +3,8 @@ compiled-model updates."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from .records import Record
 
@@ -42,14 +43,20 @@ OP_KINDS = ("concat", "interpolate")
 
 @dataclass(frozen=True)
 class LossTerm(Record):
-    """One additive term of a loss: ``weight × <kind>(inputs)``; ``weight`` is None when not a constant."""
+    """One additive term of a loss: ``weight × <kind>(inputs)``; ``weight`` is None when not a constant.
+
+    ``input_elements`` says, for an input id that is a call returning several tensors, which of
+    its elements the term reads (``z_mean, z_log_var`` of an encoder's three); written only when set.
+    """
 
     name: str
     kind: str = "other"
     weight: float | None = 1.0
     inputs: tuple[str, ...] = ()
+    input_elements: Mapping[str, str] = field(default_factory=dict, compare=False, hash=False)
 
     _json_read_defaults = {"weight": None}  # a term read without a weight has none, not 1
+    _json_when_set = ("input_elements",)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,8 @@ from .trace_calls import (
     input_label,
     loss_summary,
     model_summary,
+    not_drawn,
+    read_label,
     source_key,
     trace_to_call_graph,
     update_label,
@@ -252,10 +254,16 @@ def trace_to_merged_graph(trace: Trace, *, expand_nested: bool = False) -> Graph
                 details={"count": n} if n > 1 else {},
             )
     loss_of = {loss.id: loss_node[keys[loss.id]] for loss in trace.losses}
+    # An edge from a model returning several tensors names the elements read, when its calls agree.
+    read: dict[tuple[str, str], set[str | None]] = {}
+    calls_by_id = {c.id: c for c in trace.calls}
     for loss in trace.losses:
         for ref in loss.inputs:
             for src in exits_of(ref):
-                b.add_edge(src, loss_of[loss.id], "data")
+                label = read_label(calls_by_id, ref, loss.input_elements)
+                read.setdefault((src, loss_of[loss.id]), set()).add(label)
+    for (src, dst), labels in read.items():
+        b.add_edge(src, dst, "data", next(iter(labels)) if len(labels) == 1 else None)
 
     # Gradient edges: loss -> each model it updates (its cluster when open), labelled with the optimizer.
     for u in trace.updates:

@@ -250,17 +250,35 @@ class _Builder:
                             if arg_name not in fed.setdefault(k, []):
                                 fed[k].append(arg_name)
             labels = {k: ", ".join(v) for k, v in fed.items()}
-            elements: dict[str, str] = {}
-            for k, tensor_names in reached.items():
-                src = int(k[4:]) if k.startswith("call") and k[4:].isdigit() else None
-                if src is None or src >= i or len(self.rec.calls[src][2]) < 2:
-                    continue
-                order = sorted(self.out_index[n][1] for n in tensor_names if n in self.out_index)
-                named = self.output_names(src)
-                elements[k] = ", ".join(named[j] for j in order)
-            self.input_elements.append(elements)
+            self.input_elements.append(self.elements(reached, before=i))
             out.append((keys, labels))
         return out
+
+    def elements(self, reached: dict[str, list[str]], before: int | None = None, exact: bool = False) -> dict[str, str]:
+        """Per call returning several tensors, the elements ``reached`` (from ``walker.origins``) uses.
+
+        ``z`` of an encoder's ``z_mean, z_log_var, z``; only calls before call ``before`` when given.
+        With ``exact``, a call also read inside (a loss reading the logits under its sigmoid output)
+        gets no entry: which element that is, is not known.
+        """
+        out: dict[str, str] = {}
+        for k, tensor_names in reached.items():
+            src = int(k[4:]) if k.startswith("call") and k[4:].isdigit() else None
+            if src is None or (before is not None and src >= before) or len(self.rec.calls[src][2]) < 2:
+                continue
+            if exact and any(n not in self.out_index for n in tensor_names):
+                continue
+            order = sorted({self.out_index[n][1] for n in tensor_names if n in self.out_index})
+            if order:
+                named = self.output_names(src)
+                out[k] = ", ".join(named[j] for j in order)
+        return out
+
+    def read_elements(self, tensor: Any) -> dict[str, str]:
+        """The elements of multi-output calls that ``tensor`` (a loss or a term) is computed from."""
+        reached: dict[str, list[str]] = {}
+        self.walker.origins([tensor], reached)
+        return self.elements(reached, exact=True)
 
     def output_names(self, i: int) -> list[str]:
         """Each output element of call ``i`` as the step names it, else Keras's output name, else ``out[k]``."""
@@ -602,10 +620,10 @@ class _Builder:
                 if hint:
                     names[i] = f"{kind}({hint})"
             terms = tuple(
-                LossTerm(names[i], kind, weight, remap(ins))
-                for i, (_, kind, weight, ins, _) in enumerate(raw_terms[li])
+                LossTerm(names[i], kind, weight, remap(ins), self.read_elements(core))
+                for i, (_, kind, weight, ins, core) in enumerate(raw_terms[li])
             )
-            losses.append(Loss(lid, loss_names[li], remap(raw_loss_inputs[li]), terms))
+            losses.append(Loss(lid, loss_names[li], remap(raw_loss_inputs[li]), terms, self.read_elements(targets[li])))
         updates = tuple(
             Update(k[0], k[1], k[2], variables[k] // applies_of[k], times[k]) for mine in phase_updates for k in mine
         )

@@ -19,22 +19,36 @@ class RawPhase:
     repeat: int = 1
 
 
-def cut_phases(events: list[tuple[str, int]]) -> list[RawPhase]:
-    """A new phase starts at the first call or gradient after an optimizer was applied.
+_SLOT = {"call": "calls", "grad": "grads", "apply": "applies", "assign": "assigns"}
 
+
+def cut_phases(events: list[tuple[str, int]]) -> list[RawPhase]:
+    """A phase is one forward pass and the updates made from it.
+
+    A new phase starts at the first model call, or the first tape starting to record ("tape"
+    events), after an optimizer was applied. A gradient taken after an update from a tape that
+    recorded before it (one persistent tape for all four CycleGAN losses) is of the same forward
+    pass, so its update joins that phase: one phase with several updates, in the order applied.
     Assignments right after the updates (an EMA of the generator) stay in the phase they follow.
 
     >>> ev = [("call", 0), ("grad", 0), ("apply", 0), ("call", 1), ("grad", 1), ("apply", 1), ("assign", 0)]
     >>> [(p.calls, p.applies, p.assigns) for p in cut_phases(ev)]
     [([0], [0], []), ([1], [1], [0])]
+    >>> persistent = [("tape", 0), ("call", 0), ("call", 1), ("grad", 0), ("apply", 0), ("grad", 1), ("apply", 1)]
+    >>> [(p.calls, p.grads, p.applies) for p in cut_phases(persistent)]
+    [([0, 1], [0, 1], [0, 1])]
+    >>> fresh = [("tape", 0), ("grad", 0), ("apply", 0), ("tape", 1), ("grad", 1), ("apply", 1)]
+    >>> [(p.grads, p.applies) for p in cut_phases(fresh)]
+    [([0], [0]), ([1], [1])]
     """
     phases: list[RawPhase] = [RawPhase()]
     for kind, i in events:
         cur = phases[-1]
-        if kind in ("call", "grad") and cur.applies:
+        if kind in ("call", "tape") and cur.applies:
             cur = RawPhase()
             phases.append(cur)
-        getattr(cur, {"call": "calls", "grad": "grads", "apply": "applies", "assign": "assigns"}[kind]).append(i)
+        if kind in _SLOT:
+            getattr(cur, _SLOT[kind]).append(i)
     return [p for p in phases if p.calls or p.grads or p.applies or p.assigns]
 
 

@@ -57,7 +57,8 @@ class Recorder:
         self.call_args: list[list[list[Any]]] = []  # per call: the tensors of each positional input
         self.loss_calls: list[tuple[str, Any]] = []  # (Keras loss class, output tensor)
         self.assigns: list[tuple[Any, Any, str]] = []  # (variable, value, method)
-        self.events: list[tuple[str, int]] = []  # ("call"|"grad"|"apply"|"assign", index) in order
+        # ("call"|"grad"|"apply"|"assign", index) in order; ("tape", n): the n-th time a tape starts recording
+        self.events: list[tuple[str, int]] = []
         self.frames: dict[int, types.FrameType] = {}  # user frames seen, kept alive for their final locals
         self.frame_names: dict[int, dict[str, str]] = {}  # per frame: tensor name -> first local name
         self.tape_depth = 0
@@ -287,6 +288,7 @@ def patched(rec: Recorder, models: list[Any], optimizers: list[Any], guard: Any 
             out = orig(self)
             if rec.recording:
                 rec.tapes.pushed(self)
+                rec.events.append(("tape", sum(1 for kind, _ in rec.events if kind == "tape")))
             return out
 
         return _push_tape

@@ -340,7 +340,10 @@ def _evidence(rec: Recorder, system: _System, plan: _Plan) -> list[Any]:  # noqa
         out.append(value)
         cores = [core for *_, core in terms]
         try:
-            grads = tf.gradients(value, cores, unconnected_gradients="zero")
+            # Partial derivatives: every core held fixed on the others' paths, so a call output that
+            # is one term's core and is read by another term too (a drift penalty on the scores of
+            # ``mean(fake) - mean(real)``) gets the weight of its own term only.
+            grads = tf.gradients(value, cores, stop_gradients=cores, unconnected_gradients="zero")
         except Exception:
             grads = [None] * len(cores)
         plan.term_kinds.append([kind for _, kind, *_ in terms])
