@@ -14,7 +14,6 @@ from .trace_calls import (
     input_label,
     loss_summary,
     model_summary,
-    not_drawn,
     read_label,
     source_key,
     trace_to_call_graph,
