@@ -128,6 +128,8 @@ _SCRIPT = textwrap.dedent(
     model = gan()
     model.compile()
     fallback["plain"] = [jax_fused.can_fuse(model)]
+    logs = model.train_on_batch(images[:16], return_dict=True)  # Keras hands the function a one-batch generator
+    fallback["plain"] += [counts(model), sorted(logs)]
     with keras.distribution.DataParallel(devices=jax.devices()[:1]).scope():
         fallback["distributed"] = [jax_fused.can_fuse(model)]
     result["fallback"] = fallback
@@ -192,7 +194,10 @@ def test_default_execution_lands_on_the_monitors_intervals_on_jax(jax_runs: tupl
 
 def test_keras_loop_without_jit_eagerly_and_distributed(jax_runs: tuple[dict[str, Any], Path]) -> None:
     fallback = jax_runs[0]["fallback"]
-    assert fallback["plain"] == [True] and fallback["distributed"] == [False]
+    can, counts, logs = fallback["plain"]
+    assert can is True and fallback["distributed"] == [False]
+    assert counts["module"] == "ganviz.train.gan.jax_fused" and counts["g_iterations"] == 1
+    assert logs == ["d_fake", "d_loss", "d_real", "g_loss"]
     for case in ("no_jit", "eager"):
         can, counts = fallback[case]
         assert can is False, case
