@@ -80,7 +80,8 @@ class GAN(GANBase):
 
     Same arguments, losses, ``d_steps``, seeding and logs as the TensorFlow version, the recipe options
     too (``ema``, ``r1_weight``, ``r1_shrink``, ``label_smoothing``, ``updates``); the step is a pure
-    function of the variables (Keras's "customizing fit() with JAX" pattern), jitted by Keras.
+    function of the variables (Keras's "customizing fit() with JAX" pattern); jitted on one device, the steps
+    of one execution run as one compiled ``jax.lax.scan`` (:mod:`ganviz.train.gan.jax_fused`).
     Noise comes from ``jax.random`` keyed on ``seed`` and the step counter, so a resumed run
     continues the same stream.
     """
