@@ -15,7 +15,8 @@ images in [-1, 1], batch 128, in the same process, each after its own warm-up:
   every 600).
 
 Rates are steps per second over ``--steps`` steps, best and median of ``--rounds``; ratios are
-against the hand loop of the same round. ``benchmarks/gpu_rows.sh`` runs this on a GPU machine.
+against the hand loop of the same round. CPU ms/step is the process's CPU time (all threads) per
+step over the same steps: on a machine shared with other work it moves less than the wall-clock rate. ``benchmarks/gpu_rows.sh`` runs this on a GPU machine.
 """
 
 from __future__ import annotations
@@ -57,8 +58,8 @@ def _device() -> str:
     return torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
 
 
-def hand_loop_jax(images: np.ndarray, batch: int, steps: int) -> float:
-    """The seed's step in one ``jax.jit`` function; steps/s over ``steps`` steps after a warm-up."""
+def hand_loop_jax(images: np.ndarray, batch: int, steps: int) -> tuple[float, float]:
+    """The seed's step in one ``jax.jit`` function; steps/s and CPU ms/step over ``steps`` steps after a warm-up."""
     import jax
     import jax.numpy as jnp
 
@@ -106,14 +107,14 @@ def hand_loop_jax(images: np.ndarray, batch: int, steps: int) -> float:
     for i in range(5):  # compile and warm up
         state = step(state, batches[i % len(batches)], jax.random.fold_in(key, i))
     jax.block_until_ready(state)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for i in range(steps):
         state = step(state, batches[i % len(batches)], jax.random.fold_in(key, 1000 + i))
     jax.block_until_ready(state)
-    return steps / (time.perf_counter() - t0)
+    return steps / (time.perf_counter() - t0), 1e3 * (time.process_time() - c0) / steps
 
 
-def hand_loop_torch(images: np.ndarray, batch: int, steps: int) -> float:
+def hand_loop_torch(images: np.ndarray, batch: int, steps: int) -> tuple[float, float]:
     """The seed's step as a plain PyTorch loop (``backward``, ``torch.optim.Adam``)."""
     import torch
 
@@ -144,12 +145,12 @@ def hand_loop_torch(images: np.ndarray, batch: int, steps: int) -> float:
         one(i)
     if device.type == "cuda":
         torch.cuda.synchronize()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for i in range(steps):
         one(i)
     if device.type == "cuda":
         torch.cuda.synchronize()
-    return steps / (time.perf_counter() - t0)
+    return steps / (time.perf_counter() - t0), 1e3 * (time.process_time() - c0) / steps
 
 
 class _Timer(keras.callbacks.Callback):
@@ -158,14 +159,17 @@ class _Timer(keras.callbacks.Callback):
     def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
         steps = int(keras.ops.convert_to_numpy(self.model.g_optimizer.iterations))
         if not hasattr(self, "t0"):
-            self.t0, self.s0 = time.perf_counter(), steps
-        self.t1, self.s1 = time.perf_counter(), steps
+            self.t0, self.c0, self.s0 = time.perf_counter(), time.process_time(), steps
+        self.t1, self.c1, self.s1 = time.perf_counter(), time.process_time(), steps
 
-    def rate(self) -> float:
-        return (self.s1 - self.s0) / max(self.t1 - self.t0, 1e-9)
+    def rate(self) -> tuple[float, float]:
+        done = max(self.s1 - self.s0, 1)
+        return (self.s1 - self.s0) / max(self.t1 - self.t0, 1e-9), 1e3 * (self.c1 - self.c0) / done
 
 
-def fit_rate(images: np.ndarray, batch: int, steps: int, *, monitor: bool = False, **options: Any) -> float:
+def fit_rate(
+    images: np.ndarray, batch: int, steps: int, *, monitor: bool = False, **options: Any
+) -> tuple[float, float]:
     keras.utils.set_random_seed(0)
     gan = ganviz.GAN(seed_generator(LATENT), seed_discriminator(), latent_dim=LATENT, seed=0, **options)
     gan.compile()
@@ -202,25 +206,35 @@ def main(argv: list[str] | None = None) -> int:
         "GAN.fit, defaults + Monitor": lambda: fit_rate(images, args.batch_size, args.steps, monitor=True),
     }
     rates: dict[str, list[float]] = {k: [] for k in variants}
+    cpu: dict[str, list[float]] = {k: [] for k in variants}
     for r in range(args.rounds):
         for name, run in variants.items():
-            rates[name].append(run())
-            print(f"round {r + 1}: {name}: {rates[name][-1]:.1f} steps/s", flush=True)
+            rate, ms = run()
+            rates[name].append(rate)
+            cpu[name].append(ms)
+            print(f"round {r + 1}: {name}: {rate:.1f} steps/s, {ms:.2f} CPU ms/step", flush=True)
     rows = []
     for name, values in rates.items():
         ratios = [v / h for v, h in zip(values, rates["hand loop"])]
+        cpu_ratios = [h / c for c, h in zip(cpu[name], cpu["hand loop"])]
         rows.append({"variant": name, "best": max(values), "median": statistics.median(values),
-                     "vs_hand_best": max(values) / max(rates["hand loop"]), "vs_hand_median": statistics.median(ratios)})  # fmt: skip
+                     "vs_hand_best": max(values) / max(rates["hand loop"]), "vs_hand_median": statistics.median(ratios),
+                     "vs_hand_best_round": max(ratios), "cpu_ms_best": min(cpu[name]),
+                     "cpu_vs_hand_median": statistics.median(cpu_ratios)})  # fmt: skip
     result = {"backend": BACKEND, "device": _device(), "keras": keras.__version__, "batch_size": args.batch_size,
-              "steps": args.steps, "rounds": args.rounds, "rows": rows, "rates": rates}  # fmt: skip
+              "steps": args.steps, "rounds": args.rounds, "rows": rows, "rates": rates, "cpu_ms": cpu}  # fmt: skip
     out = Path(args.out or Path(__file__).parent / "results" / f"backends_{BACKEND}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2))
-    print("\n| backend | device | variant | steps/s (best) | vs hand loop (best / median of rounds) |")
-    print("|---|---|---|---|---|")
+    print(
+        "\n| backend | device | variant | steps/s (best) | vs hand loop (best / median of rounds) |"
+        " per-round ratio (best) | CPU ms/step (best) | vs hand loop, CPU time (median of rounds) |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     for row in rows:
         print(f"| {BACKEND} | {result['device']} | {row['variant']} | {row['best']:.1f} | "
-              f"{row['vs_hand_best']:.2f}x / {row['vs_hand_median']:.2f}x |")  # fmt: skip
+              f"{row['vs_hand_best']:.2f}x / {row['vs_hand_median']:.2f}x | {row['vs_hand_best_round']:.2f}x | "
+              f"{row['cpu_ms_best']:.2f} | {row['cpu_vs_hand_median']:.2f}x |")  # fmt: skip
     return 0
 
 

@@ -26,6 +26,6 @@ STEPS="${STEPS:-1000}" ROUNDS="${ROUNDS:-3}"
 for backend in jax torch; do
   KERAS_BACKEND=$backend timeout 280 python3 benchmarks/bench_backends.py --steps "$STEPS" --rounds "$ROUNDS" \
     --out "$OUT/backends_$backend.json" 2>&1 | tee "$OUT/log_$backend.txt" | grep '^|' >> "$OUT/gpu_rows.md" \
-    || echo "| $backend | (failed: see log_$backend.txt) | | | |" >> "$OUT/gpu_rows.md"
+    || echo "| $backend | (failed: see log_$backend.txt) | | | | | | |" >> "$OUT/gpu_rows.md"
 done
 cat "$OUT/gpu_rows.md"

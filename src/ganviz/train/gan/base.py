@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,6 +21,7 @@ __all__ = [
     "RECIPE",
     "check_options",
     "step_intervals",
+    "DEFAULT_STEPS_PER_EXECUTION",
     "normalize_loss",
     "ends_with_sigmoid",
     "sigmoid_layer",
@@ -196,6 +198,12 @@ def check_options(latent_dim: Any, d_steps: Any, ema: Any, r1_weight: Any, r1_sh
         raise GANOptionError(f"updates='simultaneous' needs d_steps=1 (got {d_steps}); use updates='alternating'")
 
 
+# Steps per call of the compiled function when compile() is given none (the TensorFlow and JAX GANs): Keras's
+# per-call work (iterator, callbacks, logs) is paid once per 8 steps. The Monitor counts from the optimizer,
+# so its counts stay exact (BENCHMARKS.md, training).
+DEFAULT_STEPS_PER_EXECUTION = 8
+
+
 def step_intervals(callbacks: Any) -> list[int]:
     """The step intervals callbacks declare through ``step_intervals()`` (the Monitor: grids, checkpoints, the
     step budget), which a GAN's executions should end on."""
@@ -311,6 +319,23 @@ class GANBase(keras.Model):
         copy.trainable = False
         copy.name = f"{generator.name}_ema"
         return copy
+
+    def _fit_execution_to_epoch(self, steps_per_epoch: int | None, callbacks: Any = None) -> None:
+        """Run whole executions per epoch: Keras runs ``steps_per_execution`` steps per call even past
+        ``steps_per_epoch``, so use its largest divisor not above the compiled value. With the default
+        (not a value given to ``compile``) the executions also end on the intervals of callbacks such as
+        the Monitor (what their ``step_intervals()`` declare), so grids and checkpoints
+        land on their steps."""
+        wanted = getattr(self, "_wanted_steps_per_execution", None) or int(self.steps_per_execution or 1)
+        self._wanted_steps_per_execution = wanted
+        marks = [int(steps_per_epoch)] if steps_per_epoch else []
+        if getattr(self, "_default_execution", False):
+            marks.extend(step_intervals(callbacks))
+        common = math.gcd(*marks) if marks else 0
+        spe = max(d for d in range(1, wanted + 1) if common % d == 0) if common else wanted
+        if spe != self.steps_per_execution:
+            self.steps_per_execution = spe
+            self.train_function = None
 
     def call(self, inputs: Any, training: bool = False) -> Any:
         """Generate samples from noise ``inputs``."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import jax
@@ -9,6 +10,7 @@ import jax.numpy as jnp
 from keras import ops
 
 from .base import (
+    DEFAULT_STEPS_PER_EXECUTION,
     LOSSES,
     RECIPE_DEFAULTS,
     GANBase,
@@ -78,7 +80,8 @@ class GAN(GANBase):
 
     Same arguments, losses, ``d_steps``, seeding and logs as the TensorFlow version, the recipe options
     too (``ema``, ``r1_weight``, ``r1_shrink``, ``label_smoothing``, ``updates``); the step is a pure
-    function of the variables (Keras's "customizing fit() with JAX" pattern), jitted by Keras.
+    function of the variables (Keras's "customizing fit() with JAX" pattern); jitted on one device, the steps
+    of one execution run as one compiled ``jax.lax.scan`` (:mod:`ganviz.train.gan.jax_fused`).
     Noise comes from ``jax.random`` keyed on ``seed`` and the step counter, so a resumed run
     continues the same stream.
     """
@@ -86,9 +89,44 @@ class GAN(GANBase):
     backend_name = "JAX"
     recipe_options = frozenset(RECIPE_DEFAULTS)
 
-    def compile(self, d_optimizer: Any = None, g_optimizer: Any = None, **kwargs: Any) -> None:  # noqa: D102
-        super().compile(d_optimizer=d_optimizer, g_optimizer=g_optimizer, **kwargs)
+    def compile(
+        self, d_optimizer: Any = None, g_optimizer: Any = None, *, steps_per_execution: int | None = None, **kwargs: Any
+    ) -> None:
+        """Configure the two optimizers (default: Adam, learning rate 2e-4, beta_1 0.5).
+
+        ``steps_per_execution``: training steps per call of the compiled function; callbacks see a batch
+        end every this many steps. ``None``: ``DEFAULT_STEPS_PER_EXECUTION`` (8), shortened in ``fit`` so
+        that executions end on the epoch's end and on the Monitor's intervals. Jitted on one device, the
+        steps of a call run in one compiled ``jax.lax.scan`` (:meth:`make_train_function`). Other
+        arguments as on TensorFlow (``jit_compile``, ``run_eagerly``...: passed to ``keras.Model.compile``).
+        """
+        self._default_execution = steps_per_execution is None
+        spe = DEFAULT_STEPS_PER_EXECUTION if steps_per_execution is None else int(steps_per_execution)
+        super().compile(d_optimizer=d_optimizer, g_optimizer=g_optimizer, steps_per_execution=spe, **kwargs)
+        self._wanted_steps_per_execution = spe
         self.optimizer = _BothOptimizers(self)
+
+    def fit(self, x: Any = None, y: Any = None, batch_size: int | None = None, epochs: int = 1, **kwargs: Any) -> Any:
+        """``keras.Model.fit``; with the default ``steps_per_execution`` the executions end on each epoch's
+        end (``steps_per_epoch``, or the batches of an array) and on the Monitor's intervals."""
+        per_epoch = kwargs.get("steps_per_epoch")
+        if per_epoch is None and getattr(self, "_default_execution", False) and hasattr(x, "shape") and x.shape:
+            per_epoch = math.ceil(int(x.shape[0]) / int(batch_size or 32))
+        self._fit_execution_to_epoch(per_epoch, kwargs.get("callbacks"))
+        return super().fit(x, y, batch_size=batch_size, epochs=epochs, **kwargs)
+
+    def make_train_function(self, force: bool = False) -> Any:
+        """Keras's, except jitted on one device: then every step of an execution runs in one compiled
+        ``jax.lax.scan`` (:mod:`ganviz.train.gan.jax_fused`), not a Python loop of jitted steps."""
+        from .jax_fused import can_fuse, fused_train_function
+
+        if self.train_function is not None and not force:
+            return self.train_function
+        if not can_fuse(self):
+            super().make_train_function(force=force)
+            return self.train_function
+        self.train_function = fused_train_function(self)
+        return self.train_function
 
     def _layout(self) -> dict[str, Any]:
         """Where each sub-model's variables sit in the GAN's flat state lists (fixed once built)."""

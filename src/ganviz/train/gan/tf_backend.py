@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from ...errors import NotReadyError, TrainOptionError
 from ..keras_internals import all_layers, keras_logits, strategy_set_at_build
-from .base import LOSSES, RECIPE_DEFAULTS, GANBase, ends_with_sigmoid, normalize_loss, step_intervals
+from .base import DEFAULT_STEPS_PER_EXECUTION, LOSSES, RECIPE_DEFAULTS, GANBase, ends_with_sigmoid, normalize_loss
 
 __all__ = [
     "GAN",
@@ -42,11 +42,6 @@ def _per_example(x: tf.Tensor) -> tf.Tensor:
     """Average a discriminator output over all but the batch axis: shape (batch,)."""
     x = tf.cast(x, tf.float32)
     return tf.reduce_mean(tf.reshape(x, [tf.shape(x)[0], -1]), axis=1)
-
-
-# Steps per call of the compiled function: Keras's per-call work (iterator, callbacks, logs) is paid once
-# per 8 steps. The Monitor counts from the optimizer, so its counts stay exact (BENCHMARKS.md, training).
-DEFAULT_STEPS_PER_EXECUTION = 8
 
 
 _BATCH_LAYERS = ("BatchNormalization", "SyncBatchNormalization")
@@ -224,23 +219,6 @@ class GAN(GANBase):
             steps_per_execution=int(self.steps_per_execution or 1),
             callbacks=kwargs.get("callbacks") or [],
         )
-
-    def _fit_execution_to_epoch(self, steps_per_epoch: int | None, callbacks: Any = None) -> None:
-        """Run whole executions per epoch: Keras runs ``steps_per_execution`` steps per call even past
-        ``steps_per_epoch``, so use its largest divisor not above the compiled value. With the default
-        (not a value given to ``compile``) the executions also end on the intervals of callbacks such as
-        the Monitor (what their ``step_intervals()`` declare), so grids and checkpoints
-        land on their steps."""
-        wanted = getattr(self, "_wanted_steps_per_execution", None) or int(self.steps_per_execution or 1)
-        self._wanted_steps_per_execution = wanted
-        marks = [int(steps_per_epoch)] if steps_per_epoch else []
-        if getattr(self, "_default_execution", False):
-            marks.extend(step_intervals(callbacks))
-        common = math.gcd(*marks) if marks else 0
-        spe = max(d for d in range(1, wanted + 1) if common % d == 0) if common else wanted
-        if spe != self.steps_per_execution:
-            self.steps_per_execution = spe
-            self.train_function = None
 
     def make_train_function(self, force: bool = False) -> Any:
         """Keras's, except with XLA on one device: then every step of an execution runs in one compiled
