@@ -7,7 +7,18 @@ from typing import Any
 import torch
 from keras import ops
 
-from .base import LOSSES, GANBase, d_losses, ends_with_sigmoid, g_losses, logits_of, normalize_loss, to_logits
+from .base import (
+    LOSSES,
+    RECIPE_DEFAULTS,
+    GANBase,
+    d_losses,
+    ends_with_sigmoid,
+    g_losses,
+    logits_of,
+    normalize_loss,
+    per_example,
+    to_logits,
+)
 
 __all__ = ["GAN", "LOSSES", "normalize_loss", "ends_with_sigmoid"]
 
@@ -22,19 +33,26 @@ def _regularization(model: Any) -> Any:
     return sum(losses) if losses else 0.0
 
 
+def _apply(optimizer: Any, grads: Any, variables: list[Any]) -> None:
+    with torch.no_grad():
+        optimizer.apply(list(grads), variables)
+
+
 class GAN(GANBase):
     """A generator and a discriminator trained adversarially by ``fit()`` on the PyTorch backend.
 
-    Same arguments, losses, ``d_steps``, seeding and logs as the TensorFlow version (its recipe options
-    ``ema``, ``r1_weight``, ``r1_shrink``, ``label_smoothing`` and ``updates`` are refused in one line: this
-    step has none yet), written as
-    Keras's "customizing fit() with PyTorch" guide shows: ``loss.backward()``, then each variable's
-    ``.value.grad`` applied by the optimizer under ``torch.no_grad()``. Noise comes from a
-    ``torch.Generator`` seeded with ``seed`` and the step counter, so a resumed run continues the
-    same stream.
+    Same arguments, losses, ``d_steps``, seeding and logs as the TensorFlow version, the recipe options
+    too (``ema``, ``r1_weight``, ``r1_shrink``, ``label_smoothing``, ``updates``; by default with
+    ``loss="bce"`` the measured recipe: R1 and an EMA generator, trained with simultaneous updates),
+    written as Keras's "customizing fit() with PyTorch" guide shows: gradients from ``torch``
+    autograd (``torch.autograd.grad`` with ``create_graph=True`` for the R1 penalty's input
+    gradient), applied by each optimizer under ``torch.no_grad()``; the EMA copy is updated in place
+    under ``torch.no_grad()`` after the generator's update. Noise comes from a ``torch.Generator``
+    seeded with ``seed`` and the step counter, so a resumed run continues the same stream.
     """
 
     backend_name = "PyTorch"
+    recipe_options = frozenset(RECIPE_DEFAULTS)
 
     def _noise(self, batch: int, step: int, k: int, device: Any) -> Any:
         gen = torch.Generator(device=device)
@@ -57,13 +75,83 @@ class GAN(GANBase):
         norm = torch.sqrt(torch.sum(torch.square(grads.reshape(real.shape[0], -1)), dim=1) + 1e-12)
         return torch.square(norm - 1.0)
 
+    def _r1_squared_norms(self, real: Any) -> Any:
+        """R1: the squared norm of D's input gradient at each of the first ``batch // r1_shrink`` real images."""
+        count = max(real.shape[0] // self.r1_shrink, 1)
+        subset = real[:count].detach().requires_grad_(True)
+        as_logits = self.loss_name != "lsgan"
+        out, logits = self._discriminate(subset, as_logits)
+        score = torch.sum(to_logits(out, logits) if as_logits else per_example(out))
+        (grads,) = torch.autograd.grad(score, subset, create_graph=True)  # differentiable: D's weights learn from it
+        return torch.sum(torch.square(grads.reshape(count, -1)), dim=1)
+
+    def _d_loss(
+        self, real: Any, fake: Any, real_out: Any, fake_out: Any, logits: bool, gp_step: int
+    ) -> tuple[Any, ...]:
+        """The discriminator's loss (with WGAN-GP's or R1's penalty), the value to log, D(x) and D(G(z))."""
+        per, d_real, d_fake = d_losses(
+            self.loss_name, real_out, fake_out, from_logits=logits, label_smoothing=self.label_smoothing
+        )
+        if self.loss_name == "wgan-gp":
+            per = per + self.gp_weight * self._gradient_penalty(real, fake, gp_step)
+        loss = logged = torch.mean(per)
+        if self.r1_weight:
+            r1 = 0.5 * self.r1_weight * torch.mean(self._r1_squared_norms(real))
+            loss, logged = loss + r1, logged + r1
+        return loss + _regularization(self.discriminator), logged.detach(), d_real.detach(), d_fake.detach()
+
+    def _update_ema(self, step: int) -> None:
+        """``ema = d * ema + (1 - d) * weight`` with ``d = min(decay, (1 + step) / (10 + step))``, as on TensorFlow."""
+        decay = min(float(self.ema or 0.0), (1.0 + step) / (10.0 + step))
+        with torch.no_grad():
+            for ema, source in zip(self.ema_generator.weights, self.generator.weights):
+                target, value = ema.value, source.value
+                if target.is_floating_point():
+                    target.lerp_(value.to(target.dtype), 1.0 - decay)
+                else:
+                    target.copy_(value)
+
     def train_step(self, data: Any) -> dict[str, Any]:
-        """One discriminator phase (``d_steps`` updates) and one generator update."""
+        """One step: simultaneous updates (``updates``), or one discriminator phase (``d_steps`` updates) then
+        one generator update; then the EMA copy (``ema``) and the step counter."""
         self.check_compiled()
         real = data[0] if isinstance(data, (tuple, list)) else data
         real = ops.cast(ops.convert_to_tensor(real), "float32")
-        batch, device = real.shape[0], real.device
         step = int(ops.convert_to_numpy(self.noise_counter.value))
+        if self.simultaneous:
+            logged, g_per, d_real, d_fake = self._simultaneous_step(real, step)
+        else:
+            logged, g_per, d_real, d_fake = self._alternating_step(real, step)
+        if self.ema_generator is not None:
+            self._update_ema(step)
+        self.noise_counter.assign_add(1)
+        return {"d_loss": logged, "g_loss": torch.mean(g_per), "d_real": torch.mean(d_real),
+                "d_fake": torch.mean(d_fake)}  # fmt: skip
+
+    def _simultaneous_step(self, real: Any, step: int) -> tuple[Any, ...]:
+        """Both models' gradients from one generator call and the discriminator on the real and the fake
+        images, computed before either optimizer moves a weight, then both updates."""
+        batch, device = real.shape[0], real.device
+        d_vars, g_vars = self.discriminator.trainable_variables, self.generator.trainable_variables
+        wants_logits = self.loss_name != "lsgan"
+        fake = ops.cast(self.generator(self._noise(batch, step, 0, device), training=True), "float32")
+        real_out, logits = self._discriminate(real, wants_logits)
+        fake_out, _ = self._discriminate(fake, wants_logits)  # one call: D's loss and G's loss both read it
+        d_loss, logged, d_real, d_fake = self._d_loss(real, fake.detach(), real_out, fake_out, logits, step)
+        g_per = g_losses(self.loss_name, fake_out, from_logits=logits)
+        g_loss = torch.mean(g_per) + _regularization(self.generator)
+        # Each loss differentiated for its own model only: D's gradient sees the fakes as constants (its
+        # graph never reaches G's weights), G's sees D's weights as constants.
+        d_grads = torch.autograd.grad(d_loss, [v.value for v in d_vars], retain_graph=True, allow_unused=True)
+        g_grads = torch.autograd.grad(g_loss, [v.value for v in g_vars], allow_unused=True)
+        _apply(self.d_optimizer, d_grads, d_vars)
+        _apply(self.g_optimizer, g_grads, g_vars)
+        return logged, g_per.detach(), d_real, d_fake
+
+    def _alternating_step(self, real: Any, step: int) -> tuple[Any, ...]:
+        """The seed's order: ``d_steps`` discriminator updates on fresh fakes, then the generator's update
+        through the updated discriminator."""
+        batch, device = real.shape[0], real.device
         d_vars, g_vars = self.discriminator.trainable_variables, self.generator.trainable_variables
         wants_logits = self.loss_name != "lsgan"
         for k in range(self.d_steps):
@@ -72,13 +160,11 @@ class GAN(GANBase):
             _zero_grads(d_vars)
             real_out, logits = self._discriminate(real, wants_logits)
             fake_out, _ = self._discriminate(fake, wants_logits)
-            per, d_real, d_fake = d_losses(self.loss_name, real_out, fake_out, from_logits=logits)
-            if self.loss_name == "wgan-gp":
-                per = per + self.gp_weight * self._gradient_penalty(real, fake, step * self.d_steps + k)
-            d_loss = torch.mean(per) + _regularization(self.discriminator)
+            d_loss, logged, d_real, d_fake = self._d_loss(
+                real, fake, real_out, fake_out, logits, step * self.d_steps + k
+            )
             d_loss.backward()
-            with torch.no_grad():
-                self.d_optimizer.apply([v.value.grad for v in d_vars], d_vars)
+            _apply(self.d_optimizer, [v.value.grad for v in d_vars], d_vars)
         _zero_grads(g_vars)
         fake_out, logits = self._discriminate(
             self.generator(self._noise(batch, step, self.d_steps, device), training=True), wants_logits
@@ -86,13 +172,6 @@ class GAN(GANBase):
         g_per = g_losses(self.loss_name, fake_out, from_logits=logits)
         g_loss = torch.mean(g_per) + _regularization(self.generator)
         g_loss.backward()
-        with torch.no_grad():
-            self.g_optimizer.apply([v.value.grad for v in g_vars], g_vars)
+        _apply(self.g_optimizer, [v.value.grad for v in g_vars], g_vars)
         _zero_grads(d_vars)  # the generator's loss flowed through D too: leave no stale gradients behind
-        self.noise_counter.assign_add(1)
-        return {
-            "d_loss": torch.mean(per.detach()),
-            "g_loss": torch.mean(g_per.detach()),
-            "d_real": torch.mean(d_real.detach()),
-            "d_fake": torch.mean(d_fake.detach()),
-        }
+        return logged, g_per.detach(), d_real, d_fake

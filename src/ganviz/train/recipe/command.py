@@ -295,7 +295,7 @@ def _train(
     with strategy.scope() if strategy is not None else contextlib.nullcontext():
         gen = generator if generator is not None else seed_generator(latent_dim)
         disc = discriminator if discriminator is not None else seed_discriminator(activation=d_activation)
-        # GAN's own defaults are the measured recipe (with bce: R1 and an EMA generator, where the backend has them)
+        # GAN's own defaults are the measured recipe (with bce: R1 and an EMA generator, on every backend)
         gan = GAN(gen, disc, latent_dim=latent_dim, loss=loss, d_steps=d_steps or default_d_steps, seed=seed)
         sample_every = sample_every or max(1, steps // 20)
         checkpoint_every = checkpoint_every or max(sample_every, steps // 5)
