@@ -101,15 +101,22 @@ class GAN(GANBase):
         return loss + _regularization(self.discriminator), logged.detach(), d_real.detach(), d_fake.detach()
 
     def _update_ema(self, step: int) -> None:
-        """``ema = d * ema + (1 - d) * weight`` with ``d = min(decay, (1 + step) / (10 + step))``, as on TensorFlow."""
-        decay = min(float(self.ema or 0.0), (1.0 + step) / (10.0 + step))
+        """``ema = d * ema + (1 - d) * weight`` with ``d = min(decay, (1 + step) / (10 + step))``, as on TensorFlow.
+
+        Written as one ``assign`` per variable with the warm-up bound in the arithmetic (not a Python
+        float), so the PyTorch tracer reads the decay (``ema``) and draws the assignment as the other
+        backends' steps do.
+        """
+        warm = torch.tensor((1.0 + step) / (10.0 + step), dtype=torch.float32)
+        decay = torch.clamp(warm, max=float(self.ema or 0.0))
         with torch.no_grad():
             for ema, source in zip(self.ema_generator.weights, self.generator.weights):
-                target, value = ema.value, source.value
-                if target.is_floating_point():
-                    target.lerp_(value.to(target.dtype), 1.0 - decay)
+                value = source.value
+                if ema.value.is_floating_point():
+                    d = decay.to(device=ema.value.device, dtype=ema.value.dtype)
+                    ema.assign(d * ema.value + (1.0 - d) * value.to(ema.value.dtype))
                 else:
-                    target.copy_(value)
+                    ema.assign(value)
 
     def train_step(self, data: Any) -> dict[str, Any]:
         """One step: simultaneous updates (``updates``), or one discriminator phase (``d_steps`` updates) then
