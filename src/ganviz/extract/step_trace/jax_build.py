@@ -18,8 +18,8 @@ from .assign import variable_name
 from .build import _input_names, _joined_names, learning_rate, optimizer_names, trace_model
 from .find import Found
 from .jax_graph import LINEAR_PRIMS, PASS_PRIMS, RANDOM_PRIMS, Node, constant_value, walk_up
-from .jax_record import JaxRecorder
 from .phases import cut_phases, fold_repeats, phase_name
+from .step_record import StepRecorder
 from .terms import LOSS_CLASS_KINDS
 
 __all__ = ["Roles", "JaxBuilder"]
@@ -121,7 +121,7 @@ class JaxBuilder:
 
     def __init__(
         self,
-        rec: JaxRecorder,
+        rec: StepRecorder,
         found: Found,
         names: dict[int, str],
         ins: list[Node],
