@@ -18,8 +18,7 @@ from ...ir.trace import Update
 from ...ir.trace_facts import Phase, TraceOp
 from .phases import RawPhase, cut_phases, fold_repeats, phase_name
 
-__all__ = ["Folded", "fold_phases", "reached_refs", "source_ids", "remapper", "trace_ops", "trace_phases"]
-__all__ += ["term_namer", "trace_updates", "models_used"]
+__all__ = ["Folded", "fold_phases", "Reached", "reached", "trace_phases", "term_namer", "trace_updates", "models_used"]
 
 UpdateKey = tuple[str, str, str]  # (loss id, optimizer name, model name)
 
@@ -74,17 +73,34 @@ def fold_phases(
     return Folded(phases, kept_calls, kept_losses, times, applies_of, updates)
 
 
-def reached_refs(
+@dataclass
+class Reached:
+    """What the kept facts reach: the source keys in the trace's order, each one's id, and the ops."""
+
+    order: list[str]
+    src_ids: dict[str, str]
+    ops: tuple[TraceOp, ...]
+
+    def remap(self, keys: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+        """Keys as the trace's ids (a source's ``srcN``, others as they are), each once."""
+        return tuple(dict.fromkeys(self.src_ids.get(k, k) for k in keys))
+
+
+def reached(
     folded: Folded,
-    raw_calls: list[Any],
-    loss_ids: list[str],
-    raw_inputs: list[list[str]],
-    raw_terms: list[list[Any]],
-    assignments: list[Any],
+    facts: tuple[list[Any], list[str], list[list[str]], list[list[Any]], list[Any]],
     ops: Mapping[Any, tuple[str, str, list[str], Any]],
-) -> list[str]:
-    """Every key the kept calls, losses (inputs and terms) and assignments read, then those the
-    ops among them read, up to the sources."""
+    data_keys: list[str],
+    kinds: tuple[str, ...],
+    name_of: Callable[[Any], str | None],
+) -> Reached:
+    """The sources and ops that the kept calls, losses (inputs and terms) and assignments reach.
+
+    ``facts`` is ``(raw_calls, loss_ids, raw_inputs, raw_terms, assignments)``; ``ops`` the recorded
+    ops ``(id, kind, input keys, value)``. Sources are the keys starting with one of ``kinds``: data
+    first in ``data_keys``' order, the others as first reached; ops keep the order recorded.
+    """
+    raw_calls, loss_ids, raw_inputs, raw_terms, assignments = facts
     refs: list[str] = []
     for i in folded.kept_calls:
         refs.extend(raw_calls[i][0])
@@ -102,36 +118,13 @@ def reached_refs(
             refs.append(r)
             if r in op_by_id:
                 stack.append(r)
-    return refs
-
-
-def source_ids(refs: list[str], data_keys: list[str], kinds: tuple[str, ...]) -> tuple[list[str], dict[str, str]]:
-    """The source keys reached (those starting with one of ``kinds``), data first in ``data_keys``'
-    order, then as first reached; and each one's id (``src0`` ...)."""
     data_rank = {k: i for i, k in enumerate(data_keys)}
     order = [k for k in dict.fromkeys(refs) if k.startswith(kinds)]
     order = sorted(order, key=lambda k: data_rank.get(k, len(data_rank)))
-    return order, {k: f"src{i}" for i, k in enumerate(order)}
-
-
-def remapper(src_ids: dict[str, str]) -> Callable[[list[str] | tuple[str, ...]], tuple[str, ...]]:
-    """Keys as the trace's ids (a source's ``srcN``, others as they are), each once."""
-
-    def remap(keys: list[str] | tuple[str, ...]) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(src_ids.get(k, k) for k in keys))
-
-    return remap
-
-
-def trace_ops(
-    ops: Mapping[Any, tuple[str, str, list[str], Any]],
-    refs: list[str],
-    remap: Callable[[list[str]], tuple[str, ...]],
-    name_of: Callable[[Any], str | None],
-) -> tuple[TraceOp, ...]:
-    """The recorded ops some kept fact reaches, in the order recorded."""
-    reached = set(refs)
-    return tuple(TraceOp(oid, kind, remap(ins), name_of(v)) for oid, kind, ins, v in ops.values() if oid in reached)
+    out = Reached(order, {k: f"src{i}" for i, k in enumerate(order)}, ())
+    used = set(refs)
+    out.ops = tuple(TraceOp(oid, kind, out.remap(ins), name_of(v)) for oid, kind, ins, v in ops.values() if oid in used)
+    return out
 
 
 def trace_phases(

@@ -11,17 +11,7 @@ from ...ir.trace import Call, Loss, OptimizerInfo, Source, Trace, TraceModel
 from ...ir.trace_facts import LossTerm
 from .. import tf_graph as tfg
 from ..keras_model.facts import param_counts
-from .assemble import (
-    fold_phases,
-    models_used,
-    reached_refs,
-    remapper,
-    source_ids,
-    term_namer,
-    trace_ops,
-    trace_phases,
-    trace_updates,
-)
+from .assemble import fold_phases, models_used, reached, term_namer, trace_phases, trace_updates
 from .assign import build_assignments
 from .find import Found
 from .record import Recorder
@@ -501,11 +491,12 @@ class _Builder:
         kept_calls, kept_losses = folded.kept_calls, folded.kept_losses
 
         # Sources and ops: ids in the order first reached, data first; only those still drawn.
-        refs = reached_refs(folded, raw_calls, loss_ids, raw_loss_inputs, raw_terms, assignments, self.ops)
+        facts = (raw_calls, loss_ids, raw_loss_inputs, raw_terms, assignments)
         data_keys = [f"data:{t.name}" for _, t in rec.data]
-        order, src_ids = source_ids(refs, data_keys, ("data:", "noise:", "constant:", "variable:"))
+        seen = reached(folded, facts, self.ops, data_keys, ("data:", "noise:", "constant:", "variable:"), self.name_of)
+        src_ids, remap, ops = seen.src_ids, seen.remap, seen.ops
         sources = []
-        for key in order:
+        for key in seen.order:
             if key.startswith("data:"):
                 name, t = self.data_names[key]
                 sources.append(Source(src_ids[key], "data", name, tfg.shape_of(t)))
@@ -513,8 +504,6 @@ class _Builder:
                 kind, name, t = self.pending[key]
                 sources.append(Source(src_ids[key], kind, name, tfg.shape_of(t)))
 
-        remap = remapper(src_ids)
-        ops = trace_ops(self.ops, refs, remap, self.name_of)
         phases, call_phase = trace_phases(
             folded, assignments, assign_group, loss_of_grad, self.call_ids, self.frozen_in
         )

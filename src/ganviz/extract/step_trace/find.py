@@ -313,6 +313,21 @@ class Step:
     def owners(self) -> list[Any]:
         return [] if self.owner is None else [self.owner]
 
+    def models(self) -> tuple[dict[int, str], list[Any], list[Any], set[int]]:
+        """``(display names, models, optimizers, containers)`` of what was found (:func:`models_to_trace`,
+        :func:`containers`); no model found is one line saying where to put them."""
+        names, models, opts = models_to_trace(self.found, self.what)
+        return names, models, opts, containers(models)
+
+
+def gan_found(gan: Any, keras: Any) -> tuple[Any, Found]:
+    """``(gan.train_step, the models and optimizers among gan's attributes)``, after the checks of
+    :func:`check_gan_object`."""
+    step = check_gan_object(gan, keras)
+    found = Found()
+    found.add_attributes(gan)
+    return step, found
+
 
 def gan_step(
     gan: Any, step: Callable[..., Any], found: Found, data: Any, infer: Callable[[Found], tuple[Any, str]], params: int

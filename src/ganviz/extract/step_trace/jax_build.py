@@ -14,17 +14,7 @@ from typing import Any
 
 from ...ir.trace import Call, Loss, OptimizerInfo, Source, Trace
 from ...ir.trace_facts import Assignment, LossTerm
-from .assemble import (
-    fold_phases,
-    models_used,
-    reached_refs,
-    remapper,
-    source_ids,
-    term_namer,
-    trace_ops,
-    trace_phases,
-    trace_updates,
-)
+from .assemble import fold_phases, models_used, reached, term_namer, trace_phases, trace_updates
 from .assign import variable_name
 from .build import _input_names, _joined_names, learning_rate, optimizer_names, trace_model
 from .find import Found
@@ -722,12 +712,11 @@ class JaxBuilder:
         folded = fold_phases(events, call_models, loss_names, apply_keys, assign_group, loss_of_grad, loss_ids)
         kept_calls, kept_losses = folded.kept_calls, folded.kept_losses
 
-        refs = reached_refs(folded, raw_calls, loss_ids, raw_inputs, raw_terms, assignments, self.ops)
+        facts = (raw_calls, loss_ids, raw_inputs, raw_terms, assignments)
         data_keys = [f"data:{k}" for k in sorted(self.roles.data)]
-        order, src_ids = source_ids(refs, data_keys, ("data:", "noise:", "constant:"))
-        sources = [Source(src_ids[k], self.info[k][0], self.info[k][1], self.info[k][2].shape) for k in order]
-        remap = remapper(src_ids)
-        ops = trace_ops(self.ops, refs, remap, self.name_of)
+        seen = reached(folded, facts, self.ops, data_keys, ("data:", "noise:", "constant:"), self.name_of)
+        src_ids, remap, ops = seen.src_ids, seen.remap, seen.ops
+        sources = [Source(src_ids[k], self.info[k][0], self.info[k][1], self.info[k][2].shape) for k in seen.order]
         phases, call_phase = trace_phases(
             folded, assignments, assign_group, loss_of_grad, call_ids, lambda p, up: self.frozen_in(p, up, loss_of_grad)
         )

@@ -19,18 +19,7 @@ from typing import Any
 
 from ...errors import TraceError
 from ...ir.trace import Trace
-from .find import (
-    Found,
-    Step,
-    check_gan_object,
-    containers,
-    first_line,
-    gan_step,
-    inferred_input,
-    models_to_trace,
-    plain_example,
-    step_function,
-)
+from .find import Found, Step, first_line, gan_found, gan_step, inferred_input, plain_example, step_function
 from .guard import keras_loops_refused, no_trace_left
 from .jax_build import JaxBuilder, Roles
 from .jax_graph import flatten_jaxpr
@@ -127,9 +116,9 @@ def _record(
 
 def _trace(step: Step, roles_of: Callable[[list[Any], list[int], list[str]], Roles]) -> Trace:
     found, args, params = step.found, step.args, step.params
-    names, models, opts = models_to_trace(found, step.what)
+    names, models, opts, inner = step.models()
     rec = JaxRecorder(names)
-    rec.containers = containers(models)
+    rec.containers = inner
     kept = [*models, *opts, *step.owners]
     with _values_kept(kept), keras_loops_refused("JAX"), no_trace_left(kept), jax_patched(rec, models, opts):
         try:
@@ -219,7 +208,7 @@ def trace_gan_jax(gan: Any, *, data: Any = None) -> Trace:
     """``trace_gan`` on the JAX backend: ``gan.train_step(state, data)`` traced by ``jax.make_jaxpr``."""
     import keras
 
-    train_step = check_gan_object(gan, keras)
+    train_step, found = gan_found(gan, keras)
     if not is_stateless_step(train_step):
         raise TraceError(
             f"tracing {type(gan).__name__}.train_step(data) needs TensorFlow: a one-argument step is a "
@@ -227,8 +216,6 @@ def trace_gan_jax(gan: Any, *, data: Any = None) -> Trace:
             f"(Keras's JAX trainer, traced here by jax.make_jaxpr); write the step that way, set "
             f"KERAS_BACKEND=tensorflow, or draw the standard loop with plot_gan(generator=..., discriminator=...)"
         )
-    found = Found()
-    found.add_attributes(gan)
     step = gan_step(gan, train_step, found, data, _infer_data, 2)
     data = _example(step.args[0])
     holder: dict[str, Any] = {}

@@ -24,18 +24,7 @@ from typing import Any
 
 from ...errors import TraceError
 from ...ir.trace import Trace
-from .find import (
-    Found,
-    Step,
-    check_gan_object,
-    containers,
-    first_line,
-    gan_step,
-    inferred_input,
-    models_to_trace,
-    plain_example,
-    step_function,
-)
+from .find import Found, Step, first_line, gan_found, gan_step, inferred_input, plain_example, step_function
 from .guard import keras_loops_refused, no_trace_left
 from .jax_build import Roles
 from .phases import unique_phase_names
@@ -148,11 +137,11 @@ def _trace(step: Step) -> Trace:
     from torch._subclasses.fake_tensor import FakeTensorMode
 
     owners, params = step.owners, step.params
-    names, models, opts = models_to_trace(step.found, step.what)
+    names, models, opts, inner = step.models()
     fake_mode = FakeTensorMode(allow_non_fake_inputs=True)
     ops = OpRecorder(fake_mode)
     rec = TorchRecorder(names, ops)
-    rec.containers = containers(models)
+    rec.containers = inner
     variables = _variables([*owners, *models, *opts])
     roles = Roles()
     ins = []
@@ -234,14 +223,12 @@ def trace_gan_torch(gan: Any, *, data: Any = None) -> Trace:
     """``trace_gan`` on the PyTorch backend: ``gan.train_step(data)`` run once on fake tensors."""
     import keras
 
-    check_gan_object(gan, keras)
-    found = Found()
-    found.add_attributes(gan)
+    train_step, found = gan_found(gan, keras)
     for name, value in list(getattr(gan, "_modules", {}).items()):  # torch keeps sub-models here
         if not name.startswith("_") and value is not None:
             found.searched.append(name)
             found.add(name, value)
-    return _trace(gan_step(gan, gan.train_step, found, data, _infer_data, 1))
+    return _trace(gan_step(gan, train_step, found, data, _infer_data, 1))
 
 
 def trace_step_torch(step_fn: Callable[..., Any], *example_args: Any, models: Any = None) -> Trace:

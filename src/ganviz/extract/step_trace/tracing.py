@@ -13,19 +13,7 @@ from ...ir.trace import Trace
 from .. import tf_graph as tfg
 from .build import build_trace
 from .compiled import add_compiled
-from .find import (
-    Found,
-    Step,
-    check_gan_object,
-    containers,
-    data_paths,
-    gan_step,
-    infer_data,
-    keras_tf,
-    models_to_trace,
-    step_function,
-    to_spec,
-)
+from .find import Step, data_paths, gan_found, gan_step, infer_data, keras_tf, step_function, to_spec
 from .guard import no_trace_left
 from .phases import unique_phase_names
 from .record import Recorder, patched
@@ -111,10 +99,10 @@ def _trace(step: Step) -> Trace:
     import tensorflow as tf
 
     found, what, note = step.found, step.what, step.note
-    names, models, opts = models_to_trace(found, what)
+    names, models, opts, inner = step.models()
     specs = tuple(to_spec(a) for a in step.args)
     rec = Recorder(names)
-    rec.containers = containers(models)
+    rec.containers = inner
     with no_trace_left([*models, *opts, *step.owners]) as guard, patched(rec, models, opts, guard):
         try:
             _run_trace(step.fn, specs, rec, autograph=False)
@@ -178,9 +166,7 @@ def trace_gan(gan: Any, *, data: Any = None) -> Trace:
 
         return trace_gan_torch(gan, data=data)
     keras = keras_tf()
-    train_step = check_gan_object(gan, keras)
-    found = Found()
-    found.add_attributes(gan)
+    train_step, found = gan_found(gan, keras)
     step = gan_step(gan, train_step, found, data, infer_data, 1)
     uncompiled = isinstance(gan, keras.Model) and not getattr(gan, "compiled", True)
     try:
