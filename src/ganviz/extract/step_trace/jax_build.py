@@ -20,6 +20,7 @@ from .build import _input_names, _joined_names, learning_rate, optimizer_names, 
 from .find import Found
 from .jax_graph import LINEAR_PRIMS, PASS_PRIMS, RANDOM_PRIMS, Node, constant_value, walk_up
 from .step_record import StepRecorder
+from .term_walk import SumReader, walk_terms
 from .terms import LOSS_CLASS_KINDS
 
 __all__ = ["Roles", "JaxBuilder"]
@@ -333,51 +334,23 @@ class JaxBuilder:
     def split_terms(self, root: Node) -> list[tuple[Node, float | None, Node]]:
         """The additive terms of ``root`` as ``(named node, weight, core)``, as ``terms.split_terms`` does."""
         atomic = set(self.loss_class)
-
-        def keeps_sign(x: Node) -> bool:
-            return self.kind(x) == "kl"
-
-        def peel(t: Node, w: float | None) -> tuple[Node, float | None] | None:
-            step = _peel(t, w)
-            if step is None or w is None or step[1] is None or (step[1] < 0) == (w < 0):
-                return step
-            return None if keeps_sign(step[0]) else step
-
-        def is_leaf(t: Node) -> bool:
-            return self.name_of(t) is not None and not self.mixes_penalty(t)
-
-        out: list[tuple[Node, float | None, Node]] = []
-        stack: list[tuple[Node, float | None, bool]] = [(root, 1.0, True)]
-        while stack and len(out) < 64:
-            t, w, first = stack.pop()
-            if t.id in atomic or (t is not root and t.id in self.stops):
-                out.append((t, w, t))
-                continue
-            if not first and is_leaf(t):
-                core, cw = t, w
-                for _ in range(8):
-                    step = None if core.id in atomic else peel(core, cw)
-                    if step is None:
-                        break
-                    core, cw = step
-                out.append((t, cw, core))
-                continue
-            step = peel(t, w)
-            summed = None if step is not None else self.through_reduction(t)
-            summed = summed if summed is not None and self.mixes_penalty(summed) else None
-            if step is not None:
-                stack.append((step[0], step[1], first))
-            elif summed is not None:
-                stack.append((summed, w, first))
-            elif t.prim in _ADD:
-                stack.extend((x, w, False) for x in reversed(t.inputs))
-            elif t.prim == "sub":
-                stack.append((t.inputs[1], None if w is None else -w, False))
-                stack.append((t.inputs[0], w, False))
-            else:
-                out.append((t, w, t))
-        kept = [x for x in out if constant_value(x[2]) is None] or out
-        return [(t, None if w is None else float(f"{w:.6g}"), c) for t, w, c in kept]
+        read = SumReader(
+            _peel,
+            self.through_reduction,
+            lambda t: t.inputs if t.prim in _ADD else None,
+            lambda t: (t.inputs[0], t.inputs[1]) if t.prim == "sub" else None,
+            lambda t: constant_value(t) is not None,
+        )
+        return walk_terms(
+            root,
+            read,
+            is_leaf=lambda t: self.name_of(t) is not None and not self.mixes_penalty(t),
+            atomic=lambda t: t.id in atomic,
+            stops=lambda t: t.id in self.stops,
+            split_sum=self.mixes_penalty,
+            keeps_sign=lambda x: self.kind(x) == "kl",
+            limit=64,
+        )
 
     def additive_parts(self, root: Node) -> list[tuple[Node, float]]:
         """The summands of ``root`` (a joint loss ``d_loss + g_loss``), constants dropped."""
