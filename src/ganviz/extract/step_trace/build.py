@@ -13,7 +13,7 @@ from .. import tf_graph as tfg
 from ..keras_model.facts import param_counts
 from .assemble import fold_phases, models_used, reached, term_namer, trace_phases, trace_updates
 from .assign import build_assignments
-from .find import Found
+from .find import Found, keras_tensors
 from .record import Recorder
 from .terms import mixes_penalty, reaches, split_terms, term_kind
 
@@ -585,10 +585,7 @@ def _layer_of(tensor: Any) -> Any:
 
 def _input_names(model: Any) -> list[str]:
     """The names of a functional model's inputs (``input_image``, ``target_image``), else []."""
-    try:
-        inputs = model.inputs if model is not None else None
-    except Exception:
-        return []
+    inputs = keras_tensors(model, "inputs")
     names = [_keras_name(t) for t in inputs or []]
     return names if all(names) else []
 
@@ -611,10 +608,7 @@ def _joined_names(names: list[str]) -> str | None:
 
 def _output_names(model: Any) -> list[str]:
     """The names Keras gives a functional model's outputs (the layers making them), else []."""
-    try:
-        outputs = model.outputs if model is not None else None
-    except Exception:
-        return []
+    outputs = keras_tensors(model, "outputs")
     names = [_keras_name(t) for t in outputs or []]
     if any(_auto_named(t) for t in outputs or []):  # ``leaky_re_lu_25, conv2d_37`` would say nothing
         return []

@@ -214,6 +214,17 @@ def data_paths(structure: Any, prefix: str) -> list[tuple[str, Any]]:
     return [(prefix, structure)] if tfg.is_graph_tensor(structure) else []
 
 
+def keras_tensors(model: Any, attr: str) -> Any:
+    """``model.inputs`` or ``model.outputs`` (``attr``); None for no model or one that cannot say
+    (a subclassed model never called)."""
+    if model is None:
+        return None
+    try:
+        return getattr(model, attr)
+    except Exception:
+        return None
+
+
 def data_input(found: Found) -> tuple[str, Any] | None:
     """The one input of the model whose name says it reads the data (discriminator first), as
     ``(attribute, Keras input)``, or ``None``; the backends make their own spec from it."""
@@ -224,10 +235,7 @@ def data_input(found: Found) -> tuple[str, Any] | None:
     for attr, model in candidates:
         if not any(h in (attr + model.name).lower() for h in _DATA_HINTS):
             continue
-        try:
-            inputs = model.inputs
-        except Exception:
-            inputs = None
+        inputs = keras_tensors(model, "inputs")
         if inputs and len(inputs) == 1:
             return attr, inputs[0]
     return None
