@@ -23,6 +23,7 @@ from .terms import LOSS_FUNCTION_CLASSES, keras_loss_class
 __all__ = ["StepRecorder", "Patches", "defining_class", "module_dirs", "wrap_model_call", "wrap_noise", "patch_keras"]
 
 # Functions of ``jax.random`` and ``keras.random`` whose result is noise a step draws.
+NOISE_FUNCTIONS: tuple[str, ...]
 NOISE_FUNCTIONS = ("normal", "uniform", "truncated_normal", "bernoulli", "randint", "categorical", "beta", "gamma")
 NOISE_FUNCTIONS += ("laplace", "logistic", "exponential", "gumbel", "cauchy", "binomial", "poisson")
 
@@ -31,9 +32,9 @@ def module_dirs(names: tuple[str, ...]) -> tuple[str, ...]:
     """The folders of those of the named top-level modules that are imported (library code, never the user's)."""
     dirs = []
     for name in names:
-        mod = sys.modules.get(name)
-        if mod is not None and getattr(mod, "__file__", None):
-            dirs.append(os.path.dirname(os.path.abspath(mod.__file__)) + os.sep)
+        file = getattr(sys.modules.get(name), "__file__", None)
+        if file:
+            dirs.append(os.path.dirname(os.path.abspath(file)) + os.sep)
     return tuple(dirs)
 
 
