@@ -7,13 +7,13 @@ import math
 from typing import Any
 
 from ...ir.graph import Graph
-from ...ir.trace import Call, Loss, OptimizerInfo, Source, Trace, TraceModel, Update
-from ...ir.trace_facts import LossTerm, Phase, TraceOp
+from ...ir.trace import Call, Loss, OptimizerInfo, Source, Trace, TraceModel
+from ...ir.trace_facts import LossTerm
 from .. import tf_graph as tfg
 from ..keras_model.facts import param_counts
+from .assemble import fold_phases, models_used, reached, term_namer, trace_phases, trace_updates
 from .assign import build_assignments
-from .find import Found
-from .phases import cut_phases, fold_repeats, phase_name
+from .find import Found, keras_tensors
 from .record import Recorder
 from .terms import mixes_penalty, reaches, split_terms, term_kind
 
@@ -503,57 +503,18 @@ class _Builder:
             gi: [loss_ids[loss_keys[t.name]] for t in tg if t.name in loss_keys]
             for gi, (tg, _, _) in enumerate(rec.grads)
         }
-        name_of_loss = dict(zip(loss_ids, loss_names))
-        raw = cut_phases(rec.events)
-        sigs: list[object] = [
-            (
-                tuple(call_models[i] for i in p.calls),
-                tuple((name_of_loss[k[0]], k[1], k[2]) for a in p.applies for k in apply_keys[a]),
-                tuple(assign_group[a] for a in p.assigns),
-            )
-            for p in raw
-        ]
-        phases_raw = fold_repeats(raw, sigs)
-        kept_calls = [i for p in phases_raw for i in p.calls]
-        kept_losses = list(dict.fromkeys(lid for p in phases_raw for gi in p.grads for lid in loss_of_grad[gi]))
-        kept_losses = [lid for lid in loss_ids if lid in kept_losses]
-        times: dict[tuple[str, str, str], int] = {}
-        applies_of: dict[tuple[str, str, str], int] = {}
-        phase_updates: list[list[tuple[str, str, str]]] = []
-        for p in phases_raw:
-            mine: list[tuple[str, str, str]] = []
-            for a in p.applies:
-                for k in apply_keys[a]:
-                    times[k] = times.get(k, 0) + p.repeat
-                    applies_of[k] = applies_of.get(k, 0) + 1
-                    if k not in mine:
-                        mine.append(k)
-            phase_updates.append(mine)
+        folded = fold_phases(
+            rec.events, call_models, dict(zip(loss_ids, loss_names)), apply_keys, assign_group, loss_of_grad, loss_ids
+        )
+        kept_calls, kept_losses = folded.kept_calls, folded.kept_losses
 
         # Sources and ops: ids in the order first reached, data first; only those still drawn.
-        refs: list[str] = []
-        for i in kept_calls:
-            refs.extend(raw_calls[i][0])
-        for lid in kept_losses:
-            li = loss_ids.index(lid)
-            refs.extend(raw_loss_inputs[li])
-            for term in raw_terms[li]:
-                refs.extend(term[3])
-        for a in assignments:
-            refs.extend(a.inputs)
-        op_by_id = {v[0]: v for v in self.ops.values()}
-        stack = [r for r in refs if r in op_by_id]
-        while stack:
-            for r in op_by_id[stack.pop()][2]:
-                refs.append(r)
-                if r in op_by_id:
-                    stack.append(r)
-        data_rank = {f"data:{t.name}": i for i, (_, t) in enumerate(rec.data)}
-        order = [k for k in dict.fromkeys(refs) if k.startswith(("data:", "noise:", "constant:", "variable:"))]
-        order = sorted(order, key=lambda k: data_rank.get(k, len(data_rank)))
-        src_ids = {k: f"src{i}" for i, k in enumerate(order)}
+        facts = (raw_calls, loss_ids, raw_loss_inputs, raw_terms, assignments)
+        data_keys = [f"data:{t.name}" for _, t in rec.data]
+        seen = reached(folded, facts, self.ops, data_keys, ("data:", "noise:", "constant:", "variable:"), self.name_of)
+        src_ids, remap, ops = seen.src_ids, seen.remap, seen.ops
         sources = []
-        for key in order:
+        for key in seen.order:
             if key.startswith("data:"):
                 name, t = self.data_names[key]
                 sources.append(Source(src_ids[key], "data", name, tfg.shape_of(t)))
@@ -561,31 +522,9 @@ class _Builder:
                 kind, name, t = self.pending[key]
                 sources.append(Source(src_ids[key], kind, name, tfg.shape_of(t)))
 
-        def remap(keys: list[str] | tuple[str, ...]) -> tuple[str, ...]:
-            return tuple(dict.fromkeys(src_ids.get(k, k) for k in keys))
-
-        used_ops = [v for v in self.ops.values() if v[0] in set(refs)]
-        ops = tuple(TraceOp(oid, kind, remap(ins), self.name_of(t)) for oid, kind, ins, t in used_ops)
-
-        call_phase: dict[int, str] = {}
-        phases: list[Phase] = []
-        for pi, p in enumerate(phases_raw):
-            updated = list(dict.fromkeys(k[2] for k in phase_updates[pi]))
-            assigned = list(dict.fromkeys(assignments[assign_group[a]].target for a in p.assigns))
-            name = phase_name(updated, assigned, pi)
-            for i in p.calls:
-                call_phase[i] = name
-            losses_here = list(dict.fromkeys(lid for gi in p.grads for lid in loss_of_grad[gi]))
-            phases.append(
-                Phase(
-                    name,
-                    p.repeat,
-                    tuple(self.call_ids[i] for i in p.calls),
-                    tuple(lid for lid in losses_here if lid in kept_losses),
-                    tuple(f"{k[1]} -> {k[2]}" for k in phase_updates[pi]),
-                    frozen=self.frozen_in(p, updated),
-                )
-            )
+        phases, call_phase = trace_phases(
+            folded, assignments, assign_group, loss_of_grad, self.call_ids, self.frozen_in
+        )
         calls = tuple(
             Call(
                 self.call_ids[i],
@@ -602,14 +541,7 @@ class _Builder:
             )
             for i in kept_calls
         )
-        label = {c.id: c.output or c.model for c in calls}
-        label.update({s.id: s.name for s in sources})
-        label.update({o.id: o.output or o.kind for o in ops})
-
-        def term_name(name: str | None, kind: str, ins: tuple[str, ...]) -> str:
-            shown = [label[i] for i in ins if i in label and not i.startswith("src")] or [label[i] for i in ins[:1]]
-            return name or f"{kind}({', '.join(shown[:2])})"
-
+        term_name = term_namer(calls, sources, ops)
         losses = []
         for lid in kept_losses:
             li = loss_ids.index(lid)
@@ -624,9 +556,7 @@ class _Builder:
                 for i, (_, kind, weight, ins, core) in enumerate(raw_terms[li])
             )
             losses.append(Loss(lid, loss_names[li], remap(raw_loss_inputs[li]), terms, self.read_elements(targets[li])))
-        updates = tuple(
-            Update(k[0], k[1], k[2], variables[k] // applies_of[k], times[k]) for mine in phase_updates for k in mine
-        )
+        updates = trace_updates(folded, variables)
         assignments = [dataclasses.replace(a, inputs=remap(a.inputs)) for a in assignments]
 
         # Models: in the order of their first call, then models only updated or assigned.
@@ -634,9 +564,7 @@ class _Builder:
         first: dict[str, tuple[str, list[Any], list[Any]]] = {}
         for i in kept_calls:
             first.setdefault(rec.calls[i][0], rec.calls[i])
-        order_models = list(first) + [u.model for u in updates]
-        order_models += [n for a in assignments for n in (a.source, a.target) if n in by_name]
-        used = [n for n in dict.fromkeys(order_models) if n in by_name]
+        used = models_used(list(first), updates, assignments, by_name)
         updated: dict[str, list[Any]] = {}
         for _, grads, variables_ in rec.applies:
             for g, v in zip(grads, variables_):
@@ -675,10 +603,7 @@ def _layer_of(tensor: Any) -> Any:
 
 def _input_names(model: Any) -> list[str]:
     """The names of a functional model's inputs (``input_image``, ``target_image``), else []."""
-    try:
-        inputs = model.inputs if model is not None else None
-    except Exception:
-        return []
+    inputs = keras_tensors(model, "inputs")
     names = [_keras_name(t) for t in inputs or []]
     return names if all(names) else []
 
@@ -701,10 +626,7 @@ def _joined_names(names: list[str]) -> str | None:
 
 def _output_names(model: Any) -> list[str]:
     """The names Keras gives a functional model's outputs (the layers making them), else []."""
-    try:
-        outputs = model.outputs if model is not None else None
-    except Exception:
-        return []
+    outputs = keras_tensors(model, "outputs")
     names = [_keras_name(t) for t in outputs or []]
     if any(_auto_named(t) for t in outputs or []):  # ``leaky_re_lu_25, conv2d_37`` would say nothing
         return []

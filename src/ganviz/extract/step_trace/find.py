@@ -8,6 +8,7 @@ import re
 import sys
 import types
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from ...errors import TraceError
@@ -213,6 +214,17 @@ def data_paths(structure: Any, prefix: str) -> list[tuple[str, Any]]:
     return [(prefix, structure)] if tfg.is_graph_tensor(structure) else []
 
 
+def keras_tensors(model: Any, attr: str) -> Any:
+    """``model.inputs`` or ``model.outputs`` (``attr``); None for no model or one that cannot say
+    (a subclassed model never called)."""
+    if model is None:
+        return None
+    try:
+        return getattr(model, attr)
+    except Exception:
+        return None
+
+
 def data_input(found: Found) -> tuple[str, Any] | None:
     """The one input of the model whose name says it reads the data (discriminator first), as
     ``(attribute, Keras input)``, or ``None``; the backends make their own spec from it."""
@@ -223,10 +235,7 @@ def data_input(found: Found) -> tuple[str, Any] | None:
     for attr, model in candidates:
         if not any(h in (attr + model.name).lower() for h in _DATA_HINTS):
             continue
-        try:
-            inputs = model.inputs
-        except Exception:
-            inputs = None
+        inputs = keras_tensors(model, "inputs")
         if inputs and len(inputs) == 1:
             return attr, inputs[0]
     return None
@@ -255,24 +264,97 @@ def check_gan_object(gan: Any, keras: Any) -> Any:
     return step
 
 
+def inferred_input(found: Found, batch: int | None, example: str) -> tuple[tuple[Any, ...], Any, str]:
+    """``(shape, dtype, origin)`` of the data as :func:`data_input` reads it from the models, a
+    missing batch size as ``batch`` (None: left missing); no such model is one line asking for ``example``."""
+    hit = data_input(found)
+    if hit is None:
+        raise TraceError(f"cannot tell the shape of the training data from the models: pass data=<{example}>")
+    attr, keras_input = hit
+    dims = tuple(keras_input.shape)
+    shape = dims if batch is None else tuple(batch if d is None else int(d) for d in dims)
+    return shape, keras_input.dtype, f"the input shape of {attr!r} {shape}"
+
+
 def infer_data(found: Found) -> tuple[Any, str]:
     import tensorflow as tf
 
-    hit = data_input(found)
-    if hit is not None:
-        attr, keras_input = hit
-        shape = tuple(keras_input.shape)
-        return tf.TensorSpec(shape, keras_input.dtype), f"the input shape of {attr!r} {shape}"
-    raise TraceError(
-        "cannot tell the shape of the training data from the models: pass data=<an example batch, "
-        "a tf.TensorSpec, or a tuple of them for (images, labels)>"
+    shape, dtype, origin = inferred_input(
+        found, None, "an example batch, a tf.TensorSpec, or a tuple of them for (images, labels)"
     )
+    return tf.TensorSpec(shape, dtype), origin
+
+
+def plain_example(value: Any, backend: str, accepted: str) -> Any:
+    """A plain Python value (or None) in example data, passed on as a constant argument; anything
+    else is refused in one line naming what the ``backend`` takes (``accepted``)."""
+    if isinstance(value, (int, float, bool)) or value is None:
+        return value
+    raise TraceError(
+        f"cannot use {type(value).__name__} as example data on {backend}: pass {accepted}, or a tuple/dict of them"
+    )
+
+
+def first_line(exc: BaseException) -> str:
+    """The first informative line of an exception's message, at most 300 characters."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    text = lines[0] if lines else ""
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+@dataclass
+class Step:
+    """A step to trace, as every backend's tracer takes it: the function and its example arguments,
+    the models found, what messages call it, the trace's name, its parameter names, the note saying
+    the data was inferred, and the object it is a method of."""
+
+    fn: Callable[..., Any]
+    args: tuple[Any, ...]
+    found: Found
+    what: str
+    name: str
+    params: list[str]
+    note: str = ""
+    owner: Any = None
+
+    @property
+    def owners(self) -> list[Any]:
+        return [] if self.owner is None else [self.owner]
+
+    def models(self) -> tuple[dict[int, str], list[Any], list[Any], set[int]]:
+        """``(display names, models, optimizers, containers)`` of what was found (:func:`models_to_trace`,
+        :func:`containers`); no model found is one line saying where to put them."""
+        names, models, opts = models_to_trace(self.found, self.what)
+        return names, models, opts, containers(models)
+
+
+def gan_found(gan: Any, keras: Any) -> tuple[Any, Found]:
+    """``(gan.train_step, the models and optimizers among gan's attributes)``, after the checks of
+    :func:`check_gan_object`."""
+    step = check_gan_object(gan, keras)
+    found = Found()
+    found.add_attributes(gan)
+    return step, found
+
+
+def gan_step(
+    gan: Any, step: Callable[..., Any], found: Found, data: Any, infer: Callable[[Found], tuple[Any, str]], params: int
+) -> Step:
+    """A GAN object's ``train_step`` with its data (``infer`` makes it when missing) and its first
+    ``params`` parameter names (``data`` for a step that shows none)."""
+    note = ""
+    if data is None:
+        data, origin = infer(found)
+        note = f" (data was inferred from {origin}; pass data=<an example batch>)"
+    names = [p for p in inspect.signature(step).parameters][:params] or ["data"]
+    name = type(gan).__name__
+    return Step(step, (data,), found, f"{name}.train_step", name, names, note, gan)
 
 
 def step_function(
     step_fn: Callable[..., Any], example_args: tuple[Any, ...], models: Any, infer: Callable[[Found], tuple[Any, str]]
-) -> tuple[Found, Callable[..., Any], str, list[str], tuple[Any, ...], str]:
-    """What both tracers take from a plain step function: ``(found, fn, name, params, example_args, note)``.
+) -> Step:
+    """What every tracer takes from a plain step function.
 
     The models it uses are found; for a one-argument step given no example, ``infer`` makes its data.
     """
@@ -288,7 +370,9 @@ def step_function(
     if not example_args and len(params) == 1 and found.models:
         spec, origin = infer(found)
         example_args, note = (spec,), f" (data was inferred from {origin}; pass example arguments)"
-    return found, fn, getattr(fn, "__name__", "step"), params, tuple(example_args), note
+    name = getattr(fn, "__name__", "step")
+    owner = getattr(fn, "__self__", None)
+    return Step(fn, tuple(example_args), found, f"step function {name!r}", name, params, note, owner)
 
 
 def models_to_trace(found: Found, what: str) -> tuple[Any, list[Any], list[Any]]:

@@ -12,14 +12,15 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from ...ir.trace import Call, Loss, OptimizerInfo, Source, Trace, Update
-from ...ir.trace_facts import Assignment, LossTerm, Phase, TraceOp
+from ...ir.trace import Call, Loss, OptimizerInfo, Source, Trace
+from ...ir.trace_facts import Assignment, LossTerm
+from .assemble import fold_phases, models_used, reached, term_namer, trace_phases, trace_updates
 from .assign import variable_name
 from .build import _input_names, _joined_names, learning_rate, optimizer_names, trace_model
 from .find import Found
 from .jax_graph import LINEAR_PRIMS, PASS_PRIMS, RANDOM_PRIMS, Node, constant_value, walk_up
-from .jax_record import JaxRecorder
-from .phases import cut_phases, fold_repeats, phase_name
+from .step_record import StepRecorder
+from .term_walk import SumReader, walk_terms
 from .terms import LOSS_CLASS_KINDS
 
 __all__ = ["Roles", "JaxBuilder"]
@@ -121,7 +122,7 @@ class JaxBuilder:
 
     def __init__(
         self,
-        rec: JaxRecorder,
+        rec: StepRecorder,
         found: Found,
         names: dict[int, str],
         ins: list[Node],
@@ -333,51 +334,23 @@ class JaxBuilder:
     def split_terms(self, root: Node) -> list[tuple[Node, float | None, Node]]:
         """The additive terms of ``root`` as ``(named node, weight, core)``, as ``terms.split_terms`` does."""
         atomic = set(self.loss_class)
-
-        def keeps_sign(x: Node) -> bool:
-            return self.kind(x) == "kl"
-
-        def peel(t: Node, w: float | None) -> tuple[Node, float | None] | None:
-            step = _peel(t, w)
-            if step is None or w is None or step[1] is None or (step[1] < 0) == (w < 0):
-                return step
-            return None if keeps_sign(step[0]) else step
-
-        def is_leaf(t: Node) -> bool:
-            return self.name_of(t) is not None and not self.mixes_penalty(t)
-
-        out: list[tuple[Node, float | None, Node]] = []
-        stack: list[tuple[Node, float | None, bool]] = [(root, 1.0, True)]
-        while stack and len(out) < 64:
-            t, w, first = stack.pop()
-            if t.id in atomic or (t is not root and t.id in self.stops):
-                out.append((t, w, t))
-                continue
-            if not first and is_leaf(t):
-                core, cw = t, w
-                for _ in range(8):
-                    step = None if core.id in atomic else peel(core, cw)
-                    if step is None:
-                        break
-                    core, cw = step
-                out.append((t, cw, core))
-                continue
-            step = peel(t, w)
-            summed = None if step is not None else self.through_reduction(t)
-            summed = summed if summed is not None and self.mixes_penalty(summed) else None
-            if step is not None:
-                stack.append((step[0], step[1], first))
-            elif summed is not None:
-                stack.append((summed, w, first))
-            elif t.prim in _ADD:
-                stack.extend((x, w, False) for x in reversed(t.inputs))
-            elif t.prim == "sub":
-                stack.append((t.inputs[1], None if w is None else -w, False))
-                stack.append((t.inputs[0], w, False))
-            else:
-                out.append((t, w, t))
-        kept = [x for x in out if constant_value(x[2]) is None] or out
-        return [(t, None if w is None else float(f"{w:.6g}"), c) for t, w, c in kept]
+        read = SumReader(
+            _peel,
+            self.through_reduction,
+            lambda t: t.inputs if t.prim in _ADD else None,
+            lambda t: (t.inputs[0], t.inputs[1]) if t.prim == "sub" else None,
+            lambda t: constant_value(t) is not None,
+        )
+        return walk_terms(
+            root,
+            read,
+            is_leaf=lambda t: self.name_of(t) is not None and not self.mixes_penalty(t),
+            atomic=lambda t: t.id in atomic,
+            stops=lambda t: t.id in self.stops,
+            split_sum=self.mixes_penalty,
+            keeps_sign=lambda x: self.kind(x) == "kl",
+            limit=64,
+        )
 
     def additive_parts(self, root: Node) -> list[tuple[Node, float]]:
         """The summands of ``root`` (a joint loss ``d_loss + g_loss``), constants dropped."""
@@ -707,82 +680,19 @@ class JaxBuilder:
         loss_of_grad: dict[int, list[str]] = {}
         for (gi, _), si in spec_of.items():
             loss_of_grad.setdefault(gi, []).append(loss_ids[si])
-        raw = cut_phases(events)
-        names_of = dict(zip(loss_ids, (s.name for s in specs)))
-        sigs: list[object] = [
-            (
-                tuple(rec.calls[i]["model"] for i in p.calls),
-                tuple((names_of[k[0]], k[1], k[2]) for a in p.applies for k in apply_keys[a]),
-                tuple(assign_group[a] for a in p.assigns),
-            )
-            for p in raw
-        ]
-        phases_raw = fold_repeats(raw, sigs)
-        kept_calls = [i for p in phases_raw for i in p.calls]
-        kept_losses = [
-            lid for lid in loss_ids if any(lid in loss_of_grad.get(gi, []) for p in phases_raw for gi in p.grads)
-        ]
-        times: dict[tuple[str, str, str], int] = {}
-        applies_of: dict[tuple[str, str, str], int] = {}
-        phase_updates: list[list[tuple[str, str, str]]] = []
-        for p in phases_raw:
-            mine: list[tuple[str, str, str]] = []
-            for a in p.applies:
-                for k in apply_keys[a]:
-                    times[k] = times.get(k, 0) + p.repeat
-                    applies_of[k] = applies_of.get(k, 0) + 1
-                    if k not in mine:
-                        mine.append(k)
-            phase_updates.append(mine)
+        call_models = [c["model"] for c in rec.calls]
+        loss_names = dict(zip(loss_ids, (s.name for s in specs)))
+        folded = fold_phases(events, call_models, loss_names, apply_keys, assign_group, loss_of_grad, loss_ids)
+        kept_calls, kept_losses = folded.kept_calls, folded.kept_losses
 
-        refs: list[str] = []
-        for i in kept_calls:
-            refs.extend(raw_calls[i][0])
-        for lid in kept_losses:
-            li = loss_ids.index(lid)
-            refs.extend(raw_inputs[li])
-            for term in raw_terms[li]:
-                refs.extend(term[3])
-        for a in assignments:
-            refs.extend(a.inputs)
-        op_by_id = {v[0]: v for v in self.ops.values()}
-        stack = [r for r in refs if r in op_by_id]
-        while stack:
-            for r in op_by_id[stack.pop()][2]:
-                refs.append(r)
-                if r in op_by_id:
-                    stack.append(r)
-        data_rank = {f"data:{k}": i for i, k in enumerate(sorted(self.roles.data))}
-        order = [k for k in dict.fromkeys(refs) if k.startswith(("data:", "noise:", "constant:"))]
-        order = sorted(order, key=lambda k: data_rank.get(k, len(data_rank)))
-        src_ids = {k: f"src{i}" for i, k in enumerate(order)}
-        sources = [Source(src_ids[k], self.info[k][0], self.info[k][1], self.info[k][2].shape) for k in order]
-
-        def remap(keys: list[str] | tuple[str, ...]) -> tuple[str, ...]:
-            return tuple(dict.fromkeys(src_ids.get(k, k) for k in keys))
-
-        used_ops = [v for v in self.ops.values() if v[0] in set(refs)]
-        ops = tuple(TraceOp(oid, kind, remap(ins), self.name_of(n)) for oid, kind, ins, n in used_ops)
-
-        call_phase: dict[int, str] = {}
-        phases: list[Phase] = []
-        for pi, p in enumerate(phases_raw):
-            updated = list(dict.fromkeys(k[2] for k in phase_updates[pi]))
-            assigned = list(dict.fromkeys(assignments[assign_group[a]].target for a in p.assigns))
-            name = phase_name(updated, assigned, pi)
-            for i in p.calls:
-                call_phase[i] = name
-            losses_here = list(dict.fromkeys(lid for gi in p.grads for lid in loss_of_grad.get(gi, [])))
-            phases.append(
-                Phase(
-                    name,
-                    p.repeat,
-                    tuple(call_ids[i] for i in p.calls),
-                    tuple(lid for lid in losses_here if lid in kept_losses),
-                    tuple(f"{k[1]} -> {k[2]}" for k in phase_updates[pi]),
-                    frozen=self.frozen_in(p, updated, loss_of_grad),
-                )
-            )
+        facts = (raw_calls, loss_ids, raw_inputs, raw_terms, assignments)
+        data_keys = [f"data:{k}" for k in sorted(self.roles.data)]
+        seen = reached(folded, facts, self.ops, data_keys, ("data:", "noise:", "constant:"), self.name_of)
+        src_ids, remap, ops = seen.src_ids, seen.remap, seen.ops
+        sources = [Source(src_ids[k], self.info[k][0], self.info[k][1], self.info[k][2].shape) for k in seen.order]
+        phases, call_phase = trace_phases(
+            folded, assignments, assign_group, loss_of_grad, call_ids, lambda p, up: self.frozen_in(p, up, loss_of_grad)
+        )
 
         calls = []
         for i in kept_calls:
@@ -806,14 +716,7 @@ class JaxBuilder:
                     output_shapes=tuple(n.shape for n in out_nodes) if len(out_nodes) > 1 else (),
                 )
             )
-        label = {c.id: c.output or c.model for c in calls}
-        label.update({s.id: s.name for s in sources})
-        label.update({o.id: o.output or o.kind for o in ops})
-
-        def term_name(name: str | None, kind: str, ins: tuple[str, ...]) -> str:
-            shown = [label[i] for i in ins if i in label and not i.startswith("src")] or [label[i] for i in ins[:1]]
-            return name or f"{kind}({', '.join(shown[:2])})"
-
+        term_name = term_namer(calls, sources, ops)
         losses = []
         for lid in kept_losses:
             li = loss_ids.index(lid)
@@ -822,14 +725,10 @@ class JaxBuilder:
                 for name, kind, weight, ins, _ in raw_terms[li]
             )
             losses.append(Loss(lid, specs[li].name, remap(raw_inputs[li]), terms))
-        updates = tuple(
-            Update(k[0], k[1], k[2], counts[k] // applies_of[k], times[k]) for mine in phase_updates for k in mine
-        )
+        updates = trace_updates(folded, counts)
         assignments = [dataclasses.replace(a, inputs=remap(a.inputs)) for a in assignments]
 
-        order_models = [rec.calls[i]["model"] for i in kept_calls] + [u.model for u in updates]
-        order_models += [n for a in assignments for n in (a.source, a.target) if n in by_name]
-        used = [n for n in dict.fromkeys(order_models) if n in by_name]
+        used = models_used([call_models[i] for i in kept_calls], updates, assignments, by_name)
         updated_unique = {n: list({id(v): v for v in vs}.values()) for n, vs in updated_vars.items()}
         trace_models = tuple(trace_model(by_name[n], n, None, updated_unique.get(n)) for n in used)
         return Trace(

@@ -12,13 +12,14 @@ TensorFlow is never imported.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import inspect
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from ...errors import TraceError
 from ...ir.trace import Trace
-from .find import Found, check_gan_object, containers, data_input, models_to_trace, step_function
+from .find import Found, Step, first_line, gan_found, gan_step, inferred_input, plain_example, step_function
 from .guard import keras_loops_refused, no_trace_left
 from .jax_build import JaxBuilder, Roles
 from .jax_graph import flatten_jaxpr
@@ -69,23 +70,14 @@ def _example(value: Any) -> Any:
         return type(value)(_example(v) for v in value) if isinstance(value, tuple) else [_example(v) for v in value]
     if _is_array(value):
         return value
-    if isinstance(value, (int, float, bool)) or value is None:
-        return value
-    raise TraceError(
-        f"cannot use {type(value).__name__} as example data on JAX: pass a numpy or JAX array, a "
-        f"jax.ShapeDtypeStruct, or a tuple/dict of them"
-    )
+    return plain_example(value, "JAX", "a numpy or JAX array, a jax.ShapeDtypeStruct")
 
 
 def _infer_data(found: Found) -> tuple[Any, str]:
     import jax
 
-    hit = data_input(found)
-    if hit is not None:
-        attr, keras_input = hit
-        shape = tuple(_INFER_BATCH if d is None else int(d) for d in keras_input.shape)
-        return jax.ShapeDtypeStruct(shape, keras_input.dtype), f"the input shape of {attr!r} {shape}"
-    raise TraceError("cannot tell the shape of the training data from the models: pass data=<an example batch>")
+    shape, dtype, origin = inferred_input(found, _INFER_BATCH, "an example batch")
+    return jax.ShapeDtypeStruct(shape, dtype), origin
 
 
 def _record(
@@ -122,38 +114,29 @@ def _record(
     return ins, outs, at, result_box[0] if result_box else None
 
 
-def _trace(
-    step: Callable[..., Any],
-    args: tuple[Any, ...],
-    found: Found,
-    what: str,
-    trace_name: str,
-    params: list[str],
-    roles_of: Callable[[list[Any], list[int], list[str]], Roles],
-    owner: Any = None,
-    note: str = "",
-) -> Trace:
-    names, models, opts = models_to_trace(found, what)
+def _trace(step: Step, roles_of: Callable[[list[Any], list[int], list[str]], Roles]) -> Trace:
+    found, args, params = step.found, step.args, step.params
+    names, models, opts, inner = step.models()
     rec = JaxRecorder(names)
-    rec.containers = containers(models)
-    kept = [*models, *opts, *([] if owner is None else [owner])]
+    rec.containers = inner
+    kept = [*models, *opts, *step.owners]
     with _values_kept(kept), keras_loops_refused("JAX"), no_trace_left(kept), jax_patched(rec, models, opts):
         try:
-            ins, outs, at, result = _record(step, args, rec)
+            ins, outs, at, result = _record(step.fn, args, rec)
         except TraceError:
             raise
         except Exception as exc:
             raise TraceError(
-                f"cannot trace {what} with jax.make_jaxpr: {type(exc).__name__}: {_first_line(exc)}{note}; fix: the "
-                f"step must be traceable by jax.jit (a pure function of its arguments, no .numpy() or Python "
-                f"control flow on traced values)"
+                f"cannot trace {step.what} with jax.make_jaxpr: {type(exc).__name__}: {first_line(exc)}{step.note}; "
+                f"fix: the step must be traceable by jax.jit (a pure function of its arguments, no .numpy() or "
+                f"Python control flow on traced values)"
             ) from exc
     import jax
 
     flat = jax.tree_util.tree_flatten_with_path(args, is_leaf=lambda x: isinstance(x, jax.ShapeDtypeStruct))[0]
     roles = roles_of([x for _, x in flat], at, [_leaf_name(path, params) for path, _ in flat])
     builder = JaxBuilder(rec, found, names, ins, outs, roles, params, result)
-    return unique_phase_names(builder.trace(trace_name))
+    return unique_phase_names(builder.trace(step.name))
 
 
 def _variables_of(objs: list[Any]) -> list[Any]:
@@ -188,13 +171,6 @@ def _values_kept(objs: list[Any]) -> Iterator[None]:
     finally:
         for v, value in saved:
             v._value = value
-
-
-def _first_line(exc: BaseException) -> str:
-    """The first informative line of an exception's message, at most 300 characters."""
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    text = lines[0] if lines else ""
-    return text if len(text) <= 300 else text[:297] + "..."
 
 
 def _leaf_name(path: Any, params: list[str]) -> str:
@@ -232,23 +208,16 @@ def trace_gan_jax(gan: Any, *, data: Any = None) -> Trace:
     """``trace_gan`` on the JAX backend: ``gan.train_step(state, data)`` traced by ``jax.make_jaxpr``."""
     import keras
 
-    step = check_gan_object(gan, keras)
-    if not is_stateless_step(step):
+    train_step, found = gan_found(gan, keras)
+    if not is_stateless_step(train_step):
         raise TraceError(
             f"tracing {type(gan).__name__}.train_step(data) needs TensorFlow: a one-argument step is a "
             f"TensorFlow step, but the Keras backend is 'jax', whose steps are train_step(self, state, data) "
             f"(Keras's JAX trainer, traced here by jax.make_jaxpr); write the step that way, set "
             f"KERAS_BACKEND=tensorflow, or draw the standard loop with plot_gan(generator=..., discriminator=...)"
         )
-    found = Found()
-    found.add_attributes(gan)
-    note = ""
-    if data is None:
-        data, origin = _infer_data(found)
-        note = f" (data was inferred from {origin}; pass data=<an example batch>)"
-    data = _example(data)
-    params = [p for p in inspect.signature(step).parameters][:2]
-    what = f"{type(gan).__name__}.train_step"
+    step = gan_step(gan, train_step, found, data, _infer_data, 2)
+    data = _example(step.args[0])
     holder: dict[str, Any] = {}
 
     def roles_of(leaves: list[Any], at: list[int], names: list[str]) -> Roles:
@@ -263,7 +232,7 @@ def trace_gan_jax(gan: Any, *, data: Any = None) -> Trace:
         return roles
 
     def traced_step(state: Any, batch: Any) -> Any:
-        return step(state, batch)
+        return train_step(state, batch)
 
     with no_trace_left([gan, *[o for _, o in found.optimizers.values()]]):
         state, opt_vars = _gan_state(gan)
@@ -275,15 +244,16 @@ def trace_gan_jax(gan: Any, *, data: Any = None) -> Trace:
         ]
         holder["vars"] = [(g, v) for g, vs in groups for v in vs]
         holder["groups"] = groups
-        trace = _trace(traced_step, (state, data), found, what, type(gan).__name__, params, roles_of, gan, note)
+        trace = _trace(dataclasses.replace(step, fn=traced_step, args=(state, data)), roles_of)
     return trace
 
 
 def trace_step_jax(step_fn: Callable[..., Any], *example_args: Any, models: Any = None) -> Trace:
     """``trace_step`` on the JAX backend: a pure step function of arrays (model variables passed as
     arrays, matched to the models' variables by identity) traced by ``jax.make_jaxpr``."""
-    found, fn, name, params, example_args, note = step_function(step_fn, example_args, models, _infer_data)
-    args = tuple(_example(a) for a in example_args)
+    step = step_function(step_fn, example_args, models, _infer_data)
+    step.args = tuple(_example(a) for a in step.args)
+    found = step.found
     by_value: dict[int, tuple[str, Any]] = {}
     for _, model in found.models.values():
         for v in model.trainable_variables:
@@ -304,5 +274,4 @@ def trace_step_jax(step_fn: Callable[..., Any], *example_args: Any, models: Any 
                 roles.data[k] = names[pos]
         return roles
 
-    owner = getattr(fn, "__self__", None)
-    return _trace(fn, args, found, f"step function {name!r}", name, params, roles_of, owner, note)
+    return _trace(step, roles_of)

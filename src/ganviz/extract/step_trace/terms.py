@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .. import tf_graph as tfg
+from .term_walk import SumReader, walk_terms
 
 __all__ = [
     "LOSS_CLASS_KINDS",
@@ -302,45 +303,23 @@ def split_terms(
     ``-0.5`` of a closed-form KL is part of the divergence, not a weight that maximises it).
     """
 
-    def peel(t: Any, w: float | None) -> tuple[Any, float | None] | None:
-        step = _peel(t, w)
-        if step is None or w is None or step[1] is None or (step[1] < 0) == (w < 0):
-            return step
-        return None if keeps_sign(step[0]) else step
-
-    out: list[tuple[Any, float | None, Any]] = []
-    stack: list[tuple[Any, float | None, bool]] = [(root, 1.0, True)]
-    while stack and len(out) < limit:
-        t, w, first = stack.pop()
-        if t.name in atomic or (t is not root and stops(t)):  # a model's output is no sum of terms
-            out.append((t, w, t))
-            continue
-        if not first and is_leaf(t):
-            core, cw = t, w
-            for _ in range(8):
-                step = None if core.name in atomic else peel(core, cw)
-                if step is None:
-                    break
-                core, cw = step
-            out.append((t, cw, core))
-            continue
-        op = t.op
-        step = peel(t, w)
-        summed = None if step is not None else _through_reduction(t, stops)
-        summed = summed if summed is not None and split_sum(summed) else None
-        if step is not None:
-            stack.append((step[0], step[1], first))
-        elif summed is not None:
-            stack.append((summed, w, first))
-        elif op.type in _ADD:
-            stack.extend((x, w, False) for x in reversed(list(op.inputs)))
-        elif op.type == "Sub":
-            stack.append((op.inputs[1], None if w is None else -w, False))
-            stack.append((op.inputs[0], w, False))
-        else:
-            out.append((t, w, t))
-    kept = [x for x in out if not _is_constant(x[2])] or out  # a constant adds no gradient
-    return [(t, None if w is None else float(f"{w:.6g}"), c) for t, w, c in kept]
+    read = SumReader(
+        _peel,
+        lambda t: _through_reduction(t, stops),
+        lambda t: t.op.inputs if t.op.type in _ADD else None,
+        lambda t: (t.op.inputs[0], t.op.inputs[1]) if t.op.type == "Sub" else None,
+        _is_constant,
+    )
+    return walk_terms(
+        root,
+        read,
+        is_leaf=is_leaf,
+        atomic=lambda t: t.name in atomic,
+        stops=stops,
+        split_sum=split_sum,
+        keeps_sign=keeps_sign,
+        limit=limit,
+    )
 
 
 def term_kind(

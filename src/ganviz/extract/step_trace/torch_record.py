@@ -18,15 +18,13 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import os
 import sys
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from .jax_graph import Node
-from .jax_record import NOISE_FUNCTIONS, JaxRecorder, _owner
-from .terms import LOSS_FUNCTION_CLASSES, keras_loss_class
+from .step_record import Patches, StepRecorder, defining_class, module_dirs, patch_keras
 
 __all__ = ["TorchRecorder", "OpRecorder", "torch_patched"]
 
@@ -225,22 +223,15 @@ def _value_of(t: Any) -> Any:
         return None
 
 
-def _lib_dirs() -> tuple[str, ...]:
-    dirs = []
-    for name in ("torch", "keras", "numpy", "functorch", "optree"):
-        mod = sys.modules.get(name)
-        if mod is not None and getattr(mod, "__file__", None):
-            dirs.append(os.path.dirname(os.path.abspath(mod.__file__)) + os.sep)
-    return tuple(dirs)
+_LIBRARIES = ("torch", "keras", "numpy", "functorch", "optree")
 
 
-class TorchRecorder(JaxRecorder):
-    """What one step did (``JaxRecorder`` 's lists), values by index into :attr:`kept_nodes`."""
+class TorchRecorder(StepRecorder):
+    """What one step did (``StepRecorder`` 's lists), values by index into :attr:`kept_nodes`."""
 
     def __init__(self, model_names: dict[int, str], ops: OpRecorder) -> None:
-        super().__init__(model_names)
+        super().__init__(model_names, module_dirs(_LIBRARIES))
         self.ops = ops
-        self._lib_dirs = _lib_dirs()
         self.kept_nodes: list[Node] = []
         self.assigns: list[tuple[Any, int | None]] = []
         self.assigning = False
@@ -250,20 +241,19 @@ class TorchRecorder(JaxRecorder):
 
         return isinstance(value, torch.Tensor) and id(value) in self.ops.node
 
-    def keep(self, value: Any) -> int | None:
-        if not self.is_mine(value):
-            return None
-        node = self.ops.node[id(value)]
-        key = (id(value), node.id)
-        i = self._index.get(key)  # type: ignore[call-overload]
-        if i is None:
-            i = self._index[key] = len(self.kept)  # type: ignore[index]
-            self.kept.append(value)
-            self.kept_nodes.append(node)
-        return i
+    def kept_key(self, value: Any) -> Any:
+        return (id(value), self.ops.node[id(value)].id)  # one tensor written in place is a new value
+
+    def on_kept(self, value: Any) -> None:
+        self.kept_nodes.append(self.ops.node[id(value)])
 
     def keep_leaves(self, tree: Any) -> list[int | None]:
         return [self.keep(x) for x in _tensors(_plain_values(tree))]
+
+    def in_tape(self) -> bool:
+        import torch
+
+        return bool(torch.is_grad_enabled())  # autograd records the call
 
     def standin_backward(self, targets: list[Any], inputs: list[Any] | None, create_graph: bool) -> list[Any]:
         """Gradients of ``targets`` for ``inputs`` (``autograd.grad``) or for every leaf they reach
@@ -289,24 +279,11 @@ class TorchRecorder(JaxRecorder):
                 self.ops.bind(g, self.ops.new("add", (zeros, self.ops.of(anchor)), aval=g))
                 grads.append(g)
         frames = self.capture(sys._getframe(3))
-        local = None
-        if frames and roots:
-            local = next((k for k, v in frames[0].f_locals.items() if v is roots[0] and not k.startswith("_")), None)
-        self.events.append(("grad", len(self.grads)))
-        self.grads.append(
-            {
-                "targets": [i for i in self.keep_leaves(roots) if i is not None],
-                "local": local,
-                "results": [[i for i in self.keep_leaves(grads) if i is not None]],
-                "sources": [[i for i in self.keep_leaves(sources) if i is not None]],
-                "fun": local or "loss",
-                "trainable": {},
-            }
-        )
+        self.on_gradient(frames, roots[0] if roots else None, roots, [grads], [sources], None)
         return grads
 
-    def on_assign(self, variable: Any, value: Any) -> None:
-        self.capture(sys._getframe(2))
+    def on_assign(self, variable: Any, value: Any, frame: types.FrameType | None) -> None:
+        self.capture(frame)
         self.assigns.append((variable, self.keep(value)))
 
 
@@ -350,84 +327,7 @@ def torch_patched(rec: TorchRecorder, models: list[Any], optimizers: list[Any]) 
     import keras
     import torch
 
-    saved: list[tuple[Any, str, bool, Any]] = []
-
-    def patch(obj: Any, attr: str, make: Callable[[Any], Any]) -> None:
-        if any(o is obj and a == attr for o, a, _, _ in saved):
-            return
-        had = attr in getattr(obj, "__dict__", {})
-        saved.append((obj, attr, had, obj.__dict__.get(attr) if had else None))
-        setattr(obj, attr, make(getattr(obj, attr)))
-
-    def recordable(model: Any) -> str | None:
-        name = rec.model_names.get(id(model))
-        if name is None or not rec.recording or rec.depth or rec.loss_depth or id(model) in rec.containers:
-            return None
-        return name
-
-    def wrap_call(orig: Any) -> Any:
-        def __call__(self: Any, *args: Any, **kwargs: Any) -> Any:
-            name = recordable(self)
-            if name is None:
-                return orig(self, *args, **kwargs)
-            rec.depth += 1
-            try:
-                out = orig(self, *args, **kwargs)
-            finally:
-                rec.depth -= 1
-            rec.grad_depth = 1 if torch.is_grad_enabled() else 0  # in a "tape": autograd records the call
-            rec.on_call(name, args, out)
-            rec.grad_depth = 0
-            return out
-
-        return __call__
-
-    def wrap_loss(orig: Any) -> Any:
-        def __call__(self: Any, *args: Any, **kwargs: Any) -> Any:
-            if not rec.recording or rec.depth or rec.loss_depth:
-                return orig(self, *args, **kwargs)
-            rec.loss_depth += 1
-            try:
-                out = orig(self, *args, **kwargs)
-            finally:
-                rec.loss_depth -= 1
-            rec.on_loss(keras_loss_class(self), out)
-            return out
-
-        return __call__
-
-    def wrap_loss_function(orig: Any, cls_name: str) -> Any:
-        @functools.wraps(orig)
-        def loss_function(*args: Any, **kwargs: Any) -> Any:
-            if not rec.recording or rec.depth or rec.loss_depth or not rec.called_from_user():
-                return orig(*args, **kwargs)
-            rec.loss_depth += 1
-            try:
-                out = orig(*args, **kwargs)
-            finally:
-                rec.loss_depth -= 1
-            rec.on_loss(cls_name, out)
-            return out
-
-        return loss_function
-
-    def wrap_noise(orig: Any, fname: str) -> Any:
-        @functools.wraps(orig)
-        def noise(*args: Any, **kwargs: Any) -> Any:
-            if not rec.recording or rec.depth or rec.loss_depth or rec.noise_depth:
-                return orig(*args, **kwargs)
-            rec.noise_depth += 1
-            try:
-                out = orig(*args, **kwargs)
-            finally:
-                rec.noise_depth -= 1
-            rec.on_noise(fname, out)
-            return out
-
-        return noise
-
-    def trainable() -> dict[str, bool]:
-        return {rec.model_names[id(m)]: bool(m.trainable) for m in models if id(m) in rec.model_names}
+    patches = Patches()
 
     def wrap_backward(orig: Any) -> Any:
         def backward(
@@ -439,7 +339,7 @@ def torch_patched(rec: TorchRecorder, models: list[Any], optimizers: list[Any]) 
             chosen = None if inputs is None else list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
             sources = chosen if chosen is not None else _leaves(targets)
             grads = rec.standin_backward(targets, sources, create_graph)
-            rec.grads[-1]["trainable"] = trainable()
+            rec.grads[-1]["trainable"] = rec.trainable_of(models)
             for leaf, g in zip(sources, grads):
                 leaf.grad = g if leaf.grad is None else leaf.grad + g
             return None
@@ -455,7 +355,7 @@ def torch_patched(rec: TorchRecorder, models: list[Any], optimizers: list[Any]) 
             ins = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
             create = bool(kwargs.get("create_graph", args[2] if len(args) > 2 else False))
             grads = rec.standin_backward(outs, ins, create)
-            rec.grads[-1]["trainable"] = trainable()
+            rec.grads[-1]["trainable"] = rec.trainable_of(models)
             return tuple(grads)
 
         return grad
@@ -465,9 +365,7 @@ def torch_patched(rec: TorchRecorder, models: list[Any], optimizers: list[Any]) 
             if not rec.recording or rec.depth:
                 return orig(self, grads, trainable_variables)
             variables = list(trainable_variables) if trainable_variables is not None else []
-            rec.capture(sys._getframe(1))
-            rec.events.append(("apply", len(rec.applies)))
-            rec.applies.append((self, rec.keep_leaves(list(grads)), rec.keep_leaves(variables)))
+            rec.on_apply(self, list(grads), variables, sys._getframe(1))
             return None  # never applied while tracing
 
         return apply
@@ -481,7 +379,7 @@ def torch_patched(rec: TorchRecorder, models: list[Any], optimizers: list[Any]) 
                 out = orig(self, value, *args, **kwargs)
             finally:
                 rec.assigning = False
-            rec.on_assign(self, self.value)
+            rec.on_assign(self, self.value, sys._getframe(1))
             return out
 
         return assign
@@ -497,30 +395,16 @@ def torch_patched(rec: TorchRecorder, models: list[Any], optimizers: list[Any]) 
         return zero_grad
 
     try:
-        for model in models:
-            patch(_owner(type(model), "__call__"), "__call__", wrap_call)
-        patch(torch.nn.Module, "zero_grad", wrap_zero_grad)
-        patch(_owner(keras.losses.Loss, "__call__"), "__call__", wrap_loss)
-        for fname, cls_name in LOSS_FUNCTION_CLASSES.items():
-            if callable(getattr(keras.losses, fname, None)):
-                patch(keras.losses, fname, lambda orig, c=cls_name: wrap_loss_function(orig, c))
-        patch(torch.Tensor, "backward", wrap_backward)
-        patch(torch.autograd, "grad", wrap_autograd_grad)
+        noise = ("randn", "rand", "randn_like", "rand_like", "normal", "randint", "bernoulli")
+        patch_keras(patches, rec, models, keras, [(torch, noise)])
+        patches.patch(torch.nn.Module, "zero_grad", wrap_zero_grad)
+        patches.patch(torch.Tensor, "backward", wrap_backward)
+        patches.patch(torch.autograd, "grad", wrap_autograd_grad)
         for cls in dict.fromkeys([keras.optimizers.Optimizer, *(type(o) for o in optimizers)]):
-            patch(_owner(cls, "apply"), "apply", wrap_apply)
+            patches.patch(defining_class(cls, "apply"), "apply", wrap_apply)
         for method in ("assign", "assign_add", "assign_sub"):
-            patch(_owner(keras.Variable, method), method, wrap_assign)
-        for fname in NOISE_FUNCTIONS:
-            if callable(getattr(keras.random, fname, None)):
-                patch(keras.random, fname, lambda orig, f=fname: wrap_noise(orig, f))
-        for fname in ("randn", "rand", "randn_like", "rand_like", "normal", "randint", "bernoulli"):
-            patch(torch, fname, lambda orig, f=fname: wrap_noise(orig, f))
+            patches.patch(defining_class(keras.Variable, method), method, wrap_assign)
         with rec.ops.mode():
             yield
     finally:
-        for obj, attr, had, old in reversed(saved):
-            if had:
-                setattr(obj, attr, old)
-            else:
-                with contextlib.suppress(AttributeError):
-                    delattr(obj, attr)
+        patches.restore()

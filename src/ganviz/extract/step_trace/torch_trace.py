@@ -19,13 +19,12 @@ imported.
 from __future__ import annotations
 
 import contextlib
-import inspect
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from ...errors import TraceError
 from ...ir.trace import Trace
-from .find import Found, check_gan_object, containers, data_input, models_to_trace, step_function
+from .find import Found, Step, first_line, gan_found, gan_step, inferred_input, plain_example, step_function
 from .guard import keras_loops_refused, no_trace_left
 from .jax_build import Roles
 from .phases import unique_phase_names
@@ -35,12 +34,6 @@ from .torch_record import OpRecorder, TorchRecorder, _tensors, torch_patched
 __all__ = ["trace_gan_torch", "trace_step_torch"]
 
 _INFER_BATCH = 8
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    text = lines[0] if lines else ""
-    return text if len(text) <= 300 else text[:297] + "..."
 
 
 def _variables(objects: list[Any]) -> list[tuple[str, Any]]:
@@ -73,23 +66,14 @@ def _to_tensor(value: Any, fake_mode: Any) -> Any:
         if t.dtype == torch.float64:
             t = t.float()
         return fake_mode.from_tensor(t.detach())
-    if isinstance(value, (int, float, bool)) or value is None:
-        return value
-    raise TraceError(
-        f"cannot use {type(value).__name__} as example data on PyTorch: pass a numpy array, a torch "
-        f"tensor, or a tuple/dict of them"
-    )
+    return plain_example(value, "PyTorch", "a numpy array, a torch tensor")
 
 
 def _infer_data(found: Found) -> tuple[Any, str]:
     import numpy as np
 
-    hit = data_input(found)
-    if hit is not None:
-        attr, keras_input = hit
-        shape = tuple(_INFER_BATCH if d is None else int(d) for d in keras_input.shape)
-        return np.zeros(shape, "float32"), f"the input shape of {attr!r} {shape}"
-    raise TraceError("cannot tell the shape of the training data from the models: pass data=<an example batch>")
+    shape, _, origin = inferred_input(found, _INFER_BATCH, "an example batch")
+    return np.zeros(shape, "float32"), origin
 
 
 @contextlib.contextmanager
@@ -149,23 +133,15 @@ def _fake_state(variables: list[tuple[str, Any]], fake_mode: Any) -> Iterator[di
         torch.set_rng_state(rng)
 
 
-def _trace(
-    step: Callable[..., Any],
-    args: tuple[Any, ...],
-    found: Found,
-    what: str,
-    trace_name: str,
-    params: list[str],
-    owners: list[Any],
-    note: str = "",
-) -> Trace:
+def _trace(step: Step) -> Trace:
     from torch._subclasses.fake_tensor import FakeTensorMode
 
-    names, models, opts = models_to_trace(found, what)
+    owners, params = step.owners, step.params
+    names, models, opts, inner = step.models()
     fake_mode = FakeTensorMode(allow_non_fake_inputs=True)
     ops = OpRecorder(fake_mode)
     rec = TorchRecorder(names, ops)
-    rec.containers = containers(models)
+    rec.containers = inner
     variables = _variables([*owners, *models, *opts])
     roles = Roles()
     ins = []
@@ -182,7 +158,7 @@ def _trace(
                 continue
             roles.variables[len(ins)] = (group, v)
             ins.append(ops.bind(value, ops.new("input", aval=value, index=len(ins))))
-        fake_args = _to_tensor(args, fake_mode)
+        fake_args = _to_tensor(step.args, fake_mode)
         leaves = _leaf_names(fake_args, params)
         for t, name in leaves:
             roles.data[len(ins)] = name
@@ -194,7 +170,7 @@ def _trace(
         def entry() -> None:
             rec.recording = True
             try:
-                box.append(step(*fake_args))
+                box.append(step.fn(*fake_args))
             finally:
                 rec.recording = False
             rec.capture_final()
@@ -207,12 +183,12 @@ def _trace(
             raise
         except Exception as exc:
             raise TraceError(
-                f"cannot trace {what} on fake tensors: {type(exc).__name__}: {_first_line(exc)}{note}; fix: the "
-                f"step must not read a model's values in Python (.item(), .numpy(), float() of a loss)"
+                f"cannot trace {step.what} on fake tensors: {type(exc).__name__}: {first_line(exc)}{step.note}; "
+                f"fix: the step must not read a model's values in Python (.item(), .numpy(), float() of a loss)"
             ) from exc
         result = _logs(box[0] if box else None, rec)
-    builder = TorchBuilder(rec, found, names, ins, rec.kept_nodes, roles, params, result)
-    return unique_phase_names(builder.trace(trace_name))
+    builder = TorchBuilder(rec, step.found, names, ins, rec.kept_nodes, roles, params, result)
+    return unique_phase_names(builder.trace(step.name))
 
 
 def _logs(result: Any, rec: TorchRecorder) -> Any:
@@ -247,27 +223,14 @@ def trace_gan_torch(gan: Any, *, data: Any = None) -> Trace:
     """``trace_gan`` on the PyTorch backend: ``gan.train_step(data)`` run once on fake tensors."""
     import keras
 
-    check_gan_object(gan, keras)
-    step = gan.train_step
-    found = Found()
-    found.add_attributes(gan)
+    train_step, found = gan_found(gan, keras)
     for name, value in list(getattr(gan, "_modules", {}).items()):  # torch keeps sub-models here
         if not name.startswith("_") and value is not None:
             found.searched.append(name)
             found.add(name, value)
-    note = ""
-    if data is None:
-        data, origin = _infer_data(found)
-        note = f" (data was inferred from {origin}; pass data=<an example batch>)"
-    params = [p for p in inspect.signature(step).parameters][:1] or ["data"]
-    what = f"{type(gan).__name__}.train_step"
-    return _trace(step, (data,), found, what, type(gan).__name__, params, [gan], note)
+    return _trace(gan_step(gan, train_step, found, data, _infer_data, 1))
 
 
 def trace_step_torch(step_fn: Callable[..., Any], *example_args: Any, models: Any = None) -> Trace:
     """``trace_step`` on the PyTorch backend: a plain step function run once on fake tensors."""
-    found, fn, name, params, example_args, note = step_function(step_fn, example_args, models, _infer_data)
-    owner = getattr(fn, "__self__", None)
-    return _trace(
-        fn, tuple(example_args), found, f"step function {name!r}", name, params, [] if owner is None else [owner], note
-    )
+    return _trace(step_function(step_fn, example_args, models, _infer_data))

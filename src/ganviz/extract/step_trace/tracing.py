@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import inspect
 import re
 import traceback
 from collections.abc import Callable
@@ -14,17 +13,7 @@ from ...ir.trace import Trace
 from .. import tf_graph as tfg
 from .build import build_trace
 from .compiled import add_compiled
-from .find import (
-    Found,
-    check_gan_object,
-    containers,
-    data_paths,
-    infer_data,
-    keras_tf,
-    models_to_trace,
-    step_function,
-    to_spec,
-)
+from .find import Step, data_paths, gan_found, gan_step, infer_data, keras_tf, step_function, to_spec
 from .guard import no_trace_left
 from .phases import unique_phase_names
 from .record import Recorder, patched
@@ -106,33 +95,22 @@ def _run_trace(step: Callable[..., Any], specs: tuple[Any, ...], rec: Recorder, 
     tf.function(entry, autograph=False, reduce_retracing=False).get_concrete_function(*specs)
 
 
-def _trace(
-    step: Callable[..., Any],
-    args: tuple[Any, ...],
-    found: Found,
-    what: str,
-    trace_name: str,
-    param_names: list[str],
-    note: str = "",
-    owner: Any = None,
-) -> Trace:
+def _trace(step: Step) -> Trace:
     import tensorflow as tf
 
-    names, models, opts = models_to_trace(found, what)
-    specs = tuple(to_spec(a) for a in args)
+    found, what, note = step.found, step.what, step.note
+    names, models, opts, inner = step.models()
+    specs = tuple(to_spec(a) for a in step.args)
     rec = Recorder(names)
-    rec.containers = containers(models)
-    with (
-        no_trace_left([*models, *opts, *([] if owner is None else [owner])]) as guard,
-        patched(rec, models, opts, guard),
-    ):
+    rec.containers = inner
+    with no_trace_left([*models, *opts, *step.owners]) as guard, patched(rec, models, opts, guard):
         try:
-            _run_trace(step, specs, rec, autograph=False)
+            _run_trace(step.fn, specs, rec, autograph=False)
         except TraceError:
             raise
         except tf.errors.OperatorNotAllowedInGraphError as exc:
             try:  # Python control flow on tensors: AutoGraph may convert it
-                _run_trace(step, specs, rec, autograph=True)
+                _run_trace(step.fn, specs, rec, autograph=True)
             except Exception:
                 raise _trace_error(exc, what, note) from exc  # the plain error names the user's own line
         except Exception as exc:
@@ -142,7 +120,7 @@ def _trace(
     for r in rec.emulator.records:  # a compiled model's optimizer, as the script reaches it
         name = rec.model_names.get(id(r.model), r.model.name)
         found.optimizers.setdefault(id(r.optimizer), (f"{name}.optimizer", r.optimizer))
-    trace = build_trace(rec, found, names, trace_name, param_names)
+    trace = build_trace(rec, found, names, step.name, step.params)
     opt_names = {key: attr for key, (attr, _) in found.optimizers.items()}
     return unique_phase_names(add_compiled(trace, rec.emulator, opt_names))
 
@@ -188,23 +166,16 @@ def trace_gan(gan: Any, *, data: Any = None) -> Trace:
 
         return trace_gan_torch(gan, data=data)
     keras = keras_tf()
-    step = check_gan_object(gan, keras)
-    found = Found()
-    found.add_attributes(gan)
-    note = ""
-    if data is None:
-        spec, origin = infer_data(found)
-        data, note = spec, f" (data was inferred from {origin}; pass data=<an example batch>)"
-    params = [p for p in inspect.signature(step).parameters][:1] or ["data"]
-    what = f"{type(gan).__name__}.train_step"
+    train_step, found = gan_found(gan, keras)
+    step = gan_step(gan, train_step, found, data, infer_data, 1)
     uncompiled = isinstance(gan, keras.Model) and not getattr(gan, "compiled", True)
     try:
-        return _trace(step, (data,), found, what, type(gan).__name__, params, note, owner=gan)
+        return _trace(step)
     except TraceError as exc:
         cause = exc.__cause__
         if uncompiled and isinstance(cause, AttributeError):
             raise TraceError(
-                f"cannot trace {what}: {type(gan).__name__} is not compiled ({_message(cause)}); "
+                f"cannot trace {step.what}: {type(gan).__name__} is not compiled ({_message(cause)}); "
                 f"call compile(...) first, with the optimizers and losses its train_step uses"
             ) from exc
         raise
@@ -240,6 +211,4 @@ def trace_step(step_fn: Callable[..., Any], *example_args: Any, models: Any = No
 
         return trace_step_torch(step_fn, *example_args, models=models)
     keras_tf()
-    found, fn, name, params, example_args, note = step_function(step_fn, example_args, models, infer_data)
-    owner = getattr(fn, "__self__", None)
-    return _trace(fn, tuple(example_args), found, f"step function {name!r}", name, params, note, owner=owner)
+    return _trace(step_function(step_fn, example_args, models, infer_data))

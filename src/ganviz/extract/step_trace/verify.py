@@ -30,7 +30,7 @@ from .. import tf_graph as tfg
 from . import record as record_module
 from .assign import _handle_map, variable_name
 from .build import _Builder, optimizer_names
-from .find import Found, containers, data_paths, find_in_function, infer_data, keras_tf, model_names, to_spec, unwrap
+from .find import Found, containers, data_paths, infer_data, keras_tf, model_names, step_function, to_spec
 from .phases import cut_phases
 from .record import Recorder, patched
 
@@ -97,23 +97,14 @@ def _system(gan_or_step: Any, batch: Any, more: tuple[Any, ...], models: Any) ->
             f"{type(gan_or_step).__name__}.train_step",
             gan_or_step if isinstance(gan_or_step, keras.Model) else None,
         )
-    found.add_given(models)
-    find_in_function(gan_or_step, found)
-    fn = unwrap(gan_or_step)
-    try:
-        params = list(inspect.signature(fn).parameters)
-    except (TypeError, ValueError):
-        params = []
-    args: tuple[Any, ...] = () if batch is None else (batch, *more)
-    if not args and len(params) == 1 and found.models:
-        args = (infer_data(found)[0],)
+    plain = step_function(gan_or_step, () if batch is None else (batch, *more), models, infer_data)
     return _System(
-        fn,
-        found,
-        model_names(found),
-        params,
-        tuple(_random_like(a, i) for i, a in enumerate(args)),
-        f"step function {getattr(fn, '__name__', 'step')!r}",
+        plain.fn,
+        plain.found,
+        model_names(plain.found),
+        plain.params,
+        tuple(_random_like(a, i) for i, a in enumerate(plain.args)),
+        plain.what,
     )
 
 
