@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from .records import Document, Record, shape_from_json, shape_to_json
+from .records import Document, Record, mapping_field, shape_from_json, shape_to_json
 
 __all__ = [
     "GRAPH_FORMAT",
@@ -49,7 +49,7 @@ class Node(Record):
     trainable_params: int = 0
     trainable: bool = True
     activation: str | None = None
-    details: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    details: Mapping[str, Any] = mapping_field()
 
     _json_when_set = ("details",)
 
@@ -65,7 +65,7 @@ class Cluster(Record):
     params: int = 0
     trainable_params: int = 0
     trainable: bool = True
-    details: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    details: Mapping[str, Any] = mapping_field()
 
     _json_when_set = ("details",)
 
@@ -88,7 +88,7 @@ class Graph(Document):
     nodes: tuple[Node, ...] = ()
     clusters: tuple[Cluster, ...] = ()
     edges: tuple[Edge, ...] = ()
-    details: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    details: Mapping[str, Any] = mapping_field()
 
     _json_format = GRAPH_FORMAT
     _json_kind = "graph"

@@ -34,7 +34,12 @@ import typing
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, NamedTuple, Self
 
-__all__ = ["Record", "Document", "shape_to_json", "shape_from_json"]
+__all__ = ["Record", "Document", "mapping_field", "shape_to_json", "shape_from_json"]
+
+
+def mapping_field() -> Any:
+    """A mapping field of an IR dataclass: empty by default, left out of equality and hashing."""
+    return dataclasses.field(default_factory=dict, compare=False, hash=False)
 
 
 def shape_to_json(shape: tuple[int | None, ...] | None) -> list[int | None] | None:

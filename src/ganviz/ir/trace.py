@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .graph import Graph, Shape
-from .records import Document, Record
+from .records import Document, Record, mapping_field
 from .trace_facts import Assignment, CompiledOutput, CompiledUpdate, LossTerm, Phase, TraceOp
 from .trace_verified import Fact, Verification
 
@@ -82,10 +82,10 @@ class Call(Record):
     output: str | None = None
     phase: str | None = None
     in_tape: bool = True
-    input_names: Mapping[str, str] = field(default_factory=dict, compare=False, hash=False)
+    input_names: Mapping[str, str] = mapping_field()
     outputs: tuple[str, ...] = ()
     output_shapes: tuple[Shape | None, ...] = ()
-    input_elements: Mapping[str, str] = field(default_factory=dict, compare=False, hash=False)
+    input_elements: Mapping[str, str] = mapping_field()
 
     # written only for calls returning several tensors (older files stay as they were)
     _json_when_set = ("outputs", "input_elements")
@@ -103,7 +103,7 @@ class Loss(Record):
     name: str
     inputs: tuple[str, ...] = ()
     terms: tuple[LossTerm, ...] = ()
-    input_elements: Mapping[str, str] = field(default_factory=dict, compare=False, hash=False)
+    input_elements: Mapping[str, str] = mapping_field()
 
     _json_when_set = ("input_elements",)
 
@@ -152,7 +152,7 @@ class Trace(Document):
     phases: tuple[Phase, ...] = ()
     unused_models: tuple[str, ...] = ()
     compiled: tuple[CompiledUpdate, ...] = ()
-    details: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    details: Mapping[str, Any] = mapping_field()
     verified: Verification | None = None
 
     _json_format = TRACE_FORMAT

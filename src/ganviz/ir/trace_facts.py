@@ -4,9 +4,9 @@ compiled-model updates."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from .records import Record
+from .records import Record, mapping_field
 
 __all__ = [
     "TERM_KINDS",
@@ -53,7 +53,7 @@ class LossTerm(Record):
     kind: str = "other"
     weight: float | None = 1.0
     inputs: tuple[str, ...] = ()
-    input_elements: Mapping[str, str] = field(default_factory=dict, compare=False, hash=False)
+    input_elements: Mapping[str, str] = mapping_field()
 
     _json_read_defaults = {"weight": None}  # a term read without a weight has none, not 1
     _json_when_set = ("input_elements",)

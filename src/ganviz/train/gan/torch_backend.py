@@ -7,18 +7,8 @@ from typing import Any
 import torch
 from keras import ops
 
-from .base import (
-    LOSSES,
-    RECIPE_DEFAULTS,
-    GANBase,
-    d_losses,
-    ends_with_sigmoid,
-    g_losses,
-    logits_of,
-    normalize_loss,
-    per_example,
-    to_logits,
-)
+from . import base
+from .base import LOSSES, GANBase, ends_with_sigmoid, normalize_loss
 
 __all__ = ["GAN", "LOSSES", "normalize_loss", "ends_with_sigmoid"]
 
@@ -52,7 +42,7 @@ class GAN(GANBase):
     """
 
     backend_name = "PyTorch"
-    recipe_options = frozenset(RECIPE_DEFAULTS)
+    recipe_options = frozenset(base.RECIPE_DEFAULTS)
 
     def _noise(self, batch: int, step: int, k: int, device: Any) -> Any:
         gen = torch.Generator(device=device)
@@ -60,7 +50,7 @@ class GAN(GANBase):
         return torch.randn((batch, self.latent_dim), generator=gen, device=device, dtype=torch.float32)
 
     def _discriminate(self, x: Any, as_logits: bool) -> tuple[Any, bool]:
-        with logits_of(self.discriminator, as_logits and not self.from_logits) as logits:
+        with base.logits_of(self.discriminator, as_logits and not self.from_logits) as logits:
             out = self.discriminator(x, training=True)
         return out, logits or self.from_logits
 
@@ -71,7 +61,7 @@ class GAN(GANBase):
         alpha = torch.rand(shape, generator=gen, device=real.device, dtype=torch.float32)
         mixed = (real + alpha * (fake - real)).detach().requires_grad_(True)
         out, logits = self._discriminate(mixed, True)
-        (grads,) = torch.autograd.grad(torch.sum(to_logits(out, logits)), mixed, create_graph=True)
+        (grads,) = torch.autograd.grad(torch.sum(base.to_logits(out, logits)), mixed, create_graph=True)
         norm = torch.sqrt(torch.sum(torch.square(grads.reshape(real.shape[0], -1)), dim=1) + 1e-12)
         return torch.square(norm - 1.0)
 
@@ -81,7 +71,7 @@ class GAN(GANBase):
         subset = real[:count].detach().requires_grad_(True)
         as_logits = self.loss_name != "lsgan"
         out, logits = self._discriminate(subset, as_logits)
-        score = torch.sum(to_logits(out, logits) if as_logits else per_example(out))
+        score = torch.sum(base.to_logits(out, logits) if as_logits else base.per_example(out))
         (grads,) = torch.autograd.grad(score, subset, create_graph=True)  # differentiable: D's weights learn from it
         return torch.sum(torch.square(grads.reshape(count, -1)), dim=1)
 
@@ -89,7 +79,7 @@ class GAN(GANBase):
         self, real: Any, fake: Any, real_out: Any, fake_out: Any, logits: bool, gp_step: int
     ) -> tuple[Any, ...]:
         """The discriminator's loss (with WGAN-GP's or R1's penalty), the value to log, D(x) and D(G(z))."""
-        per, d_real, d_fake = d_losses(
+        per, d_real, d_fake = base.d_losses(
             self.loss_name, real_out, fake_out, from_logits=logits, label_smoothing=self.label_smoothing
         )
         if self.loss_name == "wgan-gp":
@@ -145,7 +135,7 @@ class GAN(GANBase):
         real_out, logits = self._discriminate(real, wants_logits)
         fake_out, _ = self._discriminate(fake, wants_logits)  # one call: D's loss and G's loss both read it
         d_loss, logged, d_real, d_fake = self._d_loss(real, fake.detach(), real_out, fake_out, logits, step)
-        g_per = g_losses(self.loss_name, fake_out, from_logits=logits)
+        g_per = base.g_losses(self.loss_name, fake_out, from_logits=logits)
         g_loss = torch.mean(g_per) + _regularization(self.generator)
         # Each loss differentiated for its own model only: D's gradient sees the fakes as constants (its
         # graph never reaches G's weights), G's sees D's weights as constants.
@@ -176,7 +166,7 @@ class GAN(GANBase):
         fake_out, logits = self._discriminate(
             self.generator(self._noise(batch, step, self.d_steps, device), training=True), wants_logits
         )
-        g_per = g_losses(self.loss_name, fake_out, from_logits=logits)
+        g_per = base.g_losses(self.loss_name, fake_out, from_logits=logits)
         g_loss = torch.mean(g_per) + _regularization(self.generator)
         g_loss.backward()
         _apply(self.g_optimizer, [v.value.grad for v in g_vars], g_vars)
