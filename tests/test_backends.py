@@ -197,9 +197,7 @@ def test_gan_fit_with_a_monitor_never_imports_tensorflow_on(backend: str, tmp_pa
     system = json.loads((tmp_path / "diagrams" / "system.json").read_text())
     assert system == {"how": "assumed", "error": None}  # drawn from ganviz.GAN's loop, not traced
     trace = json.loads((tmp_path / "diagrams" / "trace.json").read_text())
-    expected = (
-        "ganviz.GAN (bce)" if backend == "torch" else "ganviz.GAN (bce, R1 1, EMA 0.999)"
-    )  # the bce recipe where the step has it
+    expected = "ganviz.GAN (bce, R1 1, EMA 0.999)"  # the bce recipe, on every backend's step
     assert trace["name"] == expected and trace["assumed"] is True
     assert [o["class_name"] for o in trace["optimizers"]] == ["Adam", "Adam"]
     assert "<svg" in (tmp_path / "diagrams" / "system.svg").read_text(encoding="utf-8")

@@ -236,10 +236,17 @@ def test_resume_after_sigkill_has_no_lost_or_duplicated_steps(tmp_path):
     ckpts = Checkpointer(run / "checkpoints")
     deadline = time.monotonic() + 180
     try:
-        while time.monotonic() < deadline and proc.poll() is None:
+
+        def work_after_a_checkpoint() -> bool:
             done = [s for s, _ in ckpts.paths()]
-            if done and done[-1] >= 80 and _last_step(run) > done[-1] + 3:
-                break
+            return bool(done) and done[-1] >= 80 and _last_step(run) > done[-1] + 3
+
+        while time.monotonic() < deadline and proc.poll() is None:
+            if work_after_a_checkpoint():
+                os.kill(proc.pid, signal.SIGSTOP)  # frozen: no checkpoint can land between the look and the kill
+                if work_after_a_checkpoint():
+                    break
+                os.kill(proc.pid, signal.SIGCONT)
             time.sleep(0.2)
         assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
         os.kill(proc.pid, signal.SIGKILL)
