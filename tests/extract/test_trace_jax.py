@@ -9,24 +9,21 @@ variable or optimizer iteration changed and that TensorFlow was never imported.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import textwrap
-from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
-from fixtures import gan_zoo
-from ganviz import trace_gan
 from ganviz.ir import Trace
-from support.trace_facts import facts, semantic_facts
+from support.trace_facts import (
+    backend_traces,
+    check_twin,
+    check_untouched_and_unverified,
+    facts,
+    semantic_facts,
+    tf_gan_trace,
+)
 
-TESTS = Path(__file__).resolve().parents[1]
-ROOT = TESTS.parent
 GAN_OPTIONS: dict[str, dict[str, Any]] = {
     "gan_default": {},  # bce with R1 and the EMA generator, simultaneous updates
     "gan_wgan_gp": {"loss": "wgan-gp"},
@@ -114,21 +111,7 @@ _JAX_SCRIPT = textwrap.dedent(
 
 @pytest.fixture(scope="module")
 def jax_traces(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    env = {**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONHASHSEED": "0"}
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), str(TESTS)])
-    svg = tmp_path_factory.mktemp("jax") / "dcgan.svg"
-    proc = subprocess.run(
-        [sys.executable, "-c", _JAX_SCRIPT, json.dumps(GAN_OPTIONS), str(svg)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("JSON")]
-    assert proc.returncode == 0 and lines, (proc.stdout + proc.stderr)[-4000:]
-    out: dict[str, Any] = json.loads(lines[-1][4:])
-    return out
+    return backend_traces("jax", _JAX_SCRIPT, GAN_OPTIONS, tmp_path_factory.mktemp("jax") / "dcgan.svg")
 
 
 def _jax(jax_traces: dict[str, Any], name: str) -> Trace:
@@ -136,46 +119,20 @@ def _jax(jax_traces: dict[str, Any], name: str) -> Trace:
 
 
 @pytest.mark.slow
-def test_jax_trace_never_imports_tensorflow_and_changes_nothing(jax_traces: dict[str, Any]) -> None:
-    assert jax_traces["tensorflow"] is False
-    for name in ["dcgan", "wgan_gp", *GAN_OPTIONS]:
-        assert jax_traces[name]["variables"] > 10, name
-        assert jax_traces[name]["unchanged"] is True, f"{name}: a weight or optimizer iteration changed"
-
-
-@pytest.mark.slow
-def test_jax_traces_are_ganviz_trace_2_and_not_verified(jax_traces: dict[str, Any]) -> None:
-    for name in ["dcgan", "wgan_gp", *GAN_OPTIONS]:
-        d = json.loads(jax_traces[name]["trace"])
-        assert d["format"] == "ganviz.trace/2", name
-        assert d.get("verified") is None, name  # verify_trace does not run on JAX: no verdict is claimed
-        assert d["details"]["backend"] == "jax"
-    assert "<svg" in jax_traces["svg"]
+def test_jax_trace_never_imports_tensorflow_changes_nothing_and_claims_no_verdict(jax_traces: dict[str, Any]) -> None:
+    check_untouched_and_unverified(jax_traces, ["dcgan", "wgan_gp", *GAN_OPTIONS], "jax")
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["dcgan", "wgan_gp"])
 def test_jax_twin_gives_the_tensorflow_trace(jax_traces: dict[str, Any], name: str) -> None:
-    entry = getattr(gan_zoo, name)()
-    tf_facts = facts(trace_gan(entry.system, data=entry.data))
-    assert facts(_jax(jax_traces, name)) == tf_facts
-
-
-def _tf_gan(**kw: Any) -> Trace:
-    import keras
-
-    from fixtures import zoo
-    from ganviz.train.gan import gan_class
-
-    gan = gan_class()(zoo.build_generator(8), zoo.build_discriminator(), latent_dim=8, **kw)
-    gan.compile(keras.optimizers.Adam(1e-4), keras.optimizers.Adam(2e-4))
-    return trace_gan(gan, data=np.zeros((8, 28, 28, 1), "float32"))
+    check_twin(jax_traces, name)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", list(GAN_OPTIONS))
 def test_ganviz_gan_on_jax_traces_as_on_tensorflow(jax_traces: dict[str, Any], name: str) -> None:
-    tf_trace = _tf_gan(**GAN_OPTIONS[name])
+    tf_trace = tf_gan_trace(**GAN_OPTIONS[name])
     jax_trace = _jax(jax_traces, name)
     assert semantic_facts(jax_trace) == semantic_facts(tf_trace)
 

@@ -12,24 +12,21 @@ torch is not installed.
 from __future__ import annotations
 
 import importlib.util
-import json
-import os
-import subprocess
-import sys
 import textwrap
-from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
-from fixtures import gan_zoo
-from ganviz import trace_gan
 from ganviz.ir import Trace
-from support.trace_facts import facts, semantic_facts
+from support.trace_facts import (
+    backend_traces,
+    check_twin,
+    check_untouched_and_unverified,
+    facts,
+    semantic_facts,
+    tf_gan_trace,
+)
 
-TESTS = Path(__file__).resolve().parents[1]
-ROOT = TESTS.parent
 _TORCH_SKIP = (
     "PyTorch is not installed: the registry's torch wheel is the CUDA build (~3 GB with its nvidia-* "
     "dependencies), so it is left out of the dev extra; `pip install torch` to run these"
@@ -120,21 +117,7 @@ _TORCH_SCRIPT = textwrap.dedent(
 def torch_traces(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     if importlib.util.find_spec("torch") is None:
         pytest.skip(_TORCH_SKIP)
-    env = {**os.environ, "KERAS_BACKEND": "torch", "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONHASHSEED": "0"}
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), str(TESTS)])
-    svg = tmp_path_factory.mktemp("torch") / "dcgan.svg"
-    proc = subprocess.run(
-        [sys.executable, "-c", _TORCH_SCRIPT, json.dumps(GAN_OPTIONS), str(svg)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("JSON")]
-    assert proc.returncode == 0 and lines, (proc.stdout + proc.stderr)[-4000:]
-    out: dict[str, Any] = json.loads(lines[-1][4:])
-    return out
+    return backend_traces("torch", _TORCH_SCRIPT, GAN_OPTIONS, tmp_path_factory.mktemp("torch") / "dcgan.svg")
 
 
 def _torch(torch_traces: dict[str, Any], name: str) -> Trace:
@@ -142,47 +125,27 @@ def _torch(torch_traces: dict[str, Any], name: str) -> Trace:
 
 
 @pytest.mark.slow
-def test_torch_trace_never_imports_tensorflow_and_changes_nothing(torch_traces: dict[str, Any]) -> None:
-    assert torch_traces["tensorflow"] is False
+def test_torch_trace_never_imports_tensorflow_changes_nothing_and_claims_no_verdict(
+    torch_traces: dict[str, Any],
+) -> None:
+    check_untouched_and_unverified(torch_traces, ["dcgan", "wgan_gp", *GAN_OPTIONS], "torch")
     for name in ["dcgan", "wgan_gp", *GAN_OPTIONS]:
-        assert torch_traces[name]["variables"] > 10, name
-        assert torch_traces[name]["unchanged"] is True, f"{name}: a weight, gradient or optimizer iteration changed"
         assert torch_traces[name]["rng"] is True, f"{name}: torch's random state advanced"
-
-
-@pytest.mark.slow
-def test_torch_traces_are_ganviz_trace_2_and_not_verified(torch_traces: dict[str, Any]) -> None:
-    for name in ["dcgan", "wgan_gp", *GAN_OPTIONS]:
-        d = json.loads(torch_traces[name]["trace"])
-        assert d["format"] == "ganviz.trace/2", name
-        assert d.get("verified") is None, name  # verify_trace does not run on torch: no verdict is claimed
-        assert d["details"]["backend"] == "torch"
-    assert "<svg" in torch_traces["svg"]
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["dcgan", "wgan_gp"])
 def test_torch_twin_gives_the_tensorflow_trace(torch_traces: dict[str, Any], name: str) -> None:
-    entry = getattr(gan_zoo, name)()
-    tf_facts = facts(trace_gan(entry.system, data=entry.data))
-    assert facts(_torch(torch_traces, name)) == tf_facts
-
-
-def _tf_gan(**kw: Any) -> Trace:
-    import keras
-
-    from fixtures import zoo
-    from ganviz.train.gan import gan_class
-
-    gan = gan_class()(zoo.build_generator(8), zoo.build_discriminator(), latent_dim=8, **kw)
-    gan.compile(keras.optimizers.Adam(1e-4), keras.optimizers.Adam(2e-4))
-    return trace_gan(gan, data=np.zeros((8, 28, 28, 1), "float32"))
+    check_twin(torch_traces, name)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", list(GAN_OPTIONS))
 def test_ganviz_gan_on_torch_traces_as_on_tensorflow(torch_traces: dict[str, Any], name: str) -> None:
-    torch_facts, tf_facts = semantic_facts(_torch(torch_traces, name)), semantic_facts(_tf_gan(**GAN_OPTIONS[name]))
+    torch_facts, tf_facts = (
+        semantic_facts(_torch(torch_traces, name)),
+        semantic_facts(tf_gan_trace(**GAN_OPTIONS[name])),
+    )
     if name == "gan_default":
         # Known gap: the torch step reads its step counter in Python, so the warm-up min(0.999, (1+t)/(10+t))
         # is folded to its value at the traced step (0.1 at step 0); TensorFlow's graph keeps the bound 0.999.

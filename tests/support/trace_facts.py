@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from ganviz.ir import Trace
 
-__all__ = ["facts", "semantic_facts"]
+TESTS = Path(__file__).resolve().parents[1]
+ROOT = TESTS.parent
+
+__all__ = ["facts", "semantic_facts", "backend_traces", "tf_gan_trace", "check_untouched_and_unverified", "check_twin"]
 
 
 def _labels(t: Trace) -> dict[str, str]:
@@ -52,3 +62,58 @@ def semantic_facts(t: Trace) -> dict[str, Any]:
         "optimizers": [(o.name, o.class_name, o.learning_rate) for o in t.optimizers],
         "sources": sorted({s.kind for s in t.sources}),
     }
+
+
+def backend_traces(backend: str, script: str, options: dict[str, Any], svg: Path) -> dict[str, Any]:
+    """Run ``script`` in a subprocess on ``backend`` (``argv``: the GAN options as JSON, the SVG path) and read
+    the ``JSON``-prefixed line it prints last: one entry per traced system plus what the script checked."""
+    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONHASHSEED": "0"}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), str(TESTS)])
+    proc = subprocess.run(
+        [sys.executable, "-c", script, json.dumps(options), str(svg)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("JSON")]
+    assert proc.returncode == 0 and lines, (proc.stdout + proc.stderr)[-4000:]
+    out: dict[str, Any] = json.loads(lines[-1][4:])
+    return out
+
+
+def tf_gan_trace(**kw: Any) -> Trace:
+    """``ganviz.GAN`` on the zoo's models with these options, traced on TensorFlow (the twin of the other backends' runs)."""
+    import keras
+
+    from fixtures import zoo
+    from ganviz import trace_gan
+    from ganviz.train.gan import gan_class
+
+    gan = gan_class()(zoo.build_generator(8), zoo.build_discriminator(), latent_dim=8, **kw)
+    gan.compile(keras.optimizers.Adam(1e-4), keras.optimizers.Adam(2e-4))
+    return trace_gan(gan, data=np.zeros((8, 28, 28, 1), "float32"))
+
+
+def check_untouched_and_unverified(traces: dict[str, Any], names: list[str], backend: str) -> None:
+    """No TensorFlow loaded, no weight or iteration changed, each trace ``ganviz.trace/2`` of ``backend``
+    with no verdict (``verify_trace`` is TensorFlow-only), and an SVG drawn."""
+    assert traces["tensorflow"] is False
+    for name in names:
+        assert traces[name]["variables"] > 10, name
+        assert traces[name]["unchanged"] is True, f"{name}: a weight, gradient or optimizer iteration changed"
+        d = json.loads(traces[name]["trace"])
+        assert d["format"] == "ganviz.trace/2", name
+        assert d.get("verified") is None, name
+        assert d["details"]["backend"] == backend
+    assert "<svg" in traces["svg"]
+
+
+def check_twin(traces: dict[str, Any], name: str) -> None:
+    """The backend's twin of ``gan_zoo``'s system ``name`` gives its TensorFlow trace, fact for fact."""
+    from fixtures import gan_zoo
+    from ganviz import trace_gan
+
+    entry = getattr(gan_zoo, name)()
+    assert facts(Trace.from_json(traces[name]["trace"])) == facts(trace_gan(entry.system, data=entry.data))
