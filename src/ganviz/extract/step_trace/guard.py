@@ -19,7 +19,7 @@ from unittest import mock
 
 from ...errors import TraceError
 
-__all__ = ["MODEL_CACHES", "keras_loops_refused", "no_trace_left"]
+__all__ = ["MODEL_CACHES", "keras_loops_refused", "no_trace_left", "reachable_variables", "variable_values_kept"]
 
 # Attributes Keras sets lazily on a model (TensorFlow trainer): functions traced on first use,
 # compiled-loss/metric objects and their trackers, state read when a train function is built.
@@ -218,3 +218,37 @@ def keras_loops_refused(backend: str) -> Iterator[None]:
         for name in _KERAS_LOOPS:
             stack.enter_context(mock.patch.object(keras.Model, name, refuse(name)))
         yield
+
+
+def reachable_variables(objs: list[Any]) -> list[Any]:
+    """Every Keras variable the objects reach: their own, their sub-layers', metrics' and optimizers'."""
+    out: dict[int, Any] = {}
+    for obj in objs:
+        groups = [getattr(obj, "variables", None), getattr(obj, "metrics_variables", None)]
+        opt = getattr(obj, "optimizer", None)
+        if opt is not None and opt is not obj:
+            groups.append(getattr(opt, "variables", None))
+        for group in groups:
+            try:
+                for v in list(group or []):
+                    out.setdefault(id(v), v)
+            except Exception:  # a property that needs a built model: nothing of it to keep
+                continue
+    return list(out.values())
+
+
+@contextlib.contextmanager
+def variable_values_kept(objs: list[Any]) -> Iterator[None]:
+    """Put back the value of every variable the objects reach, whatever the trace did.
+
+    For the JAX tracer: JAX arrays are immutable, so keeping each variable's array object is enough.
+    Keras code run under ``jax.make_jaxpr`` (``predict``, a stateful ``__call__``) may assign tracers
+    to variables; left there, they break every later step.
+    """
+    variables = reachable_variables(objs)
+    saved = [(v, v._value) for v in variables if hasattr(v, "_value")]
+    try:
+        yield
+    finally:
+        for v, value in saved:
+            v._value = value

@@ -11,16 +11,15 @@ TensorFlow is never imported.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import inspect
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from ...errors import TraceError
 from ...ir.trace import Trace
 from .find import Found, Step, first_line, gan_found, gan_step, inferred_input, plain_example, step_function
-from .guard import keras_loops_refused, no_trace_left
+from .guard import keras_loops_refused, no_trace_left, variable_values_kept
 from .jax_build import JaxBuilder, Roles
 from .jax_graph import flatten_jaxpr
 from .jax_record import JaxRecorder, jax_patched
@@ -120,7 +119,7 @@ def _trace(step: Step, roles_of: Callable[[list[Any], list[int], list[str]], Rol
     rec = JaxRecorder(names)
     rec.containers = inner
     kept = [*models, *opts, *step.owners]
-    with _values_kept(kept), keras_loops_refused("JAX"), no_trace_left(kept), jax_patched(rec, models, opts):
+    with variable_values_kept(kept), keras_loops_refused("JAX"), no_trace_left(kept), jax_patched(rec, models, opts):
         try:
             ins, outs, at, result = _record(step.fn, args, rec)
         except TraceError:
@@ -137,40 +136,6 @@ def _trace(step: Step, roles_of: Callable[[list[Any], list[int], list[str]], Rol
     roles = roles_of([x for _, x in flat], at, [_leaf_name(path, params) for path, _ in flat])
     builder = JaxBuilder(rec, found, names, ins, outs, roles, params, result)
     return unique_phase_names(builder.trace(step.name))
-
-
-def _variables_of(objs: list[Any]) -> list[Any]:
-    """Every Keras variable the objects reach: their own, their sub-layers', metrics' and optimizers'."""
-    out: dict[int, Any] = {}
-    for obj in objs:
-        groups = [getattr(obj, "variables", None), getattr(obj, "metrics_variables", None)]
-        opt = getattr(obj, "optimizer", None)
-        if opt is not None and opt is not obj:
-            groups.append(getattr(opt, "variables", None))
-        for group in groups:
-            try:
-                for v in list(group or []):
-                    out.setdefault(id(v), v)
-            except Exception:  # a property that needs a built model: nothing of it to keep
-                continue
-    return list(out.values())
-
-
-@contextlib.contextmanager
-def _values_kept(objs: list[Any]) -> Iterator[None]:
-    """Put back the value of every variable the objects reach, whatever the trace did.
-
-    JAX arrays are immutable, so keeping each variable's array object is enough. Keras code run
-    under ``jax.make_jaxpr`` (``predict``, a stateful ``__call__``) may assign tracers to variables;
-    left there, they break every later step.
-    """
-    variables = _variables_of(objs)
-    saved = [(v, v._value) for v in variables if hasattr(v, "_value")]
-    try:
-        yield
-    finally:
-        for v, value in saved:
-            v._value = value
 
 
 def _leaf_name(path: Any, params: list[str]) -> str:

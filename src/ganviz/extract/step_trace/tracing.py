@@ -125,16 +125,10 @@ def _trace(step: Step) -> Trace:
     return unique_phase_names(add_compiled(trace, rec.emulator, opt_names))
 
 
-def _on_jax() -> bool:
+def _backend() -> str:
     import keras
 
-    return bool(keras.backend.backend() == "jax")
-
-
-def _on_torch() -> bool:
-    import keras
-
-    return bool(keras.backend.backend() == "torch")
+    return str(keras.backend.backend())
 
 
 def trace_gan(gan: Any, *, data: Any = None) -> Trace:
@@ -157,11 +151,11 @@ def trace_gan(gan: Any, *, data: Any = None) -> Trace:
     ``jax.make_jaxpr`` instead (``jax_trace.py``); TensorFlow is not imported. On PyTorch the step
     runs once on fake tensors (``torch_trace.py``): nothing computes, nothing changes.
     """
-    if _on_jax():
+    if _backend() == "jax":
         from .jax_trace import trace_gan_jax
 
         return trace_gan_jax(gan, data=data)
-    if _on_torch():
+    if _backend() == "torch":
         from .torch_trace import trace_gan_torch
 
         return trace_gan_torch(gan, data=data)
@@ -202,11 +196,11 @@ def trace_step(step_fn: Callable[..., Any], *example_args: Any, models: Any = No
     traced by ``jax.make_jaxpr`` (``jax_trace.py``); on PyTorch it runs once on fake tensors
     (``torch_trace.py``).
     """
-    if _on_jax():
+    if _backend() == "jax":
         from .jax_trace import trace_step_jax
 
         return trace_step_jax(step_fn, *example_args, models=models)
-    if _on_torch():
+    if _backend() == "torch":
         from .torch_trace import trace_step_torch
 
         return trace_step_torch(step_fn, *example_args, models=models)
