@@ -14,11 +14,22 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ...ir.trace import Update
+from ...ir.trace import Trace, Update
 from ...ir.trace_facts import Phase, TraceOp
 from .phases import RawPhase, cut_phases, fold_repeats, phase_name
 
-__all__ = ["Folded", "fold_phases", "Reached", "reached", "trace_phases", "term_namer", "trace_updates", "models_used"]
+__all__ = [
+    "Folded",
+    "fold_phases",
+    "Reached",
+    "reached",
+    "trace_phases",
+    "term_namer",
+    "trace_updates",
+    "models_used",
+    "StepParts",
+    "traced_step",
+]
 
 UpdateKey = tuple[str, str, str]  # (loss id, optimizer name, model name)
 
@@ -189,3 +200,41 @@ def models_used(
     order = list(call_models) + [u.model for u in updates]
     order += [n for a in assignments for n in (a.source, a.target) if n in by_name]
     return [n for n in dict.fromkeys(order) if n in by_name]
+
+
+@dataclass
+class StepParts:
+    """What a builder has read off a recorded step, each part in drawing order."""
+
+    sources: Sequence[Any]
+    calls: Sequence[Any]
+    losses: Sequence[Any]
+    updates: Sequence[Update]
+    optimizers: Sequence[Any]
+    ops: Sequence[Any]
+    assignments: Sequence[Any]
+    phases: Sequence[Any]
+
+
+def traced_step(
+    name: str, models: Sequence[Any], parts: StepParts, by_name: Mapping[str, Any], used: Sequence[str], **details: Any
+) -> Trace:
+    """The :class:`Trace` of a traced (not assumed) step: its parts as tuples, and the models of
+    ``by_name`` that the step never used listed as ``unused_models``; ``details`` only where given."""
+    fields = {f: tuple(getattr(parts, f)) for f in StepParts.__dataclass_fields__}
+    unused = tuple(n for n in by_name if n not in used)
+    extra = {"details": details} if details else {}
+    return Trace(name=name, models=tuple(models), assumed=False, unused_models=unused, **fields, **extra)
+
+
+def penalty_kind(origins: Sequence[str], ops: Mapping[Any, Sequence[Any]]) -> str | None:
+    """What a gradient penalty is, from the keys its gradient was taken at (``origins``) and the op
+    records ``(key, kind, input keys, ...)``: ``gp`` at an interpolation, ``r1`` at the data (also
+    data concatenated first with something else), else None."""
+    mine = [op for op in ops.values() if op[0] in origins]
+    if any(op[1] == "interpolate" for op in mine):
+        return "gp"
+    firsts = [op[2][:1] for op in mine if op[1] == "concat"]
+    if any(k.startswith("data:") for k in origins) or any(f and f[0].startswith("data:") for f in firsts):
+        return "r1"
+    return None

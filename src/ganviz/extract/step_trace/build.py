@@ -11,7 +11,17 @@ from ...ir.trace import Call, Loss, OptimizerInfo, Source, Trace, TraceModel
 from ...ir.trace_facts import LossTerm
 from .. import tf_graph as tfg
 from ..keras_model.facts import param_counts
-from .assemble import fold_phases, models_used, reached, term_namer, trace_phases, trace_updates
+from .assemble import (
+    StepParts,
+    fold_phases,
+    models_used,
+    penalty_kind,
+    reached,
+    term_namer,
+    trace_phases,
+    trace_updates,
+    traced_step,
+)
 from .assign import build_assignments
 from .find import Found, keras_tensors
 from .record import Recorder
@@ -417,12 +427,9 @@ class _Builder:
             origins: list[str] = []
             for src in self.rec.grad_sources[gi]:
                 origins.extend(self._call_input(src))
-            kinds = [self.ops[k][1] for k in self.ops if self.ops[k][0] in origins]
-            if "interpolate" in kinds:
-                return "gp"
-            firsts = [self.ops[k][2][:1] for k in self.ops if self.ops[k][0] in origins and self.ops[k][1] == "concat"]
-            if any(k.startswith("data:") for k in origins) or any(f and f[0].startswith("data:") for f in firsts):
-                return "r1"
+            kind = penalty_kind(origins, self.ops)
+            if kind is not None:
+                return kind
         return None
 
     def frozen_in(self, p: Any, updated: list[str]) -> tuple[str, ...]:
@@ -570,22 +577,9 @@ class _Builder:
             for g, v in zip(grads, variables_):
                 if g is not None and id(v) in var_owner:
                     updated.setdefault(var_owner[id(v)], []).append(v)
-        trace_models = tuple(trace_model(by_name[n], n, first.get(n), updated.get(n)) for n in used)
-        unused = tuple(n for n in by_name if n not in used)
-        return Trace(
-            name=trace_name,
-            models=trace_models,
-            sources=tuple(sources),
-            calls=calls,
-            losses=tuple(losses),
-            updates=updates,
-            optimizers=tuple(optimizers.values()),
-            assumed=False,
-            ops=ops,
-            assignments=tuple(assignments),
-            phases=tuple(phases),
-            unused_models=unused,
-        )
+        trace_models = [trace_model(by_name[n], n, first.get(n), updated.get(n)) for n in used]
+        parts = StepParts(sources, calls, losses, updates, list(optimizers.values()), ops, assignments, phases)
+        return traced_step(trace_name, trace_models, parts, by_name, used)
 
 
 def _keras_name(tensor: Any) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 
 from ...ir.trace import Call, Loss, OptimizerInfo, Source, Trace
 from ...ir.trace_facts import Assignment, LossTerm
-from .assemble import fold_phases, models_used, reached, term_namer, trace_phases, trace_updates
+from . import assemble
 from .assign import variable_name
 from .build import _input_names, _joined_names, learning_rate, optimizer_names, trace_model
 from .find import Found
@@ -383,12 +383,9 @@ class JaxBuilder:
             origins: list[str] = []
             for src in [s for group in g["sources"] for s in group]:
                 origins.extend(self.call_input(self.outs[src]))
-            kinds = {self.ops[k][1] for k in self.ops if self.ops[k][0] in origins}
-            if "interpolate" in kinds:
-                return "gp"
-            firsts = [self.ops[k][2][:1] for k in self.ops if self.ops[k][0] in origins and self.ops[k][1] == "concat"]
-            if any(k.startswith("data:") for k in origins) or any(f and f[0].startswith("data:") for f in firsts):
-                return "r1"
+            kind = assemble.penalty_kind(origins, self.ops)
+            if kind is not None:
+                return kind
         return None
 
     def logs(self) -> dict[str, Node]:
@@ -682,15 +679,15 @@ class JaxBuilder:
             loss_of_grad.setdefault(gi, []).append(loss_ids[si])
         call_models = [c["model"] for c in rec.calls]
         loss_names = dict(zip(loss_ids, (s.name for s in specs)))
-        folded = fold_phases(events, call_models, loss_names, apply_keys, assign_group, loss_of_grad, loss_ids)
+        folded = assemble.fold_phases(events, call_models, loss_names, apply_keys, assign_group, loss_of_grad, loss_ids)
         kept_calls, kept_losses = folded.kept_calls, folded.kept_losses
 
         facts = (raw_calls, loss_ids, raw_inputs, raw_terms, assignments)
         data_keys = [f"data:{k}" for k in sorted(self.roles.data)]
-        seen = reached(folded, facts, self.ops, data_keys, ("data:", "noise:", "constant:"), self.name_of)
+        seen = assemble.reached(folded, facts, self.ops, data_keys, ("data:", "noise:", "constant:"), self.name_of)
         src_ids, remap, ops = seen.src_ids, seen.remap, seen.ops
         sources = [Source(src_ids[k], self.info[k][0], self.info[k][1], self.info[k][2].shape) for k in seen.order]
-        phases, call_phase = trace_phases(
+        phases, call_phase = assemble.trace_phases(
             folded, assignments, assign_group, loss_of_grad, call_ids, lambda p, up: self.frozen_in(p, up, loss_of_grad)
         )
 
@@ -716,7 +713,7 @@ class JaxBuilder:
                     output_shapes=tuple(n.shape for n in out_nodes) if len(out_nodes) > 1 else (),
                 )
             )
-        term_name = term_namer(calls, sources, ops)
+        term_name = assemble.term_namer(calls, sources, ops)
         losses = []
         for lid in kept_losses:
             li = loss_ids.index(lid)
@@ -725,26 +722,15 @@ class JaxBuilder:
                 for name, kind, weight, ins, _ in raw_terms[li]
             )
             losses.append(Loss(lid, specs[li].name, remap(raw_inputs[li]), terms))
-        updates = trace_updates(folded, counts)
+        updates = assemble.trace_updates(folded, counts)
         assignments = [dataclasses.replace(a, inputs=remap(a.inputs)) for a in assignments]
 
-        used = models_used([call_models[i] for i in kept_calls], updates, assignments, by_name)
+        used = assemble.models_used([call_models[i] for i in kept_calls], updates, assignments, by_name)
         updated_unique = {n: list({id(v): v for v in vs}.values()) for n, vs in updated_vars.items()}
-        trace_models = tuple(trace_model(by_name[n], n, None, updated_unique.get(n)) for n in used)
-        return Trace(
-            name=trace_name,
-            models=trace_models,
-            sources=tuple(sources),
-            calls=tuple(calls),
-            losses=tuple(losses),
-            updates=updates,
-            optimizers=tuple(optimizers.values()),
-            assumed=False,
-            ops=ops,
-            assignments=tuple(assignments),
-            phases=tuple(phases),
-            unused_models=tuple(n for n in by_name if n not in used),
-            details={"backend": "jax", "traced_by": "jax.make_jaxpr"},
+        trace_models = [trace_model(by_name[n], n, None, updated_unique.get(n)) for n in used]
+        parts = assemble.StepParts(sources, calls, losses, updates, list(optimizers.values()), ops, assignments, phases)
+        return assemble.traced_step(
+            trace_name, trace_models, parts, by_name, used, backend="jax", traced_by="jax.make_jaxpr"
         )
 
     def frozen_in(self, p: Any, updated: list[str], loss_of_grad: dict[int, list[str]]) -> tuple[str, ...]:
