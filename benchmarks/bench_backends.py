@@ -11,8 +11,8 @@ images in [-1, 1], batch 128, in the same process, each after its own warm-up:
 - ``GAN.fit, plain``: ``ganviz.GAN(..., r1_weight=0, ema=None)``: the same maths as the hand loop.
 - ``GAN.fit, defaults``: ``ganviz.GAN(...)``: the recipe of the backend (R1 and the EMA generator
   where its step has them).
-- ``GAN.fit, defaults + Monitor``: as ``ganviz train`` runs (a grid every 150 steps, a checkpoint
-  every 600).
+- ``GAN.fit, defaults + Monitor``: as ``ganviz train`` runs its default 3000 steps (a grid every
+  152 steps, a checkpoint every 600: ``recipe.options.default_intervals``).
 
 Rates are steps per second over ``--steps`` steps, best and median of ``--rounds``; ratios are
 against the hand loop of the same round. CPU ms/step is the process's CPU time (all threads) per
@@ -39,9 +39,11 @@ import keras  # noqa: E402
 
 import ganviz  # noqa: E402
 from ganviz.train.models import seed_discriminator, seed_generator  # noqa: E402
+from ganviz.train.recipe.options import DEFAULTS, default_intervals  # noqa: E402
 
 BACKEND = keras.backend.backend()
 LATENT = 100
+RUN_STEPS = DEFAULTS["steps"]  # the Monitor's intervals are those of a default `ganviz train` run (3000 steps)
 
 
 def _images(n: int, seed: int = 0) -> np.ndarray:
@@ -176,10 +178,11 @@ def fit_rate(
     per_epoch = len(images) // batch
     timer = _Timer()
     callbacks: list[Any] = [timer]
+    grid, ckpt = default_intervals(RUN_STEPS)  # as `ganviz train` samples and checkpoints its default run
     with tempfile.TemporaryDirectory() as run:
         if monitor:
             callbacks.append(
-                ganviz.Monitor(run, every_n_steps=150, checkpoint_every=600, progress=False, diagrams=False)
+                ganviz.Monitor(run, every_n_steps=grid, checkpoint_every=ckpt, progress=False, diagrams=False)
             )
         epochs = max(1, round((steps + per_epoch) / per_epoch))
         gan.fit(images, batch_size=batch, epochs=epochs, verbose=0, callbacks=callbacks)

@@ -13,7 +13,7 @@ from typing import Any
 from ..._io import check_name_lengths
 from ...errors import DataError, GanvizError, OutputPathError, TrainOptionError, UserCodeError, user_frame
 from ..run.folder import RunFolder
-from .options import DEFAULTS, LOSS_SETTINGS, TrainResult, fit_remaining, total_steps
+from .options import DEFAULTS, LOSS_SETTINGS, TrainResult, default_intervals, fit_remaining, total_steps
 
 __all__ = ["train", "TrainResult", "DEFAULTS"]
 
@@ -297,8 +297,7 @@ def _train(
         disc = discriminator if discriminator is not None else seed_discriminator(activation=d_activation)
         # GAN's own defaults are the measured recipe (with bce: R1 and an EMA generator, on every backend)
         gan = GAN(gen, disc, latent_dim=latent_dim, loss=loss, d_steps=d_steps or default_d_steps, seed=seed)
-        sample_every = sample_every or max(1, steps // 20)
-        checkpoint_every = checkpoint_every or max(sample_every, steps // 5)
+        sample_every, checkpoint_every = default_intervals(steps, sample_every, checkpoint_every)
         gan.compile(
             d_optimizer=keras.optimizers.Adam(lr, beta_1=0.5, beta_2=beta_2),
             g_optimizer=keras.optimizers.Adam(lr, beta_1=0.5, beta_2=beta_2),

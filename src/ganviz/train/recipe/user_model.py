@@ -79,7 +79,7 @@ def train_user_model(
     from ..monitor.callback import Monitor
     from ..run.checkpoint import Checkpointer
     from .interrupt import StopAtStepBoundary
-    from .options import TrainResult, fit_remaining
+    from .options import TrainResult, default_intervals, fit_remaining
 
     model = check_user_model(model)
     _check_step_logs(model)
@@ -87,10 +87,10 @@ def train_user_model(
     images = data_mod.load(data, scale="tanh", size=size)
     latest = Checkpointer(out_dir / "checkpoints").load_latest() if resume else None
     done = int(latest[2]["step"]) if latest is not None else 0
-    sample_every = sample_every or max(1, steps // 20)
+    sample_every, checkpoint_every = default_intervals(steps, sample_every, checkpoint_every)
     config = {"data": data, "images": len(images), "steps": steps, "batch_size": batch_size, "seed": seed,
               "model": type(model).__name__}  # fmt: skip
-    monitor = Monitor(out_dir, every_n_steps=sample_every, checkpoint_every=checkpoint_every or max(sample_every, steps // 5),
+    monitor = Monitor(out_dir, every_n_steps=sample_every, checkpoint_every=checkpoint_every,
                       resume=resume, max_steps=steps, progress=progress, seed=seed, config=config,
                       tensorboard=tensorboard)  # fmt: skip
     remaining = max(0, steps - done)
