@@ -33,7 +33,7 @@ LINEAR_PRIMS = (
 class Node:
     """One value of the flattened jaxpr: a primitive's output, a step input, a literal or a constant."""
 
-    __slots__ = ("id", "prim", "inputs", "params", "shape", "dtype", "value", "index")
+    __slots__ = ("id", "prim", "inputs", "params", "shape", "dtype", "value", "index", "eqn")
 
     def __init__(
         self,
@@ -44,6 +44,7 @@ class Node:
         aval: Any = None,
         value: Any = None,
         index: int = 0,
+        eqn: Any = None,
     ) -> None:
         self.id = nid
         self.prim = prim  # "input", "literal", "const" or the primitive's name
@@ -54,6 +55,7 @@ class Node:
         self.dtype = str(getattr(aval, "dtype", ""))
         self.value = value
         self.index = index  # an input's position, or which output of a multi-output primitive
+        self.eqn = eqn  # the jaxpr equation that computes it (``jax_eval`` runs it again on real values)
 
     @property
     def size(self) -> int | None:
@@ -100,7 +102,9 @@ def flatten_jaxpr(closed: Any) -> tuple[list[Node], list[Node]]:
                 continue
             params = {k: v for k, v in eqn.params.items() if _plain(v)}
             for k, var in enumerate(eqn.outvars):
-                env[var] = new(eqn.primitive.name, inputs=tuple(inputs), params=params, aval=var.aval, index=k)
+                env[var] = new(
+                    eqn.primitive.name, inputs=tuple(inputs), params=params, aval=var.aval, index=k, eqn=eqn
+                )
         return [read(env, v) for v in jaxpr.outvars]
 
     jaxpr = closed.jaxpr

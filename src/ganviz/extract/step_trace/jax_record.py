@@ -37,6 +37,9 @@ class JaxRecorder(StepRecorder):
     def __init__(self, model_names: dict[int, str]) -> None:
         super().__init__(model_names, module_dirs(_LIBRARIES))
         self.outer: Any = None  # the outer DynamicJaxprTrace
+        self.real = False  # verifying: real gradients and real ``stateless_apply`` s (``jax_verify.py``)
+        # verifying, per apply: kept indices of the variables given, of those returned, of the new optimizer state
+        self.apply_outputs: list[tuple[list[int | None], list[int | None], list[int | None]]] = []
 
     def is_mine(self, value: Any) -> bool:
         """Whether ``value`` is a tracer of the outer trace (one the traced function may return)."""
@@ -50,10 +53,18 @@ class JaxRecorder(StepRecorder):
         return [self.keep(x) for x in jax.tree_util.tree_leaves(tree)]
 
     def standin_gradient(
-        self, fun: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], argnums: Any, has_aux: bool
+        self,
+        fun: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        argnums: Any,
+        has_aux: bool,
+        real: Callable[..., Any] | None = None,
     ) -> tuple[Any, Any, Any]:
         """``(value, aux, grads)`` for ``fun`` at ``args``: ``fun`` runs once, the gradients are zeros
-        derived from the value (so the gradient's origin stays in the graph)."""
+        derived from the value (so the gradient's origin stays in the graph). With :attr:`real` set,
+        ``real`` (``fun``'s own gradient function, returning the gradients) runs too, unrecorded, and
+        its gradients are returned instead of the zeros."""
         import jax
         import jax.numpy as jnp
 
@@ -69,8 +80,12 @@ class JaxRecorder(StepRecorder):
                 return jnp.zeros(jnp.shape(p), dtype)
             return jnp.zeros(jnp.shape(p), dtype) + (anchor * 0).astype(dtype)
 
-        groups = [jax.tree_util.tree_map(zero, args[n]) for n in nums]
-        grads = groups[0] if isinstance(argnums, int) else tuple(groups)
+        if self.real and real is not None:
+            grads = self.within("depth", real, *args, **kwargs)
+            groups = [grads] if isinstance(argnums, int) else list(grads)
+        else:
+            groups = [jax.tree_util.tree_map(zero, args[n]) for n in nums]
+            grads = groups[0] if isinstance(argnums, int) else tuple(groups)
         frames = self.capture(sys._getframe(3))
         sources = [args[n] for n in nums]
         self.on_gradient(
@@ -93,11 +108,17 @@ def jax_patched(rec: JaxRecorder, models: list[Any], optimizers: list[Any]) -> I
         def transform(fun: Any, argnums: Any = 0, has_aux: bool = False, **options: Any) -> Any:
             real = orig(fun, argnums=argnums, has_aux=has_aux, **options)
 
+            def real_grads(*args: Any, **kwargs: Any) -> Any:
+                out = real(*args, **kwargs)
+                if with_value:
+                    return out[1]
+                return out[0] if has_aux else out
+
             @functools.wraps(fun)
             def stepped(*args: Any, **kwargs: Any) -> Any:
                 if not rec.recording or rec.depth or any(_foreign(rec, x) for x in _array_leaves(args)):
                     return real(*args, **kwargs)  # outside the step, or under another transformation
-                value, aux, grads = rec.standin_gradient(fun, args, kwargs, argnums, has_aux)
+                value, aux, grads = rec.standin_gradient(fun, args, kwargs, argnums, has_aux, real_grads)
                 rec.grads[-1]["trainable"] = rec.trainable_of(models)
                 if with_value:
                     return ((value, aux), grads) if has_aux else (value, grads)
@@ -112,6 +133,12 @@ def jax_patched(rec: JaxRecorder, models: list[Any], optimizers: list[Any]) -> I
             if not rec.recording or rec.depth:
                 return orig(self, optimizer_variables, grads, trainable_variables)
             rec.on_apply(self, grads, trainable_variables, sys._getframe(1))
+            if rec.real:  # verifying: the real update, unrecorded, its results kept
+                new_tv, new_ov = rec.within("depth", orig, self, optimizer_variables, grads, trainable_variables)
+                rec.apply_outputs.append(
+                    (rec.keep_leaves(trainable_variables), rec.keep_leaves(new_tv), rec.keep_leaves(new_ov))
+                )
+                return new_tv, new_ov
             return trainable_variables, optimizer_variables  # never applied while tracing
 
         return stateless_apply

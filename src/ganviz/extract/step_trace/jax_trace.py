@@ -81,9 +81,10 @@ def _infer_data(found: Found) -> tuple[Any, str]:
 
 def _record(
     step: Callable[..., Any], args: tuple[Any, ...], rec: JaxRecorder
-) -> tuple[list[Any], list[Any], list[int], Any]:
+) -> tuple[list[Any], list[Any], list[int], Any, list[Any]]:
     """Trace ``step(*args)`` by ``jax.make_jaxpr``; the flattened jaxpr's input and kept nodes, the
-    positions (among the leaves of ``args``) of its array inputs, and the result's kept indices."""
+    positions (among the leaves of ``args``) of its array inputs, the result's kept indices, and the
+    array leaves themselves (the jaxpr's inputs, in order)."""
     import jax
 
     leaves, treedef = jax.tree_util.tree_flatten(args, is_leaf=lambda x: isinstance(x, jax.ShapeDtypeStruct))
@@ -110,18 +111,23 @@ def _record(
     rec.stop_code = entry.__code__
     closed = jax.make_jaxpr(entry)(*avals)
     ins, outs = flatten_jaxpr(closed)
-    return ins, outs, at, result_box[0] if result_box else None
+    return ins, outs, at, result_box[0] if result_box else None, [leaves[i] for i in at]
 
 
-def _trace(step: Step, roles_of: Callable[[list[Any], list[int], list[str]], Roles]) -> Trace:
+def _trace(
+    step: Step, roles_of: Callable[[list[Any], list[int], list[str]], Roles], into: dict[str, Any] | None = None
+) -> Trace | None:
+    """The step's trace; with ``into`` (``jax_verify.py``), the step is recorded with real gradients and
+    updates instead and ``into`` gets the builder, the jaxpr's input values and the recorder (no trace)."""
     found, args, params = step.found, step.args, step.params
     names, models, opts, inner = step.models()
     rec = JaxRecorder(names)
     rec.containers = inner
+    rec.real = into is not None
     kept = [*models, *opts, *step.owners]
     with variable_values_kept(kept), keras_loops_refused("JAX"), no_trace_left(kept), jax_patched(rec, models, opts):
         try:
-            ins, outs, at, result = _record(step.fn, args, rec)
+            ins, outs, at, result, values = _record(step.fn, args, rec)
         except TraceError:
             raise
         except Exception as exc:
@@ -135,6 +141,9 @@ def _trace(step: Step, roles_of: Callable[[list[Any], list[int], list[str]], Rol
     flat = jax.tree_util.tree_flatten_with_path(args, is_leaf=lambda x: isinstance(x, jax.ShapeDtypeStruct))[0]
     roles = roles_of([x for _, x in flat], at, [_leaf_name(path, params) for path, _ in flat])
     builder = JaxBuilder(rec, found, names, ins, outs, roles, params, result)
+    if into is not None:
+        into.update(builder=builder, values=values, rec=rec, step=step, models=models, optimizers=opts)
+        return None
     return unique_phase_names(builder.trace(step.name))
 
 
@@ -169,8 +178,10 @@ def _gan_state(gan: Any) -> tuple[Any, ...]:
     ), opt_vars
 
 
-def trace_gan_jax(gan: Any, *, data: Any = None) -> Trace:
-    """``trace_gan`` on the JAX backend: ``gan.train_step(state, data)`` traced by ``jax.make_jaxpr``."""
+def trace_gan_jax(gan: Any, *, data: Any = None, _into: dict[str, Any] | None = None) -> Trace:
+    """``trace_gan`` on the JAX backend: ``gan.train_step(state, data)`` traced by ``jax.make_jaxpr``.
+
+    ``_into``: see :func:`_trace` (the verifier's recording; nothing is returned then)."""
     import keras
 
     train_step, found = gan_found(gan, keras)
@@ -209,11 +220,15 @@ def trace_gan_jax(gan: Any, *, data: Any = None) -> Trace:
         ]
         holder["vars"] = [(g, v) for g, vs in groups for v in vs]
         holder["groups"] = groups
-        trace = _trace(dataclasses.replace(step, fn=traced_step, args=(state, data)), roles_of)
-    return trace
+        if _into is not None:
+            _into["groups"] = groups
+        trace = _trace(dataclasses.replace(step, fn=traced_step, args=(state, data)), roles_of, _into)
+    return trace  # type: ignore[return-value]
 
 
-def trace_step_jax(step_fn: Callable[..., Any], *example_args: Any, models: Any = None) -> Trace:
+def trace_step_jax(
+    step_fn: Callable[..., Any], *example_args: Any, models: Any = None, _into: dict[str, Any] | None = None
+) -> Trace:
     """``trace_step`` on the JAX backend: a pure step function of arrays (model variables passed as
     arrays, matched to the models' variables by identity) traced by ``jax.make_jaxpr``."""
     step = step_function(step_fn, example_args, models, _infer_data)
@@ -239,4 +254,4 @@ def trace_step_jax(step_fn: Callable[..., Any], *example_args: Any, models: Any 
                 roles.data[k] = names[pos]
         return roles
 
-    return _trace(step, roles_of)
+    return _trace(step, roles_of, _into)  # type: ignore[return-value]

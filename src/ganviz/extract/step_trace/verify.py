@@ -219,6 +219,9 @@ class _Plan:
     assigns: list[tuple[str, str, bool, bool, bool]] = dataclasses.field(default_factory=list)
     events: list[tuple[str, int]] = dataclasses.field(default_factory=list)
     optimizers: dict[str, Any] = dataclasses.field(default_factory=dict)
+    # JAX: per assignment, d new / d old measured by a JVP (the decay of an EMA), in place of the
+    # least-squares decay from the values of old, new and the source
+    assign_slopes: list[float | None] | None = None
 
 
 def _float(t: Any) -> Any:
@@ -724,14 +727,18 @@ def _check(
 
     # Assignments: weights set without an optimizer, with their decay.
     real_assign: dict[str, dict[str, Any]] = {}
-    for target, method, has_old, has_src, warm in plan.assigns:
+    for k, (target, method, has_old, has_src, warm) in enumerate(plan.assigns):
         new = np.asarray(take(), dtype=np.float64)
         old = np.asarray(take(), dtype=np.float64) if has_old else None
         src = np.asarray(take(), dtype=np.float64) if has_src else None
         slot = real_assign.setdefault(target, {"n": 0, "num": 0.0, "den": 0.0, "copy": True, "inc": [], "warm": False})
         slot["n"] += 1
         slot["warm"] = slot["warm"] or warm
-        if old is not None and src is not None:
+        slope = plan.assign_slopes[k] if plan.assign_slopes is not None else None
+        if slope is not None:
+            slot["num"] += slope
+            slot["den"] += 1.0
+        elif old is not None and src is not None and plan.assign_slopes is None:
             slot["num"] += float(np.sum((new - src) * (old - src)))
             slot["den"] += float(np.sum((old - src) ** 2))
         if src is not None:
@@ -819,7 +826,7 @@ def verify_trace(
     Raises:
         TraceError: the step cannot be traced or run (naming the fix).
     """
-    from .tracing import trace_gan, trace_step
+    from .tracing import _backend, trace_gan, trace_step
 
     t0 = time.perf_counter()
     if trace is None:  # first, so that a system that cannot be traced gets the tracer's own message
@@ -828,8 +835,20 @@ def verify_trace(
             trace = trace_step(gan_or_step, *args, models=models)
         else:
             trace = trace_gan(gan_or_step, data=batch)
-    system = _system(gan_or_step, batch, more_args, models)
-    plan, fetched, iters, changed, _ = _run(system)
+    system: Any
+    if _backend() == "jax":
+        from .jax_verify import jax_evidence
+
+        plan = _Plan()
+        fetched, iters, changed, system = jax_evidence(gan_or_step, batch, more_args, models, plan)
+    elif _backend() == "torch":
+        raise TraceError(
+            "verify_trace runs one real step on TensorFlow or JAX; on the PyTorch backend the trace is drawn but "
+            "not checked: draw it without verify=True, or check the same system with KERAS_BACKEND=jax or tensorflow"
+        )
+    else:
+        system = _system(gan_or_step, batch, more_args, models)
+        plan, fetched, iters, changed, _ = _run(system)
     result = _check(trace, plan, fetched, iters, changed)
     extra = _explained(trace, plan, changed, system)
     facts = result.facts + ((extra,) if extra is not None else ())
