@@ -24,6 +24,14 @@ from support.trace_facts import (
     tf_gan_trace,
 )
 
+# each twin of fixtures/jax_zoo.py and the gan_zoo system whose TensorFlow trace it must give
+TWINS = {
+    "dcgan": "dcgan",
+    "wgan_gp": "wgan_gp",
+    "conditional_gan": "conditional_gan",
+    "ema_dcgan": "ema_dcgan",
+    "ema_dcgan_trainable": "ema_dcgan",  # the EMA copy left trainable: the same trace as the frozen one on TensorFlow
+}
 GAN_OPTIONS: dict[str, dict[str, Any]] = {
     "gan_default": {},  # bce with R1 and the EMA generator, simultaneous updates
     "gan_wgan_gp": {"loss": "wgan-gp"},
@@ -120,13 +128,13 @@ def _jax(jax_traces: dict[str, Any], name: str) -> Trace:
 
 @pytest.mark.slow
 def test_jax_trace_never_imports_tensorflow_changes_nothing_and_claims_no_verdict(jax_traces: dict[str, Any]) -> None:
-    check_untouched_and_unverified(jax_traces, ["dcgan", "wgan_gp", *GAN_OPTIONS], "jax")
+    check_untouched_and_unverified(jax_traces, [*TWINS, *GAN_OPTIONS], "jax")
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["dcgan", "wgan_gp"])
+@pytest.mark.parametrize("name", list(TWINS))
 def test_jax_twin_gives_the_tensorflow_trace(jax_traces: dict[str, Any], name: str) -> None:
-    check_twin(jax_traces, name)
+    check_twin(jax_traces, name, TWINS[name])
 
 
 @pytest.mark.slow
@@ -171,3 +179,45 @@ def test_a_failed_jax_trace_leaves_no_tracer_and_training_goes_on(jax_traces: di
     assert leaving is not None and "cannot trace" in leaving
     assert jax_traces["tracers_left"] == 0
     assert jax_traces["iterations_after"] == [1, 1]
+
+
+@pytest.mark.slow
+def test_jax_golden_facts_of_the_conditional_and_ema_twins(jax_traces: dict[str, Any]) -> None:
+    """The conditional GAN's labels reach both models; the EMA copy follows the generator after both updates."""
+    cond = facts(_jax(jax_traces, "conditional_gan"))
+    assert ("data", "one_hot_labels", "(4, 3)") in cond["sources"]
+    # G's input: noise + labels; D's inputs: fake or real images, each with the labels as channels
+    assert cond["ops"] == [
+        ("concat", ["data:one_hot_labels", "noise:random_latent_vectors"]),
+        ("concat", ["data:one_hot_labels", "generated_images"]),
+        ("concat", ["data:one_hot_labels", "data:real_images"]),
+        ("concat", ["concat", "concat"]),
+        ("concat", ["data:one_hot_labels", "noise:random_latent_vectors"]),
+        ("concat", ["data:one_hot_labels", "fake_images"]),
+    ]
+    assert [(c[0], c[1], c[3], c[4]) for c in cond["calls"]] == [
+        ("generator", ["concat"], "update discriminator", False),
+        ("discriminator", ["concat"], "update discriminator", True),
+        ("generator", ["concat"], "update generator", True),
+        ("discriminator", ["concat"], "update generator", True),
+    ]
+    assert cond["losses"] == [
+        ("d_loss", [("d_loss", "bce", 1.0, ["constant:ones", "constant:zeros", "predictions"])]),
+        ("g_loss", [("g_loss", "bce", 1.0, ["constant:misleading_labels", "predictions"])]),
+    ]
+    assert cond["updates"] == [
+        ("d_loss", "d_optimizer", "discriminator", 4, 1),
+        ("g_loss", "g_optimizer", "generator", 6, 1),
+    ]
+    assert cond["optimizers"] == [("d_optimizer", "Adam", 0.0003), ("g_optimizer", "Adam", 0.0003)]
+    assert cond["assignments"] == []
+    for name in ("ema_dcgan", "ema_dcgan_trainable"):
+        ema = facts(_jax(jax_traces, name))
+        assert ema["assignments"] == [("ema_generator", "generator", "ema", 0.999, 6)], name
+        assert ema["models"] == ["discriminator", "ema_generator", "generator"], name
+        assert ema["updates"] == [
+            ("d_loss", "d_optimizer", "discriminator", 4, 1),
+            ("g_loss", "g_optimizer", "generator", 6, 1),
+        ], name
+        assert [p[0] for p in ema["phases"]] == ["update discriminator", "update generator"], name
+        assert all(c[0] != "ema_generator" for c in ema["calls"]), name  # moved, never called

@@ -110,10 +110,11 @@ def check_untouched_and_unverified(traces: dict[str, Any], names: list[str], bac
     assert "<svg" in traces["svg"]
 
 
-def check_twin(traces: dict[str, Any], name: str) -> None:
-    """The backend's twin of ``gan_zoo``'s system ``name`` gives its TensorFlow trace, fact for fact."""
+def check_twin(traces: dict[str, Any], name: str, tf_name: str | None = None) -> None:
+    """The backend's twin ``name`` of ``gan_zoo``'s system ``tf_name`` (``name`` unless given) gives its TensorFlow
+    trace, fact for fact."""
     from fixtures import gan_zoo
     from ganviz import trace_gan
 
-    entry = getattr(gan_zoo, name)()
+    entry = getattr(gan_zoo, tf_name or name)()
     assert facts(Trace.from_json(traces[name]["trace"])) == facts(trace_gan(entry.system, data=entry.data))

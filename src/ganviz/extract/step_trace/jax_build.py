@@ -518,7 +518,9 @@ class JaxBuilder:
         return out
 
     def assignments(self, var_owner: dict[int, str]) -> list[tuple[Any, Node, Node]]:
-        """``(variable, new value, old value)`` of each non-trainable variable the returned state changes."""
+        """``(variable, new value, old value)`` of each model variable the returned state changes: a non-trainable
+        one, or a trainable one written by the step itself (an EMA copy left trainable), since the stand-in
+        ``stateless_apply`` returns an optimizer's variables unchanged."""
         groups = self.roles.state_groups
         res = self.result
         if not groups or not isinstance(res, (tuple, list)) or len(res) != 2:
@@ -529,7 +531,11 @@ class JaxBuilder:
         out: list[tuple[Any, Node, Node]] = []
         start = 0
         for (group, variables), returned in zip(groups, state):
-            if group == "non_trainable" and isinstance(returned, (list, tuple)) and len(returned) == len(variables):
+            if (
+                group in ("trainable", "non_trainable")
+                and isinstance(returned, (list, tuple))
+                and len(returned) == len(variables)
+            ):
                 for i, (var, kept) in enumerate(zip(variables, returned)):
                     if not isinstance(kept, int):
                         continue
