@@ -2,7 +2,7 @@
 
 Keras picks its backend once per process, so everything runs in one subprocess with
 ``KERAS_BACKEND=jax``: the JAX twins (``fixtures/jax_zoo.py``), ``ganviz.GAN``'s JAX step with the
-recipe's options, an EMA GAN written here in the stateless style, and traces broken on purpose (a
+recipe's options, and traces broken on purpose (a
 flipped sign, a changed weight, a dropped update, a wrong repeat count, a model drawn frozen, a
 dropped input, a dropped assignment, a wrong decay). The subprocess reports each verification's
 failed facts and checks that no variable changed and TensorFlow was never imported.
@@ -29,33 +29,6 @@ _SCRIPT = textwrap.dedent(
     from ganviz.extract.step_trace.verify import VerifyWarning
     from ganviz.train.gan import gan_class
     from fixtures import jax_zoo, zoo
-    from fixtures.jax_zoo import JaxDCGAN
-
-    class JaxEmaDCGAN(JaxDCGAN):
-        '''The DCGAN twin, then an EMA copy of the generator moved in the returned non-trainable state.'''
-
-        def __init__(self, *args, decay=0.99, **kwargs):
-            super().__init__(*args, **kwargs)
-            self.ema_generator = keras.models.clone_model(self.generator)
-            self.ema_generator.name = "ema_generator"
-            self.ema_generator.trainable = False
-            self.decay = decay
-
-        def train_step(self, state, real_images):
-            logs, (tv, ntv, ov, mv) = super().train_step(state, real_images)
-            where_t = {id(v): i for i, v in enumerate(self.trainable_variables)}
-            where_nt = {id(v): i for i, v in enumerate(self.non_trainable_variables)}
-            ntv = list(ntv)
-            for w, e in zip(self.generator.trainable_variables, self.ema_generator.variables):
-                k = where_nt[id(e)]
-                ntv[k] = self.decay * ntv[k] + (1.0 - self.decay) * tv[where_t[id(w)]]
-            return logs, (tv, ntv, ov, mv)
-
-    def ema_gan():
-        gan, data = jax_zoo.dcgan()
-        ema = JaxEmaDCGAN(gan.discriminator, gan.generator, gan.latent_dim)
-        ema.compile(keras.optimizers.Adam(0.0001), keras.optimizers.Adam(0.0002), keras.losses.BinaryCrossentropy())
-        return ema, data
 
     def ganviz_gan(**kw):
         gan = gan_class()(zoo.build_generator(8), zoo.build_discriminator(), latent_dim=8, **kw)
@@ -88,7 +61,9 @@ _SCRIPT = textwrap.dedent(
     systems = {
         "dcgan": jax_zoo.dcgan,
         "wgan_gp": jax_zoo.wgan_gp,
-        "ema_dcgan": ema_gan,
+        "conditional_gan": jax_zoo.conditional_gan,
+        "ema_dcgan": jax_zoo.ema_dcgan,
+        "ema_dcgan_trainable": jax_zoo.ema_dcgan_trainable,
         "gan_default": ganviz_gan,
         "gan_wgan_gp": lambda: ganviz_gan(loss="wgan-gp"),
         "gan_ema_alternating": lambda: ganviz_gan(ema=0.999, r1_weight=0.0),
@@ -125,7 +100,7 @@ _SCRIPT = textwrap.dedent(
         ),
     }
     out["broken"] = {name: verify(gan, data, t) for name, t in broken.items()}
-    gan, data = ema_gan()
+    gan, data = jax_zoo.ema_dcgan()
     trace = ganviz.trace_gan(gan, data=data)
     out["broken"]["dropped_assignment"] = verify(
         gan, data, dataclasses.replace(trace, assignments=tuple(a for a in trace.assignments if a.kind != "ema"))
@@ -133,7 +108,47 @@ _SCRIPT = textwrap.dedent(
     out["broken"]["wrong_decay"] = verify(
         gan, data, dataclasses.replace(trace, assignments=tuple(dataclasses.replace(a, decay=0.9) for a in trace.assignments))
     )
+    gan, data = jax_zoo.ema_dcgan_trainable()
+    trace_t = ganviz.trace_gan(gan, data=data)
+    out["broken"]["dropped_trainable_assignment"] = verify(
+        gan, data, dataclasses.replace(trace_t, assignments=tuple(a for a in trace_t.assignments if a.kind != "ema"))
+    )
     out["ema_trace"] = [[a.target, a.source, a.kind, a.decay, a.variables] for a in trace.assignments]
+
+    # a plain step function of arrays (trace_step's JAX form): checked too, its own return values unread
+    g = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8), keras.layers.Dense(6)], name="generator")
+    d = keras.Sequential([keras.Input((6,)), keras.layers.Dense(8), keras.layers.Dense(1)], name="critic")
+    d_opt, g_opt = keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3)
+    d_opt.build(d.trainable_variables)
+    g_opt.build(g.trainable_variables)
+
+    def plain_step(d_tv, g_tv, d_ov, g_ov, real, key):
+        z = jax.random.normal(key, (real.shape[0], 4))
+
+        def d_loss_fn(d_tv):
+            fake, _ = g.stateless_call(g_tv, [], z)
+            return jnp.mean(d.stateless_call(d_tv, [], fake)[0]) - jnp.mean(d.stateless_call(d_tv, [], real)[0])
+
+        d_loss, grads = jax.value_and_grad(d_loss_fn)(d_tv)
+        d_tv, d_ov = d_opt.stateless_apply(d_ov, grads, d_tv)
+
+        def g_loss_fn(g_tv):
+            return -jnp.mean(d.stateless_call(d_tv, [], g.stateless_call(g_tv, [], z)[0])[0])
+
+        g_loss, grads = jax.value_and_grad(g_loss_fn)(g_tv)
+        g_tv, g_ov = g_opt.stateless_apply(g_ov, grads, g_tv)
+        return d_loss, g_loss, d_tv, g_tv, d_ov, g_ov
+
+    args = ([v.value for v in d.trainable_variables], [v.value for v in g.trainable_variables],
+            [v.value for v in d_opt.variables], [v.value for v in g_opt.variables],
+            np.random.default_rng(0).random((8, 6)).astype("float32"), jax.random.key(0))
+    checked = ganviz.verify_trace(plain_step, *args, models={"generator": g, "critic": d, "d_opt": d_opt, "g_opt": g_opt})
+    out["plain_step"] = {
+        "failed": [f.sentence() for f in checked.verified.failed],
+        "kinds": sorted({f.kind for f in checked.verified.facts}),
+        "unchecked": list(checked.verified.unchecked),
+        "weights_kept": all(np.array_equal(np.asarray(v.value), a) for v, a in zip(d.trainable_variables, args[0])),
+    }
 
     # plot_gan(verify=True) and the one-line refusal of a step that cannot run
     gan, data = jax_zoo.dcgan()
@@ -149,7 +164,16 @@ _SCRIPT = textwrap.dedent(
     """
 )
 
-SYSTEMS = ["dcgan", "wgan_gp", "ema_dcgan", "gan_default", "gan_wgan_gp", "gan_ema_alternating"]
+SYSTEMS = [
+    "dcgan",
+    "wgan_gp",
+    "conditional_gan",
+    "ema_dcgan",
+    "ema_dcgan_trainable",
+    "gan_default",
+    "gan_wgan_gp",
+    "gan_ema_alternating",
+]
 
 
 @pytest.fixture(scope="module")
@@ -185,8 +209,9 @@ def test_jax_golden_numbers(jax_verified: dict[str, Any]) -> None:
     assert wgan["sign|wasserstein(gen_img_logits) of g_loss"].startswith("the term rises with gen_img_logits")
     assert wgan["phases|order of updates"] == "d_optimizer -> critic ×3; g_optimizer -> generator"
     ema = jax_verified["ema_dcgan"]["observed"]["assignment|ema_generator"]
-    assert "implied decay 0.99" in ema and "warms up" not in ema
-    assert jax_verified["ema_trace"] == [["ema_generator", "generator", "ema", 0.99, 6]]
+    assert "implied decay 0.999" in ema and "warms up" not in ema
+    assert jax_verified["ema_dcgan_trainable"]["observed"]["assignment|ema_generator"] == ema
+    assert jax_verified["ema_trace"] == [["ema_generator", "generator", "ema", 0.999, 6]]
     default = jax_verified["gan_default"]["observed"]
     assert default["term|r1 of d_loss"].endswith("= 0.5")
     assert "at most 0.999 while it warms up" in default["assignment|generator_ema"]
@@ -197,7 +222,9 @@ def test_jax_golden_numbers(jax_verified: dict[str, Any]) -> None:
 def test_broken_jax_traces_are_named(jax_verified: dict[str, Any]) -> None:
     broken = jax_verified["broken"]
     assert {("loss", "g_loss"), ("term", "wasserstein(gen_img_logits) of g_loss")} <= _failed(broken["flipped_sign"])
-    assert any("term wasserstein(gen_img_logits) of g_loss does not hold" in w for w in broken["flipped_sign"]["warned"])
+    assert any(
+        "term wasserstein(gen_img_logits) of g_loss does not hold" in w for w in broken["flipped_sign"]["warned"]
+    )
     assert _failed(broken["gp_weight"]) == {("loss", "d_loss"), ("term", "gp of d_loss")}
     assert {
         ("update", "g_optimizer -> generator"),
@@ -207,9 +234,24 @@ def test_broken_jax_traces_are_named(jax_verified: dict[str, Any]) -> None:
     assert {("phases", "order of updates"), ("update", "d_optimizer -> critic")} <= _failed(broken["repeat"])
     assert _failed(broken["frozen"]) == {("frozen", "critic")}
     assert ("feeds", "d_loss") in _failed(broken["dropped_input"])
-    assert {("assignment", "ema_generator"), ("explained", "changed weights")} <= _failed(broken["dropped_assignment"])
+    assert _failed(broken["dropped_assignment"]) == {("assignment", "ema_generator")}
+    # a trainable copy's weights changed with no update or assignment drawn: "explained" fails too
+    assert _failed(broken["dropped_trainable_assignment"]) == {
+        ("assignment", "ema_generator"),
+        ("explained", "changed weights"),
+    }
     assert _failed(broken["wrong_decay"]) == {("assignment", "ema_generator")}
     assert all(r["unchanged"] for r in broken.values())
+
+
+@pytest.mark.slow
+def test_a_plain_jax_step_function_is_checked(jax_verified: dict[str, Any]) -> None:
+    plain = jax_verified["plain_step"]
+    assert plain["failed"] == []
+    assert {"loss", "term", "sign", "feeds", "update", "phases"} <= set(plain["kinds"])
+    assert "explained" not in plain["kinds"] and "iterations" not in plain["kinds"]
+    assert any("not Keras's (logs, state)" in u for u in plain["unchecked"])
+    assert plain["weights_kept"] is True
 
 
 @pytest.mark.slow

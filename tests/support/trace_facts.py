@@ -98,7 +98,7 @@ def tf_gan_trace(**kw: Any) -> Trace:
 
 def check_untouched_and_unverified(traces: dict[str, Any], names: list[str], backend: str) -> None:
     """No TensorFlow loaded, no weight or iteration changed, each trace ``ganviz.trace/2`` of ``backend``
-    with no verdict (``verify_trace`` is TensorFlow-only), and an SVG drawn."""
+    with no verdict (tracing alone never claims one), and an SVG drawn."""
     assert traces["tensorflow"] is False
     for name in names:
         assert traces[name]["variables"] > 10, name

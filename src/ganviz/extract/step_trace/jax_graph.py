@@ -102,9 +102,7 @@ def flatten_jaxpr(closed: Any) -> tuple[list[Node], list[Node]]:
                 continue
             params = {k: v for k, v in eqn.params.items() if _plain(v)}
             for k, var in enumerate(eqn.outvars):
-                env[var] = new(
-                    eqn.primitive.name, inputs=tuple(inputs), params=params, aval=var.aval, index=k, eqn=eqn
-                )
+                env[var] = new(eqn.primitive.name, inputs=tuple(inputs), params=params, aval=var.aval, index=k, eqn=eqn)
         return [read(env, v) for v in jaxpr.outvars]
 
     jaxpr = closed.jaxpr

@@ -129,21 +129,22 @@ def _float(x: Any) -> bool:
 # -- the evidence, laid out as the TensorFlow verifier's ------------------------------------------------
 
 
-def jax_evidence(gan_or_step: Any, batch: Any, more: tuple[Any, ...], models: Any, plan: Any) -> tuple[
-    list[Any], dict[str, int], dict[int, Any], Any
-]:
+def jax_evidence(
+    gan_or_step: Any, batch: Any, more: tuple[Any, ...], models: Any, plan: Any, plain_step: bool
+) -> tuple[list[Any], dict[str, int], dict[int, Any] | None, Any]:
     """Record the step with real gradients, evaluate it once; ``(fetched, iterations, changed, system)``
-    with ``plan`` (a ``verify._Plan``) filled as the TensorFlow verifier fills it."""
+    with ``plan`` (a ``verify._Plan``) filled as the TensorFlow verifier fills it. ``plain_step``: a step
+    function (``trace_step``'s), else a model with a ``train_step``. ``changed`` is None where the step's
+    result is not Keras's ``(logs, state)`` (iterations and changed weights are then not read)."""
     import jax
     import jax.numpy as jnp
     import numpy as np
 
     from .jax_trace import trace_gan_jax, trace_step_jax
-    from .verify import callable_step
 
     into: dict[str, Any] = {}
     try:
-        if callable_step(gan_or_step):
+        if plain_step:
             args = () if batch is None else (batch, *more)
             trace_step_jax(gan_or_step, *args, models=models, _into=into)
         else:
@@ -171,7 +172,9 @@ def jax_evidence(gan_or_step: Any, batch: Any, more: tuple[Any, ...], models: An
         if isinstance(v, jax.ShapeDtypeStruct):  # the batch was inferred: random values of its shape
             shape = tuple(8 if d is None else int(d) for d in v.shape)
             v = rng.random(shape).astype(v.dtype) if np.issubdtype(v.dtype, np.floating) else np.zeros(shape, v.dtype)
-        values.append(jnp.asarray(v, dtype=jnp.float32) if str(getattr(v, "dtype", "")) == "float64" else jnp.asarray(v))
+        values.append(
+            jnp.asarray(v, dtype=jnp.float32) if str(getattr(v, "dtype", "")) == "float64" else jnp.asarray(v)
+        )
     specs, _ = b.loss_specs()
     call_outs = [[outs[o] for o in c["outs"]] for c in rec.calls]
     # An inner gradient (a penalty's) taken of what a call computes counts as read from that call.
@@ -191,7 +194,8 @@ def jax_evidence(gan_or_step: Any, batch: Any, more: tuple[Any, ...], models: An
     feed_nodes = list({n.id: n for n in feed_nodes}.values())
     var_owner = b.var_owner()
     opt_names = optimizer_names(b.found, [(o, None, None) for o, _, _ in rec.applies])
-    changed_assign = b.assignments(var_owner)
+    # What an optimizer returned is its update, not an assignment (while drawing it returns its inputs).
+    changed_assign = [(v, new, old) for v, new, old in b.assignments(var_owner) if new.id not in applied]
     state_pairs = _state_pairs(into, b)
 
     def compute(inputs: list[Any]) -> tuple[list[Any], list[Any]]:
@@ -313,9 +317,10 @@ def jax_evidence(gan_or_step: Any, batch: Any, more: tuple[Any, ...], models: An
     slope_at = {i for i in plan.assign_slopes or [] if i is not None}
     plan.assign_slopes = [None if i is None else float(raw[i]) for i in plan.assign_slopes or []]
     fetched = [x for i, x in enumerate(raw) if i not in slope_at]
+    if not state_pairs:  # a plain step function: what it returns is its own, not Keras's state
+        return fetched, {}, None, types.SimpleNamespace(found=b.found, names=b.names)
     iters, changed = _state_changes(state_pairs, [np.asarray(x) for x in new_state], values, b)
-    system = types.SimpleNamespace(found=b.found, names=b.names)
-    return fetched, iters, changed, system
+    return fetched, iters, changed, types.SimpleNamespace(found=b.found, names=b.names)
 
 
 def _through_stop_gradient(

@@ -840,7 +840,9 @@ def verify_trace(
         from .jax_verify import jax_evidence
 
         plan = _Plan()
-        fetched, iters, changed, system = jax_evidence(gan_or_step, batch, more_args, models, plan)
+        fetched, iters, changed, system = jax_evidence(
+            gan_or_step, batch, more_args, models, plan, callable_step(gan_or_step)
+        )
     elif _backend() == "torch":
         raise TraceError(
             "verify_trace runs one real step on TensorFlow or JAX; on the PyTorch backend the trace is drawn but "
@@ -849,10 +851,14 @@ def verify_trace(
     else:
         system = _system(gan_or_step, batch, more_args, models)
         plan, fetched, iters, changed, _ = _run(system)
+    unread = ()
+    if changed is None:  # JAX, a plain step function: its result is not Keras's state
+        changed, unread = {}, ("optimizer iterations and changed weights: the step returns its own values, not "
+                               "Keras's (logs, state)",)  # fmt: skip
     result = _check(trace, plan, fetched, iters, changed)
-    extra = _explained(trace, plan, changed, system)
+    extra = None if unread else _explained(trace, plan, changed, system)
     facts = result.facts + ((extra,) if extra is not None else ())
-    verification = Verification(facts, result.unchecked, round(time.perf_counter() - t0, 3))
+    verification = Verification(facts, result.unchecked + unread, round(time.perf_counter() - t0, 3))
     if warn:
         for fact in verification.failed:
             warnings.warn(f"ganviz.verify_trace: {fact.sentence()}", VerifyWarning, stacklevel=2)
