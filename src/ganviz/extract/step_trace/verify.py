@@ -846,7 +846,7 @@ def verify_trace(
     elif _backend() == "torch":
         raise TraceError(
             "verify_trace runs one real step on TensorFlow or JAX; on the PyTorch backend the trace is drawn but "
-            "not checked: draw it without verify=True, or check the same system with KERAS_BACKEND=jax or tensorflow"
+            "not checked: draw it without verify=True (--verify), or check the same system with KERAS_BACKEND=jax or tensorflow"
         )
     else:
         system = _system(gan_or_step, batch, more_args, models)
