@@ -152,6 +152,14 @@ def open_append(path: str | os.PathLike[str]) -> TextIO:
     return open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed by its owner (the Monitor) at the end
 
 
+def open_append_bytes(path: str | os.PathLike[str]) -> BinaryIO:
+    """``path`` opened for appending bytes, unbuffered: each ``write`` reaches the file whole (an event file's records).
+
+    The file is created if missing; its owner closes it.
+    """
+    return open(path, "ab", buffering=0)  # noqa: SIM115 - closed by its owner (the TensorBoard writer)
+
+
 def create_once(path: str | os.PathLike[str], text: str) -> bool:
     """Create ``path`` holding ``text`` only if it does not exist; False if it does (a lock taken by another).
 

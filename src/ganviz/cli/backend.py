@@ -73,7 +73,7 @@ def missing_extra(exc: ModuleNotFoundError) -> str | None:
     if extra == "train":
         install = "'ganviz[train]'" if top != "keras" else "'ganviz[train,tf]' (or [train,jax], [train,torch])"
     elif top == "tensorflow" and os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow":
-        install = "'ganviz[tf]' (TensorBoard events and tracing a train_step need TensorFlow)"
+        install = "'ganviz[tf]' (tracing a train_step needs TensorFlow)"
     else:
         install = f"'ganviz[{extra}]'"
     return f"this needs {what}, which is not installed: pip install {install}"

@@ -66,7 +66,7 @@ class RunFolder:
     checkpoints = _Entry("checkpoints")
     diagrams = _Entry("diagrams")  # system.svg (traced), trace.json, system.json (how it was drawn)
     notes = _Entry("notes.json")  # what the curves are: running means, health checks that were off
-    tensorboard = _Entry("tensorboard")  # tf.summary event files
+    tensorboard = _Entry("tensorboard")  # TensorBoard event files (train/outputs/tensorboard.py)
 
     def sample(self, step: int) -> Path:
         """The grid drawn at ``step``."""
