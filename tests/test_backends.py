@@ -175,16 +175,20 @@ _MONITOR_NO_TF = textwrap.dedent(
     gan = ganviz.GAN(seed_generator(8), seed_discriminator(), latent_dim=8, seed=0)
     gan.compile()
     x = np.random.default_rng(0).uniform(-1, 1, (32, 28, 28, 1)).astype("float32")
-    mon = ganviz.Monitor(sys.argv[1], every_n_steps=2, checkpoint_every=2, progress=False)
+    mon = ganviz.Monitor(sys.argv[1], every_n_steps=2, checkpoint_every=2, progress=False, tensorboard=True)
     gan.fit(x, batch_size=8, epochs=1, verbose=0, callbacks=[mon])
-    print(json.dumps({"tf": "tensorflow" in sys.modules, "step": mon.global_step}))
+    from ganviz.train.outputs.tensorboard import read_events
+    events = read_events(sys.argv[1] + "/tensorboard")
+    tags = {tag: [step for step, _ in values] for tag, values in events.items()}
+    print(json.dumps({"tf": "tensorflow" in sys.modules, "step": mon.global_step, "tags": tags}))
     """
 )
 
 
 @pytest.mark.parametrize("backend", ["jax", "torch"])
 def test_gan_fit_with_a_monitor_never_imports_tensorflow_on(backend: str, tmp_path: Path) -> None:
-    """TensorFlow is installed here; a JAX/PyTorch run must still leave it unloaded (it would take GPU memory)."""
+    """TensorFlow is installed here; a JAX/PyTorch run must still leave it unloaded (it would take GPU memory),
+    also while it writes TensorBoard events."""
     _needs(backend)
     assert importlib.util.find_spec("tensorflow") is not None  # the test means something only with it installed
     out = _run(backend, ["-c", _MONITOR_NO_TF, str(tmp_path)], timeout=300)
@@ -192,7 +196,12 @@ def test_gan_fit_with_a_monitor_never_imports_tensorflow_on(backend: str, tmp_pa
     import json
 
     result = json.loads(out.stdout.strip().splitlines()[-1])
+    tags = result.pop("tags")
     assert result == {"tf": False, "step": 4}, result
+    # TensorBoard events written without TensorFlow: the grids at the sample steps, the logged losses
+    assert tags["samples"] == [2, 4], tags
+    assert any(t.startswith("train/") for t in tags), tags
+    assert any(p.name.startswith("events.out.tfevents.") for p in (tmp_path / "tensorboard").iterdir())
     assert sorted(p.name for p in (tmp_path / "samples").iterdir()) == ["step_000002.png", "step_000004.png"]
     system = json.loads((tmp_path / "diagrams" / "system.json").read_text())
     assert system == {"how": "assumed", "error": None}  # drawn from ganviz.GAN's loop, not traced
