@@ -12,7 +12,7 @@ field numbers of TensorFlow's ``event.proto``, ``summary.proto``, ``tensor.proto
 * ``TensorProto``: dtype = 1, tensor_shape = 2, tensor_content = 4, float_val = 5 (packed), double_val = 6,
   int_val = 7, string_val = 8, int64_val = 10; ``TensorShapeProto``: dim = 2; ``Dim``: size = 1
 
-The decoder reads those fields back (and skips any other), raising ``ValueError`` on bytes that are
+The decoder reads those fields back (and skips any other), raising ``RunFileError`` (a ``ValueError``) on bytes that are
 not a well-formed message, so a damaged file is an error its reader can name.
 """
 
@@ -21,6 +21,8 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
+
+from ganviz.errors import RunFileError
 
 __all__ = [
     "DT_FLOAT",
@@ -115,7 +117,7 @@ def iter_records(read: Callable[[int], bytes], size: int) -> Iterator[bytes]:
 
     Raises:
         TruncatedRecord: the file ends inside a record.
-        ValueError: a checksum does not match, or a length points past the end of the file.
+        RunFileError: a checksum does not match, or a length points past the end of the file.
     """
     offset = 0
     while True:
@@ -127,7 +129,7 @@ def iter_records(read: Callable[[int], bytes], size: int) -> Iterator[bytes]:
         (length,) = struct.unpack_from("<Q", header)
         (length_crc,) = struct.unpack_from("<I", header, 8)
         if masked_crc(header[:8]) != length_crc:
-            raise ValueError(f"the record at byte {offset} has a damaged length (checksum mismatch)")
+            raise RunFileError(f"the record at byte {offset} has a damaged length (checksum mismatch)")
         if length > size - offset - 12:
             raise TruncatedRecord(offset)
         body = read(length + 4)
@@ -136,7 +138,7 @@ def iter_records(read: Callable[[int], bytes], size: int) -> Iterator[bytes]:
         data = body[:length]
         (data_crc,) = struct.unpack_from("<I", body, length)
         if masked_crc(data) != data_crc:
-            raise ValueError(f"the record at byte {offset} is damaged (checksum mismatch)")
+            raise RunFileError(f"the record at byte {offset} is damaged (checksum mismatch)")
         yield data
         offset += 16 + length
 
@@ -204,7 +206,7 @@ def _read_varint(buf: bytes, pos: int) -> tuple[int, int]:
     result = shift = 0
     while True:
         if pos >= len(buf):
-            raise ValueError("a varint runs past the end of its message")
+            raise RunFileError("a varint runs past the end of its message")
         b = buf[pos]
         pos += 1
         result |= (b & 0x7F) << shift
@@ -212,7 +214,7 @@ def _read_varint(buf: bytes, pos: int) -> tuple[int, int]:
             return result & _U64, pos
         shift += 7
         if shift >= 70:
-            raise ValueError("a varint longer than 10 bytes")
+            raise RunFileError("a varint longer than 10 bytes")
 
 
 def fields(buf: bytes) -> list[tuple[int, int, Any]]:
@@ -227,22 +229,22 @@ def fields(buf: bytes) -> list[tuple[int, int, Any]]:
         key, pos = _read_varint(buf, pos)
         number, wire = key >> 3, key & 7
         if number == 0:
-            raise ValueError("field number 0")
+            raise RunFileError("field number 0")
         value: Any
         if wire == 0:
             value, pos = _read_varint(buf, pos)
         elif wire == 2:
             length, pos = _read_varint(buf, pos)
             if length > len(buf) - pos:
-                raise ValueError("a field runs past the end of its message")
+                raise RunFileError("a field runs past the end of its message")
             value, pos = buf[pos : pos + length], pos + length
         elif wire in (1, 5):
             width = 8 if wire == 1 else 4
             if pos + width > len(buf):
-                raise ValueError("a fixed-width field runs past the end of its message")
+                raise RunFileError("a fixed-width field runs past the end of its message")
             value, pos = buf[pos : pos + width], pos + width
         else:
-            raise ValueError(f"wire type {wire} (groups are not used by event files)")
+            raise RunFileError(f"wire type {wire} (groups are not used by event files)")
         out.append((number, wire, value))
     return out
 
@@ -263,14 +265,14 @@ def _numbers(values: list[tuple[int, Any]], wire0: str, packed: str) -> list[flo
                     out.append(_signed(n))
             else:
                 if len(value) % struct.calcsize(packed):
-                    raise ValueError("a packed field of the wrong length")
+                    raise RunFileError("a packed field of the wrong length")
                 out.extend(x for (x,) in struct.iter_unpack("<" + packed, value))
         elif wire == 0 and wire0 == "varint":
             out.append(_signed(value))
         elif wire in (1, 5) and wire0 != "varint" and len(value) == struct.calcsize(packed):
             out.append(struct.unpack("<" + packed, value)[0])
         else:
-            raise ValueError("a numeric field of the wrong wire type")
+            raise RunFileError("a numeric field of the wrong wire type")
     return out
 
 
@@ -302,7 +304,7 @@ def parse_tensor(buf: bytes) -> dict[str, Any]:
     if content and dtype in _CONTENT:
         width = struct.calcsize(_CONTENT[dtype])
         if len(content) % width:
-            raise ValueError("tensor_content of the wrong length")
+            raise RunFileError("tensor_content of the wrong length")
         numbers += [x for (x,) in struct.iter_unpack("<" + _CONTENT[dtype], content)]
     return {"dtype": dtype, "shape": shape, "numbers": numbers, "strings": strings}
 
