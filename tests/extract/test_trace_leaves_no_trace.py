@@ -40,7 +40,8 @@ def _assert_twins(a_models: dict[str, Any], b_models: dict[str, Any], a_opts: di
     for name in wa:
         assert len(wa[name]) == len(wb[name])
         for i, (x, y) in enumerate(zip(wa[name], wb[name])):
-            assert np.array_equal(x, y), f"{name} weight {i} differs after tracing"
+            # TF CPU kernels may sum in another order run to run: a trace that used up the noise differs far more
+            assert np.allclose(x, y, rtol=1e-4, atol=1e-6), f"{name} weight {i} differs after tracing"
 
 
 def _twins(build: Callable[[], Any]) -> tuple[Any, Any]:
