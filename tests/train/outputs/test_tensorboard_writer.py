@@ -211,17 +211,16 @@ def test_read_events_reads_files_tf_summary_wrote(tmp_path: Path) -> None:
     import tensorflow as tf
     from tensorflow.core.framework import summary_pb2
 
+    def meta(plugin: str) -> summary_pb2.SummaryMetadata:
+        return summary_pb2.SummaryMetadata(plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name=plugin))
+
     writer = tf.summary.create_file_writer(str(tmp_path))
-    meta = summary_pb2.SummaryMetadata()
-    meta.plugin_data.plugin_name = "scalars"
-    text_meta = summary_pb2.SummaryMetadata()
-    text_meta.plugin_data.plugin_name = "text"
     legacy = summary_pb2.Summary(value=[summary_pb2.Summary.Value(tag="legacy", simple_value=2.5)])
     # tf.summary.scalar/text need the tensorboard package; these calls write the same records without it
     with writer.as_default():
-        tf.summary.write("train/g_loss", tf.constant(0.5), step=7, metadata=meta)
+        tf.summary.write("train/g_loss", tf.constant(0.5), step=7, metadata=meta("scalars"))
         tf.summary.experimental.write_raw_pb(legacy.SerializeToString(), step=8)
-        tf.summary.write("note", tf.constant("hello"), step=9, metadata=text_meta)
+        tf.summary.write("note", tf.constant("hello"), step=9, metadata=meta("text"))
     writer.close()
     events = read_events(tmp_path)
     assert events["train/g_loss"] == [(7, 0.5)] and events["legacy"] == [(8, 2.5)] and events["note"] == [(9, "hello")]

@@ -12,8 +12,8 @@ field numbers of TensorFlow's ``event.proto``, ``summary.proto``, ``tensor.proto
 * ``TensorProto``: dtype = 1, tensor_shape = 2, tensor_content = 4, float_val = 5 (packed), double_val = 6,
   int_val = 7, string_val = 8, int64_val = 10; ``TensorShapeProto``: dim = 2; ``Dim``: size = 1
 
-The decoder reads those fields back (and skips any other), raising ``RunFileError`` (a ``ValueError``) on bytes that are
-not a well-formed message, so a damaged file is an error its reader can name.
+The decoder reads those fields back (and skips any other), raising ``RunFileError`` (a ``ValueError``)
+on bytes that are not a well-formed message, so a damaged file is an error its reader can name.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import struct
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from ganviz.errors import RunFileError
+from ...errors import RunFileError
 
 __all__ = [
     "DT_FLOAT",
