@@ -9,88 +9,85 @@ comes from one run with the same random draws: each loss, each of its terms (spl
 splits them), the derivative of each loss with respect to each call's outputs and to each term,
 which applied gradients are non-zero, how each assigned value moves with its old value, and the
 state the step returns. A JAX step is a pure function: nothing is assigned while checking, so there
-is nothing to put back (the recording runs under the same guards as tracing). The evidence is laid
-out as the TensorFlow verifier's, and compared with the trace by the same :func:`verify._check`.
+is nothing to put back (the recording runs under the same guards as tracing). The evaluation and the
+layout of the evidence (as the TensorFlow verifier's) are ``evidence.py``'s, shared with PyTorch; this
+module gives them JAX's arithmetic, and the same :func:`verify._check` compares them with the trace.
 """
 
 from __future__ import annotations
 
 import types
-from collections.abc import Callable
 from typing import Any
 
 from ...errors import TraceError
 from .build import optimizer_names
-from .jax_graph import Node, walk_up
+from .evidence import Num, layout, measure, split_slopes
+from .jax_graph import Node
 
 __all__ = ["jax_evidence"]
 
 
-# -- evaluating the flattened jaxpr on real values ----------------------------------------------------
+class _JaxNum(Num):
+    """JAX arithmetic for :mod:`.evidence`: each equation bound again, ``jax.grad`` and ``jax.jvp``."""
 
-
-def _needed(targets: list[Node]) -> list[Node]:
-    """Every node ``targets`` are computed from, in an order where inputs come first (ids grow downstream)."""
-    seen: dict[int, Node] = {}
-    stack = list(targets)
-    while stack:
-        n = stack.pop()
-        if n.id in seen:
-            continue
-        seen[n.id] = n
-        stack.extend(n.inputs)
-    return [seen[k] for k in sorted(seen)]
-
-
-class _Evaluator:
-    """Values of nodes of one flattened jaxpr at the step's real inputs; ``replace`` sets a node's value
-    (its inputs then do not matter), ``add`` adds to it (a zero to differentiate at). Plain values are
-    computed once; a run with ``replace``/``add`` recomputes only what depends on those nodes."""
-
-    def __init__(self, inputs: list[Any]) -> None:
-        self.inputs = inputs
-        self.cache: dict[int, Any] = {}
-
-    def _compute(self, n: Node, values: dict[int, Any], done: dict[tuple[int, tuple[int, ...]], Any]) -> Any:
-        if n.prim == "input":
-            return self.inputs[n.index]
-        if n.prim in ("literal", "const"):
-            return n.value
+    def compute(self, n: Node, values: dict[int, Any], done: dict[Any, Any]) -> Any:
         key = (id(n.eqn), tuple(x.id for x in n.inputs))
         if key not in done:
             done[key] = _bind(n.eqn, [values[x.id] for x in n.inputs])
         out = done[key]
         return out[n.index] if eqn_multiple(n) else out
 
-    def run(
-        self, targets: list[Node], replace: dict[int, Any] | None = None, add: dict[int, Any] | None = None
-    ) -> list[Any]:
-        needed = _needed(targets)
-        done: dict[tuple[int, tuple[int, ...]], Any] = {}
-        for n in needed:
-            if n.id not in self.cache:
-                self.cache[n.id] = self._compute(n, self.cache, done)
-        if not replace and not add:
-            return [self.cache[t.id] for t in targets]
-        replace, add = replace or {}, add or {}
-        values: dict[int, Any] = {}
-        live: set[int] = set()
-        done = {}
-        for n in needed:
-            if n.id in replace:
-                values[n.id] = replace[n.id]
-                live.add(n.id)
-                continue
-            if any(x.id in live for x in n.inputs):
-                value = self._compute(n, values, done)
-                live.add(n.id)
-            else:
-                value = self.cache[n.id]
-            if n.id in add:
-                value = value + add[n.id]
-                live.add(n.id)
-            values[n.id] = value
-        return [values[t.id] for t in targets]
+    def total(self, x: Any) -> Any:
+        import jax.numpy as jnp
+
+        return jnp.sum(jnp.asarray(x, dtype=jnp.float32))
+
+    def asarray(self, x: Any) -> Any:
+        import jax.numpy as jnp
+
+        return jnp.asarray(x)
+
+    def zeros_like(self, x: Any) -> Any:
+        import jax.numpy as jnp
+
+        return jnp.zeros_like(x)
+
+    def is_float(self, x: Any) -> bool:
+        import jax.numpy as jnp
+
+        return hasattr(x, "dtype") and bool(jnp.issubdtype(x.dtype, jnp.inexact))
+
+    def scalar(self, x: float) -> Any:
+        import jax.numpy as jnp
+
+        return jnp.float32(x)
+
+    def boolean(self, x: bool) -> Any:
+        import jax.numpy as jnp
+
+        return jnp.bool_(x)
+
+    def nonzero(self, x: Any) -> Any:
+        import jax.numpy as jnp
+
+        return jnp.any(x != 0)
+
+    def any_of(self, flags: list[Any]) -> Any:
+        import jax.numpy as jnp
+
+        return jnp.any(jnp.stack(flags))
+
+    def grad(self, f: Any, start: dict[int, Any]) -> dict[int, Any]:
+        import jax
+
+        return dict(jax.grad(f)(start))
+
+    def slopes(self, moved: Any, primals: list[Any]) -> list[Any]:
+        import jax
+        import jax.numpy as jnp
+
+        _, tangents = jax.jvp(moved, (primals,), ([jnp.ones_like(v) for v in primals],))
+        return [jnp.mean(jnp.asarray(t, jnp.float32)) for t in tangents]
 
 
 def _bind(eqn: Any, args: list[Any]) -> Any:
@@ -108,22 +105,6 @@ def _bind(eqn: Any, args: list[Any]) -> Any:
 
 def eqn_multiple(n: Node) -> bool:
     return bool(getattr(n.eqn.primitive, "multiple_results", False))
-
-
-def _total(x: Any) -> Any:
-    import jax.numpy as jnp
-
-    return jnp.sum(jnp.asarray(x, dtype=jnp.float32))
-
-
-def _size(n: Node) -> int:
-    return max(1, int(n.size or 1))
-
-
-def _float(x: Any) -> bool:
-    import jax.numpy as jnp
-
-    return hasattr(x, "dtype") and jnp.issubdtype(x.dtype, jnp.inexact)
 
 
 # -- the evidence, laid out as the TensorFlow verifier's ------------------------------------------------
@@ -175,135 +156,11 @@ def jax_evidence(
         values.append(
             jnp.asarray(v, dtype=jnp.float32) if str(getattr(v, "dtype", "")) == "float64" else jnp.asarray(v)
         )
-    specs, _ = b.loss_specs()
-    call_outs = [[outs[o] for o in c["outs"]] for c in rec.calls]
-    # An inner gradient (a penalty's) taken of what a call computes counts as read from that call.
-    out_ids = {n.id: ci for ci, ns in enumerate(call_outs) for n in ns}
-    inner_of: dict[int, list[Node]] = {}
-    for g in rec.grads:
-        results = [outs[r] for rs in g["results"] for r in rs]
-        if not results or not {r.id for r in results} & b.inner_results:
-            continue
-        for t in (outs[i] for i in g["targets"]):
-            for x in walk_up(t, lambda x: x.id not in out_ids, limit=4000):
-                ci = out_ids.get(x.id)
-                if ci is not None:
-                    inner_of.setdefault(ci, []).extend(results)
-    call_ins = [[outs[i] for arg in c["args"] for i in arg] for c in rec.calls]
-    feed_nodes = [n for ns in call_outs for n in ns] + [n for ns in inner_of.values() for n in ns]
-    feed_nodes = list({n.id: n for n in feed_nodes}.values())
-    var_owner = b.var_owner()
-    opt_names = optimizer_names(b.found, [(o, None, None) for o, _, _ in rec.applies])
-    # What an optimizer returned is its update, not an assignment (while drawing it returns its inputs).
-    changed_assign = [(v, new, old) for v, new, old in b.assignments(var_owner) if new.id not in applied]
+    lay = layout(b, rec, applied)
     state_pairs = _state_pairs(into, b)
 
     def compute(inputs: list[Any]) -> tuple[list[Any], list[Any]]:
-        """Every number the checks read, in the order ``verify._check`` takes them (traced once by ``jax.jit``)."""
-        ev = _Evaluator(inputs)
-        held = dict(zip(applied, ev.run(list(applied.values())))) if applied else {}
-
-        def value_of(targets: list[Node], how: dict[str, dict[int, Any]] | None = None) -> list[Any]:
-            if not how:
-                return ev.run(targets)
-            return ev.run(targets, replace={**held, **how.get("replace", {})}, add=how.get("add"))
-
-        def grad(target: Callable[[dict[str, dict[int, Any]]], Any], nodes: list[Node], mode: str) -> list[Any]:
-            """d ``target`` / d each node: held as independent inputs (``replace``), or differentiated
-            through (``add``: total derivatives)."""
-            if not nodes:
-                return []
-            base = value_of(nodes)
-            start = {
-                n.id: (jnp.asarray(v) if mode == "replace" else jnp.zeros_like(jnp.asarray(v)))
-                for n, v in zip(nodes, base)
-                if _float(v)
-            }
-            grads = jax.grad(lambda vals: target({mode: vals}))(start)
-            return [grads.get(n.id) for n in nodes]
-
-        fetched: list[Any] = []
-        plan.__dict__.update(_fresh(plan))  # a second trace by jit starts the plan again
-        plan.call_models = [c["model"] for c in rec.calls]
-        plan.n_targets = len(specs)
-        plan.loss_names = [s.name for s in specs]
-        for spec in specs:
-            roots = [(root, float(sign)) for root, sign in spec.roots]
-            terms = [(core, root) for root, _ in roots for _, _, core in b.split_terms(root)]
-            plan.n_terms.append(len(terms))
-            kinds = [b.kind(core) for core, _ in terms]
-            plan.term_kinds.append(kinds)
-            plan.stopped.append(_through_stop_gradient(b, [r for r, _ in roots], out_ids, call_ins, set(applied)))
-
-            def loss(how: dict[str, dict[int, Any]] | None = None, roots: list[tuple[Node, float]] = roots) -> Any:
-                vals = value_of([r for r, _ in roots], how)
-                return sum(sign * _total(v) for (_, sign), v in zip(roots, vals))
-
-            fetched.append(loss())
-            cores = [core for core, _ in terms]
-            core_grads = grad(loss, cores, "replace")
-            for (core, root), kind, value, g in zip(terms, kinds, value_of(cores), core_grads):
-                fetched.append(_total(value) * (_size(root) / _size(core)))
-                fetched.append(jnp.float32(float("nan")) if g is None else _total(g) / _size(root))
-                if kind == "wasserstein":  # which way the term moves with each call's scores
-
-                    def term(how: dict[str, dict[int, Any]], core: Node = core, root: Node = root) -> Any:
-                        return _total(value_of([core], how)[0]) * (_size(root) / _size(core))
-
-                    flat = [n for ns in call_outs for n in ns]
-                    by_id = {n.id: x for n, x in zip(flat, grad(term, flat, "add"))}
-                    for ns in call_outs:
-                        mine = [by_id[n.id] for n in ns if by_id.get(n.id) is not None]
-                        fetched.append(sum((_total(x) for x in mine), jnp.float32(0.0)))
-            by_id = {n.id: x for n, x in zip(feed_nodes, grad(loss, feed_nodes, "add"))}
-            for ci, ns in enumerate(call_outs):
-                mine = [by_id[n.id] for n in ns + inner_of.get(ci, []) if by_id.get(n.id) is not None]
-                fetched.append(jnp.any(jnp.stack([jnp.any(x != 0) for x in mine])) if mine else jnp.bool_(False))
-            plan.feeds_ok.append(True)
-
-        # Updates: which applied gradients are non-zero, by the model owning each variable.
-        for opt, grads, variables in rec.applies:
-            plan.optimizers[opt_names[id(opt)]] = opt
-            owners: list[str] = []
-            pairs = [(outs[g], v) for g, v in zip(grads, variables) if g is not None]
-            for (_, v), gv in zip(pairs, value_of([g for g, _ in pairs])):
-                role = None if v is None else b.var_of.get(outs[v].id)
-                owners.append((var_owner.get(id(role[1])) if role is not None else None) or "")
-                fetched.append(jnp.any(jnp.asarray(gv) != 0))
-            plan.applies.append((opt_names[id(opt)], owners))
-
-        # Assignments: the new value, and how it moves with its old one (d new / d old: an EMA's decay).
-        plan.events = list(rec.events) + [("assign", i) for i in range(len(changed_assign))]
-        plan.assign_slopes = []
-        if changed_assign:
-            news = [new for _, new, _ in changed_assign]
-            olds = [old for _, _, old in changed_assign]
-            old_values = [jnp.asarray(v) for v in value_of(olds)]
-            floats = [k for k, v in enumerate(old_values) if _float(v) and _float(value_of([news[k]])[0])]
-
-            def moved(xs: list[Any]) -> list[Any]:
-                return value_of([news[k] for k in floats], {"replace": {olds[k].id: x for k, x in zip(floats, xs)}})
-
-            primals = [old_values[k] for k in floats]
-            _, measured = jax.jvp(moved, (primals,), ([jnp.ones_like(v) for v in primals],)) if floats else (0, [])
-            tangents: list[Any] = [None] * len(news)
-            for k, tan in zip(floats, measured):
-                tangents[k] = tan
-            for (var, new, old), nv, ov, tan in zip(changed_assign, value_of(news), old_values, tangents):
-                target = var_owner.get(id(var)) or getattr(var, "path", getattr(var, "name", "?"))
-                src = _source(b, new, old, target, var_owner)
-                warm = any(x.prim == "min" for x in walk_up(new, lambda x: x.id not in b.var_of, limit=400))
-                plan.assigns.append((target, "assign", True, src is not None, warm))
-                if tan is None:
-                    plan.assign_slopes.append(None)
-                else:
-                    plan.assign_slopes.append(len(fetched))  # replaced by the measured slope below
-                    fetched.append(jnp.mean(jnp.asarray(tan, jnp.float32)))
-                fetched.append(nv)
-                fetched.append(ov)
-                if src is not None:
-                    fetched.append(value_of([src])[0])
-        return fetched, value_of([new for _, new, _ in state_pairs])
+        return measure(lay, plan, _JaxNum(), inputs, [new for _, new, _ in state_pairs])
 
     try:
         raw, new_state = jax.jit(compute)(values)
@@ -312,57 +169,11 @@ def jax_evidence(
             f"cannot check the step against a real one: evaluating it failed ({type(exc).__name__}: "
             f"{str(exc).splitlines()[0][:200] if str(exc) else ''}); draw it without verify=True"
         ) from exc
-    raw = [np.asarray(x) for x in raw]
-    # The slopes ride in the fetched list; take them out, leaving the layout ``_check`` reads.
-    slope_at = {i for i in plan.assign_slopes or [] if i is not None}
-    plan.assign_slopes = [None if i is None else float(raw[i]) for i in plan.assign_slopes or []]
-    fetched = [x for i, x in enumerate(raw) if i not in slope_at]
+    fetched = split_slopes([np.asarray(x) for x in raw], plan)
     if not state_pairs:  # a plain step function: what it returns is its own, not Keras's state
         return fetched, {}, None, types.SimpleNamespace(found=b.found, names=b.names)
     iters, changed = _state_changes(state_pairs, [np.asarray(x) for x in new_state], values, b)
     return fetched, iters, changed, types.SimpleNamespace(found=b.found, names=b.names)
-
-
-def _through_stop_gradient(
-    b: Any, roots: list[Node], out_ids: dict[int, int], call_ins: list[list[Node]], held: set[int], limit: int = 20000
-) -> set[int]:
-    """Calls the roots are computed from only through a ``stop_gradient`` (their data flows, no gradient);
-    the walk jumps from a call's output to its inputs and stops at what an optimizer returned."""
-    plain: set[int] = set()
-    stopped: set[int] = set()
-    stack = [(r, False) for r in roots]
-    seen: set[tuple[int, bool]] = set()
-    while stack and len(seen) < limit:
-        n, through = stack.pop()
-        if (n.id, through) in seen:
-            continue
-        seen.add((n.id, through))
-        ci = out_ids.get(n.id)
-        if ci is not None:
-            (stopped if through else plain).add(ci)
-            stack.extend((x, through) for x in call_ins[ci])
-            continue
-        if n.id in held:
-            continue
-        flag = through or n.prim == "stop_gradient" or n.id in b.stopped
-        stack.extend((x, flag) for x in n.inputs)
-    return stopped - plain
-
-
-def _fresh(plan: Any) -> dict[str, Any]:
-    return type(plan)().__dict__
-
-
-def _source(b: Any, new: Node, old: Node, target: str, var_owner: dict[int, str]) -> Node | None:
-    """The nearest variable of another model that ``new`` is computed from, of ``new``'s shape."""
-    for x in walk_up(new, lambda x: x.id not in b.var_of, limit=3000):
-        role = b.var_of.get(x.id)
-        if role is None or x.id == old.id:
-            continue
-        owner = var_owner.get(id(role[1]))
-        if owner is not None and owner != target and x.shape == new.shape:
-            return x
-    return None
 
 
 def _state_pairs(into: dict[str, Any], b: Any) -> list[tuple[Any, Node, Node]]:

@@ -102,8 +102,9 @@ def _tensors(tree: Any) -> list[Any]:
 class OpRecorder:
     """The node of every tensor an op produced while recording, by the tensor's identity."""
 
-    def __init__(self, fake_mode: Any) -> None:
+    def __init__(self, fake_mode: Any, real: bool = False) -> None:
         self.fake_mode = fake_mode
+        self.real = real  # verifying: every op runs for real and each node can be computed again (``eqn``)
         self.counter = 0
         self.node: dict[int, Node] = {}
         self.held: list[Any] = []  # every tensor seen, so that no id is reused while recording
@@ -130,7 +131,13 @@ class OpRecorder:
         hit = self.node.get(id(x))
         if hit is not None:
             return hit
-        return self.bind(x, self.new("const", aval=x, value=_value_of(x)))
+        return self.bind(x, self.constant(x))
+
+    def constant(self, t: Any, prim: str = "const", inputs: tuple[Node, ...] = (), **kw: Any) -> Node:
+        """A node whose value is ``t`` as it is now (when verifying, a copy of it to compute with)."""
+        eqn = _Const(t.detach().clone()) if self.real else None
+        value = _value_of(t) if prim == "const" else None
+        return self.new(prim, inputs, aval=t, value=value, eqn=eqn, **kw)
 
     def mode(self) -> Any:
         """The ``TorchDispatchMode`` that records (entered by ``torch_patched``)."""
@@ -144,6 +151,15 @@ class OpRecorder:
                 kwargs = kwargs or {}
                 name = func.overloadpacket.__name__ if hasattr(func, "overloadpacket") else str(func)
                 ins = _tensors((args, kwargs))
+                if rec.real:  # verifying: every op runs for real; "fake" means computed from the step's inputs
+                    fake = not rec.paused and (
+                        name in _RANDOM or any(rec.of(t).prim not in ("const", "literal") for t in ins)
+                    )
+                    replay = None if rec.paused else _Aten.of(func, args, kwargs, rec)
+                    out = func(*args, **kwargs)
+                    if not rec.paused:
+                        rec.record(name, args, kwargs, out, fake, replay)
+                    return out
                 fake = any(isinstance(t, FakeTensor) for t in ins) or name in _RANDOM
                 if fake:
                     with rec.fake_mode:
@@ -156,7 +172,10 @@ class OpRecorder:
 
         return _Record()
 
-    def record(self, name: str, args: Any, kwargs: dict[str, Any], out: Any, fake: bool) -> None:
+    def record(
+        self, name: str, args: Any, kwargs: dict[str, Any], out: Any, fake: bool, replay: _Aten | None = None
+    ) -> None:
+        """Write down one op. ``replay`` (verifying): the op with its tensor arguments' nodes, to run again."""
         import torch
 
         outs = _tensors(out)
@@ -168,24 +187,27 @@ class OpRecorder:
             if fill and outs[0].numel() > 1:  # a filled tensor (labels): a literal broadcast, as in a jaxpr
                 value = _FILL.get(name, args[-1] if args and not isinstance(args[-1], torch.Tensor) else None)
                 value = kwargs.get("fill_value") if value is None else value
-                self.bind(outs[0], self.new("broadcast_in_dim", (self.literal(value),), aval=outs[0]))
+                self.bind(outs[0], self.constant(outs[0], "broadcast_in_dim", (self.literal(value),)))
                 return
             if fill or all(t.numel() <= 1 for t in outs):  # a real scalar of constants: folded
                 for t in outs:
-                    self.bind(t, self.new("const", aval=t, value=_value_of(t)))
+                    self.bind(t, self.constant(t))
                 return
-        if name in _RANDOM:
+        if name in _RANDOM:  # verifying: the draw as it was made
             for t in outs:
-                self.bind(t, self.new("rng_uniform", aval=t))
+                self.bind(t, self.constant(t, "rng_uniform"))
             return
+        real = self.real
         if name in ("mean",):
             x = self.of(args[0])
-            total = self.new("reduce_sum", (x,), aval=outs[0], params={"axes": _axes(args, kwargs)})
             count = (x.size or 0) / max(1, outs[0].numel())
-            self.bind(outs[0], self.new("div", (total, self.literal(float(count))), aval=outs[0]))
+            eqn = _Scaled(replay, count) if real and replay is not None else None
+            total = self.new("reduce_sum", (x,), aval=outs[0], params={"axes": _axes(args, kwargs)}, eqn=eqn)
+            self.bind(outs[0], self.new("div", (total, self.literal(float(count))), aval=outs[0], eqn=_fn(real, _div)))
             return
         if name == "rsub":  # c - x
-            self.bind(outs[0], self.new("sub", (self.of(args[1]), self.of(args[0])), aval=outs[0]))
+            inputs = (self.of(args[1]), self.of(args[0]))
+            self.bind(outs[0], self.new("sub", inputs, aval=outs[0], eqn=_fn(real, _sub)))
             return
         operands = [a for a in args if isinstance(a, (torch.Tensor, int, float)) and not isinstance(a, bool)]
         if name == "cat":
@@ -197,14 +219,100 @@ class OpRecorder:
         inputs = tuple(self.of(a) for a in operands)
         alpha = kwargs.get("alpha")
         if name.rstrip("_") in ("add", "sub") and alpha not in (None, 1) and len(inputs) == 2:
-            inputs = (inputs[0], self.new("mul", (inputs[1], self.literal(alpha)), aval=_SCALAR))
+            scaled = self.new("mul", (inputs[1], self.literal(alpha)), aval=_SCALAR, eqn=_fn(real, _mul))
+            inputs = (inputs[0], scaled)
         base = name.rstrip("_") if name.endswith("_") and name != "copy_" else name
         prim = "copy" if name == "copy_" else _SAME.get(base) or _PASS.get(base) or _SHAPE.get(base) or base
         params: dict[str, Any] = {}
         if prim == "reduce_sum":
             params = {"axes": _axes(args, kwargs)}
         for k, t in enumerate(outs):
-            self.bind(t, self.new(prim, inputs, aval=t, params=params, index=k))
+            self.bind(t, self.new(prim, inputs, aval=t, params=params, index=k, eqn=replay))
+
+
+# -- verifying: how each recorded node is computed again (``torch_verify``) ---------------------------
+
+
+class _Const:
+    """A node's value as the real step made it (a draw, a real gradient, a weight after an update)."""
+
+    leaves: tuple[Node, ...] = ()
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def run(self, n: Node, values: dict[int, Any]) -> Any:
+        return self.value
+
+
+class _Fn:
+    """A node computed by a small function of its inputs' values (the pieces a ``mean`` or ``rsub`` became)."""
+
+    leaves: tuple[Node, ...] = ()
+
+    def __init__(self, fn: Any) -> None:
+        self.fn = fn
+
+    def run(self, n: Node, values: dict[int, Any]) -> Any:
+        return self.fn(*[values[x.id] for x in n.inputs])
+
+
+def _fn(real: bool, fn: Any) -> _Fn | None:
+    return _Fn(fn) if real else None
+
+
+def _div(a: Any, b: Any) -> Any:
+    return a / b
+
+
+def _sub(a: Any, b: Any) -> Any:
+    return a - b
+
+
+def _mul(a: Any, b: Any) -> Any:
+    return a * b
+
+
+class _Aten:
+    """One aten op as recorded: run again with each tensor argument replaced by its node's value (an
+    in-place op on a copy of the tensor it writes)."""
+
+    def __init__(self, func: Any, spec: Any, flat: list[Any], slots: list[int], leaves: tuple[Node, ...]) -> None:
+        self.func, self.spec, self.flat, self.slots, self.leaves = func, spec, flat, slots, leaves
+        schema = getattr(func, "_schema", None)
+        self.inplace = bool(schema is not None and schema.arguments and schema.arguments[0].alias_info is not None
+                            and schema.arguments[0].alias_info.is_write)  # fmt: skip
+
+    @classmethod
+    def of(cls, func: Any, args: Any, kwargs: dict[str, Any], rec: OpRecorder) -> _Aten:
+        import torch
+        from torch.utils._pytree import tree_flatten
+
+        flat, spec = tree_flatten((args, kwargs))
+        slots = [i for i, x in enumerate(flat) if isinstance(x, torch.Tensor)]
+        leaves = tuple(rec.of(flat[i]) for i in slots)  # before the op runs: an in-place op's input as it was
+        return cls(func, spec, [None if i in slots else x for i, x in enumerate(flat)], slots, leaves)
+
+    def run(self, n: Node, values: dict[int, Any]) -> Any:
+        from torch.utils._pytree import tree_unflatten
+
+        flat = list(self.flat)
+        for k, (i, leaf) in enumerate(zip(self.slots, self.leaves)):
+            v = values[leaf.id]
+            flat[i] = v.clone() if k == 0 and self.inplace else v
+        args, kwargs = tree_unflatten(flat, self.spec)
+        out = _tensors(self.func(*args, **kwargs))
+        return out[n.index] if n.index < len(out) else out[0]
+
+
+class _Scaled:
+    """A ``mean`` run again, times its count (the ``reduce_sum`` it was written as)."""
+
+    def __init__(self, mean: _Aten, count: float) -> None:
+        self.mean, self.count, self.leaves = mean, count, mean.leaves
+
+    def run(self, n: Node, values: dict[int, Any]) -> Any:
+        return self.mean.run(n, values) * self.count
 
 
 def _axes(args: Any, kwargs: dict[str, Any]) -> Any:
@@ -235,6 +343,9 @@ class TorchRecorder(StepRecorder):
         self.kept_nodes: list[Node] = []
         self.assigns: list[tuple[Any, int | None]] = []
         self.assigning = False
+        self.scope: Any = None  # verifying: the scope of copies the step runs in (``torch_trace``)
+        self.rebound: list[tuple[Node, Any]] = []  # verifying: (node, variable) of each value an update wrote
+        self.autograd_grad: Any = None  # torch's own ``autograd.grad`` (set while patched)
 
     def is_mine(self, value: Any) -> bool:
         import torch
@@ -255,13 +366,17 @@ class TorchRecorder(StepRecorder):
 
         return bool(torch.is_grad_enabled())  # autograd records the call
 
-    def standin_backward(self, targets: list[Any], inputs: list[Any] | None, create_graph: bool) -> list[Any]:
+    def standin_backward(
+        self, targets: list[Any], inputs: list[Any] | None, create_graph: bool, grad_outputs: Any = None
+    ) -> list[Any]:
         """Gradients of ``targets`` for ``inputs`` (``autograd.grad``) or for every leaf they reach
-        (``backward``): ``zeros + 0 * sum(target)``, nothing differentiated."""
+        (``backward``): ``zeros + 0 * sum(target)``, nothing differentiated. When verifying, the real
+        gradients (taken unrecorded, the graph kept), each a node of the same shape whose value is known."""
         import torch
 
         roots = [t for t in targets if isinstance(t, torch.Tensor)]
         sources = list(inputs) if inputs is not None else _leaves(roots)
+        real = self._real_grads(roots, sources, create_graph, grad_outputs) if self.ops.real else None
         context = contextlib.nullcontext() if create_graph else torch.no_grad()
         with context:
             anchor = None
@@ -269,18 +384,49 @@ class TorchRecorder(StepRecorder):
                 s = torch.sum(t) * 0
                 anchor = s if anchor is None else anchor + s
             grads = []
-            for p in sources:
+            for k, p in enumerate(sources):
                 self.ops.paused = True  # one node of our own: zeros + the anchor, as jax_record's stand-in
                 try:
-                    g = torch.zeros(tuple(p.shape), dtype=p.dtype) + anchor
+                    g = real[k] if real is not None else torch.zeros(tuple(p.shape), dtype=p.dtype) + anchor
                 finally:
                     self.ops.paused = False
                 zeros = self.ops.new("broadcast_in_dim", (self.ops.literal(0.0),), aval=g)
-                self.ops.bind(g, self.ops.new("add", (zeros, self.ops.of(anchor)), aval=g))
+                self.ops.bind(g, self.ops.constant(g, "add", (zeros, self.ops.of(anchor))))
                 grads.append(g)
         frames = self.capture(sys._getframe(3))
         self.on_gradient(frames, roots[0] if roots else None, roots, [grads], [sources], None)
         return grads
+
+    def _real_grads(self, roots: list[Any], sources: list[Any], create_graph: bool, grad_outputs: Any) -> list[Any]:
+        """The real gradients of ``roots`` for ``sources`` (zeros where one does not depend on it), unrecorded."""
+        import torch
+
+        wanted = [k for k, p in enumerate(sources) if isinstance(p, torch.Tensor) and p.requires_grad]
+        got: tuple[Any, ...] = ()
+        self.ops.paused = True
+        try:
+            if wanted and any(r.requires_grad for r in roots):
+                got = self.autograd_grad(
+                    roots,
+                    [sources[k] for k in wanted],
+                    grad_outputs=grad_outputs,
+                    retain_graph=True,
+                    create_graph=create_graph,
+                    allow_unused=True,
+                )
+            by_k = dict(zip(wanted, got))
+            return [by_k.get(k) if by_k.get(k) is not None else torch.zeros_like(p) for k, p in enumerate(sources)]
+        finally:
+            self.ops.paused = False
+
+    def rebind(self, variables: list[Any]) -> None:
+        """Verifying: after a real update, each variable's value as it is now (the next phase reads it)."""
+        for v in variables:
+            t = getattr(v, "value", None)
+            if t is not None and hasattr(t, "detach"):
+                node = self.ops.constant(t)
+                self.ops.bind(t, node)
+                self.rebound.append((node, v))
 
     def on_assign(self, variable: Any, value: Any, frame: types.FrameType | None) -> None:
         self.capture(frame)
@@ -338,7 +484,7 @@ def torch_patched(rec: TorchRecorder, models: list[Any], optimizers: list[Any]) 
             targets = [self]
             chosen = None if inputs is None else list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
             sources = chosen if chosen is not None else _leaves(targets)
-            grads = rec.standin_backward(targets, sources, create_graph)
+            grads = rec.standin_backward(targets, sources, create_graph, gradient)
             rec.grads[-1]["trainable"] = rec.trainable_of(models)
             for leaf, g in zip(sources, grads):
                 leaf.grad = g if leaf.grad is None else leaf.grad + g
@@ -354,7 +500,7 @@ def torch_patched(rec: TorchRecorder, models: list[Any], optimizers: list[Any]) 
             outs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
             ins = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
             create = bool(kwargs.get("create_graph", args[2] if len(args) > 2 else False))
-            grads = rec.standin_backward(outs, ins, create)
+            grads = rec.standin_backward(outs, ins, create, kwargs.get("grad_outputs", args[0] if args else None))
             rec.grads[-1]["trainable"] = rec.trainable_of(models)
             return tuple(grads)
 
@@ -366,7 +512,20 @@ def torch_patched(rec: TorchRecorder, models: list[Any], optimizers: list[Any]) 
                 return orig(self, grads, trainable_variables)
             variables = list(trainable_variables) if trainable_variables is not None else []
             rec.on_apply(self, list(grads), variables, sys._getframe(1))
-            return None  # never applied while tracing
+            if not rec.ops.real:
+                return None  # never applied while tracing
+            rec.ops.paused = True  # verifying: the real update, on the scope's copies
+            try:
+                if not self.built:  # built as fit would; its new slots get copies in the scope too
+                    self.build(variables)
+                    for v in self.variables:
+                        if rec.scope.get_current_value(v) is None:
+                            rec.scope.add_update((v, v.value.detach().clone()))
+                out = orig(self, grads, trainable_variables)
+            finally:
+                rec.ops.paused = False
+            rec.rebind([*variables, *self.variables])
+            return out
 
         return apply
 
@@ -394,6 +553,7 @@ def torch_patched(rec: TorchRecorder, models: list[Any], optimizers: list[Any]) 
 
         return zero_grad
 
+    rec.autograd_grad = torch.autograd.grad
     try:
         noise = ("randn", "rand", "randn_like", "rand_like", "normal", "randint", "bernoulli")
         patch_keras(patches, rec, models, keras, [(torch, noise)])

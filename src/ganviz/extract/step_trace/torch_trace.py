@@ -52,7 +52,8 @@ def _variables(objects: list[Any]) -> list[tuple[str, Any]]:
 
 
 def _to_tensor(value: Any, fake_mode: Any) -> Any:
-    """An example batch as fake tensors (numpy arrays and tensors converted, containers kept)."""
+    """An example batch as fake tensors (numpy arrays and tensors converted, containers kept); with no
+    ``fake_mode`` (verifying), as real copies."""
     import numpy as np
     import torch
 
@@ -65,7 +66,7 @@ def _to_tensor(value: Any, fake_mode: Any) -> Any:
         t = torch.as_tensor(np.asarray(value) if not isinstance(value, torch.Tensor) else value)
         if t.dtype == torch.float64:
             t = t.float()
-        return fake_mode.from_tensor(t.detach())
+        return t.detach().clone() if fake_mode is None else fake_mode.from_tensor(t.detach())
     return plain_example(value, "PyTorch", "a numpy array, a torch tensor")
 
 
@@ -102,9 +103,10 @@ def _no_new_torch_params(objects: list[Any]) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _fake_state(variables: list[tuple[str, Any]], fake_mode: Any) -> Iterator[dict[int, Any]]:
-    """A ``StatelessScope`` mapping each floating variable to a fake tensor and each other one to a
-    real copy; the real parameters' ``.grad`` and torch's random state put back on exit."""
+def _fake_state(variables: list[tuple[str, Any]], fake_mode: Any) -> Iterator[tuple[dict[int, Any], Any]]:
+    """A ``StatelessScope`` mapping each floating variable to a fake tensor (with no ``fake_mode``,
+    verifying: a real copy) and each other one to a real copy; the real parameters' ``.grad`` and
+    torch's random state put back on exit. Yields each variable's value in the scope, and the scope."""
     import keras
     import torch
 
@@ -114,7 +116,7 @@ def _fake_state(variables: list[tuple[str, Any]], fake_mode: Any) -> Iterator[di
         if real is None:
             continue
         if real.is_floating_point():
-            fake = fake_mode.from_tensor(real.detach())
+            fake = real.detach().clone() if fake_mode is None else fake_mode.from_tensor(real.detach())
             if v.trainable:
                 fake.requires_grad_(True)
             mapping.append((v, fake))
@@ -126,20 +128,23 @@ def _fake_state(variables: list[tuple[str, Any]], fake_mode: Any) -> Iterator[di
     try:
         with scope:
             values = {id(v): scope.get_current_value(v) for v, _ in mapping}
-            yield values
+            yield values, scope
     finally:
         for tensor, grad in grads:
             tensor.grad = grad
         torch.set_rng_state(rng)
 
 
-def _trace(step: Step) -> Trace:
+def _trace(step: Step, into: dict[str, Any] | None = None) -> Trace | None:
+    """The step's trace; with ``into`` (``torch_verify.py``), the step runs for real instead, on copies
+    in the scope, and ``into`` gets the builder, the inputs' values, the recorder and each variable's
+    value before and after (no trace)."""
     from torch._subclasses.fake_tensor import FakeTensorMode
 
     owners, params = step.owners, step.params
     names, models, opts, inner = step.models()
-    fake_mode = FakeTensorMode(allow_non_fake_inputs=True)
-    ops = OpRecorder(fake_mode)
+    fake_mode = None if into is not None else FakeTensorMode(allow_non_fake_inputs=True)
+    ops = OpRecorder(fake_mode, real=into is not None)
     rec = TorchRecorder(names, ops)
     rec.containers = inner
     variables = _variables([*owners, *models, *opts])
@@ -150,18 +155,22 @@ def _trace(step: Step) -> Trace:
         guards,
         keras_loops_refused("PyTorch"),
         _no_new_torch_params([*owners, *models]),
-        _fake_state(variables, fake_mode) as values,
+        _fake_state(variables, fake_mode) as (values, scope),
     ):
+        rec.scope = scope
+        inputs: list[Any] = []  # verifying: each input's value as the step starts
         for group, v in variables:
             value = values.get(id(v))
             if value is None:
                 continue
             roles.variables[len(ins)] = (group, v)
+            inputs.append(value.detach().clone() if into is not None else None)
             ins.append(ops.bind(value, ops.new("input", aval=value, index=len(ins))))
         fake_args = _to_tensor(step.args, fake_mode)
         leaves = _leaf_names(fake_args, params)
         for t, name in leaves:
             roles.data[len(ins)] = name
+            inputs.append(t.detach().clone() if into is not None else None)
             ins.append(ops.bind(t, ops.new("input", aval=t, index=len(ins))))
         for node in ins:  # kept first: kept index k is input k, as jax_build reads names
             rec.keep(next(t for t in ops.held if ops.node.get(id(t)) is node))
@@ -182,12 +191,23 @@ def _trace(step: Step) -> Trace:
         except TraceError:
             raise
         except Exception as exc:
+            if into is not None:
+                raise TraceError(f"cannot run {step.what}: {type(exc).__name__}: {first_line(exc)}{step.note}") from exc
             raise TraceError(
                 f"cannot trace {step.what} on fake tensors: {type(exc).__name__}: {first_line(exc)}{step.note}; "
                 f"fix: the step must not read a model's values in Python (.item(), .numpy(), float() of a loss)"
             ) from exc
         result = _logs(box[0] if box else None, rec)
+        after = {id(v): scope.get_current_value(v) for _, v in variables} if into is not None else {}
     builder = TorchBuilder(rec, step.found, names, ins, rec.kept_nodes, roles, params, result)
+    if into is not None:
+        by_var = {id(v[1]): v for v in roles.variables.values()}
+        for node, var in rec.rebound:  # a weight an update wrote is still that variable
+            if id(var) in by_var:
+                builder.var_of[node.id] = by_var[id(var)]
+        before = {id(v): inputs[k] for k, (_, v) in roles.variables.items()}
+        into.update(builder=builder, values=inputs, rec=rec, variables=variables, before=before, after=after)
+        return None
     return unique_phase_names(builder.trace(step.name))
 
 
@@ -219,8 +239,9 @@ def _leaf_names(args: tuple[Any, ...], params: list[str]) -> list[tuple[Any, str
     return out
 
 
-def trace_gan_torch(gan: Any, *, data: Any = None) -> Trace:
-    """``trace_gan`` on the PyTorch backend: ``gan.train_step(data)`` run once on fake tensors."""
+def trace_gan_torch(gan: Any, *, data: Any = None, _into: dict[str, Any] | None = None) -> Trace:
+    """``trace_gan`` on the PyTorch backend: ``gan.train_step(data)`` run once on fake tensors
+    (``_into``: see :func:`_trace`, the verifier's real run; nothing is returned then)."""
     import keras
 
     train_step, found = gan_found(gan, keras)
@@ -228,9 +249,11 @@ def trace_gan_torch(gan: Any, *, data: Any = None) -> Trace:
         if not name.startswith("_") and value is not None:
             found.searched.append(name)
             found.add(name, value)
-    return _trace(gan_step(gan, train_step, found, data, _infer_data, 1))
+    return _trace(gan_step(gan, train_step, found, data, _infer_data, 1), _into)  # type: ignore[return-value]
 
 
-def trace_step_torch(step_fn: Callable[..., Any], *example_args: Any, models: Any = None) -> Trace:
+def trace_step_torch(
+    step_fn: Callable[..., Any], *example_args: Any, models: Any = None, _into: dict[str, Any] | None = None
+) -> Trace:
     """``trace_step`` on the PyTorch backend: a plain step function run once on fake tensors."""
-    return _trace(step_function(step_fn, example_args, models, _infer_data))
+    return _trace(step_function(step_fn, example_args, models, _infer_data), _into)  # type: ignore[return-value]

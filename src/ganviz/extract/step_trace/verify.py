@@ -844,9 +844,11 @@ def verify_trace(
             gan_or_step, batch, more_args, models, plan, callable_step(gan_or_step)
         )
     elif _backend() == "torch":
-        raise TraceError(
-            "verify_trace runs one real step on TensorFlow or JAX; on the PyTorch backend the trace is drawn but "
-            "not checked: draw it without verify=True (--verify), or check the same system with KERAS_BACKEND=jax or tensorflow"
+        from .torch_verify import torch_evidence
+
+        plan = _Plan()
+        fetched, iters, changed, system = torch_evidence(
+            gan_or_step, batch, more_args, models, plan, callable_step(gan_or_step)
         )
     else:
         system = _system(gan_or_step, batch, more_args, models)
