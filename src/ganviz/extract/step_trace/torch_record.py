@@ -516,7 +516,7 @@ def torch_patched(rec: TorchRecorder, models: list[Any], optimizers: list[Any]) 
                 return None  # never applied while tracing
             rec.ops.paused = True  # verifying: the real update, on the scope's copies
             try:
-                if not self.built:  # built as fit would; its new slots get copies in the scope too
+                if not self.built:  # built for the step (the guards put it back); its new slots get copies too
                     self.build(variables)
                     for v in self.variables:
                         if rec.scope.get_current_value(v) is None:

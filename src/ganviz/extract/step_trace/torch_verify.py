@@ -12,7 +12,8 @@ the step's inputs as it evaluates a jaxpr (this module gives it torch's arithmet
 run with its random draws. Iterations and changed weights are the scope's values after the step
 against before. Nothing lands in a variable (every ``assign`` and in-place update stays in the
 scope), the real parameters' ``.grad`` and torch's random state are put back; an optimizer not
-built yet is built, as ``fit`` would build it at its first step. TensorFlow and JAX are never imported.
+built yet is built for the step (its new slots get copies in the scope too) and put back unbuilt by
+the tracer's guards. TensorFlow and JAX are never imported.
 """
 
 from __future__ import annotations

@@ -93,12 +93,13 @@ class GAN(GANBase):
     def _update_ema(self, step: int) -> None:
         """``ema = d * ema + (1 - d) * weight`` with ``d = min(decay, (1 + step) / (10 + step))``, as on TensorFlow.
 
-        Written as one ``assign`` per variable with the warm-up bound in the arithmetic (not a Python
-        float), so the PyTorch tracer reads the decay (``ema``) and draws the assignment as the other
-        backends' steps do.
+        Written as one ``assign`` per variable with the warm-up bound computed from the step counter's
+        own value (a Python ``step`` would make it a constant, and the tracer would draw the first
+        step's 0.1 as the decay), so the PyTorch tracer reads the decay (``ema``, the bound of the
+        ``minimum``) and draws the assignment as the other backends' steps do. ``step`` is that counter.
         """
-        warm = torch.tensor((1.0 + step) / (10.0 + step), dtype=torch.float32)
-        decay = torch.clamp(warm, max=float(self.ema or 0.0))
+        t = self.noise_counter.value.to(torch.float32)
+        decay = torch.minimum((1.0 + t) / (10.0 + t), torch.tensor(float(self.ema or 0.0)))
         with torch.no_grad():
             for ema, source in zip(self.ema_generator.weights, self.generator.weights):
                 value = source.value
