@@ -5,8 +5,9 @@ Keras picks its backend once per process, so everything runs in one subprocess w
 with the recipe's options, a plain step function, and traces broken on purpose (a flipped sign, a
 changed weight, a dropped update, a wrong repeat count, a model drawn frozen, a dropped input, a
 dropped assignment, a wrong decay). The subprocess reports each verification's failed facts and
-checks that no variable, parameter gradient or random state changed and TensorFlow was never
-imported. Skipped, with the documented reason, where torch is not installed.
+checks that no variable, parameter gradient or random state changed, that two training steps
+afterwards are those without a verification, and that TensorFlow was never imported. Skipped, with
+the documented reason, where torch is not installed.
 """
 
 from __future__ import annotations
@@ -170,6 +171,25 @@ _SCRIPT = textwrap.dedent(
                             zip(weights, d.variables + g.variables + d_opt.variables + g_opt.variables)),
     }
 
+    out["tensorflow"] = "tensorflow" in sys.modules  # before keras.utils.set_random_seed, which imports it
+
+    # training after a verification is training without one, bit for bit (same seeds, two real steps)
+    def trained(make, verify):
+        keras.utils.set_random_seed(3)
+        gan, data = make()
+        if verify:
+            ganviz.verify_trace(gan, data)
+        torch.manual_seed(5)
+        for _ in range(2):
+            gan.train_step(torch.as_tensor(data))
+        return [np.array(v.numpy()) for v in gan.variables] + [np.array(gan.d_optimizer.iterations.numpy())]
+
+    out["training_same"] = {}
+    for name in ("wgan_gp", "ema_dcgan"):
+        plain, checked_first = trained(torch_zoo.TORCH_ZOO[name], False), trained(torch_zoo.TORCH_ZOO[name], True)
+        out["training_same"][name] = len(plain) == len(checked_first) and all(
+            np.array_equal(a, b) for a, b in zip(plain, checked_first))
+
     # plot_gan(verify=True) and the one-line refusal of a step that cannot run
     gan, data = built(torch_zoo.dcgan)()
     ganviz.plot_gan(gan, data=data, verify=True, to_file=sys.argv[2])
@@ -179,7 +199,6 @@ _SCRIPT = textwrap.dedent(
         out["bad_batch"] = None
     except ganviz.errors.TraceError as exc:
         out["bad_batch"] = str(exc)
-    out["tensorflow"] = "tensorflow" in sys.modules
     print("JSON" + json.dumps(out))
     """
 )
@@ -272,6 +291,11 @@ def test_an_unbuilt_optimizer_is_checked_and_left_unbuilt(torch_verified: dict[s
     assert unbuilt["failed"] == []
     assert unbuilt["built"] == [False, False] and unbuilt["iterations"] == [0, 0]
     assert unbuilt["variables"] == [2, 2] and unbuilt["weights_kept"] is True
+
+
+@pytest.mark.slow
+def test_training_after_a_torch_verification_is_training_without_one(torch_verified: dict[str, Any]) -> None:
+    assert torch_verified["training_same"] == {"wgan_gp": True, "ema_dcgan": True}
 
 
 @pytest.mark.slow
