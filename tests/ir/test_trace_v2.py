@@ -136,3 +136,30 @@ def test_an_op_read_only_by_a_loss_term_sits_in_the_loss_phase() -> None:
     (phase,) = g.clusters
     (concat,) = [n for n in g.nodes if n.kind == "op" and n.class_name == "concat"]
     assert concat.parent == phase.id
+
+
+def test_an_ema_arrow_leaves_the_source_models_call_in_the_last_phase() -> None:
+    """An EMA made after both updates reads the generator's weights as its own update left them: the
+    arrow leaves the generator's call of the generator phase, not the one the discriminator phase made."""
+    models = tuple(TraceModel(n, "Sequential", 4, 4, Graph(n)) for n in ("g", "d", "g_ema"))
+    trace = Trace(
+        name="ema gan",
+        models=models,
+        sources=(Source("src0", "noise", "z"), Source("src1", "data", "x")),
+        calls=(
+            Call("call0", "g", ("src0",), output="fake_for_d", phase="update d"),
+            Call("call1", "d", ("call0", "src1"), output="scores", phase="update d"),
+            Call("call2", "g", ("src0",), output="fake_for_g", phase="update g"),
+            Call("call3", "d", ("call2",), output="fooled", phase="update g"),
+        ),
+        losses=(Loss("loss0", "d_loss", ("call1",)), Loss("loss1", "g_loss", ("call3",))),
+        updates=(Update("loss0", "d_opt", "d", 4), Update("loss1", "g_opt", "g", 4)),
+        assignments=(Assignment("g_ema", "g", "ema", 0.999, 4),),
+        phases=(
+            Phase("update d", 1, ("call0", "call1"), ("loss0",), ("d_opt -> d",)),
+            Phase("update g", 1, ("call2", "call3"), ("loss1",), ("g_opt -> g",)),
+        ),
+    )
+    graph = trace_to_graph(trace)
+    assigns = [(graph.node(e.source).name, graph.node(e.target).name) for e in graph.edges if e.kind == "assign"]
+    assert assigns == [("fake_for_g", "g_ema")]

@@ -355,10 +355,12 @@ def trace_to_call_graph(trace: Trace) -> Graph:  # noqa: C901 - one block per el
                 b.add_edge(node_of[ref], node_of[c.id], "data", input_label(c, ref))
 
     # Models never called (an EMA copy) still get a box when something updates them.
-    def model_box(name: str) -> str:
-        for (_, model), node in first_call_in.items():
-            if model == name:
-                return node
+    def model_box(name: str, last: bool = False) -> str:
+        """The model's first call in the step (``last``: its call in the last phase that calls it, where an
+        assignment such as an EMA, made after the step's updates, reads its weights), else its own box."""
+        hits = [node for (_, model), node in first_call_in.items() if model == name]
+        if hits:
+            return hits[-1] if last else hits[0]
         if name not in node_of:
             m = models.get(name)
             node_of[name] = _model_node(b, m, name, name, m.class_name if m else "", None)
@@ -408,7 +410,7 @@ def trace_to_call_graph(trace: Trace) -> Graph:  # noqa: C901 - one block per el
         else:
             target = node_of.setdefault(a.target, b.add_node(a.target, kind="variable", class_name="step variable"))
         if a.source is not None:
-            b.add_edge(model_box(a.source), target, "assign", assignment_label(a))
+            b.add_edge(model_box(a.source, last=True), target, "assign", assignment_label(a))
         for ref in a.inputs:
             if ref in node_of:
                 b.add_edge(node_of[ref], target, "assign", a.kind)
