@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from support.trace_facts import backend_traces
+from support.trace_facts import backend_traces, check_broken_verifications, check_verified_numbers
 
 _SCRIPT = textwrap.dedent(
     """
@@ -181,10 +181,6 @@ def jax_verified(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return backend_traces("jax", _SCRIPT, {}, tmp_path_factory.mktemp("jax_verify") / "dcgan.svg")
 
 
-def _failed(result: dict[str, Any]) -> set[tuple[str, str]]:
-    return {(k, s) for k, s in result["failed"]}
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("name", SYSTEMS)
 def test_every_fact_of_a_jax_system_holds_and_nothing_changes(jax_verified: dict[str, Any], name: str) -> None:
@@ -201,47 +197,14 @@ def test_every_fact_of_a_jax_system_holds_and_nothing_changes(jax_verified: dict
 def test_jax_golden_numbers(jax_verified: dict[str, Any]) -> None:
     """The facts that carry numbers, measured on the real JAX step: ×3 critic updates, gp weight 10,
     the generator's -1, the EMA's decay, the recipe's R1 weight and its warming-up EMA."""
-    wgan = jax_verified["wgan_gp"]["observed"]
-    assert wgan["update|d_optimizer -> critic"] == "4 variables with gradients, ×3"
-    assert wgan["iterations|d_optimizer"] == "iterations +3"
-    assert wgan["term|gp of d_loss"].endswith("= 10")
-    assert wgan["term|wasserstein(gen_img_logits) of g_loss"].endswith("= -1")
-    assert wgan["sign|wasserstein(gen_img_logits) of g_loss"].startswith("the term rises with gen_img_logits")
-    assert wgan["phases|order of updates"] == "d_optimizer -> critic ×3; g_optimizer -> generator"
-    ema = jax_verified["ema_dcgan"]["observed"]["assignment|ema_generator"]
-    assert "implied decay 0.999" in ema and "warms up" not in ema
-    assert jax_verified["ema_dcgan_trainable"]["observed"]["assignment|ema_generator"] == ema
+    check_verified_numbers(jax_verified)
     assert jax_verified["ema_trace"] == [["ema_generator", "generator", "ema", 0.999, 6]]
-    default = jax_verified["gan_default"]["observed"]
-    assert default["term|r1 of d_loss"].endswith("= 0.5")
-    assert "at most 0.999 while it warms up" in default["assignment|generator_ema"]
-    assert default["phases|order of updates"] == "d_optimizer -> discriminator + g_optimizer -> generator"
 
 
 @pytest.mark.slow
 def test_broken_jax_traces_are_named(jax_verified: dict[str, Any]) -> None:
     broken = jax_verified["broken"]
-    assert {("loss", "g_loss"), ("term", "wasserstein(gen_img_logits) of g_loss")} <= _failed(broken["flipped_sign"])
-    assert any(
-        "term wasserstein(gen_img_logits) of g_loss does not hold" in w for w in broken["flipped_sign"]["warned"]
-    )
-    assert _failed(broken["gp_weight"]) == {("loss", "d_loss"), ("term", "gp of d_loss")}
-    assert {
-        ("update", "g_optimizer -> generator"),
-        ("iterations", "g_optimizer"),
-        ("explained", "changed weights"),
-    } <= _failed(broken["dropped_update"])
-    assert {("phases", "order of updates"), ("update", "d_optimizer -> critic")} <= _failed(broken["repeat"])
-    assert _failed(broken["frozen"]) == {("frozen", "critic")}
-    assert ("feeds", "d_loss") in _failed(broken["dropped_input"])
-    assert _failed(broken["dropped_assignment"]) == {("assignment", "ema_generator")}
-    # a trainable copy's weights changed with no update or assignment drawn: "explained" fails too
-    assert _failed(broken["dropped_trainable_assignment"]) == {
-        ("assignment", "ema_generator"),
-        ("explained", "changed weights"),
-    }
-    assert _failed(broken["wrong_decay"]) == {("assignment", "ema_generator")}
-    assert all(r["unchanged"] for r in broken.values())
+    check_broken_verifications(broken)
 
 
 @pytest.mark.slow

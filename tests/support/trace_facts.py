@@ -118,3 +118,52 @@ def check_twin(traces: dict[str, Any], name: str, tf_name: str | None = None) ->
 
     entry = getattr(gan_zoo, tf_name or name)()
     assert facts(Trace.from_json(traces[name]["trace"])) == facts(trace_gan(entry.system, data=entry.data))
+
+
+def failed_facts(result: dict[str, Any]) -> set[tuple[str, str]]:
+    """``(kind, subject)`` of each fact a verification (as the backend scripts report it) found false."""
+    return {(k, s) for k, s in result["failed"]}
+
+
+def check_verified_numbers(verified: dict[str, Any]) -> None:
+    """The facts that carry numbers, as a backend script measured them on the real step of the twins
+    and ``ganviz.GAN``: ×3 critic updates, gp weight 10, the generator's -1, the EMA's decay, the
+    recipe's R1 weight and its warming-up EMA."""
+    wgan = verified["wgan_gp"]["observed"]
+    assert wgan["update|d_optimizer -> critic"] == "4 variables with gradients, ×3"
+    assert wgan["iterations|d_optimizer"] == "iterations +3"
+    assert wgan["term|gp of d_loss"].endswith("= 10")
+    assert wgan["term|wasserstein(gen_img_logits) of g_loss"].endswith("= -1")
+    assert wgan["sign|wasserstein(gen_img_logits) of g_loss"].startswith("the term rises with gen_img_logits")
+    assert wgan["phases|order of updates"] == "d_optimizer -> critic ×3; g_optimizer -> generator"
+    ema = verified["ema_dcgan"]["observed"]["assignment|ema_generator"]
+    assert "implied decay 0.999" in ema and "warms up" not in ema
+    assert verified["ema_dcgan_trainable"]["observed"]["assignment|ema_generator"] == ema
+    default = verified["gan_default"]["observed"]
+    assert default["term|r1 of d_loss"].endswith("= 0.5")
+    assert "at most 0.999 while it warms up" in default["assignment|generator_ema"]
+    assert default["phases|order of updates"] == "d_optimizer -> discriminator + g_optimizer -> generator"
+
+
+def check_broken_verifications(broken: dict[str, Any]) -> None:
+    """Each trace broken on purpose (the backend scripts' ``broken``) fails on the facts it broke, and only
+    those where the fact is one; checking changed nothing."""
+    failed = {name: failed_facts(r) for name, r in broken.items()}
+    assert {("loss", "g_loss"), ("term", "wasserstein(gen_img_logits) of g_loss")} <= failed["flipped_sign"]
+    assert any(
+        "term wasserstein(gen_img_logits) of g_loss does not hold" in w for w in broken["flipped_sign"]["warned"]
+    )
+    assert failed["gp_weight"] == {("loss", "d_loss"), ("term", "gp of d_loss")}
+    assert {
+        ("update", "g_optimizer -> generator"),
+        ("iterations", "g_optimizer"),
+        ("explained", "changed weights"),
+    } <= failed["dropped_update"]
+    assert {("phases", "order of updates"), ("update", "d_optimizer -> critic")} <= failed["repeat"]
+    assert failed["frozen"] == {("frozen", "critic")}
+    assert ("feeds", "d_loss") in failed["dropped_input"]
+    assert failed["dropped_assignment"] == {("assignment", "ema_generator")}
+    # a trainable copy's weights changed with no update or assignment drawn: "explained" fails too
+    assert failed["dropped_trainable_assignment"] == {("assignment", "ema_generator"), ("explained", "changed weights")}
+    assert failed["wrong_decay"] == {("assignment", "ema_generator")}
+    assert all(r["unchanged"] for r in broken.values())

@@ -15,12 +15,51 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
+from ...errors import TraceError
 from .build import optimizer_names
 from .jax_graph import Node, walk_up
 
-__all__ = ["Num", "Evaluator", "Layout", "layout", "measure", "split_slopes"]
+__all__ = ["Num", "Evaluator", "Layout", "layout", "measure", "split_slopes", "recorded", "evaluated"]
+
+_T = TypeVar("_T")
+
+
+def recorded(
+    trace_gan: Callable[..., Any],
+    trace_step: Callable[..., Any],
+    gan_or_step: Any,
+    batch: Any,
+    more: tuple[Any, ...],
+    models: Any,
+    plain_step: bool,
+    how: str,
+) -> dict[str, Any]:
+    """The backend tracer's verifying recording (its ``_into``) of a step function (``plain_step``) or a
+    model's ``train_step``; a step that cannot be recorded so is one line naming ``how`` it was tried."""
+    into: dict[str, Any] = {}
+    try:
+        if plain_step:
+            trace_step(gan_or_step, *(() if batch is None else (batch, *more)), models=models, _into=into)
+        else:
+            trace_gan(gan_or_step, data=batch, _into=into)
+    except TraceError as exc:
+        raise TraceError(
+            f"cannot check the step against a real one: {how} failed ({exc}); draw it without verify=True"
+        ) from exc
+    return into
+
+
+def evaluated(run: Callable[[], _T]) -> _T:
+    """``run()`` (the evaluation of a recorded graph), any failure one line."""
+    try:
+        return run()
+    except Exception as exc:
+        raise TraceError(
+            f"cannot check the step against a real one: evaluating it failed ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0][:200] if str(exc) else ''}); draw it without verify=True"
+        ) from exc
 
 
 class Num:

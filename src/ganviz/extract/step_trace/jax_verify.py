@@ -19,9 +19,8 @@ from __future__ import annotations
 import types
 from typing import Any
 
-from ...errors import TraceError
 from .build import optimizer_names
-from .evidence import Num, layout, measure, split_slopes
+from .evidence import Num, evaluated, layout, measure, recorded, split_slopes
 from .jax_graph import Node
 
 __all__ = ["jax_evidence"]
@@ -123,18 +122,10 @@ def jax_evidence(
 
     from .jax_trace import trace_gan_jax, trace_step_jax
 
-    into: dict[str, Any] = {}
-    try:
-        if plain_step:
-            args = () if batch is None else (batch, *more)
-            trace_step_jax(gan_or_step, *args, models=models, _into=into)
-        else:
-            trace_gan_jax(gan_or_step, data=batch, _into=into)
-    except TraceError as exc:
-        raise TraceError(
-            f"cannot check the step against a real one: recording it with real gradients and updates failed "
-            f"({exc}); draw it without verify=True"
-        ) from exc
+    into = recorded(
+        trace_gan_jax, trace_step_jax, gan_or_step, batch, more, models, plain_step,
+        "recording it with real gradients and updates",
+    )  # fmt: skip
     b, rec = into["builder"], into["rec"]
     outs = b.outs
     # A variable an optimizer returned is that variable (the next phase reads it); what the updates
@@ -162,13 +153,7 @@ def jax_evidence(
     def compute(inputs: list[Any]) -> tuple[list[Any], list[Any]]:
         return measure(lay, plan, _JaxNum(), inputs, [new for _, new, _ in state_pairs])
 
-    try:
-        raw, new_state = jax.jit(compute)(values)
-    except Exception as exc:
-        raise TraceError(
-            f"cannot check the step against a real one: evaluating it failed ({type(exc).__name__}: "
-            f"{str(exc).splitlines()[0][:200] if str(exc) else ''}); draw it without verify=True"
-        ) from exc
+    raw, new_state = evaluated(lambda: jax.jit(compute)(values))
     fetched = split_slopes([np.asarray(x) for x in raw], plan)
     if not state_pairs:  # a plain step function: what it returns is its own, not Keras's state
         return fetched, {}, None, types.SimpleNamespace(found=b.found, names=b.names)

@@ -23,7 +23,7 @@ from typing import Any
 
 from ...errors import TraceError
 from .build import optimizer_names
-from .evidence import Num, layout, measure, split_slopes
+from .evidence import Num, evaluated, layout, measure, recorded, split_slopes
 from .jax_graph import Node
 
 __all__ = ["torch_evidence"]
@@ -125,27 +125,13 @@ def torch_evidence(
 
     from .torch_trace import trace_gan_torch, trace_step_torch
 
-    into: dict[str, Any] = {}
-    try:
-        if plain_step:
-            args = () if batch is None else (batch, *more)
-            trace_step_torch(gan_or_step, *args, models=models, _into=into)
-        else:
-            trace_gan_torch(gan_or_step, data=batch, _into=into)
-    except TraceError as exc:
-        raise TraceError(
-            f"cannot check the step against a real one: running it on copies of the weights failed "
-            f"({exc}); draw it without verify=True"
-        ) from exc
+    into = recorded(
+        trace_gan_torch, trace_step_torch, gan_or_step, batch, more, models, plain_step,
+        "running it on copies of the weights",
+    )  # fmt: skip
     b, rec = into["builder"], into["rec"]
     lay = layout(b, rec, {})
-    try:
-        raw, _ = measure(lay, plan, _TorchNum(), into["values"], [])
-    except Exception as exc:
-        raise TraceError(
-            f"cannot check the step against a real one: evaluating it failed ({type(exc).__name__}: "
-            f"{str(exc).splitlines()[0][:200] if str(exc) else ''}); draw it without verify=True"
-        ) from exc
+    raw, _ = evaluated(lambda: measure(lay, plan, _TorchNum(), into["values"], []))
     fetched = split_slopes([np.asarray(torch.as_tensor(x).detach().cpu()) for x in raw], plan)
     iters, changed = _state_changes(into, b)
     return fetched, iters, changed, types.SimpleNamespace(found=b.found, names=b.names)
