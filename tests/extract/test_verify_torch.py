@@ -27,12 +27,13 @@ _TORCH_SKIP = (
 
 _SCRIPT = textwrap.dedent(
     """
-    import dataclasses, json, sys, warnings
+    import json, sys, warnings
     import numpy as np
     import keras, torch
     assert keras.backend.backend() == "torch"
     import ganviz
     from ganviz.extract.step_trace.verify import VerifyWarning
+    from support.broken_traces import broken_wgan, with_decay, without_ema
     from ganviz.train.gan import gan_class
     from fixtures import torch_zoo, zoo
 
@@ -94,49 +95,17 @@ _SCRIPT = textwrap.dedent(
         "weights_kept": all(np.array_equal(a, np.array(v.numpy())) for a, v in zip(weights, gan.variables)),
     }
 
-    def term(trace, loss, name, **changes):
-        losses = []
-        for x in trace.losses:
-            if x.name == loss:
-                x = dataclasses.replace(x, terms=tuple(dataclasses.replace(t, **changes) if t.name == name else t for t in x.terms))
-            losses.append(x)
-        return dataclasses.replace(trace, losses=tuple(losses))
-
     gan, data = built(torch_zoo.wgan_gp)()
     trace = ganviz.trace_gan(gan, data=data)
-    gen = next(c.id for c in trace.calls if c.model == "generator")
-    broken = {
-        "flipped_sign": term(trace, "g_loss", "wasserstein(gen_img_logits)", weight=1.0),
-        "gp_weight": term(trace, "d_loss", "gp", weight=1.0),
-        "dropped_update": dataclasses.replace(trace, updates=tuple(u for u in trace.updates if u.model != "generator")),
-        "repeat": dataclasses.replace(
-            trace,
-            phases=tuple(dataclasses.replace(p, repeat=2) if p.repeat == 3 else p for p in trace.phases),
-            updates=tuple(dataclasses.replace(u, times=2) if u.times == 3 else u for u in trace.updates),
-        ),
-        "frozen": dataclasses.replace(
-            trace, models=tuple(dataclasses.replace(m, trainable=False) if m.name == "critic" else m for m in trace.models)
-        ),
-        "dropped_input": dataclasses.replace(
-            trace,
-            calls=tuple(dataclasses.replace(c, inputs=tuple(i for i in c.inputs if i != gen)) for c in trace.calls),
-            ops=tuple(dataclasses.replace(o, inputs=tuple(i for i in o.inputs if i != gen)) for o in trace.ops),
-        ),
-    }
+    broken = broken_wgan(trace)
     out["broken"] = {name: verify(gan, data, t) for name, t in broken.items()}
     gan, data = built(torch_zoo.ema_dcgan)()
     trace = ganviz.trace_gan(gan, data=data)
-    out["broken"]["dropped_assignment"] = verify(
-        gan, data, dataclasses.replace(trace, assignments=tuple(a for a in trace.assignments if a.kind != "ema"))
-    )
-    out["broken"]["wrong_decay"] = verify(
-        gan, data, dataclasses.replace(trace, assignments=tuple(dataclasses.replace(a, decay=0.9) for a in trace.assignments))
-    )
+    out["broken"]["dropped_assignment"] = verify(gan, data, without_ema(trace))
+    out["broken"]["wrong_decay"] = verify(gan, data, with_decay(trace, 0.9))
     gan, data = built(torch_zoo.ema_dcgan_trainable)()
     trace_t = ganviz.trace_gan(gan, data=data)
-    out["broken"]["dropped_trainable_assignment"] = verify(
-        gan, data, dataclasses.replace(trace_t, assignments=tuple(a for a in trace_t.assignments if a.kind != "ema"))
-    )
+    out["broken"]["dropped_trainable_assignment"] = verify(gan, data, without_ema(trace_t))
 
     # a plain step function (trace_step's torch form): the models and optimizers it closes over
     g = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8), keras.layers.Dense(6)], name="generator")

@@ -21,7 +21,7 @@ from ...errors import TraceError
 from .build import optimizer_names
 from .jax_graph import Node, walk_up
 
-__all__ = ["Num", "Evaluator", "Layout", "layout", "measure", "split_slopes", "recorded", "evaluated"]
+__all__ = ["Num", "Evaluator", "Layout", "layout", "measure", "split_slopes", "recorded", "evaluated", "state_changes"]
 
 _T = TypeVar("_T")
 
@@ -382,3 +382,24 @@ def _source(b: Any, new: Node, old: Node, target: str, var_owner: dict[int, str]
         if owner is not None and owner != target and x.shape == new.shape:
             return x
     return None
+
+
+def state_changes(b: Any, values: list[tuple[Any, Any, Any]]) -> tuple[dict[str, int], dict[int, Any]]:
+    """From ``(variable, before, after)`` (numpy values) of the step's state: each optimizer's
+    iterations delta (by its name) and each changed variable (``id -> (variable, (before, after))``)."""
+    import numpy as np
+
+    changed: dict[int, Any] = {}
+    by_var: dict[int, tuple[Any, Any]] = {}
+    for var, before, after in values:
+        by_var[id(var)] = (before, after)
+        if before.shape != after.shape or not np.array_equal(before, after):
+            changed[id(var)] = (var, (before, after))
+    iters: dict[str, int] = {}
+    opt_names = optimizer_names(b.found, [(o, None, None) for o, _, _ in b.rec.applies])
+    for opt, _, _ in b.rec.applies:
+        it = getattr(opt, "iterations", None)
+        hit = None if it is None else by_var.get(id(it))
+        if hit is not None:
+            iters[opt_names[id(opt)]] = int(np.asarray(hit[1])) - int(np.asarray(hit[0]))
+    return iters, changed

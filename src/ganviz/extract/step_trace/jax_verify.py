@@ -19,8 +19,7 @@ from __future__ import annotations
 import types
 from typing import Any
 
-from .build import optimizer_names
-from .evidence import Num, evaluated, layout, measure, recorded, split_slopes
+from .evidence import Num, evaluated, layout, measure, recorded, split_slopes, state_changes
 from .jax_graph import Node
 
 __all__ = ["jax_evidence"]
@@ -188,18 +187,6 @@ def _state_changes(
     """Each optimizer's iterations delta and each changed variable, from the state the step returned."""
     import numpy as np
 
-    changed: dict[int, Any] = {}
-    by_var: dict[int, tuple[Any, Any]] = {}
-    for (var, _, old), after in zip(pairs, new_values):
-        before = np.asarray(values[old.index])
-        by_var[id(var)] = (before, after)
-        if before.shape != after.shape or not np.array_equal(before, after):
-            changed[id(var)] = (var, (before, after))
-    iters: dict[str, int] = {}
-    opt_names = optimizer_names(b.found, [(o, None, None) for o, _, _ in b.rec.applies])
-    for opt, _, _ in b.rec.applies:
-        it = getattr(opt, "iterations", None)
-        hit = None if it is None else by_var.get(id(it))
-        if hit is not None:
-            iters[opt_names[id(opt)]] = int(np.asarray(hit[1])) - int(np.asarray(hit[0]))
-    return iters, changed
+    return state_changes(
+        b, [(var, np.asarray(values[old.index]), after) for (var, _, old), after in zip(pairs, new_values)]
+    )

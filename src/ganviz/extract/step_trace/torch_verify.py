@@ -22,8 +22,7 @@ import types
 from typing import Any
 
 from ...errors import TraceError
-from .build import optimizer_names
-from .evidence import Num, evaluated, layout, measure, recorded, split_slopes
+from .evidence import Num, evaluated, layout, measure, recorded, split_slopes, state_changes
 from .jax_graph import Node
 
 __all__ = ["torch_evidence"]
@@ -141,23 +140,9 @@ def _state_changes(into: dict[str, Any], b: Any) -> tuple[dict[str, int], dict[i
     """Each optimizer's iterations delta and each changed variable: the scope's values after the step."""
     import numpy as np
 
-    def host(t: Any) -> Any:
-        return None if t is None else np.asarray(t.detach().cpu())
-
-    changed: dict[int, Any] = {}
-    by_var: dict[int, tuple[Any, Any]] = {}
+    values = []
     for _, var in into["variables"]:
-        before, after = host(into["before"].get(id(var))), host(into["after"].get(id(var)))
-        if before is None or after is None:
-            continue
-        by_var[id(var)] = (before, after)
-        if before.shape != after.shape or not np.array_equal(before, after):
-            changed[id(var)] = (var, (before, after))
-    iters: dict[str, int] = {}
-    opt_names = optimizer_names(b.found, [(o, None, None) for o, _, _ in b.rec.applies])
-    for opt, _, _ in b.rec.applies:
-        it = getattr(opt, "iterations", None)
-        hit = None if it is None else by_var.get(id(it))
-        if hit is not None:
-            iters[opt_names[id(opt)]] = int(hit[1]) - int(hit[0])
-    return iters, changed
+        before, after = into["before"].get(id(var)), into["after"].get(id(var))
+        if before is not None and after is not None:
+            values.append((var, np.asarray(before.detach().cpu()), np.asarray(after.detach().cpu())))
+    return state_changes(b, values)
