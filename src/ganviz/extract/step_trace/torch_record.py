@@ -11,7 +11,10 @@ jaxpr. Random ops run on the fake mode too (no generator advances); ops on real 
 While recording, ``loss.backward()`` and ``torch.autograd.grad`` are stand-ins: nothing is
 differentiated, each reached leaf gets ``zeros + 0 * sum(loss)`` as its gradient (so the gradient's
 origin stays in the graph, as ``jax_record``'s stand-ins do), and ``optimizer.apply`` records which
-gradients go to which variables and applies nothing. TensorFlow and JAX are never imported.
+gradients go to which variables and applies nothing. With :attr:`OpRecorder.real` (``verify_trace``,
+``torch_verify.py``) every op runs for real, ``backward``/``autograd.grad`` also take the real
+gradients and ``apply`` really updates the scope's copies; each node then carries how it is computed
+again (its ``eqn``). TensorFlow and JAX are never imported.
 """
 
 from __future__ import annotations

@@ -12,8 +12,9 @@ Every ``assign`` lands in the scope, never in a variable; ``backward``, ``autogr
 step's ``zero_grad()`` reaches them) and torch's random state are put back afterwards.
 
 The result is the same :class:`~ganviz.ir.Trace` as on TensorFlow (``ganviz.trace/2``), built by
-``torch_build`` with ``jax_build``'s arithmetic, never ``verified``. TensorFlow and JAX are never
-imported.
+``torch_build`` with ``jax_build``'s arithmetic, never ``verified``. ``verify_trace`` runs the same
+step here once more with real copies in the scope instead of fakes (``torch_verify.py``). TensorFlow
+and JAX are never imported.
 """
 
 from __future__ import annotations
